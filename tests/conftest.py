@@ -1,0 +1,105 @@
+"""Shared fixtures: real parts in temp dirs (embedded Chroma, a `chroma run` server, the MiniLM model)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import rag  # noqa: F401  (offline environment first)
+from rag.settings import Settings, load
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_settings(
+    path: Path, *, store: dict[str, object] | None = None, **overrides: object
+) -> Settings:
+    return load(None, store={"path": path, **(store or {})}, **overrides)
+
+
+@pytest.fixture(scope="session")
+def embed_model():  # type: ignore[no-untyped-def]
+    from rag.embeddings import MiniLMEmbedding
+
+    return MiniLMEmbedding()
+
+
+@pytest.fixture
+def seeds_copy(tmp_path: Path) -> Path:
+    dst = tmp_path / "articles"
+    shutil.copytree(SEEDS, dst)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory: pytest.TempPathFactory, embed_model) -> Settings:  # type: ignore[no-untyped-def]
+    """A store with the seed articles, shared by read-only tests."""
+    from index.ingest import ingest
+
+    settings = make_settings(tmp_path_factory.mktemp("seeded") / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def pipeline(seeded: Settings, embed_model):  # type: ignore[no-untyped-def]
+    from rag.pipeline import build
+
+    return build(seeded, embed_model=embed_model)
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """A real `chroma run` server on 127.0.0.1, stopped after the test."""
+    import chromadb
+
+    port = free_port()
+    log = (tmp_path / "chroma.log").open("w")
+    proc = subprocess.Popen(
+        [
+            str(BIN / "chroma"),
+            "run",
+            "--path",
+            str(tmp_path / "chroma-server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.time() + 60
+    while True:
+        try:
+            chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
+            break
+        except Exception:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                raise RuntimeError(
+                    "chroma run did not start: " + (tmp_path / "chroma.log").read_text()[-2000:]
+                ) from None
+            time.sleep(0.3)
+    yield "127.0.0.1", port
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()

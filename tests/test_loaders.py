@@ -1,0 +1,115 @@
+"""Loaders: every supported format, and what each kind of bad file gets (a reported problem)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import date
+from pathlib import Path
+
+from index.loaders import Article, LoadProblem, discover, load
+from tests.conftest import SEEDS
+
+
+def _all(path: Path) -> list[Article | LoadProblem]:
+    return list(load(path))
+
+
+def test_seed_txt_metadata() -> None:
+    (art,) = _all(next(SEEDS.glob("001_*.txt")))
+    assert isinstance(art, Article)
+    assert art.id == "001_529e3f3e4383d2b0"
+    assert art.author == "Alice Padgett"
+    assert art.date == date(2025, 6, 5)
+    assert art.location.endswith("001_529e3f3e4383d2b0.txt")
+
+
+def test_markdown_with_front_matter(tmp_path: Path) -> None:
+    f = tmp_path / "story.md"
+    f.write_text(
+        "---\ntitle: Budget vote passes\ndate: 2025-03-02\nauthor: Jo Reporter\nsource: Example Times\n---\n"
+        "# Ignored heading\n\nThe **budget** passed by [ten votes](http://x).\n\n- A list item sentence.\n"
+    )
+    (art,) = _all(f)
+    assert isinstance(art, Article)
+    assert (art.title, art.date, art.author, art.source) == (
+        "Budget vote passes",
+        date(2025, 3, 2),
+        "Jo Reporter",
+        "Example Times",
+    )
+    assert "The budget passed by ten votes." in art.paragraphs
+
+
+def test_html_meta_and_skipped_chrome(tmp_path: Path) -> None:
+    f = tmp_path / "page.html"
+    f.write_text(
+        "<html><head><title>T</title><meta property='og:title' content='Council approves park'>"
+        "<meta name='author' content='Sam Lee'><meta property='article:published_time' content='2024-05-01T09:00:00Z'>"
+        "<meta property='og:site_name' content='City Paper'><script>var x=1;</script></head><body>"
+        "<nav>Home | News</nav><h1>Council approves park</h1><p>The council approved the park on Monday.</p>"
+        "<p>Work starts in June.</p><footer>Copyright</footer></body></html>"
+    )
+    (art,) = _all(f)
+    assert isinstance(art, Article)
+    assert art.title == "Council approves park"
+    assert (art.author, art.source, art.date) == ("Sam Lee", "City Paper", date(2024, 5, 1))
+    assert art.paragraphs == ["The council approved the park on Monday.", "Work starts in June."]
+
+
+def test_jsonl_bad_lines_cost_only_themselves(tmp_path: Path) -> None:
+    f = tmp_path / "rows.jsonl"
+    rows = [
+        json.dumps(
+            {
+                "id": "a1",
+                "title": "First",
+                "text": "Alpha happened today.",
+                "url": "https://www.example.com/a",
+                "authors": ["X Y"],
+                "published": "2023-01-02",
+            }
+        ),
+        "{not json",
+        json.dumps({"title": "No text"}),
+        json.dumps([1, 2]),
+        json.dumps({"title": "Second", "body": "Beta happened.", "source": "Wire"}),
+    ]
+    f.write_text("\n".join(rows) + "\n")
+    items = _all(f)
+    arts = [i for i in items if isinstance(i, Article)]
+    probs = [i for i in items if isinstance(i, LoadProblem)]
+    assert [a.title for a in arts] == ["First", "Second"]
+    assert (
+        arts[0].source == "example.com"
+        and arts[0].author == "X Y"
+        and arts[0].date == date(2023, 1, 2)
+    )
+    assert arts[1].source == "Wire" and arts[1].id.startswith("a-")
+    assert [p.location.rsplit(":", 1)[1] for p in probs] == ["2", "3", "4"]
+    assert "not valid JSON" in probs[0].message
+
+
+def test_gzipped_jsonl(tmp_path: Path) -> None:
+    f = tmp_path / "rows.jsonl.gz"
+    with gzip.open(f, "wt") as fh:
+        fh.write(json.dumps({"id": "g1", "title": "Zipped", "text": "It was compressed."}) + "\n")
+    (art,) = _all(f)
+    assert isinstance(art, Article) and art.id == "g1"
+
+
+def test_bad_files_are_reported_not_fatal(tmp_path: Path) -> None:
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02 binary")
+    (tmp_path / "corrupt.jsonl.gz").write_bytes(b"not gzip at all")
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF")
+    files, problems = discover([tmp_path, tmp_path / "missing.txt", tmp_path / "notes.pdf"])
+    assert sorted(f.name for f in files) == ["binary.txt", "corrupt.jsonl.gz", "empty.txt"]
+    assert {p.message.split(";")[0] for p in problems} == {
+        "no such file or folder",
+        "unsupported file type",
+    }
+    results = {f.name: list(load(f)) for f in files}
+    assert all(len(r) == 1 and isinstance(r[0], LoadProblem) for r in results.values())
+    assert "no article text" in results["empty.txt"][0].message  # type: ignore[union-attr]
+    assert "binary" in results["binary.txt"][0].message  # type: ignore[union-attr]
