@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -23,10 +24,8 @@ def dir_size_mb(path: Path) -> float:
     total = 0
     for dirpath, _, files in os.walk(path):
         for f in files:
-            try:
+            with contextlib.suppress(OSError):
                 total += (Path(dirpath) / f).stat().st_size
-            except OSError:
-                pass
     return total / 1e6
 
 

@@ -88,6 +88,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--mode", choices=["hybrid", "dense", "bm25"], help="retrieval mode (RAG_RETRIEVAL__MODE)"
     )
+
+    p = sub.add_parser(
+        "ask",
+        help="answer a question with citations",
+        description="Retrieve passages and answer with [n] citations, or say the articles don't say. "
+        "Backends: extractive (no model, the offline default), openai (OpenAI or any OpenAI-compatible "
+        "server via RAG_LLM__BASE_URL), local (a GGUF model run by llama.cpp), auto.",
+    )
+    p.add_argument("question")
+    _add_filters(p)
+    p.add_argument(
+        "--backend",
+        choices=["auto", "extractive", "openai", "local"],
+        help="answer backend (RAG_LLM__BACKEND, auto)",
+    )
+    p.add_argument("--stream", action="store_true", help="print the answer as it is generated")
     return ap
 
 
@@ -156,7 +172,33 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "search": cmd_search}
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.answer import Answer
+    from rag.generate import Delta
+    from rag.pipeline import build
+
+    pipe = build(_settings(args))
+    try:
+        kwargs = {"top_k": args.top_k, "filters": _filters(args), "backend": args.backend}
+        if args.stream and not args.json:
+            answer = None
+            for event in pipe.qa.stream(args.question, **kwargs):
+                if isinstance(event, Delta):
+                    print(event.text, end="", flush=True)
+                elif isinstance(event, Answer):
+                    answer = event
+            print("\n")
+            if answer is not None:
+                print(answer.to_text().split("\n", 1)[1].strip() if answer.citations else "")
+            return 0
+        answer = pipe.qa.ask(args.question, **kwargs)
+    finally:
+        pipe.qa.close()
+    print(answer.model_dump_json(indent=2) if args.json else answer.to_text())
+    return 0
+
+
+COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,190 @@
+"""The answer object every interface returns, and the checks that keep its citations honest.
+
+`Answer` carries the text with inline [n] markers, one `Citation` per marker (article, date,
+source, chunk, and the exact sentence(s) quoted), whether the system declined, who answered,
+per-stage timings and token counts. `check_citations` repairs what an LLM wrote: markers that
+point at no source are dropped, and sentences without any marker are matched to the source
+sentence that supports them best. Nothing here retrieves or calls a model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from rag.retrieval import Passage
+from rag.text import split_sentences, terms
+
+DECLINE_TEXT = "The articles don't say."
+
+
+class Citation(BaseModel):
+    number: int
+    article_id: str
+    title: str
+    date: str = ""
+    source: str = ""
+    chunk_id: str
+    quote: str = Field(description="the exact sentence(s) of the article that support the claim")
+    location: str = ""
+    also_in: list[str] = Field(default_factory=list)
+    note: str = ""
+
+
+class Answer(BaseModel):
+    question: str
+    answer: str
+    citations: list[Citation] = Field(default_factory=list)
+    declined: bool = False
+    backend: str
+    model: str
+    timings: dict[str, float] = Field(default_factory=dict, description="seconds per stage")
+    tokens: dict[str, int] | None = None
+    notice: str | None = Field(None, description="e.g. that the LLM failed and extraction answered")
+    related: list[Citation] = Field(
+        default_factory=list, description="closest passages when declining"
+    )
+    standalone_question: str | None = None
+
+    def markers(self) -> list[int]:
+        return [int(n) for n in re.findall(r"\[(\d+)\]", self.answer)]
+
+    def to_text(self) -> str:
+        lines = [self.answer, ""]
+        if self.notice:
+            lines.insert(0, f"({self.notice})")
+        for c in self.citations:
+            lines.append(
+                f"[{c.number}] {c.title} — {c.date or 'undated'}, {c.source or 'unknown source'}"
+            )
+            lines.append(f"    “{c.quote}”" + (f"  ({c.note})" if c.note else ""))
+        if self.declined and self.related:
+            lines.append("Closest passage:")
+            for c in self.related:
+                lines.append(f"    {c.title} — {c.date or 'undated'}: “{c.quote}”")
+        return "\n".join(lines).rstrip()
+
+
+def citation_for(number: int, p: Passage, quote: str, note: str = "") -> Citation:
+    return Citation(
+        number=number,
+        article_id=p.article_id,
+        title=p.title,
+        date=p.date,
+        source=p.source,
+        chunk_id=p.chunk_id,
+        quote=quote,
+        location=p.location,
+        also_in=p.also_in,
+        note=note,
+    )
+
+
+def overlap(a: str, b: str) -> float:
+    """Share of `a`'s content words found in `b` (stemmed); the support heuristic."""
+    ta = set(terms(a))
+    if not ta:
+        return 0.0
+    return len(ta & set(terms(b))) / len(ta)
+
+
+def best_support(claim: str, passage: Passage) -> tuple[str, float]:
+    """The passage sentence that supports the claim best, and how well."""
+    best, score = "", 0.0
+    for s in split_sentences(passage.text):
+        o = overlap(claim, s)
+        if o > score:
+            best, score = s, o
+    return best, score
+
+
+_DECLINE = re.compile(
+    r"\b(?:articles?|sources?|passages?|context)\s+(?:do(?:es)?\s*n[o’']t|do(?:es)? not)\s+(?:say|mention|contain|"
+    r"provide|state|specify|cover|include)|\bI (?:do not|don't|don’t) know\b|\bno information\b|"
+    r"\bnot (?:mentioned|stated|specified|covered) in\b",
+    re.I,
+)
+
+
+def is_decline(text: str) -> bool:
+    return bool(_DECLINE.search(text))
+
+
+@dataclass
+class Checked:
+    text: str
+    citations: list[Citation]
+    removed_markers: int
+    added_markers: int
+
+
+SUPPORT_MIN = 0.5  # a claim is supported when half its content words are in the cited sentence
+
+
+def check_citations(text: str, passages: Sequence[Passage]) -> Checked:
+    """Keep markers that resolve; give uncited sentences the best-supporting source; renumber
+    citations in order of first use (one entry per source used, quoting what supports the claims)."""
+    removed = added = 0
+
+    def _strip_bad(m: re.Match[str]) -> str:
+        nonlocal removed
+        n = int(m.group(1))
+        if 1 <= n <= len(passages):
+            return m.group(0)
+        removed += 1
+        return ""
+
+    text = re.sub(r"\[(\d+)\]", _strip_bad, text)
+    text = re.sub(
+        r"\[(\d+(?:\s*,\s*\d+)+)\]",
+        lambda m: "".join(f"[{x.strip()}]" for x in m.group(1).split(",")),
+        text,
+    )
+    sentences = split_sentences(text) if text.strip() else []
+    out_sentences: list[str] = []
+    for s in sentences:
+        if not re.search(r"\[\d+\]", s) and len(terms(s)) >= 3:
+            scored = [(best_support(s, p)[1], i) for i, p in enumerate(passages, 1)]
+            if scored:
+                score, i = max(scored)
+                if score >= SUPPORT_MIN:
+                    s = _add_marker(s, i)
+                    added += 1
+        out_sentences.append(s)
+    text = " ".join(out_sentences)
+
+    # renumber by first use and build one citation per used source
+    order: list[int] = []
+    for n in (int(x) for x in re.findall(r"\[(\d+)\]", text)):
+        if n not in order:
+            order.append(n)
+    mapping = {old: new for new, old in enumerate(order, 1)}
+    claims: dict[int, list[str]] = {n: [] for n in order}
+    for s in split_sentences(text):
+        for n in {int(x) for x in re.findall(r"\[(\d+)\]", s)}:
+            claims[n].append(re.sub(r"\s*\[\d+\]", "", s))
+    text = re.sub(r"\[(\d+)\]", lambda m: f"[{mapping[int(m.group(1))]}]", text)
+    citations = []
+    for old in order:
+        p = passages[old - 1]
+        quotes: list[str] = []
+        for claim in claims[old]:
+            q, _ = best_support(claim, p)
+            if q and q not in quotes:
+                quotes.append(q)
+        citations.append(
+            citation_for(mapping[old], p, " … ".join(quotes) or split_sentences(p.text)[0])
+        )
+    return Checked(
+        text=text.strip(), citations=citations, removed_markers=removed, added_markers=added
+    )
+
+
+def _add_marker(sentence: str, n: int) -> str:
+    m = re.search(r"([.!?][”\"’']?)$", sentence)
+    if m:
+        return sentence[: m.start()] + f" [{n}]" + m.group(1)
+    return sentence + f" [{n}]"

@@ -1,0 +1,71 @@
+"""Read relative dates in an article ("next Monday", "on Thursday", "last week") against the
+article's publication date. Pure functions; no guessing when the article has no date.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+_DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_MONTHS = [
+    "january", "february", "march", "april", "may", "june", "july",
+    "august", "september", "october", "november", "december",
+]  # fmt: skip
+_EXPR = re.compile(
+    r"\b(?:(next|last|this|on|since|by|until)\s+)?(" + "|".join(_DAYS) + r")\b|"
+    r"\b(today|yesterday|tomorrow)\b|"
+    r"\b(last|next|this)\s+(week|month|year)\b|"
+    r"\b(last|next|this)\s+(" + "|".join(_MONTHS) + r")\b",
+    re.I,
+)
+_FUTURE = re.compile(
+    r"\b(will|is to|are to|to be held|is due|are due|set to|plans? to|next)\b", re.I
+)
+
+
+def fmt(d: date) -> str:
+    return f"{d.strftime('%A')} {d.day} {d.strftime('%B %Y')}"
+
+
+def resolve(sentence: str, published: date) -> list[tuple[str, str]]:
+    """(expression, what it means) for every relative date in the sentence."""
+    out: list[tuple[str, str]] = []
+    future = bool(_FUTURE.search(sentence))
+    for m in _EXPR.finditer(sentence):
+        expr = m.group(0)
+        low = expr.lower()
+        if m.group(2):
+            target = _DAYS.index(m.group(2).lower())
+            mod = (m.group(1) or "").lower()
+            delta = (target - published.weekday()) % 7
+            if mod == "next" or (mod != "last" and future and delta):
+                d = published + timedelta(days=delta or 7)
+            elif mod == "last":
+                d = published - timedelta(days=((published.weekday() - target) % 7) or 7)
+            else:  # "on Thursday", "said Thursday": the latest such day, on or before publication
+                d = published - timedelta(days=(published.weekday() - target) % 7)
+            out.append((expr, fmt(d)))
+        elif m.group(3):
+            shift = {"today": 0, "yesterday": -1, "tomorrow": 1}[low]
+            out.append((expr, fmt(published + timedelta(days=shift))))
+        elif m.group(5):
+            mod, unit = m.group(4).lower(), m.group(5).lower()
+            step = {"last": -1, "next": 1, "this": 0}[mod]
+            if unit == "week":
+                monday = published - timedelta(days=published.weekday()) + timedelta(weeks=step)
+                out.append((expr, f"the week of {fmt(monday)}"))
+            elif unit == "month":
+                y, mth = divmod(published.month - 1 + step, 12)
+                out.append((expr, date(published.year + y, mth + 1, 1).strftime("%B %Y")))
+            else:
+                out.append((expr, str(published.year + step)))
+        elif m.group(7):
+            mod, month = m.group(6).lower(), _MONTHS.index(m.group(7).lower()) + 1
+            year = published.year
+            if mod == "last" and month >= published.month:
+                year -= 1
+            if mod == "next" and month <= published.month:
+                year += 1
+            out.append((expr, f"{date(year, month, 1).strftime('%B')} {year}"))
+    return out

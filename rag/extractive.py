@@ -1,0 +1,196 @@
+"""The offline answerer: no model, it picks the retrieved sentences that answer best and cites them.
+
+Every sentence of the top passages is scored against the question: content-word overlap (stemmed,
+weighted by rarity among the candidates), MiniLM similarity, and cues for the kind of question
+(a quote for "what did X say", a figure for "how much", a date for "when"), plus the sentence's
+passage rank. The best few sentences (from one or several articles) are quoted verbatim, in reading
+order, each with its citation; a relative date in a quoted sentence is resolved against the
+article's date when the question asks when. It declines when the question names someone the
+passages never mention, or when no sentence is a good enough match, and then points at the
+closest passage. It never paraphrases, so every word of its answers is in the articles.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from rag.answer import DECLINE_TEXT, Answer, citation_for
+from rag.dates import resolve
+from rag.retrieval import Passage
+from rag.text import looks_like_instruction, names, split_sentences, terms
+
+MODEL_NAME = "extractive-v1"
+MIN_SCORE = 0.42  # below this the best sentence does not answer the question (see tests)
+KEEP_RATIO = 0.8  # further sentences must score this close to the best one
+MAX_SENTENCES = 3
+
+_SAY = re.compile(
+    r"\b(say|said|says|tell|told|quote|quoted|claim|claimed|warn|warned|add|added|describe|react|respond|comment)\b",
+    re.I,
+)
+_NUMQ = re.compile(
+    r"\b(how much|how many|what percentage|what share|what proportion|how large|figure|amount|cost|percent|per cent|target)\b|%|\d",
+    re.I,
+)
+_WHENQ = re.compile(
+    r"\b(when|what date|what day|which day|what time|which month|what year)\b", re.I
+)
+_QUOTE = re.compile(r"[“”\"]|\b(said|says|told|added|warned)\b")
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|half|billion|million)\b", re.I
+)
+_DATEISH = re.compile(
+    r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|week|month|"
+    r"january|february|march|april|may|june|july|august|september|october|november|december|\d{4})\b",
+    re.I,
+)
+
+
+@dataclass
+class _Cand:
+    text: str
+    passage: Passage
+    rank: int
+    order: int
+    score: float = 0.0
+
+
+def _mentions(text: str, name: str) -> bool:
+    low = text.lower()
+    return any(
+        re.search(rf"\b{re.escape(part.lower())}", low) for part in name.split() if len(part) > 1
+    )
+
+
+class ExtractiveAnswerer:
+    name = "extractive"
+    model = MODEL_NAME
+
+    def __init__(self, embed_model: Any | None = None) -> None:
+        self.embed_model = embed_model
+
+    def _similarities(self, question: str, sentences: list[str]) -> np.ndarray:
+        if self.embed_model is None or not sentences:
+            return np.zeros(len(sentences))
+        q = np.asarray(self.embed_model.get_query_embedding(question))
+        m = np.asarray(self.embed_model.get_text_embedding_batch(sentences))
+        return np.asarray(m @ q)
+
+    def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
+        t0 = time.perf_counter()
+        answer = self._answer(question, passages)
+        answer.timings["generate"] = time.perf_counter() - t0
+        return answer
+
+    def _answer(self, question: str, passages: Sequence[Passage]) -> Answer:
+        base = {"question": question, "backend": self.name, "model": self.model}
+        if not passages:
+            return Answer(
+                answer=DECLINE_TEXT + " Nothing in the index matches the question.",
+                declined=True,
+                **base,
+            )
+
+        # someone the question names but no passage mentions: the articles cannot say
+        corpus_text = " ".join(p.title + " " + p.text for p in passages)
+        missing = [n for n in names(question) if not _mentions(corpus_text, n)]
+        cands = [
+            _Cand(s, p, rank, i)
+            for rank, p in enumerate(passages)
+            for i, s in enumerate(split_sentences(p.text))
+            if len(s) > 25 and not looks_like_instruction(s)
+        ]
+        if missing:
+            return self._decline(
+                question, passages, cands, f"The articles don't mention {', '.join(missing)}.", base
+            )
+        if not cands:
+            return self._decline(question, passages, cands, DECLINE_TEXT, base)
+
+        q_terms = set(terms(question))
+        sent_terms = [set(terms(c.text)) for c in cands]
+        df = Counter(t for st in sent_terms for t in st)
+        n = len(cands)
+
+        def idf(t: str) -> float:
+            return math.log(1 + n / (1 + df.get(t, 0)))
+
+        q_weight = sum(idf(t) for t in q_terms) or 1.0
+        sims = self._similarities(question, [c.text for c in cands])
+        wants_quote = bool(_SAY.search(question))
+        wants_number = bool(_NUMQ.search(question))
+        wants_date = bool(_WHENQ.search(question))
+        people = names(question)
+        for c, st, sim in zip(cands, sent_terms, sims, strict=True):
+            lexical = sum(idf(t) for t in q_terms & st) / q_weight
+            score = 0.45 * lexical + 0.45 * max(float(sim), 0.0) + 0.04 / (1 + c.rank)
+            if wants_quote and _QUOTE.search(c.text):
+                score += 0.08
+            if wants_number and _NUMBER.search(c.text):
+                score += 0.05
+            if wants_date and _DATEISH.search(c.text):
+                score += 0.08
+            if people and any(_mentions(c.text, p) for p in people):
+                score += 0.08
+            c.score = score
+
+        ranked = sorted(cands, key=lambda c: -c.score)
+        best = ranked[0]
+        if best.score < MIN_SCORE:
+            return self._decline(question, passages, cands, DECLINE_TEXT, base)
+        chosen = [best]
+        for c in ranked[1:]:
+            if len(chosen) >= MAX_SENTENCES or c.score < KEEP_RATIO * best.score:
+                break
+            if any(_same(c.text, o.text) for o in chosen):
+                continue
+            chosen.append(c)
+        chosen.sort(key=lambda c: (c.rank, c.order))
+
+        citations, parts = [], []
+        for num, c in enumerate(chosen, 1):
+            note = ""
+            if wants_date and c.passage.date:
+                found = resolve(c.text, date.fromisoformat(c.passage.date))
+                if found:
+                    note = (
+                        "; ".join(f"“{e}” = {meaning}" for e, meaning in found)
+                        + f" (article dated {c.passage.date})"
+                    )
+            citations.append(citation_for(num, c.passage, c.text, note))
+            parts.append(_with_marker(c.text, num) + (f" ({note})" if note else ""))
+        return Answer(answer=" ".join(parts), citations=citations, **base)
+
+    def _decline(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        cands: list[_Cand],
+        text: str,
+        base: dict[str, Any],
+    ) -> Answer:
+        related = []
+        if cands:
+            top = max(cands, key=lambda c: c.score) if any(c.score for c in cands) else cands[0]
+            related.append(citation_for(1, top.passage, top.text))
+        elif passages:
+            related.append(citation_for(1, passages[0], split_sentences(passages[0].text)[0]))
+        return Answer(answer=text, declined=True, related=related, **base)
+
+
+def _same(a: str, b: str) -> bool:
+    ta, tb = set(terms(a)), set(terms(b))
+    return bool(ta and tb) and len(ta & tb) / min(len(ta), len(tb)) > 0.7
+
+
+def _with_marker(sentence: str, n: int) -> str:
+    return f"{sentence} [{n}]"

@@ -1,0 +1,104 @@
+"""Sentence-level text helpers shared by the answerers: splitting that keeps quotes whole,
+content-word extraction, names in a question, and instruction-like text in articles.
+
+Pure functions over strings; nothing here knows about stores, models or HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+_BOUNDARY = re.compile(r"(?<=[.!?])([”\"’']?)\s+(?=[“\"‘'(\[A-Z0-9£$€])")
+_STOP = frozenset(
+    ["a", "an", "the", "and", "or", "but", "if", "then", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "being", "it", "its", "this", "that", "these", "those", "he", "she", "they", "them", "his", "her", "their", "we", "you", "i", "me", "my", "our", "your", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "do", "does", "done", "say", "said", "says", "tell", "told", "about", "any", "some", "there", "here", "not", "no", "yes", "than", "so", "such", "can", "could", "would", "should", "will", "shall", "may", "might", "must", "has", "have", "had", "also", "just", "into", "over", "under", "after", "before", "more", "most", "much", "many", "other", "very", "up", "down", "out", "off", "again", "further", "according", "article", "articles", "report", "reported", "reports", "news"]
+)
+_QUESTION_WORDS = frozenset(["what", "which", "who", "whom", "whose", "when", "where", "why", "how"])
+
+
+def split_sentences(text: str) -> list[str]:
+    """Exact substrings of `text`, one per sentence; a quotation that spans sentences stays whole."""
+    out: list[str] = []
+    for para in re.split(r"\n\s*\n|\n", text):
+        para = para.strip()
+        if not para:
+            continue
+        pieces: list[str] = []
+        last = 0
+        for m in _BOUNDARY.finditer(para):
+            end = m.start() + len(m.group(1))
+            pieces.append(para[last:end].strip())
+            last = m.end()
+        pieces.append(para[last:].strip())
+        merged: list[str] = []
+        for piece in pieces:
+            if merged and _open_quote(merged[-1]):
+                merged[-1] = merged[-1] + " " + piece
+            else:
+                merged.append(piece)
+        out.extend(p for p in merged if p)
+    return out
+
+
+def _open_quote(s: str) -> bool:
+    return s.count("“") > s.count("”") or s.count('"') % 2 == 1
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words (numbers and percentages kept: '5%' -> '5%')."""
+    words = re.findall(r"\d+(?:\.\d+)?%?|[A-Za-z][A-Za-z'’-]*", text.lower())
+    words = [w.replace("’", "'").removesuffix("'s") for w in words]
+    words = [w for w in words if w not in _STOP and (len(w) > 1 or w[0].isdigit())]
+    return list(_stemmer().stemWords(words))
+
+
+_NAME = re.compile(r"\b([A-Z][a-zA-Z’'-]+(?:\s+[A-Z][a-zA-Z’'-]+)*)")
+_NOT_NAMES = frozenset(
+    ["What", "Which", "Who", "Whom", "Whose", "When", "Where", "Why", "How", "Did", "Does", "Do", "Is", "Are", "Was", "Were", "Will", "Would", "Can", "Could", "Should", "And", "But", "The", "A", "An", "In", "On", "At", "Of", "For", "According", "Tell", "Give", "List", "Name", "Has", "Have", "Had", "By", "Besides", "After", "Before", "During", "Since", "From", "To", "With", "Between", "Both", "Apart", "Also", "Please", "Summarise", "Summarize", "Explain", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+)
+
+
+def names(question: str) -> list[str]:
+    """Capitalised words of a question that look like names ('Emmanuel Macron', 'Hegseth'); the
+    question's first word, question words, months and weekdays are not names."""
+    found: list[str] = []
+    first = True
+    for m in _NAME.finditer(question):
+        words = [re.sub(r"['’]s?$", "", w) for w in m.group(1).split()]
+        if first and m.start() == len(question) - len(question.lstrip()):
+            words = words[1:]
+        first = False
+        words = [w for w in words if w and w not in _NOT_NAMES]
+        if words:
+            found.append(" ".join(words))
+    return found
+
+
+_INJECTION = re.compile(
+    r"(ignore|disregard|forget|override)\s+(all\s+|any\s+|the\s+)?(previous|prior|above|earlier|your)\s+"
+    r"(instructions?|prompts?|rules?|directions?)|"
+    r"\b(system prompt|you are now|new instructions?|act as|respond only with|reply only with|"
+    r"from now on,? you)\b",
+    re.I,
+)
+
+
+def looks_like_instruction(sentence: str) -> bool:
+    """Text in an article that addresses a language model rather than a reader."""
+    return bool(_INJECTION.search(sentence))
+
+
+def redact_instructions(text: str) -> str:
+    """Replace instruction-like sentences of an article with a marker before it reaches an LLM."""
+    out = []
+    for s in split_sentences(text):
+        out.append("[instruction-like text removed]" if looks_like_instruction(s) else s)
+    return " ".join(out)
