@@ -29,7 +29,7 @@ system-deps:
 
 run: install
 	$(BIN)/rag ingest seeds/
-	$(BIN)/rag search "What did Hegseth say about 5%?" -k 3
+	$(BIN)/rag serve --port $(PORT)
 
 test: install system-deps
 	$(BIN)/ruff check .
@@ -48,3 +48,12 @@ fmt: install
 
 clean:
 	rm -rf store reports .pytest_cache .mypy_cache .ruff_cache
+
+# the local answer model (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, ~1.1 GB, sha256-verified) into models/
+model-local: install
+	PIP=$(BIN)/pip bash scripts/get-local-model.sh
+
+# benchmarks print their numbers and write bench/results/*.json (the full ingest takes about an hour)
+bench: install
+	$(BIN)/python bench/answer.py
+	$(BIN)/python bench/ingest.py --limit 600

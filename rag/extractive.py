@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -75,14 +76,30 @@ class ExtractiveAnswerer:
     name = "extractive"
     model = MODEL_NAME
 
+    CACHE_SIZE = 50_000  # sentence vectors kept: the same passages come back for many questions
+
     def __init__(self, embed_model: Any | None = None) -> None:
         self.embed_model = embed_model
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def _similarities(self, question: str, sentences: list[str]) -> np.ndarray:
         if self.embed_model is None or not sentences:
             return np.zeros(len(sentences))
         q = np.asarray(self.embed_model.get_query_embedding(question))
-        m = np.asarray(self.embed_model.get_text_embedding_batch(sentences))
+        with self._lock:
+            missing = [s for s in dict.fromkeys(sentences) if s not in self._vectors]
+        if missing:
+            fresh = self.embed_model.get_text_embedding_batch(missing)
+            with self._lock:
+                for s, v in zip(missing, fresh, strict=True):
+                    self._vectors[s] = np.asarray(v, dtype=np.float32)
+                while len(self._vectors) > self.CACHE_SIZE:
+                    self._vectors.popitem(last=False)
+        with self._lock:
+            m = np.stack(
+                [self._vectors.get(s, np.zeros_like(q, dtype=np.float32)) for s in sentences]
+            )
         return np.asarray(m @ q)
 
     def answer(self, question: str, passages: Sequence[Passage]) -> Answer:

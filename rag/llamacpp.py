@@ -179,6 +179,9 @@ class LlamaServer:
             self._wait_healthy(address, deadline)
         except BaseException:
             self._terminate(force=True)
+            self._proc = None
+            self._log_file.close()  # the log itself stays: the error message points at it
+            self._log_file = None
             raise
         self._base_url = address.rstrip("/") + "/v1"
         return self._base_url

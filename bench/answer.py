@@ -1,0 +1,146 @@
+"""Benchmark `rag ask` latency per answer backend on the seed articles (warm process).
+
+For each backend that can run here: extractive (always), local (llama.cpp with models/*.gguf from
+`make model-local`, else the SmolLM2 test model) it asks questions from evals/gold/seeds.jsonl in
+one process after a warm-up, and prints p50/p95 of the whole ask (retrieval + answer) and of each
+stage; for the local model also prompt and decode tokens/s as llama.cpp reports them. Writes
+bench/results/answer.json. The openai backend is the same code path as local (an OpenAI-compatible
+server), so it is measured through it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, peak_rss_mb, write_result
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    idx = min(len(values) - 1, max(0, round(q * (len(values) - 1))))
+    return values[idx]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("-n", type=int, default=40, help="questions for the extractive backend")
+    ap.add_argument("--llm-n", type=int, default=6, help="questions for the local model")
+    ap.add_argument(
+        "--model", type=Path, help="GGUF for the local backend (default: models/*.gguf)"
+    )
+    args = ap.parse_args()
+
+    import rag  # noqa: F401
+    from index.ingest import ingest
+    from rag.llamacpp import LlamaServer, find_model
+    from rag.pipeline import build
+    from rag.settings import load
+
+    store = Path(tempfile.mkdtemp(prefix="rag-bench-answer-"))
+    settings = load(None, store={"path": store}, llm={"backend": "extractive"})
+    from rag.embeddings import build as build_embed
+
+    embed = build_embed(settings.embed)
+    ingest([ROOT / "seeds"], settings, embed, progress=False)
+    pipe = build(settings, embed_model=embed)
+    gold = [
+        json.loads(line)
+        for line in (ROOT / "evals" / "gold" / "seeds.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    questions = [g["user_input"] for g in gold if not g.get("history")]
+
+    results: dict[str, dict[str, object]] = {}
+
+    def run(backend: str, qs: list[str]) -> None:
+        pipe.qa.ask(qs[0], backend=backend)  # warm-up
+        totals, stages = [], {"retrieve": [], "generate": []}  # type: ignore[var-annotated]
+        tokens = 0
+        for q in qs:
+            t0 = time.perf_counter()
+            a = pipe.qa.ask(q, backend=backend)
+            totals.append(time.perf_counter() - t0)
+            for k in stages:
+                if k in a.timings:
+                    stages[k].append(a.timings[k])
+            if a.tokens:
+                tokens += a.tokens.get("completion", 0)
+        results[backend] = {
+            "questions": len(qs),
+            "p50_ms": round(pct(totals, 0.5) * 1000, 1),
+            "p95_ms": round(pct(totals, 0.95) * 1000, 1),
+            "mean_ms": round(statistics.mean(totals) * 1000, 1),
+            "stage_p50_ms": {k: round(pct(v, 0.5) * 1000, 1) for k, v in stages.items() if v},
+            "completion_tokens": tokens,
+        }
+        print(backend, json.dumps(results[backend]), flush=True)
+
+    run("extractive", (questions * 2)[: args.n])
+
+    model = (
+        find_model(args.model)
+        if args.model
+        else (sorted(Path("models").glob("*.gguf")) or [find_model()])[0]
+    )
+    if model is not None:
+        srv = LlamaServer(model, threads=2, context=4096)
+        t0 = time.perf_counter()
+        url = srv.start()
+        startup = time.perf_counter() - t0
+        try:
+            pipe.settings.llm.base_url = url
+            pipe.settings.llm.model = model.stem
+            pipe.settings.llm.max_tokens = 150
+            run("openai", questions[: args.llm_n])
+            import openai
+
+            client = openai.OpenAI(base_url=url, api_key="x")
+            resp = client.chat.completions.create(
+                model=model.stem,
+                messages=[
+                    {
+                        "role": "user",
+                        "content": "Write about 120 words on why NATO members argue about defence budgets.",
+                    }
+                ],
+                max_tokens=160,
+                temperature=0,
+            )
+            timings = (resp.model_extra or {}).get("timings", {})
+            results["openai"]["model"] = model.name
+            results["openai"]["server_startup_s"] = round(startup, 1)
+            results["openai"]["prompt_tokens_per_s"] = round(
+                float(timings.get("prompt_per_second", 0)), 1
+            )
+            results["openai"]["decode_tokens_per_s"] = round(
+                float(timings.get("predicted_per_second", 0)), 1
+            )
+            print(
+                "local model",
+                model.name,
+                "decode tok/s",
+                results["openai"]["decode_tokens_per_s"],
+                "prompt tok/s",
+                results["openai"]["prompt_tokens_per_s"],
+            )
+        finally:
+            srv.stop()
+    results["peak_rss_mb"] = {"value": round(peak_rss_mb(), 1)}
+    out = write_result("answer", {"backends": results})
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()

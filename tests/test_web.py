@@ -1,0 +1,145 @@
+"""The Gradio chat in headless Chromium (Playwright, sync API) against a real `rag serve` process.
+
+Asks a question, clicks a citation, checks the source panel highlights the quoted sentence, and
+saves docs/screenshot.png; then examples, a follow-up, clearing, settings and friendly errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag.settings import Settings
+from tests.conftest import ROOT
+from tests.test_server import Server, launch, stop, wait_ready
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+TIMEOUT = 30_000  # ms; an extractive answer takes well under a second once the page is up
+
+
+@pytest.fixture(scope="module")
+def server(seeded: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = launch(seeded, tmp_path_factory.mktemp("web"))
+    try:
+        wait_ready(srv)
+        yield srv
+    finally:
+        stop(srv)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (make system-deps)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server: Server):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    page.goto(server.url + "/")
+    page.locator("#question textarea").wait_for()
+    yield page
+    context.close()
+
+
+def ask(page, question: str) -> None:  # type: ignore[no-untyped-def]
+    box = page.locator("#question textarea")
+    box.fill(question)
+    box.press("Enter")
+
+
+def answers(page):  # type: ignore[no-untyped-def]
+    return page.locator("#chat .bot")
+
+
+def test_ask_click_citation_and_see_the_quote(page) -> None:  # type: ignore[no-untyped-def]
+    ask(page, "What did Hegseth say about 5%?")
+    link = page.locator('#chat a[href="#cite-0-1"]').first
+    link.wait_for()
+    assert "almost near consensus" in page.locator("#chat").inner_text()
+    assert "Sources:" in page.locator("#chat").inner_text()
+
+    link.click()
+    mark = page.locator("#source-panel mark").first
+    mark.wait_for()
+    assert "almost near consensus" in mark.inner_text()
+    panel = page.locator("#source-panel").inner_text()
+    assert "Keir Starmer to meet head of Nato" in panel  # the article's title
+    assert "undated" in panel and "unknown source" in panel  # date and source lines
+    assert "A few countries" in panel  # the rest of the passage around the quote
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    assert SCREENSHOT.stat().st_size > 20_000
+
+
+def test_example_follow_up_and_clear(page) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_role("button", name="Select example 1: What did Hegseth say about 5%?").click()
+    page.locator('#chat a[href="#cite-0-1"]').first.wait_for()
+    assert "almost near consensus" in page.locator("#chat").inner_text()
+
+    ask(page, "And what did he say about the UK?")  # "he" is Hegseth: history is kept
+    page.locator('#chat a[href="#cite-1-1"]').first.wait_for()
+    assert "going to get there" in page.locator("#chat").inner_text()
+
+    page.locator('#chat a[href="#cite-1-1"]').first.click()
+    page.locator("#source-panel mark").first.wait_for()
+    assert "going to get there" in page.locator("#source-panel mark").first.inner_text()
+
+    page.locator("#clear").click()
+    page.locator('#chat a[href^="#cite-"]').first.wait_for(state="detached")
+    assert "Click a citation" in page.locator("#source-panel").inner_text()
+    # a new chat: the examples are back
+    page.get_by_role("button", name="Select example 2: When will Starmer host Rutte?").wait_for()
+
+
+def test_declined_and_backend_errors_are_friendly(page) -> None:  # type: ignore[no-untyped-def]
+    ask(page, "What did Emmanuel Macron say about defence spending?")
+    page.get_by_text("could not find this in the indexed articles").wait_for()
+    assert "The articles don" in page.locator("#chat").inner_text()
+
+    page.get_by_text("Settings").click()
+    page.get_by_label("openai").check()  # no key or base URL is configured for it
+    ask(page, "What did Hegseth say about 5%?")
+    page.get_by_text("RAG_LLM__API_KEY").wait_for()
+    text = page.locator("#chat").inner_text()
+    assert "⚠️" in text
+    assert "Traceback" not in text
+
+
+def test_settings_filter_and_article_list(page) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_text("Indexed articles").click()
+    table = page.locator(".articles-table")
+    table.wait_for()
+    assert table.locator("tr").count() >= 6  # header + the 5 seed articles
+    assert "Keir Starmer to meet head of Nato" in table.inner_text()
+
+    page.get_by_text("Settings").click()
+    page.get_by_label("From").fill("2030-01-01")
+    ask(page, "What did Hegseth say about 5%?")
+    page.get_by_text("could not find this in the indexed articles").wait_for()
+
+    page.get_by_label("From").fill("June")
+    ask(page, "What did Hegseth say about 5%?")
+    page.get_by_text("is not a date like 2025-06-05").wait_for()
