@@ -1,7 +1,8 @@
 """The HTTP API against a real `rag serve` process on 127.0.0.1 (seed articles, extractive answers).
 
-Two servers per module, started together: an open one, and one with an API key and a small upload
-limit. Each serves a copy of the session's seeded store, because these tests add articles.
+Two servers per module, started together: an open one on a copy of the session's seeded store
+(these tests add articles), and one with an API key and a small upload limit that starts from no
+index at all and so ingests the seeds/ folder of its working directory first.
 """
 
 from __future__ import annotations
@@ -22,9 +23,7 @@ import httpx
 import pytest
 
 from rag.settings import Settings
-from tests.conftest import ROOT, free_port
-
-pytestmark = pytest.mark.slow
+from tests.conftest import ROOT, SEEDS, free_port
 
 QUESTION = "What did Hegseth say about 5%?"
 API_KEY = "test-key-123"
@@ -44,17 +43,14 @@ class Server:
         return self.log.read_text(errors="replace")[-3000:]
 
 
-def _has_serve_command() -> bool:
-    from ui.cli import parser
-
-    subparsers = [a for a in parser()._actions if a.__class__.__name__ == "_SubParsersAction"]
-    return any("serve" in (a.choices or {}) for a in subparsers)
-
-
-def launch(seeded: Settings, workdir: Path, **env: str) -> Server:
-    """Start `python -m ui.cli serve` on a free port, on a copy of the seeded store."""
+def launch(seeded: Settings, workdir: Path, *, empty: bool = False, **env: str) -> Server:
+    """Start `python -m ui.cli serve` on a free port, in `workdir`, on a copy of the seeded store
+    (or, with `empty`, on no store at all, with seeds/ in the working directory)."""
     store = workdir / "store"
-    shutil.copytree(seeded.store.path, store)
+    if empty:
+        shutil.copytree(SEEDS, workdir / "seeds")
+    else:
+        shutil.copytree(seeded.store.path, store)
     port = free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     environ.pop("OPENAI_API_KEY", None)
@@ -64,16 +60,7 @@ def launch(seeded: Settings, workdir: Path, **env: str) -> Server:
         PYTHONPATH=str(ROOT),
         **env,
     )
-    if _has_serve_command():
-        cmd = [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)]
-    else:  # until ui/cli.py wires `rag serve`: the same function it will call
-        cmd = [
-            sys.executable,
-            "-c",
-            "import sys; from rag.settings import load; from ui.server import run; "
-            "run(load(None), '127.0.0.1', int(sys.argv[1]))",
-            str(port),
-        ]
+    cmd = [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)]
     log = workdir / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=workdir, env=environ, stdout=out, stderr=subprocess.STDOUT)
@@ -112,6 +99,7 @@ def servers(
     keyed = launch(
         seeded,
         tmp_path_factory.mktemp("keyed"),
+        empty=True,
         RAG_SERVER__API_KEY=API_KEY,
         RAG_SERVER__MAX_UPLOAD_BYTES="2000",
     )
@@ -157,6 +145,7 @@ def assert_cited(answer: dict[str, Any]) -> None:
 
 
 # --- questions ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_query_answers_with_citations(server: Server) -> None:
     r = post(server, "/query", {"question": QUESTION})
     assert r.status_code == 200, r.text
@@ -172,6 +161,7 @@ def test_query_answers_with_citations(server: Server) -> None:
     assert answer["timings"]["total"] > 0
 
 
+@pytest.mark.slow
 def test_query_streams_server_sent_events(server: Server) -> None:
     with httpx.stream(
         "POST", server.api + "/query", json={"question": QUESTION, "stream": True}, timeout=60
@@ -189,6 +179,7 @@ def test_query_streams_server_sent_events(server: Server) -> None:
     assert_cited(answer)
 
 
+@pytest.mark.slow
 def test_query_filters_and_top_k(server: Server) -> None:
     r = post(
         server,
@@ -200,6 +191,7 @@ def test_query_filters_and_top_k(server: Server) -> None:
     assert r.json()["citations"] == []
 
 
+@pytest.mark.slow
 def test_openai_client_plain_and_streamed(server: Server) -> None:
     from openai import OpenAI
 
@@ -225,6 +217,7 @@ def test_openai_client_plain_and_streamed(server: Server) -> None:
     assert (last.model_extra or {})["citations"] == citations
 
 
+@pytest.mark.slow
 def test_follow_up_question_uses_history(server: Server) -> None:
     from openai import OpenAI
 
@@ -247,6 +240,7 @@ def test_follow_up_question_uses_history(server: Server) -> None:
     assert "going to get there" in text or "UK" in text
 
 
+@pytest.mark.slow
 def test_models_and_health(server: Server) -> None:
     from openai import OpenAI
 
@@ -260,6 +254,18 @@ def test_models_and_health(server: Server) -> None:
     assert health["answer_backend"] == "extractive"
 
 
+@pytest.mark.slow
+def test_serve_prints_urls_and_seeds_an_empty_index(server: Server, keyed: Server) -> None:
+    port = server.url.rsplit(":", 1)[1]
+    assert f"http://127.0.0.1:{port}/" in server.output()
+    assert "ingesting" not in server.output()  # its index was there already
+    out = keyed.output()
+    assert "the index is empty: ingesting" in out and "5 new" in out
+    assert "API key required" in out
+    assert httpx.get(keyed.api + "/health").json()["articles"] == 5
+
+
+@pytest.mark.slow
 def test_openapi_docs(server: Server) -> None:
     assert httpx.get(server.url + "/docs").status_code == 200
     paths = httpx.get(server.url + "/openapi.json").json()["paths"]
@@ -268,6 +274,7 @@ def test_openapi_docs(server: Server) -> None:
 
 
 # --- bad input: a 4xx that says what to do --------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("body", "status", "hint"),
     [
@@ -295,6 +302,7 @@ def test_bad_query_gets_helpful_4xx(
     assert hint in r.json()["detail"]
 
 
+@pytest.mark.slow
 def test_malformed_json_is_422(server: Server) -> None:
     r = httpx.post(
         server.api + "/query",
@@ -305,6 +313,7 @@ def test_malformed_json_is_422(server: Server) -> None:
     assert "not valid JSON" in r.json()["detail"]
 
 
+@pytest.mark.slow
 def test_chat_without_user_message_is_400(server: Server) -> None:
     r = post(server, "/chat/completions", {"messages": [{"role": "system", "content": "hi"}]})
     assert r.status_code == 400
@@ -313,6 +322,7 @@ def test_chat_without_user_message_is_400(server: Server) -> None:
     assert r.status_code == 422
 
 
+@pytest.mark.slow
 def test_oversize_upload_is_413(keyed: Server) -> None:
     headers = {"X-API-Key": API_KEY}
     big = ("Paragraph of a long article. " * 200).encode()
@@ -321,6 +331,7 @@ def test_oversize_upload_is_413(keyed: Server) -> None:
     assert "RAG_SERVER__MAX_UPLOAD_BYTES" in r.json()["detail"]
 
 
+@pytest.mark.slow
 def test_unsupported_upload_is_415(server: Server) -> None:
     r = httpx.post(server.api + "/articles", files={"files": ("scan.pdf", b"%PDF-1.4")})
     assert r.status_code == 415
@@ -328,6 +339,7 @@ def test_unsupported_upload_is_415(server: Server) -> None:
 
 
 # --- auth -----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_api_key_protects_everything_but_health(keyed: Server, server: Server) -> None:
     body = {"question": QUESTION}
     assert httpx.get(keyed.api + "/health").status_code == 200
@@ -353,6 +365,7 @@ def test_api_key_protects_everything_but_health(keyed: Server, server: Server) -
     assert httpx.get(server.api + "/articles").status_code == 200
 
 
+@pytest.mark.slow
 def test_api_key_guards_the_web_ui(keyed: Server, server: Server) -> None:
     """With a key, Gradio's login (any user name, the key as password) stands before the UI."""
     assert httpx.get(keyed.url + "/config").status_code == 401
@@ -382,6 +395,7 @@ NEW_ARTICLE = {
 }
 
 
+@pytest.mark.slow
 def test_add_json_article_then_ask_about_it(server: Server) -> None:
     r = post(server, "/articles", {"articles": [NEW_ARTICLE]})
     assert r.status_code == 200, r.text
@@ -405,6 +419,7 @@ def test_add_json_article_then_ask_about_it(server: Server) -> None:
     assert listed["count"] == len(titles)
 
 
+@pytest.mark.slow
 def test_upload_markdown_file(server: Server) -> None:
     md = (
         b"---\ntitle: Reykjavik opens Arctic seed archive\ndate: 2025-05-02\n"
@@ -423,6 +438,7 @@ def test_upload_markdown_file(server: Server) -> None:
     assert answer["citations"][0]["location"] == "upload:seed-archive.md"
 
 
+@pytest.mark.slow
 def test_bad_article_bodies(server: Server) -> None:
     r = post(server, "/articles", {"articles": [{"title": "No body"}]})
     assert r.status_code == 422
@@ -434,3 +450,36 @@ def test_bad_article_bodies(server: Server) -> None:
         server.api + "/articles", content=b"plain", headers={"content-type": "text/plain"}
     )
     assert r.status_code == 415
+
+
+# --- message formatting, no server ------------------------------------------------------------
+def test_history_takes_the_last_user_message_and_strips_our_sources() -> None:
+    from ui.server import ChatMessageIn, _history
+
+    reply = (
+        "Draft.\n\nChecked answer (replaces the text above): He said 5% [1].\n\n"
+        "(Note: checked)\n\nSources:\n[1] T, undated, unknown source: “q”"
+    )
+    messages = [
+        ChatMessageIn(role="system", content="be brief"),
+        ChatMessageIn(role="user", content=[{"type": "text", "text": "What did Hegseth say?"}]),
+        ChatMessageIn(role="assistant", content=reply),
+        ChatMessageIn(role="user", content="And about the UK?"),
+    ]
+    question, history = _history(messages)
+    assert question == "And about the UK?"
+    assert history == [
+        {"role": "user", "content": "What did Hegseth say?"},
+        {"role": "assistant", "content": "He said 5% [1]."},
+    ]
+
+
+def test_message_text_lists_sources_with_quotes() -> None:
+    from rag.answer import Answer, Citation
+    from ui.server import message_text
+
+    cite = Citation(
+        number=1, article_id="a", title="T", chunk_id="a:0", quote="Q.", date="2025-06-05"
+    )
+    answer = Answer(question="q", answer="A [1].", citations=[cite], backend="x", model="m")
+    assert message_text(answer) == "A [1].\n\nSources:\n[1] T, 2025-06-05, unknown source: “Q.”"

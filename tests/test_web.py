@@ -2,20 +2,25 @@
 
 Asks a question, clicks a citation, checks the source panel highlights the quoted sentence, and
 saves docs/screenshot.png; then examples, a follow-up, clearing, settings and friendly errors.
+The rendering helpers (citation links, highlighting) are also tested directly, without a browser.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from rag.settings import Settings
 from tests.conftest import ROOT
 from tests.test_server import Server, launch, stop, wait_ready
+from ui.web import highlight, link_markers
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -40,8 +45,29 @@ def server(seeded: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         stop(srv)
 
 
+# --- rendering, no browser ------------------------------------------------------------------
+def test_link_markers_escape_text_and_link_known_citations() -> None:
+    from rag.answer import Citation
+
+    cite = Citation(number=1, article_id="a", title='Nato "talks"', chunk_id="a:0", quote="q")
+    out = link_markers("Rutte <b>said</b> 5% [1] and [7].", 3, [cite])
+    assert '<a class="cite-link" href="#cite-3-1" title="Nato &quot;talks&quot;">[1]</a>' in out
+    assert "[7]" in out and "#cite-3-7" not in out  # no citation 7: left as text
+    assert "&lt;b&gt;said&lt;/b&gt;" in out
+
+
+def test_highlight_marks_each_quoted_sentence_across_line_breaks() -> None:
+    text = "First line.\nHe said it would be\n“fine” & done. Then more.\n\nLast <p>."
+    out = highlight(text, "He said it would be “fine” & done. … Last <p>.")
+    assert "<p><mark>He said it would be</mark></p><p><mark>“fine” &amp; done.</mark> Then" in out
+    assert "<mark>Last &lt;p&gt;.</mark>" in out
+    assert out.startswith("<p>First line.</p>")
+    assert highlight("No quote here.", "absent") == "<p>No quote here.</p>"
+
+
+# --- in the browser -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed (make system-deps)")
     from playwright.sync_api import sync_playwright
@@ -53,7 +79,7 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser, server: Server):  # type: ignore[no-untyped-def]
+def page(browser: Browser, server: Server) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT)
@@ -63,17 +89,15 @@ def page(browser, server: Server):  # type: ignore[no-untyped-def]
     context.close()
 
 
-def ask(page, question: str) -> None:  # type: ignore[no-untyped-def]
+def ask(page: Page, question: str) -> None:
     box = page.locator("#question textarea")
     box.fill(question)
     box.press("Enter")
 
 
-def answers(page):  # type: ignore[no-untyped-def]
-    return page.locator("#chat .bot")
-
-
-def test_ask_click_citation_and_see_the_quote(page) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.slow
+@pytest.mark.browser
+def test_ask_click_citation_and_see_the_quote(page: Page) -> None:
     ask(page, "What did Hegseth say about 5%?")
     link = page.locator('#chat a[href="#cite-0-1"]').first
     link.wait_for()
@@ -94,7 +118,9 @@ def test_ask_click_citation_and_see_the_quote(page) -> None:  # type: ignore[no-
     assert SCREENSHOT.stat().st_size > 20_000
 
 
-def test_example_follow_up_and_clear(page) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.slow
+@pytest.mark.browser
+def test_example_follow_up_and_clear(page: Page) -> None:
     page.get_by_role("button", name="Select example 1: What did Hegseth say about 5%?").click()
     page.locator('#chat a[href="#cite-0-1"]').first.wait_for()
     assert "almost near consensus" in page.locator("#chat").inner_text()
@@ -114,7 +140,9 @@ def test_example_follow_up_and_clear(page) -> None:  # type: ignore[no-untyped-d
     page.get_by_role("button", name="Select example 2: When will Starmer host Rutte?").wait_for()
 
 
-def test_declined_and_backend_errors_are_friendly(page) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.slow
+@pytest.mark.browser
+def test_declined_and_backend_errors_are_friendly(page: Page) -> None:
     ask(page, "What did Emmanuel Macron say about defence spending?")
     page.get_by_text("could not find this in the indexed articles").wait_for()
     assert "The articles don" in page.locator("#chat").inner_text()
@@ -128,7 +156,9 @@ def test_declined_and_backend_errors_are_friendly(page) -> None:  # type: ignore
     assert "Traceback" not in text
 
 
-def test_settings_filter_and_article_list(page) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.slow
+@pytest.mark.browser
+def test_settings_filter_and_article_list(page: Page) -> None:
     page.get_by_text("Indexed articles").click()
     table = page.locator(".articles-table")
     table.wait_for()
