@@ -119,15 +119,20 @@ class Checked:
     citations: list[Citation]
     removed_markers: int
     added_markers: int
+    moved_markers: int = 0
 
 
 SUPPORT_MIN = 0.5  # a claim is supported when half its content words are in the cited sentence
+WEAK_SUPPORT = 0.25  # below this, the cited source hardly shares a word with the claim
+WEAK_NOTE = "the model cited this source, but it does not clearly support the claim"
 
 
 def check_citations(text: str, passages: Sequence[Passage]) -> Checked:
-    """Keep markers that resolve; give uncited sentences the best-supporting source; renumber
-    citations in order of first use (one entry per source used, quoting what supports the claims)."""
-    removed = added = 0
+    """Keep markers that resolve; re-point a marker whose source does not support its sentence
+    (under WEAK_SUPPORT) to the source that does (at least SUPPORT_MIN), if one does; give uncited
+    sentences the best-supporting source; renumber citations in order of first use (one entry per
+    source used, quoting what supports the claims)."""
+    removed = added = moved = 0
 
     def _strip_bad(m: re.Match[str]) -> str:
         nonlocal removed
@@ -146,7 +151,17 @@ def check_citations(text: str, passages: Sequence[Passage]) -> Checked:
     sentences = split_sentences(text) if text.strip() else []
     out_sentences: list[str] = []
     for s in sentences:
-        if not re.search(r"\[\d+\]", s) and len(terms(s)) >= 3:
+        claim = re.sub(r"\s*\[\d+\]", "", s)
+        cited = [int(x) for x in re.findall(r"\[(\d+)\]", s)]
+        if cited and len(terms(claim)) >= 3:
+            for n in dict.fromkeys(cited):
+                if best_support(claim, passages[n - 1])[1] >= WEAK_SUPPORT:
+                    continue
+                score, i = max((best_support(claim, p)[1], i) for i, p in enumerate(passages, 1))
+                if score >= SUPPORT_MIN and i not in cited:
+                    s = s.replace(f"[{n}]", f"[{i}]")
+                    moved += 1
+        if not cited and len(terms(s)) >= 3:
             scored = [(best_support(s, p)[1], i) for i, p in enumerate(passages, 1)]
             if scored:
                 score, i = max(scored)
@@ -171,15 +186,22 @@ def check_citations(text: str, passages: Sequence[Passage]) -> Checked:
     for old in order:
         p = passages[old - 1]
         quotes: list[str] = []
+        support = 0.0
         for claim in claims[old]:
-            q, _ = best_support(claim, p)
+            q, score = best_support(claim, p)
+            support = max(support, score)
             if q and q not in quotes:
                 quotes.append(q)
+        note = "" if support >= WEAK_SUPPORT else WEAK_NOTE
         citations.append(
-            citation_for(mapping[old], p, " … ".join(quotes) or split_sentences(p.text)[0])
+            citation_for(mapping[old], p, " … ".join(quotes) or split_sentences(p.text)[0], note)
         )
     return Checked(
-        text=text.strip(), citations=citations, removed_markers=removed, added_markers=added
+        text=text.strip(),
+        citations=citations,
+        removed_markers=removed,
+        added_markers=added,
+        moved_markers=moved,
     )
 
 

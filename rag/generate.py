@@ -174,9 +174,14 @@ class OpenAIAnswerer:
             yield return_answer
             return
         checked = check_citations(text, passages)
-        notice = None
+        fixes = []
         if checked.removed_markers:
-            notice = f"{checked.removed_markers} citation(s) to no source were removed"
+            fixes.append(f"{checked.removed_markers} citation(s) to no source were removed")
+        if checked.moved_markers:
+            fixes.append(
+                f"{checked.moved_markers} citation(s) moved to the source that supports the claim"
+            )
+        notice = "; ".join(fixes) or None
         if not checked.citations:
             yield self._fallback(
                 question, passages, "the model's answer could not be matched to the sources", t0

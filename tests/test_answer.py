@@ -129,6 +129,29 @@ def test_check_citations_repairs_llm_output() -> None:
     assert unsupported.citations == [] and "[" not in unsupported.text
 
 
+def test_check_citations_moves_a_marker_to_the_source_that_supports_it() -> None:
+    passages = [
+        _p(1, "Hegseth said there would be almost near consensus on a 5% commitment."),
+        _p(2, "Rutte proposed 3.5% on core military spending by 2032."),
+        _p(3, "The summit takes place in The Hague on 24 and 25 June."),
+    ]
+    # the model cites source 3 for Rutte's figure: source 3 shares no word with the claim
+    checked = check_citations(
+        "Rutte proposed 3.5% on core military spending by 2032 [3].", passages
+    )
+    assert checked.moved_markers == 1
+    assert checked.text == "Rutte proposed 3.5% on core military spending by 2032 [1]."
+    assert [c.article_id for c in checked.citations] == ["a2"]
+    # a paraphrase that shares some words with its cited source is left as the model wrote it
+    kept = check_citations("Hegseth expected consensus on the 5% commitment [1].", passages)
+    assert kept.moved_markers == 0 and [c.article_id for c in kept.citations] == ["a1"]
+    # a claim no source supports keeps its marker, flagged in the citation's note for the reader
+    none = check_citations("Bananas are yellow and grow in tropical countries [2].", passages)
+    assert none.moved_markers == 0 and [c.article_id for c in none.citations] == ["a2"]
+    assert "does not clearly support" in none.citations[0].note
+    assert kept.citations[0].note == ""
+
+
 def test_decline_phrases() -> None:
     assert is_decline("The articles don't say.")
     assert is_decline("The sources do not mention Macron.")
