@@ -1,0 +1,230 @@
+"""Benchmark `rag serve` under concurrent load from a second process on loopback.
+
+Starts a real `rag serve` child process on 127.0.0.1 (a fresh store in a temporary folder, so it
+ingests the seed articles first; extractive answers unless --backend says otherwise), then this
+process plays N concurrent clients, each sending `POST /v1/query` (or `/v1/chat/completions`) with
+questions from evals/gold/seeds.jsonl back to back, for a fixed time per concurrency level. Every
+loop is bounded in time and in requests and targets only 127.0.0.1.
+
+Prints per level: requests/s, latency p50/p95/p99, errors (any non-200 or transport error), and
+the server's resident memory (now and peak, from /proc). Writes bench/results/serve.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, write_result
+
+MAX_REQUESTS_PER_LEVEL = 100_000  # a hard bound besides the time limit
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """Resident and peak resident memory of a process (and its children's current RSS)."""
+    out: dict[str, float] = {}
+    status = Path(f"/proc/{pid}/status").read_text()
+    for line in status.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out["rss_mb" if key == "VmRSS" else "peak_rss_mb"] = round(
+                int(value.split()[0]) / 1024, 1
+            )
+    return out
+
+
+def start_server(workdir: Path, backend: str) -> tuple[subprocess.Popen[bytes], str, Path]:
+    shutil.copytree(ROOT / "seeds", workdir / "seeds")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.pop("OPENAI_API_KEY", None)
+    env.update(
+        RAG_STORE__PATH=str(workdir / "store"),
+        RAG_LLM__BACKEND=backend,
+        PYTHONPATH=str(ROOT),
+    )
+    log = workdir / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)],
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return proc, f"http://127.0.0.1:{port}", log
+
+
+async def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise SystemExit(f"the server exited:\n{log.read_text()[-3000:]}")
+            try:
+                if (await client.get(url + "/v1/health", timeout=2)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.3)
+    raise SystemExit(f"the server did not start in {timeout:.0f}s:\n{log.read_text()[-3000:]}")
+
+
+def request_for(endpoint: str, question: str) -> tuple[str, dict[str, Any]]:
+    if endpoint == "chat":
+        body = {"model": "news-rag", "messages": [{"role": "user", "content": question}]}
+        return "/v1/chat/completions", body
+    return "/v1/query", {"question": question}
+
+
+async def level(
+    url: str, clients: int, seconds: float, questions: list[str], endpoint: str
+) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    sent = 0
+    stop_at = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
+
+        async def worker(offset: int) -> None:
+            nonlocal sent
+            i = offset
+            while time.monotonic() < stop_at and sent < MAX_REQUESTS_PER_LEVEL:
+                sent += 1
+                path, body = request_for(endpoint, questions[i % len(questions)])
+                i += 1
+                t0 = time.perf_counter()
+                try:
+                    r = await client.post(path, json=body)
+                    ok = r.status_code == 200 and ("citations" in r.json() or "choices" in r.json())
+                    if not ok:
+                        errors.append(f"{r.status_code}: {r.text[:200]}")
+                except httpx.HTTPError as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    continue
+                latencies.append(time.perf_counter() - t0)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(k * 7) for k in range(clients)))
+        wall = time.perf_counter() - t0
+
+    done = len(latencies)
+    return {
+        "clients": clients,
+        "seconds": round(wall, 1),
+        "requests": done,
+        "requests_per_s": round(done / wall, 2),
+        "p50_ms": round(pct(latencies, 0.50) * 1000, 1),
+        "p95_ms": round(pct(latencies, 0.95) * 1000, 1),
+        "p99_ms": round(pct(latencies, 0.99) * 1000, 1),
+        "errors": len(errors),
+        "error_samples": errors[:3],
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    gold = [json.loads(line) for line in (ROOT / "evals/gold/seeds.jsonl").read_text().splitlines()]
+    questions = [g["question"] for g in gold if not g.get("history")]
+    workdir = Path(tempfile.mkdtemp(prefix="rag-bench-serve-"))
+    proc, url, log = start_server(workdir, args.backend)
+    try:
+        t0 = time.perf_counter()
+        await wait_ready(url, proc, log, args.start_timeout)
+        startup = time.perf_counter() - t0
+        print(
+            f"server up at {url} in {startup:.1f}s (ingested the seeds); memory {memory_mb(proc.pid)}"
+        )
+        # warm-up: the first answers load caches
+        await level(url, 1, 3, questions, args.endpoint)
+        rows = []
+        for clients in args.clients:
+            row = await level(url, clients, args.duration, questions, args.endpoint)
+            row.update(memory_mb(proc.pid))
+            rows.append(row)
+            print(
+                f"{clients:>3} clients: {row['requests_per_s']:>6.2f} req/s  "
+                f"p50 {row['p50_ms']:>7.1f} ms  p95 {row['p95_ms']:>7.1f} ms  "
+                f"p99 {row['p99_ms']:>7.1f} ms  errors {row['errors']}  "
+                f"server RSS {row['rss_mb']} MB (peak {row['peak_rss_mb']} MB)",
+                flush=True,
+            )
+            for sample in row["error_samples"]:
+                print(f"      error: {sample}")
+        return {
+            "endpoint": args.endpoint,
+            "backend": args.backend,
+            "duration_s_per_level": args.duration,
+            "questions": len(questions),
+            "startup_s": round(startup, 1),
+            "levels": rows,
+        }
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--clients",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[1, 8, 32],
+        help="concurrency levels, comma-separated (default 1,8,32)",
+    )
+    ap.add_argument("--duration", type=float, default=30, help="seconds per level (default 30)")
+    ap.add_argument(
+        "--endpoint", choices=["query", "chat"], default="query", help="/v1/query or chat"
+    )
+    ap.add_argument("--backend", default="extractive", help="answer backend of the server")
+    ap.add_argument("--start-timeout", type=float, default=300)
+    ap.add_argument("--out", default="serve", help="result name: bench/results/NAME.json")
+    args = ap.parse_args()
+    if args.duration <= 0 or args.duration > 600:
+        ap.error("--duration must be in (0, 600] seconds")
+    result = asyncio.run(run(args))
+    path = write_result(args.out, result)
+    errors = sum(r["errors"] for r in result["levels"])
+    print(f"wrote {path.relative_to(ROOT)}; errors in total: {errors}")
+    sys.exit(1 if errors else 0)
+
+
+if __name__ == "__main__":
+    main()
