@@ -64,10 +64,11 @@ def main() -> None:
 
     results: dict[str, dict[str, object]] = {}
 
-    def run(backend: str, qs: list[str]) -> None:
+    def run(backend: str, qs: list[str], label: str | None = None) -> None:
+        label = label or backend
         pipe.qa.ask(qs[0], backend=backend)  # warm-up
         totals, stages = [], {"retrieve": [], "generate": []}  # type: ignore[var-annotated]
-        tokens = 0
+        tokens = fallbacks = declined = 0
         for q in qs:
             t0 = time.perf_counter()
             a = pipe.qa.ask(q, backend=backend)
@@ -77,15 +78,19 @@ def main() -> None:
                     stages[k].append(a.timings[k])
             if a.tokens:
                 tokens += a.tokens.get("completion", 0)
-        results[backend] = {
+            fallbacks += bool(a.notice and "instead" in a.notice)
+            declined += a.declined
+        results[label] = {
             "questions": len(qs),
             "p50_ms": round(pct(totals, 0.5) * 1000, 1),
             "p95_ms": round(pct(totals, 0.95) * 1000, 1),
             "mean_ms": round(statistics.mean(totals) * 1000, 1),
             "stage_p50_ms": {k: round(pct(v, 0.5) * 1000, 1) for k, v in stages.items() if v},
             "completion_tokens": tokens,
+            "fell_back_to_extractive": fallbacks,
+            "declined": declined,
         }
-        print(backend, json.dumps(results[backend]), flush=True)
+        print(label, json.dumps(results[label]), flush=True)
 
     run("extractive", (questions * 2)[: args.n])
 
@@ -103,7 +108,8 @@ def main() -> None:
             pipe.settings.llm.base_url = url
             pipe.settings.llm.model = model.stem
             pipe.settings.llm.max_tokens = 150
-            run("openai", questions[: args.llm_n])
+            # what the local backend does: an OpenAI-compatible client to llama.cpp on loopback
+            run("openai", questions[: args.llm_n], label="local")
             import openai
 
             client = openai.OpenAI(base_url=url, api_key="x")
@@ -119,21 +125,21 @@ def main() -> None:
                 temperature=0,
             )
             timings = (resp.model_extra or {}).get("timings", {})
-            results["openai"]["model"] = model.name
-            results["openai"]["server_startup_s"] = round(startup, 1)
-            results["openai"]["prompt_tokens_per_s"] = round(
+            results["local"]["model"] = model.name
+            results["local"]["server_startup_s"] = round(startup, 1)
+            results["local"]["prompt_tokens_per_s"] = round(
                 float(timings.get("prompt_per_second", 0)), 1
             )
-            results["openai"]["decode_tokens_per_s"] = round(
+            results["local"]["decode_tokens_per_s"] = round(
                 float(timings.get("predicted_per_second", 0)), 1
             )
             print(
                 "local model",
                 model.name,
                 "decode tok/s",
-                results["openai"]["decode_tokens_per_s"],
+                results["local"]["decode_tokens_per_s"],
                 "prompt tok/s",
-                results["openai"]["prompt_tokens_per_s"],
+                results["local"]["prompt_tokens_per_s"],
             )
         finally:
             srv.stop()

@@ -155,7 +155,7 @@ async def level(
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     gold = [json.loads(line) for line in (ROOT / "evals/gold/seeds.jsonl").read_text().splitlines()]
-    questions = [g["question"] for g in gold if not g.get("history")]
+    questions = [g["user_input"] for g in gold if not g.get("history")]
     workdir = Path(tempfile.mkdtemp(prefix="rag-bench-serve-"))
     proc, url, log = start_server(workdir, args.backend)
     try:

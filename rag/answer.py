@@ -142,6 +142,15 @@ def check_citations(text: str, passages: Sequence[Passage]) -> Checked:
         removed += 1
         return ""
 
+    # "as stated in Source [2]" / "(Source 2)" → "[2]"; a sentence of markers alone joins the one before
+    text = re.sub(
+        r"[,(]?\s*(?:\b(?:as\s+)?(?:stated|mentioned|reported|said|noted)\s+in\s+)?\b[Ss]ources?\s*"
+        r"\[?(\d{1,2})(?!\d)\]?\)?",
+        r" [\1]",
+        text,
+    )
+    text = re.sub(r"\s+(\[\d+\])", r" \1", text)
+    text = re.sub(r"([.!?][”\"’']?)\s+((?:\[\d+\]\s*)+?)\s*(?:[.!?](?=\s|$)|$)", r" \2\1", text)
     text = re.sub(r"(\s*)\[(\d+)\]", _strip_bad, text)
     text = re.sub(
         r"\[(\d+(?:\s*,\s*\d+)+)\]",

@@ -27,7 +27,14 @@ import numpy as np
 from rag.answer import DECLINE_TEXT, Answer, citation_for
 from rag.dates import resolve
 from rag.retrieval import Passage
-from rag.text import looks_like_instruction, names, split_sentences, terms
+from rag.text import (
+    looks_like_instruction,
+    mentions,
+    names,
+    split_sentences,
+    terms,
+    unmentioned_names,
+)
 
 MODEL_NAME = "extractive-v1"
 MIN_SCORE = 0.42  # below this the best sentence does not answer the question (see tests)
@@ -63,13 +70,6 @@ class _Cand:
     rank: int
     order: int
     score: float = 0.0
-
-
-def _mentions(text: str, name: str) -> bool:
-    low = text.lower()
-    return any(
-        re.search(rf"\b{re.escape(part.lower())}", low) for part in name.split() if len(part) > 1
-    )
 
 
 class ExtractiveAnswerer:
@@ -118,8 +118,7 @@ class ExtractiveAnswerer:
             )
 
         # someone the question names but no passage mentions: the articles cannot say
-        corpus_text = " ".join(p.title + " " + p.text for p in passages)
-        missing = [n for n in names(question) if not _mentions(corpus_text, n)]
+        missing = unmentioned_names(question, (p.title + " " + p.text for p in passages))
         cands = [
             _Cand(s, p, rank, i)
             for rank, p in enumerate(passages)
@@ -156,7 +155,7 @@ class ExtractiveAnswerer:
                 score += 0.05
             if wants_date and _DATEISH.search(c.text):
                 score += 0.08
-            if people and any(_mentions(c.text, p) for p in people):
+            if people and any(mentions(c.text, p) for p in people):
                 score += 0.08
             c.score = score
 

@@ -7,6 +7,7 @@ Pure functions over strings; nothing here knows about stores, models or HTTP.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -271,6 +272,20 @@ def names(question: str) -> list[str]:
         if words:
             found.append(" ".join(words))
     return found
+
+
+def mentions(text: str, name: str) -> bool:
+    """Whether any part of a name ('Emmanuel Macron': 'Emmanuel' or 'Macron') occurs in text."""
+    low = text.lower()
+    return any(
+        re.search(rf"\b{re.escape(part.lower())}", low) for part in name.split() if len(part) > 1
+    )
+
+
+def unmentioned_names(question: str, texts: Iterable[str]) -> list[str]:
+    """The people or places a question names that none of the texts mention."""
+    corpus = " ".join(texts)
+    return [n for n in names(question) if not mentions(corpus, n)]
 
 
 _INJECTION = re.compile(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -19,6 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 BIN = Path(sys.executable).parent
 
+# hermetic: the developer's own settings (a key, a base URL, a store) never reach the tests
+for _name in [n for n in os.environ if n.startswith(("RAG_", "OPENAI_"))]:
+    del os.environ[_name]
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -29,6 +34,9 @@ def free_port() -> int:
 def make_settings(
     path: Path, *, store: dict[str, object] | None = None, **overrides: object
 ) -> Settings:
+    """Settings on a store at `path`; answers extractive unless `llm` says otherwise (so a model
+    installed in models/ by `make model-local` does not change what `auto` picks in the tests)."""
+    overrides.setdefault("llm", {"backend": "extractive"})
     return load(None, store={"path": path, **(store or {})}, **overrides)
 
 

@@ -191,11 +191,42 @@ def test_auto_backend_is_extractive_without_key_or_model(
 
     monkeypatch.chdir(tmp_path)  # no models/ folder here
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    assert resolve_backend(make_settings(tmp_path)) == "extractive"
+    assert resolve_backend(make_settings(tmp_path, llm={"backend": "auto"})) == "extractive"
     assert (
-        resolve_backend(make_settings(tmp_path, llm={"base_url": "http://127.0.0.1:9/v1"}))
+        resolve_backend(
+            make_settings(tmp_path, llm={"backend": "auto", "base_url": "http://127.0.0.1:9/v1"})
+        )
         == "openai"
     )
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "m.gguf").write_bytes(b"GGUF")
-    assert resolve_backend(make_settings(tmp_path)) == "local"
+    assert resolve_backend(make_settings(tmp_path, llm={"backend": "auto"})) == "local"
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        # small models write the source's label instead of a marker, or a marker as its own sentence
+        (
+            "Starmer will host Rutte next Monday. Source [1].",
+            "Starmer will host Rutte next Monday [1].",
+        ),
+        (
+            "The UK spends about 2.3% of GDP, as stated in Source [2].",
+            "The UK spends about 2.3% of GDP [1].",
+        ),
+        ("Starmer hosts Rutte in London (Source 1).", "Starmer hosts Rutte in London [1]."),
+        ("Starmer hosts Rutte in London [1]. [2].", "Starmer hosts Rutte in London [1] [2]."),
+        # a marker that opens the next sentence stays with it, and is checked against that sentence
+        (
+            "Starmer will host Rutte next Monday. [1] The UK spends about 2.3% of GDP on defence.",
+            "Starmer will host Rutte next Monday [1]. [2] The UK spends about 2.3% of GDP on defence.",
+        ),
+    ],
+)
+def test_check_citations_normalises_how_models_write_markers(written: str, expected: str) -> None:
+    passages = [
+        _p(1, "Starmer will host Rutte in London next Monday for talks on defence."),
+        _p(2, "The UK spends about 2.3% of GDP on defence."),
+    ]
+    assert check_citations(written, passages).text == expected
