@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -128,10 +128,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--judge",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="also run llama-index's faithfulness and correctness judges (needs an LLM: "
         "RAG_LLM__BASE_URL / RAG_LLM__API_KEY, or a local GGUF); on by default with the openai "
-        "and local backends; reported apart, never gated",
+        "and local backends (--no-judge: off, three times faster); reported apart, never gated",
     )
     parser.add_argument(
         "--store",
@@ -208,11 +209,22 @@ def _warn_missing_articles(pipe: Any, records: Sequence[GoldRecord]) -> None:
 
 
 def _judge(args: argparse.Namespace, pipe: Any, backend: str) -> tuple[Any, str | None]:
-    if not (args.judge or backend in ("openai", "local")):
+    if args.judge is False or not (args.judge or backend in ("openai", "local")):
         return None, None
     from evals.judges import judge_llm
 
     return judge_llm(pipe, backend)
+
+
+def _evaluate(
+    args: argparse.Namespace, pipe: Any, backend: str, runner: Callable[[Any], EvalRun]
+) -> tuple[EvalRun, str | None]:
+    """Run `runner(judge_llm)` on the pipeline, closing its model server afterwards."""
+    try:
+        judge, note = _judge(args, pipe, backend)
+        return runner(judge), note
+    finally:
+        pipe.qa.close()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -243,9 +255,11 @@ def run(args: argparse.Namespace) -> int:
         from rag.pipeline import build
 
         pipe = build(rt_settings, embed_model=embed_model)
-        try:
-            judge, note = _judge(args, pipe, backend)
-            result = harness.run_realtimeqa(
+        result, note = _evaluate(
+            args,
+            pipe,
+            backend,
+            lambda judge: harness.run_realtimeqa(
                 pipe,
                 rtqa,
                 indexed,
@@ -254,9 +268,8 @@ def run(args: argparse.Namespace) -> int:
                 max_questions=args.questions,
                 judge_llm=judge,
                 progress=progress,
-            )
-        finally:
-            pipe.qa.close()
+            ),
+        )
         if args.limit:
             result.meta["limit_articles"] = args.limit
     else:
@@ -266,10 +279,12 @@ def run(args: argparse.Namespace) -> int:
             records = records[: args.limit]
         embed_model = embeddings.build(settings.embed)
         pipe = _gold_pipeline(settings, embed_model, seeds=seeds)
-        try:
-            _warn_missing_articles(pipe, records)
-            judge, note = _judge(args, pipe, backend)
-            result = harness.run_gold(
+        _warn_missing_articles(pipe, records)
+        result, note = _evaluate(
+            args,
+            pipe,
+            backend,
+            lambda judge: harness.run_gold(
                 pipe,
                 records,
                 dataset=name,
@@ -277,9 +292,8 @@ def run(args: argparse.Namespace) -> int:
                 top_k=args.top_k,
                 judge_llm=judge,
                 progress=progress,
-            )
-        finally:
-            pipe.qa.close()
+            ),
+        )
         if args.limit:
             result.meta["limit_questions"] = args.limit
     if note:

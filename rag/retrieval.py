@@ -220,6 +220,11 @@ class HybridRetriever:
     def size(self) -> int:
         return len(self._bm25.nodes)
 
+    def chunk_text(self, chunk_id: str) -> str | None:
+        """The full text of one indexed chunk (what a citation's chunk id names), if still there."""
+        node = self._bm25.nodes.get(chunk_id)
+        return node.get_content() if node is not None else None
+
     def _dense(self, query: str, k: int, filters: Filters) -> list[NodeWithScore]:
         r = self.index.as_retriever(similarity_top_k=k, filters=filters.to_metadata_filters())
         return list(r.retrieve(query))

@@ -72,7 +72,13 @@ class QAService:
         if name == "local":
             from rag.llamacpp import LlamaServer, find_model
 
-            path = find_model(self.settings.llm.local_model_path)
+            explicit = self.settings.llm.local_model_path
+            if explicit and not Path(explicit).is_file():
+                raise BackendUnavailableError(
+                    f"RAG_LLM__LOCAL_MODEL_PATH={explicit} is not a file: fix the path, or unset it "
+                    "to use models/*.gguf (`make model-local` installs one)"
+                )
+            path = find_model(explicit)
             if path is None:
                 raise BackendUnavailableError(
                     "no local model: run `make model-local` or set RAG_LLM__LOCAL_MODEL_PATH to a .gguf file"

@@ -162,8 +162,7 @@ def highlight(text: str, quote: str) -> str:
 
 def chunk_text(pipeline: Pipeline, chunk_id: str) -> str | None:
     """The full text of one indexed chunk (the passage a citation quotes), if it is still there."""
-    node = pipeline.retriever._bm25.nodes.get(chunk_id)
-    return node.get_content() if node is not None else None
+    return pipeline.retriever.chunk_text(chunk_id)
 
 
 def source_panel(pipeline: Pipeline, citation: Citation) -> str:
