@@ -52,6 +52,7 @@ _NUMQ = re.compile(
 _WHENQ = re.compile(
     r"\b(when|what date|what day|which day|what time|which month|what year)\b", re.I
 )
+_WHOQ = re.compile(r"^\s*(?:and\s+)?who\b|\bname of\b|\bwhich (?:person|official|minister)\b", re.I)
 _QUOTE = re.compile(r"[“”\"]|\b(said|says|told|added|warned)\b")
 _NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|half|billion|million)\b", re.I
@@ -145,6 +146,7 @@ class ExtractiveAnswerer:
         wants_quote = bool(_SAY.search(question))
         wants_number = bool(_NUMQ.search(question))
         wants_date = bool(_WHENQ.search(question))
+        wants_person = bool(_WHOQ.search(question))
         people = names(question)
         for c, st, sim in zip(cands, sent_terms, sims, strict=True):
             lexical = sum(idf(t) for t in q_terms & st) / q_weight
@@ -159,7 +161,18 @@ class ExtractiveAnswerer:
                 score += 0.08
             c.score = score
 
-        ranked = sorted(cands, key=lambda c: -c.score)
+        # the answer must be of the type asked for: a date for "when", reported speech for "what
+        # did X say", a name for "who"; sentences of another type cannot answer, however close
+        typed = [
+            c
+            for c in cands
+            if (not wants_date or _DATEISH.search(c.text))
+            and (not wants_quote or _QUOTE.search(c.text))
+            and (not wants_person or _new_names(c.text, question))
+        ]
+        ranked = sorted(typed, key=lambda c: -c.score)
+        if not ranked:
+            return self._decline(question, passages, cands, DECLINE_TEXT, base)
         best = ranked[0]
         if best.score < MIN_SCORE:
             return self._decline(question, passages, cands, DECLINE_TEXT, base)
@@ -201,6 +214,12 @@ class ExtractiveAnswerer:
         elif passages:
             related.append(citation_for(1, passages[0], split_sentences(passages[0].text)[0]))
         return Answer(answer=text, declined=True, related=related, **base)
+
+
+def _new_names(sentence: str, question: str) -> list[str]:
+    """Names in the sentence that the question does not already contain (the answer to 'who')."""
+    asked = {w.lower() for w in re.findall(r"\w+", question)}
+    return [n for n in names(sentence) if not all(w.lower() in asked for w in n.split())]
 
 
 def _same(a: str, b: str) -> bool:

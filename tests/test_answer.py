@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -230,3 +231,38 @@ def test_check_citations_normalises_how_models_write_markers(written: str, expec
         _p(2, "The UK spends about 2.3% of GDP on defence."),
     ]
     assert check_citations(written, passages).text == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "without", "with_answer"),
+    [
+        (
+            "On what date did the fire at the Doha harbour start?",
+            "The fire at the Doha harbour destroyed three warehouses and a crane.",
+            "The fire at the Doha harbour started on Tuesday 9 September.",
+        ),
+        (
+            "Who led the inquiry into the Doha harbour fire?",
+            "The inquiry into the Doha harbour fire was led by the port authority's chief.",
+            "The inquiry into the Doha harbour fire was led by Maria Lopez.",
+        ),
+        (
+            "What did the harbour master say about the Doha harbour fire?",
+            "The harbour master inspected the Doha harbour fire damage on Monday.",
+            "The harbour master said the Doha harbour fire “was the worst in decades”.",
+        ),
+    ],
+)
+def test_extractive_answers_only_with_the_type_of_answer_asked_for(
+    embed_model: Any, question: str, without: str, with_answer: str
+) -> None:
+    """A sentence close to the question but of the wrong type (no date for 'when', no name for
+    'who', no reported speech for 'what did X say') does not answer it."""
+    from rag.extractive import ExtractiveAnswerer
+
+    answerer = ExtractiveAnswerer(embed_model)
+    declined = answerer.answer(question, [_p(1, without)])
+    assert declined.declined, declined.answer
+    answered = answerer.answer(question, [_p(1, without + " " + with_answer)])
+    assert not answered.declined
+    assert answered.citations[0].quote == with_answer

@@ -269,7 +269,7 @@ def test_local_backend_with_a_missing_model_path_says_so(
     monkeypatch.chdir(tmp_path)
     settings = make_settings(tmp_path, llm={"local_model_path": str(tmp_path / "nope.gguf")})
     service = QAService(settings, retriever=None, embed_model=None)  # type: ignore[arg-type]
-    with pytest.raises(BackendUnavailableError, match="RAG_LLM__LOCAL_MODEL_PATH=.*nope.gguf"):
+    with pytest.raises(BackendUnavailableError, match=r"RAG_LLM__LOCAL_MODEL_PATH=.*nope\.gguf"):
         service.answerer("local")
 
 
