@@ -156,6 +156,16 @@ def gold_record(obj: Any) -> GoldRecord:
     return rec
 
 
+def read_json(path: Path, error: type[RagError], what: str) -> Any:
+    """A whole JSON file; `error` says `cannot read WHAT PATH: why` or `PATH:line: not valid JSON`."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+
+
 def json_lines(lines: list[str], where: Path, problems: list[str]) -> Iterator[tuple[int, Any]]:
     """(line number, parsed object) for each non-blank line; a line that is not JSON is added to
     `problems` as `file:line: not valid JSON (why)` and skipped."""

@@ -9,11 +9,11 @@ depends on the machine). This module does not run evaluations or pick the floors
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from evals.dataset import read_json
 from rag.errors import RagError
 
 FLOORS = Path(__file__).resolve().parent / "floors.json"
@@ -24,12 +24,7 @@ class GateError(RagError):
 
 
 def load_floors(path: Path = FLOORS) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise GateError(f"cannot read the floors file {path}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise GateError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    data = read_json(path, GateError, "the floors file")
     if not isinstance(data, dict):
         raise GateError(f"{path}: expected {{dataset: {{backend: {{metric: floor}}}}}}")
     return data

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evals.dataset import read_json
 from evals.harness import STAGES, EvalRun
 from rag.errors import RagError
 
@@ -156,12 +157,7 @@ class Comparison:
 
 def load_run(path: Path) -> dict[str, Any]:
     """An earlier run's JSON report (as written by `write_reports`)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ReportError(f"cannot read {path} to compare with: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{path} is not a JSON report ({exc.msg})") from None
+    data = read_json(path, ReportError, "the report to compare with")
     if not isinstance(data, dict) or "results" not in data or "aggregates" not in data:
         raise ReportError(f"{path} is not a `rag eval` JSON report (no results/aggregates)")
     return data
