@@ -25,6 +25,8 @@ from rag.settings import Settings
 BACKENDS = ("auto", "extractive", "openai", "local")
 _PRONOUN = re.compile(r"\b(he|she|him|her|his|hers|they|them|their)\b", re.I)
 _FOLLOW = re.compile(r"^\s*(and|what about|how about|also|and what about)\b", re.I)
+# Words that point back at something said before without naming it.
+_REFERS_BACK = re.compile(r"\b(it|its|this|that|these|those|then|there|the same)\b", re.I)
 
 
 def resolve_backend(settings: Settings, requested: str | None = None) -> str:
@@ -112,10 +114,18 @@ class QAService:
         return question
 
     def standalone(self, question: str, history: Sequence[dict[str, str]] | None) -> str:
-        """A follow-up made standalone: pronouns take the last person named, and "And … ?"
-        carries the previous question's subject. Heuristic, so it needs no model."""
+        """The query a follow-up question is retrieved with (see `rewrite`)."""
+        return self.rewrite(question, history)[1]
+
+    def rewrite(self, question: str, history: Sequence[dict[str, str]] | None) -> tuple[str, str]:
+        """A follow-up made standalone, as (question to answer, query to retrieve with).
+
+        Heuristic, so it needs no model: pronouns take the last person named; an elliptical
+        "And … ?" carries the previous question into both; a question that still points back
+        ("it", "that attack") searches with the previous question beside it; extraction answers
+        it as asked, so the earlier question's words do not pick the answer's sentences."""
         if not history:
-            return question
+            return question, question
         from rag.text import names
 
         users = [h.get("content", "") for h in history if h.get("role") == "user"]
@@ -131,9 +141,14 @@ class QAService:
                 out,
                 count=1,
             )
-        if _FOLLOW.match(question) and users:
-            out = f"{out} (following up on: {users[-1]})"
-        return out
+        if not users:
+            return out, out
+        context = f"{out} (following up on: {users[-1]})"
+        if _FOLLOW.match(question):
+            return context, context
+        if _REFERS_BACK.search(out):
+            return out, context
+        return out, out
 
     def ask(
         self,
@@ -165,21 +180,23 @@ class QAService:
         t0 = time.perf_counter()
         question = self.validate(question)
         answerer = self.answerer(backend)
-        query = self.standalone(question, history)
+        asked, query = self.rewrite(question, history)
         t1 = time.perf_counter()
         passages = self.retriever.retrieve(
             query, top_k=top_k or max(self.settings.retrieval.top_k, 6), filters=filters
         )
         t2 = time.perf_counter()
+        if not isinstance(answerer, ExtractiveAnswerer):
+            asked = query  # a model reads "(following up on: …)" as the context it is
         if hasattr(answerer, "stream"):
-            events: Iterator[Delta | Answer] = answerer.stream(query, passages)
+            events: Iterator[Delta | Answer] = answerer.stream(asked, passages)
         else:
-            events = _words(answerer.answer(query, passages))
+            events = _words(answerer.answer(asked, passages))
         for event in events:
             if isinstance(event, Answer):
                 event.question = question
-                if query != question:
-                    event.standalone_question = query
+                if asked != question:
+                    event.standalone_question = asked
                 event.timings = {
                     "retrieve": t2 - t1,
                     **event.timings,

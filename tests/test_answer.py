@@ -266,3 +266,25 @@ def test_extractive_answers_only_with_the_type_of_answer_asked_for(
     answered = answerer.answer(question, [_p(1, without + " " + with_answer)])
     assert not answered.declined
     assert answered.citations[0].quote == with_answer
+
+
+def test_follow_ups_are_rewritten_for_retrieval(pipeline) -> None:  # type: ignore[no-untyped-def]
+    """(question answered, query retrieved with) for the three kinds of follow-up."""
+    qa = pipeline.qa
+    hegseth = [
+        {"role": "user", "content": "What did Hegseth say about 5%?"},
+        {"role": "assistant", "content": "He said there was almost near consensus [1]."},
+    ]
+    asked, query = qa.rewrite("What did he say about the UK?", hegseth)
+    assert asked == query == "What did Hegseth say about the UK?"
+    asked, query = qa.rewrite("And the UK?", hegseth)
+    assert asked == query == "And the UK? (following up on: What did Hegseth say about 5%?)"
+    # "that attack" points back without a name: searched with the earlier question beside it,
+    # answered as asked
+    doha = [{"role": "user", "content": "What did the talks condemn?"}]
+    asked, query = qa.rewrite("How many were killed in that attack?", doha)
+    assert asked == "How many were killed in that attack?"
+    assert query == asked + " (following up on: What did the talks condemn?)"
+    # a question that stands on its own is left alone, and no history means no rewriting
+    assert qa.rewrite("When did Rutte visit London?", doha) == ("When did Rutte visit London?",) * 2
+    assert qa.rewrite("What did he say?", None) == ("What did he say?",) * 2
