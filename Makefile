@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 7860
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint fmt system-deps model-local bench clean
+.PHONY: install run test lint fmt system-deps model-local bench clean screenshot
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ test: install system-deps
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+screenshot: install system-deps  ## re-take docs/screenshot.png (the README's) with the UI test
+	UPDATE_SCREENSHOT=1 $(BIN)/pytest -q tests/test_web.py -k see_the_quote
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,12 +1,14 @@
 """The Gradio chat in headless Chromium (Playwright, sync API) against a real `rag serve` process.
 
 Asks a question, clicks a citation, checks the source panel highlights the quoted sentence, and
-saves docs/screenshot.png; then examples, a follow-up, clearing, settings and friendly errors.
+saves a screenshot (the README's docs/screenshot.png with UPDATE_SCREENSHOT=1); then examples, a
+follow-up, clearing, settings and friendly errors.
 The rendering helpers (citation links, highlighting) are also tested directly, without a browser.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +33,8 @@ ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
+# The README's screenshot; a test run writes it only when asked (UPDATE_SCREENSHOT=1), so a
+# plain `make test` leaves the checkout unchanged.
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 TIMEOUT = 30_000  # ms; an extractive answer takes well under a second once the page is up
 
@@ -97,7 +101,7 @@ def ask(page: Page, question: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_ask_click_citation_and_see_the_quote(page: Page) -> None:
+def test_ask_click_citation_and_see_the_quote(page: Page, tmp_path: Path) -> None:
     ask(page, "What did Hegseth say about 5%?")
     link = page.locator('#chat a[href="#cite-0-1"]').first
     link.wait_for()
@@ -113,9 +117,9 @@ def test_ask_click_citation_and_see_the_quote(page: Page) -> None:
     assert "undated" in panel and "unknown source" in panel  # date and source lines
     assert "A few countries" in panel  # the rest of the passage around the quote
 
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
-    assert SCREENSHOT.stat().st_size > 20_000
+    shot = SCREENSHOT if os.environ.get("UPDATE_SCREENSHOT") == "1" else tmp_path / "shot.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 20_000
 
 
 @pytest.mark.slow
