@@ -288,3 +288,19 @@ def test_follow_ups_are_rewritten_for_retrieval(pipeline) -> None:  # type: igno
     # a question that stands on its own is left alone, and no history means no rewriting
     assert qa.rewrite("When did Rutte visit London?", doha) == ("When did Rutte visit London?",) * 2
     assert qa.rewrite("What did he say?", None) == ("What did he say?",) * 2
+
+
+def test_percentages_match_however_they_are_written(pipeline) -> None:  # type: ignore[no-untyped-def]
+    """'2.5%' in a question finds '2.5 per cent' in an article (the seeds write it three ways)."""
+    from rag.text import terms
+
+    assert terms("2.5 per cent, 3 percent, 3.5 Percent and 5%") == ["2.5%", "3%", "3.5%", "5%"]
+    assert "percentag" in terms("20 percentage points")  # not a percent
+    # the only sentence on the review and 2.5 writes "2.5 per cent"; before the normalisation a
+    # sentence about the review's drone money came first and was cited beside it
+    a = pipeline.qa.ask("What does the defence review assume about 2.5%?")
+    assert not a.declined, a.answer
+    assert [c.quote for c in a.citations] == [
+        "It comes after the government's defence review was released yesterday, which is based on"
+        " reaching 2.5 per cent of GDP on defence by 2027."
+    ]
