@@ -122,8 +122,9 @@ class QAService:
 
         Heuristic, so it needs no model: pronouns take the last person named; an elliptical
         "And … ?" carries the previous question into both; a question that still points back
-        ("it", "that attack") searches with the previous question beside it; extraction answers
-        it as asked, so the earlier question's words do not pick the answer's sentences."""
+        ("it", "that attack") or names nothing of its own ("By when must the core part be met?")
+        searches with the previous question beside it; extraction answers it as asked, so the
+        earlier question's words do not pick the answer's sentences."""
         if not history:
             return question, question
         from rag.text import names
@@ -146,7 +147,7 @@ class QAService:
         context = f"{out} (following up on: {users[-1]})"
         if _FOLLOW.match(question):
             return context, context
-        if _REFERS_BACK.search(out):
+        if _REFERS_BACK.search(out) or not names(out):
             return out, context
         return out, out
 

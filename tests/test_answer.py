@@ -269,7 +269,7 @@ def test_extractive_answers_only_with_the_type_of_answer_asked_for(
 
 
 def test_follow_ups_are_rewritten_for_retrieval(pipeline) -> None:  # type: ignore[no-untyped-def]
-    """(question answered, query retrieved with) for the three kinds of follow-up."""
+    """(question answered, query retrieved with) for each kind of follow-up."""
     qa = pipeline.qa
     hegseth = [
         {"role": "user", "content": "What did Hegseth say about 5%?"},
@@ -287,6 +287,11 @@ def test_follow_ups_are_rewritten_for_retrieval(pipeline) -> None:  # type: igno
     assert query == asked + " (following up on: What did the talks condemn?)"
     # a question that stands on its own is left alone, and no history means no rewriting
     assert qa.rewrite("When did Rutte visit London?", doha) == ("When did Rutte visit London?",) * 2
+    # names nothing of its own: about what the conversation was about
+    core = [{"role": "user", "content": "What compromise has Rutte proposed?"}]
+    asked, query = qa.rewrite("By when must the core part be met?", core)
+    assert asked == "By when must the core part be met?"
+    assert query == asked + " (following up on: What compromise has Rutte proposed?)"
     assert qa.rewrite("What did he say?", None) == ("What did he say?",) * 2
 
 
