@@ -284,6 +284,15 @@ def test_the_seeds_gold_set_loads() -> None:
     assert all(isinstance(f, list) and f for r in records for f in r.key_facts)
 
 
+def test_the_check_set_loads_and_names_real_articles() -> None:
+    """evals/gold/seeds-check.jsonl: follow-ups written after tuning, to check changes against."""
+    records = load_gold(SEEDS_GOLD.with_name("seeds-check.jsonl"))
+    assert len(records) == 9 and all(r.history for r in records)
+    seeds = {p.stem for p in (SEEDS_GOLD.parents[2] / "seeds").glob("*.txt")}
+    assert {a for r in records for a in r.reference_context_ids} <= seeds
+    assert all(r.reference_context_ids for r in records if r.answerable)
+
+
 def _line(**fields: Any) -> str:
     base: dict[str, Any] = {
         "id": "q1",
