@@ -102,6 +102,7 @@ def servers(
         empty=True,
         RAG_SERVER__API_KEY=API_KEY,
         RAG_SERVER__MAX_UPLOAD_BYTES="2000",
+        RAG_SERVER__CORS_ORIGINS='["http://app.example"]',
     )
     try:
         wait_ready(open_server)
@@ -363,6 +364,28 @@ def test_api_key_protects_everything_but_health(keyed: Server, server: Server) -
     assert [m.id for m in client.models.list()] == ["news-rag"]
     # without a key configured, no key is needed
     assert httpx.get(server.api + "/articles").status_code == 200
+
+
+def test_cors_allows_only_the_configured_origins(keyed: Server, server: Server) -> None:
+    """RAG_SERVER__CORS_ORIGINS: a browser page on a listed origin may call the API (the preflight
+    needs no key); other origins, and a server without the setting, get no CORS headers."""
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "x-api-key",
+    }
+    ok = httpx.options(keyed.api + "/query", headers={"Origin": "http://app.example", **preflight})
+    assert ok.status_code == 200
+    assert ok.headers["access-control-allow-origin"] == "http://app.example"
+    assert "x-api-key" in ok.headers["access-control-allow-headers"].lower()
+    r = post(keyed, "/query", {"question": QUESTION}, headers={"Origin": "http://app.example"})
+    assert r.status_code == 401  # CORS is not authentication
+    assert r.headers["access-control-allow-origin"] == "http://app.example"
+    other = httpx.options(
+        keyed.api + "/query", headers={"Origin": "http://evil.example", **preflight}
+    )
+    assert "access-control-allow-origin" not in other.headers
+    plain = httpx.get(server.api + "/health", headers={"Origin": "http://app.example"})
+    assert "access-control-allow-origin" not in plain.headers
 
 
 @pytest.mark.slow
