@@ -39,6 +39,7 @@ import numpy as np
 from llama_index.core.evaluation.retrieval.metrics import MRR, HitRate
 
 from rag.answer import SUPPORT_MIN, overlap
+from rag.text import percent_signs
 
 # --- normalisation ---------------------------------------------------------------------------------
 
@@ -117,7 +118,7 @@ def normalize(text: str) -> str:
     t = unicodedata.normalize("NFKC", text).translate(_CHARS).lower()
     t = re.sub(r"(?<=\d),(?=\d{3}\b)", "", t)  # 1,000 -> 1000
     t = _NUMWORD.sub(_number_word, t)
-    t = re.sub(r"(\d)\s*(?:per\s*cent|percent|pct)\b", r"\1%", t)
+    t = percent_signs(t)
     t = re.sub(r"(\d)\s+%", r"\1%", t)
     t = re.sub(r"(\d)\s*bn\b", r"\1 billion", t)
     return re.sub(r"\s+", " ", t).strip()

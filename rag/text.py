@@ -168,13 +168,18 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
-_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:per\s*cent|percent|pct)\b")
+_PERCENT = re.compile(r"(\d)\s*(?:per\s*cent|percent|pct)\b", re.I)
+
+
+def percent_signs(text: str) -> str:
+    """'5 per cent', '5 percent' and '5pct' written as '5%' (for matching, not for display)."""
+    return _PERCENT.sub(r"\1%", text)
 
 
 def terms(text: str) -> list[str]:
     """Stemmed content words (numbers and percentages kept, spelled-out ones normalised:
     '5%', '5 per cent' and '5 percent' -> '5%')."""
-    text = _PERCENT.sub(r"\1%", text.lower())
+    text = percent_signs(text.lower())
     words = re.findall(r"\d+(?:\.\d+)?%?|[A-Za-z][A-Za-z'’-]*", text)
     words = [w.replace("’", "'").removesuffix("'s") for w in words]
     words = [w for w in words if w not in _STOP and (len(w) > 1 or w[0].isdigit())]
