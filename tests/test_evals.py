@@ -42,7 +42,7 @@ from rag.pipeline import Pipeline, build
 from rag.retrieval import Passage
 from rag.service import QAService
 from rag.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import SEEDS, make_settings
 
 # --- normalisation and key facts ------------------------------------------------------------------
 
@@ -288,7 +288,7 @@ def test_the_check_set_loads_and_names_real_articles() -> None:
     """evals/gold/seeds-check.jsonl: follow-ups written after tuning, to check changes against."""
     records = load_gold(SEEDS_GOLD.with_name("seeds-check.jsonl"))
     assert len(records) == 9 and all(r.history for r in records)
-    seeds = {p.stem for p in (SEEDS_GOLD.parents[2] / "seeds").glob("*.txt")}
+    seeds = {p.stem for p in SEEDS.glob("*.txt")}
     assert {a for r in records for a in r.reference_context_ids} <= seeds
     assert all(r.reference_context_ids for r in records if r.answerable)
 
