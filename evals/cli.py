@@ -27,8 +27,9 @@ from evals.dataset import (
     load_realtimeqa,
 )
 from evals.gate import FLOORS, check, floors_for, load_floors
-from evals.harness import SEEDS_DIR, EvalRun, QuestionResult
-from rag.errors import IndexMissingError
+from evals.harness import EvalRun, QuestionResult
+from index.seed import CHECKOUT_SEEDS
+from rag.answerers import BACKENDS
 from rag.settings import Settings
 
 EPILOG = """\
@@ -69,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--backend",
-        choices=["auto", "extractive", "openai", "local"],
+        choices=BACKENDS,
         help="answer backend (RAG_LLM__BACKEND; auto = openai if configured, else local if a "
         "model is present, else extractive)",
     )
@@ -77,8 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-k",
         "--top-k",
         type=_positive,
-        help="passages each answer is made from (default as `rag ask`: max(RAG_RETRIEVAL__TOP_K, "
-        "6)); retrieval metrics are always measured at k = 5 and 10",
+        help="passages each answer is made from (default as `rag ask`: "
+        "RAG_RETRIEVAL__ANSWER_PASSAGES, 6); retrieval metrics are always measured at k = 5 and 10",
     )
     parser.add_argument(
         "--mode",
@@ -179,19 +180,11 @@ def _say(text: str) -> None:
 
 
 def _gold_pipeline(settings: Settings, embed_model: Any, *, seeds: bool) -> Any:
+    from index.seed import seed_if_empty
     from rag.pipeline import build
 
-    try:
-        return build(settings, embed_model=embed_model)
-    except IndexMissingError:
-        if not seeds:
-            raise
-    from index.ingest import ingest
-
-    src = SEEDS_DIR if SEEDS_DIR.is_dir() else Path("seeds")
-    _say(f"the index at {settings.store.path} is empty: ingesting {src}/ into it first")
-    report = ingest([src], settings, embed_model, progress=False)
-    _say(report.summary())
+    if seeds:  # the gold set asks about this checkout's seeds/: ingest them into an empty index
+        seed_if_empty(settings, embed_model, say=_say, seeds=CHECKOUT_SEEDS)
     return build(settings, embed_model=embed_model)
 
 
@@ -199,7 +192,7 @@ def _warn_missing_articles(pipe: Any, records: Sequence[GoldRecord]) -> None:
     wanted = {a for r in records for a in r.reference_context_ids}
     if not wanted:
         return
-    have = {str(a["article_id"]) for a in pipe.retriever.articles()}
+    have = {str(a["article_id"]) for a in pipe.catalogue.articles()}
     missing = sorted(wanted - have)
     if missing:
         _say(
@@ -224,7 +217,7 @@ def _evaluate(
         judge, note = _judge(args, pipe, backend)
         return runner(judge), note
     finally:
-        pipe.qa.close()
+        pipe.close()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -232,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
     from evals import harness
     from evals.report import compare, console_table, load_run, write_reports
     from rag import embeddings
-    from rag.service import resolve_backend
+    from rag.answerers import resolve_backend
 
     settings = _settings(args)
     # read everything that can fail fast before loading any model

@@ -1,9 +1,11 @@
 """Run a question set through the real pipeline and score every answer.
 
-For each question the harness (1) makes it standalone the way the service does and retrieves
-passages for it (retrieval metrics at k = 5 and 10, by article id), (2) asks it through
-`QAService.ask` with its conversation history (the answer, citations, declining and timings
-are exactly what a user would get), (3) reads the cited chunks back from the store to check
+For each question the harness (1) runs the service's retrieval step (`QAService.retrieve`: the
+follow-up made standalone from its conversation history, then retrieval) once, 10 passages deep
+(retrieval metrics at k = 5 and 10, by article id), (2) answers from the first `top_k` of those
+passages with `QAService.stream_from`, the same step `rag ask` takes (the answer, citations,
+declining and timings are exactly what a user would get, and the passages scored are the ones
+the answer was made from), (3) reads the cited chunks back from the store to check
 the quotes, and (4) scores it with `evals.metrics`. The result is an `EvalRun`: one
 `QuestionResult` per question plus aggregates overall and per tag, and the settings and models
 used.
@@ -30,16 +32,17 @@ from typing import Any
 
 from evals import metrics
 from evals.dataset import GoldRecord, RealTimeQA, iter_corpus
+from rag.answer import final_answer
+from rag.answerers import resolve_backend
 from rag.errors import RagError
+from rag.passages import ChunkMeta
 from rag.pipeline import Pipeline
-from rag.service import resolve_backend
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
 KS = (5, 10)  # retrieval metrics are reported at these depths
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS_DIR = ROOT / "seeds"
 REALTIMEQA_COLLECTION = "realtimeqa"
 
 # per-question metrics: higher is better for all of them (latency is aggregated separately)
@@ -83,11 +86,6 @@ class QuestionResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> QuestionResult:
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass
@@ -145,12 +143,14 @@ def evaluate_question(
         reference=rec.reference,
         reference_context_ids=expected,
     )
-    depth = max(max(KS), top_k or 0)
+    answer_k = top_k or pipeline.settings.retrieval.answer_passages
     passages: list[Any] = []
     try:
-        query = qa.standalone(qa.validate(rec.user_input), rec.history)
-        passages = pipeline.retriever.retrieve(query, top_k=depth)
-        answer = qa.ask(rec.user_input, top_k=top_k, backend=backend, history=rec.history)
+        # one retrieval, deep enough for the metrics at k = 5 and 10; the answer is made from its
+        # first answer_k passages, exactly what `rag ask` would retrieve and answer from
+        retrieved = qa.retrieve(rec.user_input, top_k=max(*KS, answer_k), history=rec.history)
+        passages = retrieved.passages
+        answer = final_answer(qa.stream_from(retrieved.top(answer_k), backend=backend))
     except (RagError, ValueError, OSError) as exc:
         res.error = f"{type(exc).__name__}: {exc}"
         res.problems.append(f"error: {res.error}")
@@ -288,7 +288,7 @@ def run_meta(pipeline: Pipeline, backend: str, top_k: int | None) -> dict[str, A
         "chunk_size": settings.chunk.size,
         "chunk_overlap": settings.chunk.overlap,
         "retrieval_mode": settings.retrieval.mode,
-        "top_k": top_k or max(settings.retrieval.top_k, 6),
+        "top_k": top_k or settings.retrieval.answer_passages,
         "retrieval_ks": list(KS),
         "store": pipeline.store.where,
         "chunks_indexed": pipeline.store.count(),
@@ -360,7 +360,7 @@ def indexed_article_ids(settings: Settings) -> set[str]:
         store = Store(settings.store)
     except IndexMissingError:
         return set()
-    return {str(r.metadata.get("article_id", "")) for r in store.records(documents=False)}
+    return {ChunkMeta.from_metadata(r.metadata).article_id for r in store.records(documents=False)}
 
 
 def build_realtimeqa_index(
@@ -375,7 +375,7 @@ def build_realtimeqa_index(
     """Ingest the corpus (or the `limit` articles `RealTimeQA.select_articles` picks) into the
     collection when it is empty; returns the article ids indexed."""
     from index.ingest import ingest
-    from index.loaders import article_from_record
+    from index.intake import articles_from_records
 
     have = indexed_article_ids(settings)
     if have:
@@ -387,12 +387,11 @@ def build_realtimeqa_index(
     ids = rtqa.select_articles(limit)
     what = f"{len(ids)} articles (--limit {limit})" if ids is not None else "all 7,534 articles"
     say(f"the RealTimeQA collection is empty: ingesting {what} into {settings.store.path} …")
-    articles = []
-    for row in iter_corpus(rtqa.corpus_path, ids):
-        try:
-            articles.append(article_from_record(row, f"{rtqa.corpus_path}#{row.get('id')}"))
-        except (KeyError, ValueError):
-            continue
+    articles, problems = articles_from_records(
+        (row, f"{rtqa.corpus_path}#{row.get('id')}") for row in iter_corpus(rtqa.corpus_path, ids)
+    )
+    if problems:
+        say(f"{len(problems)} corpus rows skipped (no usable text), e.g. {problems[0].location}")
     articles.sort(key=lambda a: a.id)
     report = ingest([rtqa.corpus_path], settings, embed_model, articles=articles, progress=progress)
     say(report.summary())

@@ -1,9 +1,10 @@
 """LLM-judged scores, reported apart from the deterministic ones: faithfulness and correctness.
 
 llama-index's `FaithfulnessEvaluator` (is the answer supported by the passages it was given?) and
-`CorrectnessEvaluator` (1–5 against the reference answer; passing at 4) with an explicit `llm=`:
-an `OpenAILike` client pointed at `settings.llm.base_url` (or the OpenAI API when only a key is
-set), or at the local llama.cpp server the `local` backend starts. They run when the answer
+`CorrectnessEvaluator` (1–5 against the reference answer; passing at 4) with an explicit `llm=`
+built by `rag.llm.make_llm`, the same client the answers use: pointed at `settings.llm.base_url`
+(or the OpenAI API when only a key is set), or at the local llama.cpp server the `local` backend
+starts. They run when the answer
 backend is an LLM or `--judge` is given; with no LLM to be had they are skipped with a note.
 
 These scores depend on the judging model and are not deterministic: they never feed the CI gate
@@ -19,6 +20,7 @@ from typing import Any
 from evals import metrics
 from evals.dataset import GoldRecord
 from rag.errors import RagError
+from rag.llm import make_llm, model_name
 from rag.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -30,44 +32,29 @@ NO_LLM = (
 )
 
 
-def _openai_like(base_url: str | None, model: str, api_key: str, settings: Any) -> Any:
-    from llama_index.llms.openai_like import OpenAILike
-
-    kwargs: dict[str, Any] = {}
-    if base_url:
-        kwargs["api_base"] = base_url
-    return OpenAILike(
-        model=model,
-        api_key=api_key,
-        is_chat_model=True,
-        temperature=0.0,
-        max_tokens=min(JUDGE_MAX_TOKENS, settings.max_tokens),
-        timeout=settings.timeout,
-        max_retries=settings.max_retries,
-        context_window=settings.local_context,
-        **kwargs,
-    )
-
-
 def judge_llm(pipeline: Pipeline, backend: str) -> tuple[Any | None, str]:
     """An LLM for the judges and a line saying which one, or (None, why not)."""
     cfg = pipeline.settings.llm
-    key = cfg.api_key.get_secret_value() if cfg.api_key else "not-needed"
+    tokens = min(JUDGE_MAX_TOKENS, cfg.max_tokens)
     if cfg.base_url or cfg.api_key:
-        model = cfg.model or ("local-model" if cfg.base_url else "gpt-4o-mini")
+        model = model_name(cfg, cfg.base_url)
         where = cfg.base_url or "the OpenAI API"
-        return _openai_like(cfg.base_url, model, key, cfg), f"judged by {model} at {where}"
+        return make_llm(cfg, max_tokens=tokens, temperature=0.0), f"judged by {model} at {where}"
     from rag.llamacpp import find_model
 
-    if backend == "local" or find_model(cfg.local_model_path) is not None:
+    if backend == "local" or find_model(cfg.local_model_path, cfg.models_dir) is not None:
         try:
             answerer = pipeline.qa.answerer("local")
         except RagError as exc:
             return None, f"LLM judges skipped: the local model could not start ({exc})"
-        note = f"judged by the local model {answerer.model} at {answerer.base_url}"
+        base_url = getattr(answerer, "base_url", None)
+        note = f"judged by the local model {answerer.model} at {base_url}"
         if backend == "local":
             note += " (the same model that answered: a lenient judge)"
-        return _openai_like(answerer.base_url, answerer.model, "not-needed", cfg), note
+        llm = make_llm(
+            cfg, base_url=base_url, model=answerer.model, max_tokens=tokens, temperature=0.0
+        )
+        return llm, note
     return None, NO_LLM
 
 

@@ -39,31 +39,10 @@ import numpy as np
 from llama_index.core.evaluation.retrieval.metrics import MRR, HitRate
 
 from rag.answer import SUPPORT_MIN, overlap
-from rag.text import percent_signs
+from rag.text import fold, percent_signs
 
 # --- normalisation ---------------------------------------------------------------------------------
 
-_CHARS = str.maketrans(
-    {
-        "‘": "'",
-        "’": "'",
-        "‚": "'",
-        "‛": "'",
-        "′": "'",
-        "“": '"',
-        "”": '"',
-        "„": '"',
-        "‟": '"',
-        "″": '"',
-        "‐": "-",
-        "‑": "-",
-        "‒": "-",
-        "–": "-",
-        "—": "-",
-        "―": "-",
-        "−": "-",
-    }
-)
 _UNITS = {
     w: i
     for i, w in enumerate(
@@ -115,7 +94,7 @@ def _number_word(m: re.Match[str]) -> str:
 
 def normalize(text: str) -> str:
     """Lower-case text with typographic variants, percent spellings and number words unified."""
-    t = unicodedata.normalize("NFKC", text).translate(_CHARS).lower()
+    t = fold(unicodedata.normalize("NFKC", text))
     t = re.sub(r"(?<=\d),(?=\d{3}\b)", "", t)  # 1,000 -> 1000
     t = _NUMWORD.sub(_number_word, t)
     t = percent_signs(t)
@@ -133,13 +112,6 @@ def _pattern(form: str) -> re.Pattern[str]:
         pre = r"(?<![\w])"  # a word start: not "comparison" for "Paris"
     post = r"(?!\d)(?![.,]\d)" if norm[-1:].isdigit() else ""
     return re.compile(pre + re.escape(norm) + post)
-
-
-def contains(text: str, form: str) -> bool:
-    """Whether `form` occurs in `text` after normalising both (number-boundary aware)."""
-    if not form.strip():
-        return False
-    return _pattern(form).search(normalize(text)) is not None
 
 
 def fact_found(forms: Sequence[str], text: str) -> bool:

@@ -119,9 +119,6 @@ class Comparison:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
 
-    def regressions(self) -> int:
-        return len(self.worse)
-
     def render(self) -> str:
         lines = [
             f"compared with {self.old_label}: {len(self.worse)} question(s) worse, "

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 
-_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+from rag.dates import MONTHS, parse_date
+from rag.text import fold
+
+_MONTHS = "|".join(MONTHS)
 _DATE_LINE = re.compile(rf"^(?:{_MONTHS})\s+\d{{1,2}},\s+\d{{4}}$", re.I)
 _SEED_DATE = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\s*")
 _BYLINE = re.compile(r"^By\s+([A-Z][\w.'’-]+(?:\s+(?:[A-Z][\w.'’-]+|and|&|de|van|von))*)\s*$")
@@ -69,27 +72,6 @@ class Cleaned:
     author: str | None = None
     source: str | None = None
     removed: list[str] = field(default_factory=list)  # what was dropped, for tests and --verbose
-
-
-def parse_date(value: object) -> date | None:
-    """ISO dates and datetimes, YYYYMMDD, YYYY/MM/DD and 'September 10, 2025'; else None."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not text:
-        return None
-    m = re.match(r"^(\d{4})[-/]?(\d{2})[-/]?(\d{2})", text)
-    if m:
-        try:
-            return date(int(m[1]), int(m[2]), int(m[3]))
-        except ValueError:
-            return None
-    for fmt in ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%a, %d %b %Y %H:%M:%S %Z"):
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
 
 
 def _ends_sentence(line: str) -> bool:
@@ -182,10 +164,10 @@ def clean(text: str, *, title: str | None = None) -> Cleaned:
         else:
             out.title = _title_from_lede(first)
     # a headline repeated further down (004 prints it twice) is dropped
-    norm_title = _norm(out.title or "")
+    norm_title = fold(out.title or "")
     body: list[str] = []
     for j, line in enumerate(kept):
-        if norm_title and _norm(line) == norm_title:
+        if norm_title and fold(line) == norm_title:
             out.removed.append(line)
             continue
         # an unrelated headline in the middle of the story: short, no final punctuation,
@@ -215,16 +197,3 @@ def _publisher_from(removed: list[str]) -> str | None:
         if re.search(rf"\b{re.escape(name)}\b", text):
             return name
     return None
-
-
-_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "–": "-", "—": "-"})
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.translate(_QUOTES).lower().split())
-
-
-def normalize(text: str) -> str:
-    """The form two copies of a paragraph share: quotes, dashes, case and spacing folded,
-    punctuation dropped."""
-    return re.sub(r"[^\w%$£€ ]+", "", _norm(text)).strip()

@@ -9,7 +9,8 @@ before they are written again.
 
 Syndicated copies: a paragraph already indexed for another article (normalised: quotes, case,
 spacing, punctuation) is not indexed again; the chunk that carries it lists the other article
-(`also_in`, resolved at search time from `para_hashes` / `dup_hashes` metadata).
+(`also_in`, resolved at search time from the `para_hashes` / `dup_hashes` metadata that
+`rag.passages.ChunkMeta` defines).
 This module does not search or answer.
 """
 
@@ -31,18 +32,14 @@ from llama_index.core.schema import BaseNode, TransformComponent
 from llama_index.core.storage.docstore import SimpleDocumentStore
 from pydantic import PrivateAttr
 
-from index.clean import normalize
-from index.loaders import Article, LoadProblem, discover, load
+from index.intake import intake
+from index.loaders import Article, LoadProblem
+from rag.passages import EMBED_KEYS, LLM_KEYS, PARA_HASHES, ChunkMeta
 from rag.settings import Settings
 from rag.store import Store
+from rag.text import normalize
 
 log = logging.getLogger(__name__)
-
-# metadata kept on every chunk; only the title is embedded with the text, the LLM also sees date/source
-META_KEYS = ("article_id", "title", "date", "date_num", "source", "author", "location")
-EMBED_KEYS = ("title",)
-LLM_KEYS = ("title", "date", "source")
-INTERNAL_KEYS = ("para_hashes", "dup_hashes")
 
 
 def paragraph_hash(paragraph: str) -> str:
@@ -85,10 +82,11 @@ class ParagraphTagger(TransformComponent):
 
     def __call__(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Sequence[BaseNode]:
         for node in nodes:
-            known = self._article_hashes.get(str(node.metadata.get("article_id")), set())
+            meta = ChunkMeta.from_metadata(node.metadata)
+            known = self._article_hashes.get(meta.article_id, set())
             text = node.get_content()
             found = [h for h in (paragraph_hash(p) for p in text.split("\n\n")) if h in known]
-            node.metadata["para_hashes"] = " ".join(dict.fromkeys(found))
+            node.metadata[PARA_HASHES] = " ".join(dict.fromkeys(found))
             node.excluded_embed_metadata_keys = [k for k in node.metadata if k not in EMBED_KEYS]
             node.excluded_llm_metadata_keys = [k for k in node.metadata if k not in LLM_KEYS]
         return nodes
@@ -131,33 +129,24 @@ def _save_docstore(store: SimpleDocumentStore, path: Path) -> None:
 
 
 def load_articles(paths: Iterable[Path], report: IngestReport) -> list[Article]:
-    files, problems = discover(paths)
-    report.files = len(files)
-    report.problems.extend(problems)
-    articles: dict[str, Article] = {}
-    for f in files:
-        for item in load(f):
-            if isinstance(item, LoadProblem):
-                report.problems.append(item)
-                continue
-            if item.id in articles and articles[item.id].location != item.location:
-                item.id = f"{item.id}-{hashlib.sha1(item.location.encode()).hexdigest()[:6]}"
-            articles[item.id] = item
-    return sorted(articles.values(), key=lambda a: a.id)
+    """The articles under `paths` (see `index.intake.intake`); files and problems go in `report`."""
+    found = intake(paths)
+    report.files = found.files
+    report.problems.extend(found.problems)
+    return found.articles
 
 
 def to_document(article: Article, dropped: list[str], owners: list[str]) -> Document:
-    meta: dict[str, Any] = {
-        "article_id": article.id,
-        "title": article.title,
-        "date": article.date.isoformat() if article.date else "",
-        "date_num": int(article.date.strftime("%Y%m%d")) if article.date else 0,
-        "source": article.source or "",
-        "author": article.author or "",
-        "location": article.location,
-        "dup_hashes": " ".join(dropped),
-        "dup_of": " ".join(dict.fromkeys(owners)),
-    }
+    meta = ChunkMeta(
+        article_id=article.id,
+        title=article.title,
+        date=article.date.isoformat() if article.date else "",
+        source=article.source or "",
+        author=article.author or "",
+        location=article.location,
+        dup_hashes=tuple(dropped),
+        dup_of=tuple(dict.fromkeys(owners)),
+    ).to_metadata()
     return Document(
         id_=article.id,
         text=article.text,
@@ -214,9 +203,9 @@ def ingest(
     # who already owns each paragraph (first article to index it)
     owner: dict[str, str] = {}
     for rec in store.records(documents=False):
-        aid = str(rec.metadata.get("article_id", ""))
-        for h in str(rec.metadata.get("para_hashes", "")).split():
-            owner.setdefault(h, aid)
+        chunk = ChunkMeta.from_metadata(rec.metadata)
+        for h in chunk.para_hashes:
+            owner.setdefault(h, chunk.article_id)
     if prune:
         owner = {h: a for h, a in owner.items() if a in wanted or a not in docstore.docs}
 

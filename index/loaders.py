@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlparse
 
-from index.clean import Cleaned, clean, parse_date
+from index.clean import Cleaned, clean
+from rag.dates import parse_date
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".jsonl.gz", ".json")
 MAX_FILE_BYTES = 50_000_000

@@ -10,15 +10,22 @@ sentence that supports them best. Nothing here retrieves or calls a model.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from rag.retrieval import Passage
+from rag.passages import Passage
 from rag.text import split_sentences, terms
 
 DECLINE_TEXT = "The articles don't say."
+
+
+@dataclass
+class Delta:
+    """A piece of answer text as it is written (streaming); the final `Answer` follows."""
+
+    text: str
 
 
 class Citation(BaseModel):
@@ -66,6 +73,17 @@ class Answer(BaseModel):
             for c in self.related:
                 lines.append(f"    {c.title} — {c.date or 'undated'}: “{c.quote}”")
         return "\n".join(lines).rstrip()
+
+
+def final_answer(events: Iterable[Delta | Answer]) -> Answer:
+    """The `Answer` an answer stream ends with."""
+    final = None
+    for event in events:
+        if isinstance(event, Answer):
+            final = event
+    if final is None:
+        raise RuntimeError("the answer backend's stream ended without an answer")
+    return final
 
 
 def citation_for(number: int, p: Passage, quote: str, note: str = "") -> Citation:

@@ -1,17 +1,19 @@
-"""Read relative dates in an article ("next Monday", "on Thursday", "last week") against the
-article's publication date. Pure functions; no guessing when the article has no date.
+"""Dates in text: the month and day names, parsing a date however an article or a data row writes
+it, and reading relative dates ("next Monday", "on Thursday", "last week") against the date of the
+article that says them. Pure functions; no guessing when there is no date to read against.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-_DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-_MONTHS = [
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MONTHS = (
     "january", "february", "march", "april", "may", "june", "july",
     "august", "september", "october", "november", "december",
-]  # fmt: skip
+)  # fmt: skip
+_DAYS, _MONTHS = list(DAYS), list(MONTHS)
 _EXPR = re.compile(
     r"\b(?:(next|last|this|on|since|by|until)\s+)?(" + "|".join(_DAYS) + r")\b|"
     r"\b(today|yesterday|tomorrow)\b|"
@@ -69,3 +71,37 @@ def resolve(sentence: str, published: date) -> list[tuple[str, str]]:
                 year += 1
             out.append((expr, f"{date(year, month, 1).strftime('%B')} {year}"))
     return out
+
+
+_ISO_START = re.compile(r"^(\d{4})[-/]?(\d{2})[-/]?(\d{2})")
+_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%a, %d %b %Y %H:%M:%S %Z")
+
+
+def parse_date(value: object) -> date | None:
+    """ISO dates and datetimes, YYYYMMDD, YYYY/MM/DD, 'September 10, 2025', '10 September 2025'
+    and RFC 822 ('Wed, 10 Sep 2025 08:00:00 GMT'); None for anything else."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    m = _ISO_START.match(text)
+    if m:
+        try:
+            return date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            return None
+    for pattern in _FORMATS:
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
+def parse_day(value: str) -> date:
+    """A date a person typed (CLI option, UI field): YYYY-MM-DD, else ValueError saying so."""
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date like 2025-06-05") from None

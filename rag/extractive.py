@@ -17,16 +17,16 @@ import re
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
 
-from rag.answer import DECLINE_TEXT, Answer, citation_for
-from rag.dates import resolve
-from rag.retrieval import Passage
+from rag.answer import DECLINE_TEXT, Answer, Delta, citation_for
+from rag.dates import DAYS, MONTHS, resolve
+from rag.passages import Passage
 from rag.text import (
     looks_like_instruction,
     mentions,
@@ -58,8 +58,9 @@ _NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|half|billion|million)\b", re.I
 )
 _DATEISH = re.compile(
-    r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|week|month|"
-    r"january|february|march|april|may|june|july|august|september|october|november|december|\d{4})\b",
+    r"\b("
+    + "|".join((*DAYS, "today", "yesterday", "tomorrow", "week", "month", *MONTHS))
+    + r"|\d{4})\b",
     re.I,
 )
 
@@ -76,6 +77,7 @@ class _Cand:
 class ExtractiveAnswerer:
     name = "extractive"
     model = MODEL_NAME
+    reads_followup_context = False  # answers as asked: earlier words must not pick its sentences
 
     CACHE_SIZE = 50_000  # sentence vectors kept: the same passages come back for many questions
 
@@ -108,6 +110,16 @@ class ExtractiveAnswerer:
         answer = self._answer(question, passages)
         answer.timings["generate"] = time.perf_counter() - t0
         return answer
+
+    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[Delta | Answer]:
+        """The answer, made at once, streamed a word at a time (the UI renders the same way)."""
+        answer = self.answer(question, passages)
+        for piece in re.findall(r"\S+\s*", answer.answer):
+            yield Delta(piece)
+        yield answer
+
+    def close(self) -> None:
+        """Nothing to stop."""
 
     def _answer(self, question: str, passages: Sequence[Passage]) -> Answer:
         base = {"question": question, "backend": self.name, "model": self.model}

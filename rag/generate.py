@@ -16,16 +16,19 @@ import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.llms import ChatMessage, MessageRole
 
-from rag.answer import DECLINE_TEXT, Answer, check_citations, is_decline
+from rag.answer import DECLINE_TEXT, Answer, Delta, check_citations, final_answer, is_decline
 from rag.extractive import ExtractiveAnswerer
-from rag.retrieval import Passage
+from rag.llm import make_llm, model_name
+from rag.passages import Passage
 from rag.settings import LLMSettings
 from rag.text import redact_instructions, unmentioned_names
+
+if TYPE_CHECKING:
+    from rag.llamacpp import LlamaServer
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +56,6 @@ def build_prompt(question: str, passages: Sequence[Passage]) -> list[ChatMessage
     ]
 
 
-@dataclass
-class Delta:
-    """A piece of streamed answer text."""
-
-    text: str
-
-
 def count_tokens(text: str) -> int:
     import tiktoken
 
@@ -77,6 +73,8 @@ def _usable(text: str) -> bool:
 class OpenAIAnswerer:
     """Answers with an OpenAI-compatible chat model; falls back to extraction."""
 
+    reads_followup_context = True  # the prompt carries "(following up on: …)" as context
+
     def __init__(
         self,
         cfg: LLMSettings,
@@ -84,45 +82,26 @@ class OpenAIAnswerer:
         *,
         base_url: str | None = None,
         name: str = "openai",
+        server: LlamaServer | None = None,
+        llm: Any = None,
     ) -> None:
+        """`llm`: a llama-index chat LLM to use instead of building one from `cfg` (tests)."""
         self.name = name
         self.cfg = cfg
         self.fallback = fallback
         self.base_url = base_url or cfg.base_url
-        self.model = cfg.model or ("gpt-4o-mini" if not self.base_url else "local-model")
-        self.llm = self._make_llm()
+        self.model = model_name(cfg, self.base_url)
+        self.llm = (
+            llm if llm is not None else make_llm(cfg, base_url=self.base_url, model=self.model)
+        )
+        self.server = server  # a llama.cpp server this answerer owns (the local backend)
 
-    def _make_llm(self) -> Any:
-        key = self.cfg.api_key.get_secret_value() if self.cfg.api_key else "not-needed"
-        common: dict[str, Any] = {
-            "model": self.model,
-            "api_key": key,
-            "temperature": self.cfg.temperature,
-            "max_tokens": self.cfg.max_tokens,
-            "timeout": self.cfg.timeout,
-            "max_retries": self.cfg.max_retries,
-        }
-        if self.base_url:
-            from llama_index.llms.openai_like import OpenAILike
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stop()
 
-            return OpenAILike(
-                api_base=self.base_url,
-                is_chat_model=True,
-                context_window=self.cfg.local_context,
-                **common,
-            )
-        from llama_index.llms.openai import OpenAI
-
-        return OpenAI(**common)
-
-    # --- one shot ---------------------------------------------------------------------------
     def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
-        final = None
-        for event in self.stream(question, passages):
-            if isinstance(event, Answer):
-                final = event
-        assert final is not None
-        return final
+        return final_answer(self.stream(question, passages))
 
     # --- streaming: Delta events, then the checked Answer ---------------------------------------
     def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[Delta | Answer]:

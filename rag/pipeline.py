@@ -2,7 +2,8 @@
 
 Everything else receives its collaborators as arguments, so tests can build a pipeline with real
 parts in a temp dir. `build()` opens the store, loads the embedding model, checks they match,
-prepares retrieval and the question-answering service (answer backends start lazily). It does no ingestion.
+prepares retrieval and the question-answering service (answer backends start lazily). It does no
+ingestion.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag import embeddings
+from rag.answerers import Answerers
+from rag.catalogue import Catalogue
+from rag.extractive import ExtractiveAnswerer
 from rag.retrieval import HybridRetriever
 from rag.service import QAService
 from rag.settings import Settings
@@ -25,12 +29,26 @@ class Pipeline:
     retriever: HybridRetriever
     qa: QAService
 
+    @property
+    def catalogue(self) -> Catalogue:
+        """What is indexed now (articles, chunk texts); replaced by `refresh()`."""
+        return self.retriever.catalogue
+
+    def refresh(self) -> None:
+        """See chunks written since the pipeline was built (after an ingest)."""
+        self.retriever.refresh()
+
+    def close(self) -> None:
+        """Stop the answer backends' model servers, if any started."""
+        self.qa.close()
+
 
 def build(settings: Settings, *, embed_model: Any = None) -> Pipeline:
     embed_model = embed_model or embeddings.build(settings.embed)
     store = Store(settings.store)
     retriever = HybridRetriever(store, embed_model, settings)
-    qa = QAService(settings, retriever, embed_model)
+    answerers = Answerers(settings, ExtractiveAnswerer(embed_model))
+    qa = QAService(settings, retriever, answerers)
     return Pipeline(
         settings=settings, store=store, embed_model=embed_model, retriever=retriever, qa=qa
     )

@@ -1,41 +1,44 @@
 """Hybrid retrieval: dense (Chroma) plus BM25, fused by reciprocal rank, with filters and
-duplicate collapsing.
+syndicated copies folded.
 
-llama-index supplies the parts: the vector index's retriever over Chroma, `BM25Retriever` (bm25s
-with an English stemmer) over the same chunks, `QueryFusionRetriever` in reciprocal-rank mode. Our
-additions are small: metadata filters for date range and source applied to both sides, and a
-final pass that folds repeated passages (one syndicated paragraph, several articles) into one hit
-that says which other articles carry it. The BM25 index is rebuilt from the store's chunks when
-they change and cached on disk beside the store. This module does not write the index or answer.
+llama-index supplies the parts: the vector index's retriever over Chroma and `rag.bm25`'s
+`FilteredBM25` (both `BaseRetriever`s) go straight into `QueryFusionRetriever` in reciprocal-rank
+mode; `SyndicationFolder` is a node postprocessor that folds repeated passages (one syndicated
+paragraph, several articles) into one hit that says which other articles carry it. Our additions
+are small: `Filters` (date range and sources, applied to both sides) and turning nodes into
+`Passage`s through the chunk metadata contract (`rag.passages`). The article list lives in
+`rag.catalogue`. This module does not write the index or answer.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import re
-import shutil
 import threading
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from llama_index.core import VectorStoreIndex
 from llama_index.core.llms import MockLLM
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
-from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
+from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
+from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
-from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
+from rag.bm25 import BM25Index
+from rag.catalogue import Catalogue
 from rag.errors import BadQuestionError, IndexMissingError
+from rag.passages import DATE_NUM, SOURCE, ChunkMeta, Passage, date_num
 from rag.settings import Settings
 from rag.store import Store
+from rag.text import normalize, split_sentences
 
-log = logging.getLogger(__name__)
 MODES = ("hybrid", "dense", "bm25")
+ALSO_IN = "also_in"  # set on a folded hit's copy of the node, never stored
+GTE, LTE, IN = FilterOperator.GTE, FilterOperator.LTE, FilterOperator.IN
 
 
 @dataclass
@@ -50,141 +53,85 @@ class Filters:
     def to_metadata_filters(self) -> MetadataFilters | None:
         items: list[MetadataFilter | MetadataFilters] = []
         if self.date_from:
-            items.append(
-                MetadataFilter(
-                    key="date_num", value=_num(self.date_from), operator=FilterOperator.GTE
-                )
-            )
+            items.append(MetadataFilter(key=DATE_NUM, value=date_num(self.date_from), operator=GTE))
         if self.date_to:
-            items.append(
-                MetadataFilter(
-                    key="date_num", value=_num(self.date_to), operator=FilterOperator.LTE
-                )
-            )
+            items.append(MetadataFilter(key=DATE_NUM, value=date_num(self.date_to), operator=LTE))
         if self.sources:
-            items.append(
-                MetadataFilter(key="source", value=list(self.sources), operator=FilterOperator.IN)
-            )
+            items.append(MetadataFilter(key=SOURCE, value=list(self.sources), operator=IN))
         return MetadataFilters(filters=items) if items else None
 
     def accepts(self, meta: dict[str, Any]) -> bool:
-        num = int(meta.get("date_num") or 0)
-        if self.date_from and num < _num(self.date_from):
+        num = int(meta.get(DATE_NUM) or 0)
+        if self.date_from and num < date_num(self.date_from):
             return False
-        if self.date_to and (num == 0 or num > _num(self.date_to)):
+        if self.date_to and (num == 0 or num > date_num(self.date_to)):
             return False
-        return not (self.sources and meta.get("source") not in self.sources)
-
-
-def _num(d: date) -> int:
-    return int(d.strftime("%Y%m%d"))
-
-
-@dataclass
-class Passage:
-    chunk_id: str
-    article_id: str
-    title: str
-    date: str
-    source: str
-    author: str
-    location: str
-    text: str
-    score: float
-    also_in: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-_SENT = re.compile(r"(?<=[.!?”\"])\s+(?=[“\"A-Z0-9])")
+        return not (self.sources and meta.get(SOURCE) not in self.sources)
 
 
 def _sentence_keys(text: str) -> set[str]:
-    from index.clean import normalize  # lazy: rag does not depend on index at import time
-
-    keys = set()
-    for s in _SENT.split(text):
-        n = normalize(s)
-        if len(n) > 30:
-            keys.add(n)
-    return keys
+    """The normalised sentences of a passage (long enough to mean a copy when they repeat)."""
+    return {n for n in (normalize(s) for s in split_sentences(text)) if len(n) > 30}
 
 
-class _CorpusBM25:
-    """BM25 over every chunk in the store, cached on disk and keyed by the store's fingerprint."""
+class SyndicationFolder(BaseNodePostprocessor):
+    """Folds a hit that repeats one already kept (a syndicated copy: at least half of its
+    sentences the same after `normalize`) into that hit, which then lists the copy's article in
+    `also_in`; keeps the first `top_k` distinct hits. Copies whose repeated paragraphs were never
+    indexed (ingestion drops them) are named too, from the catalogue's duplicate map."""
 
-    def __init__(self, store: Store, cache_dir: Path | None) -> None:
-        from llama_index.retrievers.bm25 import BM25Retriever
+    top_k: int
+    catalogue: Any = None
 
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets itself to DEBUG on import
-        self.fingerprint = store.fingerprint()
-        nodes: list[BaseNode] = []
-        self.dup_map: dict[str, set[str]] = defaultdict(set)
-        for rec in store.records():
-            node = metadata_dict_to_node(rec.metadata, text=rec.text)
-            nodes.append(node)
-            for h in str(rec.metadata.get("dup_hashes", "")).split():
-                self.dup_map[h].add(str(rec.metadata.get("article_id")))
-        self.nodes = {n.node_id: n for n in nodes}
-        self.retriever: Any = None
-        if not nodes:
-            return
-        cached = cache_dir / self.fingerprint if cache_dir else None
-        if cached is not None and (cached / "retriever.json").exists():
-            try:
-                self.retriever = BM25Retriever.from_persist_dir(str(cached))
-                return
-            except Exception:
-                log.warning("BM25 cache %s unreadable; rebuilding", cached)
-        self.retriever = BM25Retriever.from_defaults(
-            nodes=nodes, similarity_top_k=10, language="en"
+    @classmethod
+    def class_name(cls) -> str:
+        return "SyndicationFolder"
+
+    def _postprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        kept: list[tuple[NodeWithScore, ChunkMeta, set[str], list[str]]] = []
+        for hit in nodes:
+            meta = ChunkMeta.from_metadata(hit.node.metadata)
+            keys = _sentence_keys(hit.node.get_content())
+            twin = next(
+                (
+                    also
+                    for _, m, k, also in kept
+                    if m.article_id != meta.article_id and keys and len(keys & k) >= 0.5 * len(keys)
+                ),
+                None,
+            )
+            if twin is not None:
+                if meta.article_id not in twin:
+                    twin.append(meta.article_id)
+                continue
+            also = self.catalogue.also_in(meta) if self.catalogue is not None else []
+            kept.append((hit, meta, keys, also))
+            if len(kept) >= self.top_k:
+                break
+        out = []
+        for hit, _, _, also in kept:
+            node = hit.node.model_copy(update={"metadata": {**hit.node.metadata, ALSO_IN: also}})
+            out.append(NodeWithScore(node=node, score=hit.score))
+        return out
+
+
+def to_passages(hits: Sequence[NodeWithScore]) -> list[Passage]:
+    return [
+        ChunkMeta.from_metadata(h.node.metadata).passage(
+            h.node.node_id,
+            h.node.get_content(),
+            float(h.score or 0.0),
+            h.node.metadata.get(ALSO_IN, []),
         )
-        self.retriever.bm25.corpus = self.retriever.corpus
-        if cache_dir is not None and cached is not None:
-            try:
-                if cache_dir.exists():
-                    shutil.rmtree(cache_dir)  # older fingerprints
-                self.retriever.persist(str(cached), show_progress=False)
-            except OSError as exc:
-                log.warning("could not cache BM25 index: %s", exc)
-
-    def retrieve(self, query: str, k: int, filters: Filters) -> list[NodeWithScore]:
-        from llama_index.retrievers.bm25 import BM25Retriever
-
-        if self.retriever is None:
-            return []
-        k = min(k, len(self.nodes))
-        if filters.empty():
-            r = BM25Retriever(existing_bm25=self.retriever.bm25, similarity_top_k=k)
-        else:
-            try:
-                r = BM25Retriever(
-                    existing_bm25=self.retriever.bm25,
-                    similarity_top_k=k,
-                    filters=filters.to_metadata_filters(),
-                )
-            except ValueError:  # every chunk filtered out
-                return []
-        # bm25s pads with zero-score hits when fewer match: drop those, and re-check filters
-        return [
-            h for h in r.retrieve(query) if (h.score or 0) > 0 and filters.accepts(h.node.metadata)
-        ]
-
-
-class _FixedRetriever(BaseRetriever):
-    """Wraps a callable so QueryFusionRetriever can fuse it."""
-
-    def __init__(self, fn: Any) -> None:
-        super().__init__()
-        self._fn = fn
-
-    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return list(self._fn(query_bundle.query_str))
+        for h in hits
+    ]
 
 
 class HybridRetriever:
-    """Dense + BM25 + reciprocal-rank fusion over one store. Thread-safe for queries."""
+    """Dense + BM25 + reciprocal-rank fusion over one store, then syndicated copies folded.
+    Thread-safe for queries; `refresh()` swaps in a new catalogue after an ingest."""
 
     def __init__(self, store: Store, embed_model: Any, settings: Settings) -> None:
         if store.count() == 0:
@@ -198,36 +145,20 @@ class HybridRetriever:
         self.index = VectorStoreIndex.from_vector_store(
             store.vector_store(), embed_model=embed_model
         )
-        cache = (
-            None
-            if settings.store.host
-            else Path(settings.store.path) / "bm25" / settings.store.collection
-        )
         self._lock = threading.Lock()
-        self._bm25 = _CorpusBM25(store, cache)
+        self.catalogue, self._bm25 = self._load()
+
+    def _load(self) -> tuple[Catalogue, BM25Index]:
+        s = self.settings.store
+        cache = None if s.host else Path(s.path) / "bm25" / s.collection
+        catalogue = Catalogue(self.store)
+        return catalogue, BM25Index(catalogue, cache)
 
     def refresh(self) -> None:
         """Pick up chunks added since start-up (after `POST /v1/articles`)."""
-        fresh = _CorpusBM25(self.store, self._bm25_cache_dir())
+        fresh = self._load()
         with self._lock:
-            self._bm25 = fresh
-
-    def _bm25_cache_dir(self) -> Path | None:
-        s = self.settings.store
-        return None if s.host else Path(s.path) / "bm25" / s.collection
-
-    @property
-    def size(self) -> int:
-        return len(self._bm25.nodes)
-
-    def chunk_text(self, chunk_id: str) -> str | None:
-        """The full text of one indexed chunk (what a citation's chunk id names), if still there."""
-        node = self._bm25.nodes.get(chunk_id)
-        return node.get_content() if node is not None else None
-
-    def _dense(self, query: str, k: int, filters: Filters) -> list[NodeWithScore]:
-        r = self.index.as_retriever(similarity_top_k=k, filters=filters.to_metadata_filters())
-        return list(r.retrieve(query))
+            self.catalogue, self._bm25 = fresh
 
     def retrieve(
         self,
@@ -249,88 +180,25 @@ class HybridRetriever:
         filters = filters or Filters()
         k = max(self.settings.retrieval.candidates, top_k * 3)
         with self._lock:
-            bm25 = self._bm25
+            catalogue, bm25 = self.catalogue, self._bm25
+        dense = self.index.as_retriever(similarity_top_k=k, filters=filters.to_metadata_filters())
+        retriever: BaseRetriever
         if mode == "dense":
-            hits = self._dense(query, k, filters)
+            retriever = dense
         elif mode == "bm25":
-            hits = bm25.retrieve(query, k, filters)
+            retriever = bm25.retriever_for(k, filters)
         else:
-            fusion = QueryFusionRetriever(
-                [
-                    _FixedRetriever(lambda q: self._dense(q, k, filters)),
-                    _FixedRetriever(lambda q: bm25.retrieve(q, k, filters)),
-                ],
+            retriever = QueryFusionRetriever(
+                [dense, bm25.retriever_for(k, filters)],
                 llm=MockLLM(),
-                mode="reciprocal_rerank",  # type: ignore[arg-type]
+                mode=FUSION_MODES.RECIPROCAL_RANK,
                 similarity_top_k=k,
                 num_queries=1,
                 use_async=False,
             )
-            hits = fusion.retrieve(query)
-        return self._collapse(hits, bm25.dup_map, top_k)
-
-    @staticmethod
-    def _collapse(
-        hits: Sequence[NodeWithScore], dup_map: dict[str, set[str]], top_k: int
-    ) -> list[Passage]:
-        kept: list[tuple[Passage, set[str]]] = []
-        for hit in hits:
-            meta = hit.node.metadata
-            text = hit.node.get_content()
-            aid = str(meta.get("article_id", ""))
-            keys = _sentence_keys(text)
-            twin = None
-            for p, pkeys in kept:
-                if p.article_id != aid and keys and len(keys & pkeys) >= 0.5 * len(keys):
-                    twin = p
-                    break
-            if twin is not None:  # a syndicated copy of a passage we already return
-                if aid not in twin.also_in:
-                    twin.also_in.append(aid)
-                continue
-            also = set()
-            for h in str(meta.get("para_hashes", "")).split():
-                also |= dup_map.get(h, set())
-            also.discard(aid)
-            kept.append(
-                (
-                    Passage(
-                        chunk_id=hit.node.node_id,
-                        article_id=aid,
-                        title=str(meta.get("title", "")),
-                        date=str(meta.get("date", "")),
-                        source=str(meta.get("source", "")),
-                        author=str(meta.get("author", "")),
-                        location=str(meta.get("location", "")),
-                        text=text,
-                        score=float(hit.score or 0.0),
-                        also_in=sorted(also),
-                    ),
-                    keys,
-                )
-            )
-            if len(kept) >= top_k:
-                break
-        return [p for p, _ in kept]
-
-    def articles(self) -> list[dict[str, Any]]:
-        """What is indexed: one entry per article with its metadata and chunk count."""
-        with self._lock:
-            nodes = list(self._bm25.nodes.values())
-        out: dict[str, dict[str, Any]] = {}
-        for n in nodes:
-            m = n.metadata
-            aid = str(m.get("article_id", ""))
-            entry = out.setdefault(
-                aid,
-                {
-                    k: m.get(k, "")
-                    for k in ("article_id", "title", "date", "source", "author", "location")
-                }
-                | {"chunks": 0},
-            )
-            entry["chunks"] += 1
-        return sorted(out.values(), key=lambda e: (e["date"], e["article_id"]))
+        hits = retriever.retrieve(query)
+        folded = SyndicationFolder(top_k=top_k, catalogue=catalogue).postprocess_nodes(hits)
+        return to_passages(folded)
 
 
 def passages_json(passages: Sequence[Passage]) -> str:

@@ -49,7 +49,10 @@ class ChunkSettings(BaseModel):
 
 class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
-    top_k: int = Field(5, ge=1, le=100)
+    top_k: int = Field(5, ge=1, le=100, description="passages `rag search` shows")
+    answer_passages: int = Field(
+        6, ge=1, le=50, description="passages an answer is made from (ask, the API, the UI, evals)"
+    )
     candidates: int = Field(30, ge=1, le=1000, description="passages each retriever proposes")
 
 
@@ -63,6 +66,9 @@ class LLMSettings(BaseModel):
     temperature: float = Field(0.0, ge=0, le=2)
     max_tokens: int = Field(400, ge=1, le=32768)
     local_model_path: Path | None = None
+    models_dir: Path = Field(
+        Path("models"), description="where `auto` and `local` look for *.gguf when no path is set"
+    )
     local_threads: int = Field(2, ge=1, le=64)
     local_context: int = Field(4096, ge=512, le=131072)
 

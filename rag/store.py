@@ -97,10 +97,6 @@ class Store:
                 meta["embed_dim"] = dim
             self.collection.modify(metadata=meta)
 
-    @property
-    def embed_model_name(self) -> str | None:
-        return (self.collection.metadata or {}).get("embed_model")
-
     def reset(self) -> None:
         """Drop the collection and make it anew (for --rebuild)."""
         try:

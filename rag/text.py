@@ -11,125 +11,18 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
+from rag.dates import DAYS, MONTHS
+
 _BOUNDARY = re.compile(r"(?<=[.!?])([”\"’']?)\s+(?=[“\"‘'(\[A-Z0-9£$€])")
 _STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "if",
-        "then",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "with",
-        "from",
-        "as",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "he",
-        "she",
-        "they",
-        "them",
-        "his",
-        "her",
-        "their",
-        "we",
-        "you",
-        "i",
-        "me",
-        "my",
-        "our",
-        "your",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "did",
-        "do",
-        "does",
-        "done",
-        "say",
-        "said",
-        "says",
-        "tell",
-        "told",
-        "about",
-        "any",
-        "some",
-        "there",
-        "here",
-        "not",
-        "no",
-        "yes",
-        "than",
-        "so",
-        "such",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "has",
-        "have",
-        "had",
-        "also",
-        "just",
-        "into",
-        "over",
-        "under",
-        "after",
-        "before",
-        "more",
-        "most",
-        "much",
-        "many",
-        "other",
-        "very",
-        "up",
-        "down",
-        "out",
-        "off",
-        "again",
-        "further",
-        "according",
-        "article",
-        "articles",
-        "report",
-        "reported",
-        "reports",
-        "news",
-    ]
-)
-_QUESTION_WORDS = frozenset(
-    ["what", "which", "who", "whom", "whose", "when", "where", "why", "how"]
+    """
+    a an the and or but if then of to in on at by for with from as is are was were be been being
+    it its this that these those he she they them his her their we you i me my our your what
+    which who whom whose when where why how did do does done say said says tell told about any
+    some there here not no yes than so such can could would should will shall may might must has
+    have had also just into over under after before more most much many other very up down out
+    off again further according article articles report reported reports news
+    """.split()
 )
 
 
@@ -155,6 +48,25 @@ def split_sentences(text: str) -> list[str]:
                 merged.append(piece)
         out.extend(p for p in merged if p)
     return out
+
+
+_TYPOGRAPHY = str.maketrans(
+    {
+        **dict.fromkeys("‘’‚‛′", "'"),
+        **dict.fromkeys("“”„‟″", '"'),
+        **dict.fromkeys("‐‑‒–—―−", "-"),
+    }
+)
+
+
+def fold(text: str) -> str:
+    """Curly quotes and dashes made plain, lower case, runs of spaces made one."""
+    return " ".join(text.translate(_TYPOGRAPHY).lower().split())
+
+
+def normalize(text: str) -> str:
+    """The form two copies of a paragraph or sentence share: `fold`, then punctuation dropped."""
+    return re.sub(r"[^\w%$£€ ]+", "", fold(text)).strip()
 
 
 def _open_quote(s: str) -> bool:
@@ -188,84 +100,13 @@ def terms(text: str) -> list[str]:
 
 _NAME = re.compile(r"\b([A-Z][a-zA-Z’'-]+(?:\s+[A-Z][a-zA-Z’'-]+)*)")
 _NOT_NAMES = frozenset(
-    [
-        "What",
-        "Which",
-        "Who",
-        "Whom",
-        "Whose",
-        "When",
-        "Where",
-        "Why",
-        "How",
-        "Did",
-        "Does",
-        "Do",
-        "Is",
-        "Are",
-        "Was",
-        "Were",
-        "Will",
-        "Would",
-        "Can",
-        "Could",
-        "Should",
-        "And",
-        "But",
-        "The",
-        "A",
-        "An",
-        "In",
-        "On",
-        "At",
-        "Of",
-        "For",
-        "According",
-        "Tell",
-        "Give",
-        "List",
-        "Name",
-        "Has",
-        "Have",
-        "Had",
-        "By",
-        "Besides",
-        "After",
-        "Before",
-        "During",
-        "Since",
-        "From",
-        "To",
-        "With",
-        "Between",
-        "Both",
-        "Apart",
-        "Also",
-        "Please",
-        "Summarise",
-        "Summarize",
-        "Explain",
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ]
-)
+    """
+    What Which Who Whom Whose When Where Why How Did Does Do Is Are Was Were Will Would Can
+    Could Should And But The A An In On At Of For According Tell Give List Name Has Have Had By
+    Besides After Before During Since From To With Between Both Apart Also Please Summarise
+    Summarize Explain
+    """.split()
+) | {w.capitalize() for w in (*DAYS, *MONTHS)}
 
 
 def names(question: str) -> list[str]:

@@ -135,3 +135,44 @@ def injected_pipeline(tmp_path_factory: pytest.TempPathFactory, embed_model):  #
     settings = make_settings(root / "store")
     ingest([arts], settings, embed_model, progress=False)
     return build(settings, embed_model=embed_model)
+
+
+# --- a scripted LLM: the OpenAI-compatible answerer's own checks and fallbacks, without a server ---
+class ScriptedLLM:
+    """Stands in for llama-index's OpenAI LLM inside `OpenAIAnswerer`: each call to
+    `stream_chat` plays the next scripted reply (a string, streamed in word-sized pieces, or an
+    exception, raised after `fail_after` pieces). Records the prompts it was sent."""
+
+    def __init__(self, *replies: str | BaseException, fail_after: int = 0) -> None:
+        self.replies = list(replies)
+        self.fail_after = fail_after
+        self.prompts: list[str] = []
+
+    def stream_chat(self, messages, **kwargs):  # type: ignore[no-untyped-def]
+        import re
+
+        from llama_index.core.llms import ChatMessage, ChatResponse, MessageRole
+
+        self.prompts.append("\n".join(str(m.content) for m in messages))
+        reply = self.replies.pop(0) if self.replies else ""
+        if isinstance(reply, BaseException):
+            for i in range(self.fail_after):
+                yield ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT), delta=f"w{i} ")
+            raise reply
+        for piece in re.findall(r"\S+\s*", reply):
+            yield ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT), delta=piece)
+
+
+@pytest.fixture
+def scripted(pipeline):  # type: ignore[no-untyped-def]
+    """A factory: `scripted(*replies)` -> an `OpenAIAnswerer` over a `ScriptedLLM`, falling back
+    to the seeded pipeline's extractive answerer as the real one does."""
+    from rag.generate import OpenAIAnswerer
+    from rag.settings import LLMSettings
+
+    def make(*replies: str | BaseException, fail_after: int = 0) -> OpenAIAnswerer:
+        llm = ScriptedLLM(*replies, fail_after=fail_after)
+        cfg = LLMSettings(base_url="http://127.0.0.1:9/v1", model="scripted")
+        return OpenAIAnswerer(cfg, pipeline.qa.answerers.extractive, name="openai", llm=llm)
+
+    return make

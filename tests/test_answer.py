@@ -4,17 +4,15 @@ prompt-injection text in an article."""
 from __future__ import annotations
 
 import re
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rag.answer import Answer, check_citations, is_decline
-from rag.dates import resolve
 from rag.errors import BadQuestionError
 from rag.generate import build_prompt
-from rag.retrieval import Passage
+from rag.passages import Passage
 from rag.store import Store
 from tests.conftest import make_settings
 
@@ -80,23 +78,6 @@ def test_bad_questions(pipeline) -> None:  # type: ignore[no-untyped-def]
         pipeline.qa.ask("why " * 5000)
     with pytest.raises(BadQuestionError, match="backend"):
         pipeline.qa.ask("What did Hegseth say?", backend="gpt-17")
-
-
-def test_resolve_relative_dates() -> None:
-    thursday = date(2025, 6, 5)
-    assert resolve("Starmer will host Rutte next Monday", thursday) == [
-        ("next Monday", "Monday 9 June 2025")
-    ]
-    assert resolve("the government said Thursday", thursday) == [
-        ("Thursday", "Thursday 5 June 2025")
-    ]
-    assert resolve("he spoke on Wednesday", thursday) == [("on Wednesday", "Wednesday 4 June 2025")]
-    assert resolve("hosted Rutte on Tuesday", date(2025, 9, 10)) == [
-        ("on Tuesday", "Tuesday 9 September 2025")
-    ]
-    assert resolve("an earlier visit last October", thursday) == [("last October", "October 2024")]
-    assert resolve("released yesterday", thursday) == [("yesterday", "Wednesday 4 June 2025")]
-    assert resolve("no dates here", thursday) == []
 
 
 def _p(i: int, text: str) -> Passage:
@@ -188,7 +169,7 @@ def test_answer_json_round_trip(pipeline) -> None:  # type: ignore[no-untyped-de
 def test_auto_backend_is_extractive_without_key_or_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag.service import resolve_backend
+    from rag.answerers import resolve_backend
 
     monkeypatch.chdir(tmp_path)  # no models/ folder here
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
@@ -266,33 +247,6 @@ def test_extractive_answers_only_with_the_type_of_answer_asked_for(
     answered = answerer.answer(question, [_p(1, without + " " + with_answer)])
     assert not answered.declined
     assert answered.citations[0].quote == with_answer
-
-
-def test_follow_ups_are_rewritten_for_retrieval(pipeline) -> None:  # type: ignore[no-untyped-def]
-    """(question answered, query retrieved with) for each kind of follow-up."""
-    qa = pipeline.qa
-    hegseth = [
-        {"role": "user", "content": "What did Hegseth say about 5%?"},
-        {"role": "assistant", "content": "He said there was almost near consensus [1]."},
-    ]
-    asked, query = qa.rewrite("What did he say about the UK?", hegseth)
-    assert asked == query == "What did Hegseth say about the UK?"
-    asked, query = qa.rewrite("And the UK?", hegseth)
-    assert asked == query == "And the UK? (following up on: What did Hegseth say about 5%?)"
-    # "that attack" points back without a name: searched with the earlier question beside it,
-    # answered as asked
-    doha = [{"role": "user", "content": "What did the talks condemn?"}]
-    asked, query = qa.rewrite("How many were killed in that attack?", doha)
-    assert asked == "How many were killed in that attack?"
-    assert query == asked + " (following up on: What did the talks condemn?)"
-    # a question that stands on its own is left alone, and no history means no rewriting
-    assert qa.rewrite("When did Rutte visit London?", doha) == ("When did Rutte visit London?",) * 2
-    # names nothing of its own: about what the conversation was about
-    core = [{"role": "user", "content": "What compromise has Rutte proposed?"}]
-    asked, query = qa.rewrite("By when must the core part be met?", core)
-    assert asked == "By when must the core part be met?"
-    assert query == asked + " (following up on: What compromise has Rutte proposed?)"
-    assert qa.rewrite("What did he say?", None) == ("What did he say?",) * 2
 
 
 def test_percentages_match_however_they_are_written(pipeline) -> None:  # type: ignore[no-untyped-def]

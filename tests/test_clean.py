@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from index.clean import clean, normalize, parse_date, split_paragraphs
+from index.clean import clean, split_paragraphs
 from tests.conftest import SEEDS
 
 
@@ -81,19 +81,3 @@ def test_single_newline_paragraphs_and_hard_wrapped_prose() -> None:
         "A line that wraps in the middle.",
         "Next.",
     ]
-
-
-def test_normalize_folds_quotes_case_and_punctuation() -> None:
-    a = "Nato’s current demand is “2%”, he said."
-    b = 'NATO\'s current demand is "2%" he said'
-    assert normalize(a) == normalize(b)
-
-
-def test_parse_date_forms() -> None:
-    assert parse_date("2025-06-05") == date(2025, 6, 5)
-    assert parse_date("2023-01-05T10:00:00Z") == date(2023, 1, 5)
-    assert parse_date("20230106") == date(2023, 1, 6)
-    assert parse_date("September 10, 2025") == date(2025, 9, 10)
-    assert parse_date("next week") is None
-    assert parse_date("") is None
-    assert parse_date("2025-13-45") is None

@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from rag.answer import Answer
-from rag.generate import Delta, OpenAIAnswerer
+from rag.answer import Answer, Delta
+from rag.generate import OpenAIAnswerer
 from rag.llamacpp import LlamaServer, find_model
 from rag.settings import LLMSettings
 
@@ -42,7 +42,7 @@ def _answerer(pipeline, base_url: str, **cfg: object) -> OpenAIAnswerer:  # type
         "max_retries": 1,
     }
     settings = LLMSettings(**{**values, **cfg})  # type: ignore[arg-type]
-    return OpenAIAnswerer(settings, pipeline.qa.extractive)
+    return OpenAIAnswerer(settings, pipeline.qa.answerers.extractive)
 
 
 def test_answer_through_openai_compatible_server(pipeline, llama: LlamaServer) -> None:  # type: ignore[no-untyped-def]
@@ -150,12 +150,15 @@ def test_injected_article_does_not_steer_the_model(injected_pipeline, llama: Lla
 
 
 def test_local_backend_runs_llamacpp(pipeline, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from rag.answerers import Answerers
     from rag.service import QAService
 
     settings = pipeline.settings.model_copy(
         update={"llm": LLMSettings(backend="local", max_tokens=60)}
     )
-    qa = QAService(settings, pipeline.retriever, pipeline.embed_model)
+    qa = QAService(
+        settings, pipeline.retriever, Answerers(settings, pipeline.qa.answerers.extractive)
+    )
     try:
         a = qa.ask(QUESTION)
     finally:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from index.clean import normalize
 from index.ingest import docstore_path, ingest
 from rag.errors import EmbeddingMismatchError, IndexMissingError
 from rag.pipeline import build
 from rag.settings import Settings
 from rag.store import Store
+from rag.text import normalize
 from tests.conftest import ROOT, SEEDS, make_settings
 
 BOILERPLATE = (
@@ -187,7 +187,7 @@ def test_embedding_model_mismatch_is_a_clear_error(
         ingest([seeds_copy], settings, embed_model, progress=False)
     report = ingest([seeds_copy], settings, embed_model, progress=False, rebuild=True)
     assert report.new == 5
-    assert build(settings, embed_model=embed_model).retriever.size > 0
+    assert build(settings, embed_model=embed_model).catalogue.size > 0
 
 
 def test_missing_index_says_what_to_run(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]

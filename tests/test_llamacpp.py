@@ -262,15 +262,16 @@ def test_find_model_then_models_dir_first_sorted(
 def test_local_backend_with_a_missing_model_path_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from rag.answerers import Answerers
     from rag.errors import BackendUnavailableError
-    from rag.service import QAService
+    from rag.extractive import ExtractiveAnswerer
     from tests.conftest import make_settings
 
     monkeypatch.chdir(tmp_path)
     settings = make_settings(tmp_path, llm={"local_model_path": str(tmp_path / "nope.gguf")})
-    service = QAService(settings, retriever=None, embed_model=None)  # type: ignore[arg-type]
+    answerers = Answerers(settings, ExtractiveAnswerer())
     with pytest.raises(BackendUnavailableError, match=r"RAG_LLM__LOCAL_MODEL_PATH=.*nope\.gguf"):
-        service.answerer("local")
+        answerers.get("local")
 
 
 def test_find_model_then_the_smollm2_package(

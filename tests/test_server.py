@@ -477,7 +477,8 @@ def test_bad_article_bodies(server: Server) -> None:
 
 # --- message formatting, no server ------------------------------------------------------------
 def test_history_takes_the_last_user_message_and_strips_our_sources() -> None:
-    from ui.server import ChatMessageIn, _history
+    from ui.api.openai_shapes import chat_history
+    from ui.api.schemas import ChatMessageIn
 
     reply = (
         "Draft.\n\nChecked answer (replaces the text above): He said 5% [1].\n\n"
@@ -489,7 +490,7 @@ def test_history_takes_the_last_user_message_and_strips_our_sources() -> None:
         ChatMessageIn(role="assistant", content=reply),
         ChatMessageIn(role="user", content="And about the UK?"),
     ]
-    question, history = _history(messages)
+    question, history = chat_history(messages)
     assert question == "And about the UK?"
     assert history == [
         {"role": "user", "content": "What did Hegseth say?"},
@@ -499,7 +500,7 @@ def test_history_takes_the_last_user_message_and_strips_our_sources() -> None:
 
 def test_message_text_lists_sources_with_quotes() -> None:
     from rag.answer import Answer, Citation
-    from ui.server import message_text
+    from ui.api.openai_shapes import message_text
 
     cite = Citation(
         number=1, article_id="a", title="T", chunk_id="a:0", quote="Q.", date="2025-06-05"

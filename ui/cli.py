@@ -35,10 +35,12 @@ examples:
 
 
 def _date(value: str) -> date:
+    from rag.dates import parse_day
+
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2025-06-05") from None
+        return parse_day(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
@@ -52,6 +54,8 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
+    from rag.answerers import BACKENDS
+
     ap = argparse.ArgumentParser(
         prog="rag",
         description="Question answering over news articles, with a citation for every claim.",
@@ -98,11 +102,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("question")
     _add_filters(p)
-    p.add_argument(
-        "--backend",
-        choices=["auto", "extractive", "openai", "local"],
-        help="answer backend (RAG_LLM__BACKEND, auto)",
-    )
+    p.add_argument("--backend", choices=BACKENDS, help="answer backend (RAG_LLM__BACKEND, auto)")
     p.add_argument("--stream", action="store_true", help="print the answer as it is generated")
 
     p = sub.add_parser(
@@ -140,13 +140,12 @@ def _filters(args: argparse.Namespace) -> Filters:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from index.ingest import IngestReport, ingest, load_articles
+    from index.ingest import ingest
+    from index.intake import intake
     from rag import embeddings
 
     settings = _settings(args)
-    articles = None
-    if args.limit:
-        articles = load_articles(args.paths, IngestReport())[: args.limit]
+    found = intake(args.paths) if args.limit else None
     report = ingest(
         args.paths,
         settings,
@@ -154,8 +153,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         prune=args.prune,
         rebuild=args.rebuild,
         progress=not args.quiet and not args.json,
-        articles=articles,
+        articles=found.articles[: args.limit] if found else None,
     )
+    if found:  # ingest was handed the articles: the files and problems are intake's
+        report.files = found.files
+        report.problems[:0] = found.problems
     if args.json:
         out = {k: v for k, v in report.__dict__.items() if k != "problems"}
         out["problems"] = [p.__dict__ for p in report.problems]
@@ -192,8 +194,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.answer import Answer
-    from rag.generate import Delta
+    from rag.answer import Answer, Delta
     from rag.pipeline import build
 
     pipe = build(_settings(args))
@@ -212,7 +213,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             return 0
         answer = pipe.qa.ask(args.question, **kwargs)
     finally:
-        pipe.qa.close()
+        pipe.close()
     print(answer.model_dump_json(indent=2) if args.json else answer.to_text())
     return 0
 

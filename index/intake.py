@@ -1,0 +1,90 @@
+"""Turn what a user hands over into `Article`s: files and folders (`rag ingest`), uploaded files
+(`POST /v1/articles`), JSON records (the API's JSON body, the RealTimeQA corpus).
+
+One family, one set of rules: every source yields `(articles, problems)` with the same
+`LoadProblem` type; a record or file that cannot be read costs only itself; two articles that
+claim the same id from different places are both kept (the later one's id gets a short suffix
+derived from its location), while the same place read twice keeps its later reading.
+`intake()` is what `rag ingest` reads: discovery (the suffixes in `index.loaders.SUFFIXES`),
+loading and de-clashing, sorted by id so `--limit` and reports are stable.
+
+This module reads and converts; it does not clean text itself (the loaders call `index.clean`),
+and it does not chunk, embed or write the index (that is `index.ingest`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.loaders import Article, LoadProblem, article_from_record, discover, load
+
+Record = tuple[Mapping[str, object], str]  # a JSON object and where it came from
+
+
+@dataclass
+class Intake:
+    """What `intake()` found: the articles (sorted by id), the problems, the files read."""
+
+    articles: list[Article] = field(default_factory=list)
+    problems: list[LoadProblem] = field(default_factory=list)
+    files: int = 0
+
+
+def _declash(found: dict[str, Article], article: Article) -> None:
+    """Add `article`, renaming it when another place already claimed its id."""
+    if article.id in found and found[article.id].location != article.location:
+        digest = hashlib.sha1(article.location.encode()).hexdigest()[:6]
+        article.id = f"{article.id}-{digest}"
+    found[article.id] = article
+
+
+def articles_from_records(records: Iterable[Record]) -> tuple[list[Article], list[LoadProblem]]:
+    """One article per JSON object (title, text or body, url, published, source, authors, id),
+    in the order given; an unusable record becomes a problem naming its location."""
+    found: dict[str, Article] = {}
+    problems: list[LoadProblem] = []
+    for record, location in records:
+        try:
+            article = article_from_record(dict(record), location)
+        except (KeyError, ValueError) as exc:
+            problems.append(LoadProblem(location, str(exc)))
+            continue
+        _declash(found, article)
+    return list(found.values()), problems
+
+
+def articles_from_files(
+    paths: Iterable[Path], *, display_name: Callable[[Path], str] | None = None
+) -> tuple[list[Article], list[LoadProblem]]:
+    """Every article in these files (many per .jsonl), in the order given.
+
+    `display_name(path)` replaces the path wherever it would show (article locations, which end
+    up in citations, and problems): an upload's temporary file becomes e.g. `upload:NAME`."""
+    found: dict[str, Article] = {}
+    problems: list[LoadProblem] = []
+    for path in paths:
+        raw = str(path)
+        shown = display_name(path) if display_name else raw
+        for item in load(path):
+            if isinstance(item, LoadProblem):
+                location = item.location
+                if location.startswith(raw):
+                    location = shown + location[len(raw) :]
+                problems.append(LoadProblem(location, item.message.replace(raw, shown)))
+                continue
+            if item.location.startswith(raw):  # rows with a url keep their url
+                item.location = shown + item.location[len(raw) :]
+            _declash(found, item)
+    return list(found.values()), problems
+
+
+def intake(paths: Iterable[Path]) -> Intake:
+    """The articles under these files and folders, as `rag ingest` reads them: unsupported or
+    missing paths are problems, articles come back sorted by id."""
+    files, problems = discover(paths)
+    articles, load_problems = articles_from_files(files)
+    articles.sort(key=lambda a: a.id)
+    return Intake(articles=articles, problems=problems + load_problems, files=len(files))

@@ -1,0 +1,70 @@
+"""Start from the demo corpus: ingest `seeds/` into an empty index on first run.
+
+`rag serve` and `rag eval` (the seeds gold set) call `seed_if_empty()` before building the
+pipeline, so a fresh checkout answers questions without a separate `rag ingest seeds/`. An index
+that holds anything is left alone; an empty one with no seeds/ folder to start from is an
+`IndexMissingError` that says to run `rag ingest DIR`. This module decides when to seed and where
+the seeds are; the ingesting itself is `index.ingest`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rag.errors import IndexMissingError
+from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from index.ingest import IngestReport
+
+CHECKOUT_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def seeds_dir() -> Path | None:
+    """`seeds/` in the current directory, else the one in this checkout; None if neither."""
+    for candidate in (Path.cwd() / "seeds", CHECKOUT_SEEDS):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def _where(settings: Settings) -> str:
+    cfg = settings.store
+    return f"the Chroma server {cfg.host}:{cfg.port}" if cfg.host else str(cfg.path)
+
+
+def index_is_empty(settings: Settings) -> bool:
+    """True when the configured collection is missing or has no chunks."""
+    from rag.store import Store
+
+    try:
+        return Store(settings.store).count() == 0
+    except IndexMissingError:
+        return True
+
+
+def seed_if_empty(
+    settings: Settings,
+    embed_model: Any,
+    *,
+    say: Callable[[str], None] = print,
+    seeds: Path | None = None,
+) -> IngestReport | None:
+    """Ingest `seeds` (default: `seeds_dir()`) when the index is empty, saying so and then the
+    report's summary; None when the index already holds articles."""
+    if not index_is_empty(settings):
+        return None
+    seeds = seeds if seeds is not None and seeds.is_dir() else seeds_dir()
+    if seeds is None:
+        raise IndexMissingError(
+            f"the index at {_where(settings)} is empty and there is no seeds/ folder here to "
+            "start from: run `rag ingest DIR` first"
+        )
+    from index.ingest import ingest
+
+    say(f"the index is empty: ingesting {seeds} into {_where(settings)} first")
+    report = ingest([seeds], settings, embed_model, progress=False)
+    say(report.summary())
+    return report

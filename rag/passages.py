@@ -1,0 +1,126 @@
+"""The chunk metadata contract, and the `Passage` that retrieval hands to the answerers.
+
+`index.ingest` writes every chunk's metadata with `ChunkMeta.to_metadata()`; retrieval reads it
+back with `ChunkMeta.from_metadata()` and builds a `Passage` with `ChunkMeta.passage()`: the keys
+(`article_id`, `date_num`, `para_hashes`, …) are spelled here and nowhere else. Chroma keeps flat
+metadata, so lists are stored as space-separated strings. The key order is part of the stored
+format (llama-index hashes a document's metadata to tell a changed article), so new keys go last.
+This module reads and writes dictionaries; it knows nothing of stores or models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+ARTICLE_ID = "article_id"
+DATE_NUM = "date_num"  # YYYYMMDD as an int, 0 when undated: what date filters compare
+SOURCE = "source"
+PARA_HASHES = "para_hashes"
+DUP_HASHES = "dup_hashes"
+# only the title is embedded with the text; an LLM also sees the date and source
+EMBED_KEYS = ("title",)
+LLM_KEYS = ("title", "date", "source")
+
+
+def date_num(day: date | None) -> int:
+    return int(day.strftime("%Y%m%d")) if day else 0
+
+
+def _words(value: Any) -> tuple[str, ...]:
+    return tuple(str(value or "").split())
+
+
+@dataclass
+class Passage:
+    chunk_id: str
+    article_id: str
+    title: str
+    date: str
+    source: str
+    author: str
+    location: str
+    text: str
+    score: float
+    also_in: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ChunkMeta:
+    """What every chunk of an article carries besides its text."""
+
+    article_id: str
+    title: str = ""
+    date: str = ""  # ISO date, "" when undated
+    source: str = ""
+    author: str = ""
+    location: str = ""  # file path or URL
+    dup_hashes: tuple[str, ...] = ()  # the article's paragraphs indexed under another article
+    dup_of: tuple[str, ...] = ()  # those other articles
+    para_hashes: tuple[str, ...] = ()  # the article's paragraphs this chunk carries
+
+    @property
+    def date_num(self) -> int:
+        return date_num(date.fromisoformat(self.date)) if self.date else 0
+
+    def to_metadata(self) -> dict[str, str | int]:
+        meta: dict[str, str | int] = {
+            ARTICLE_ID: self.article_id,
+            "title": self.title,
+            "date": self.date,
+            DATE_NUM: self.date_num,
+            SOURCE: self.source,
+            "author": self.author,
+            "location": self.location,
+            DUP_HASHES: " ".join(self.dup_hashes),
+            "dup_of": " ".join(self.dup_of),
+        }
+        if self.para_hashes:
+            meta[PARA_HASHES] = " ".join(self.para_hashes)
+        return meta
+
+    @classmethod
+    def from_metadata(cls, meta: Mapping[str, Any]) -> ChunkMeta:
+        return cls(
+            article_id=str(meta.get(ARTICLE_ID, "")),
+            title=str(meta.get("title", "")),
+            date=str(meta.get("date", "")),
+            source=str(meta.get(SOURCE, "")),
+            author=str(meta.get("author", "")),
+            location=str(meta.get("location", "")),
+            dup_hashes=_words(meta.get(DUP_HASHES)),
+            dup_of=_words(meta.get("dup_of")),
+            para_hashes=_words(meta.get(PARA_HASHES)),
+        )
+
+    def passage(
+        self, chunk_id: str, text: str, score: float, also_in: Sequence[str] = ()
+    ) -> Passage:
+        return Passage(
+            chunk_id=chunk_id,
+            article_id=self.article_id,
+            title=self.title,
+            date=self.date,
+            source=self.source,
+            author=self.author,
+            location=self.location,
+            text=text,
+            score=score,
+            also_in=list(also_in),
+        )
+
+    def catalogue_entry(self) -> dict[str, Any]:
+        """The article's row in the list of what is indexed (without its chunk count)."""
+        return {
+            ARTICLE_ID: self.article_id,
+            "title": self.title,
+            "date": self.date,
+            SOURCE: self.source,
+            "author": self.author,
+            "location": self.location,
+        }

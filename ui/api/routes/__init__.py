@@ -1,0 +1,18 @@
+"""The API's routers, one per resource, in the order the OpenAPI docs list them: each with
+whether it needs the API key (when one is set; health never does). Their paths are relative to
+`/v1`, the prefix `create_app` adds. A route module only translates HTTP to calls on the pipeline
+(through `ui.api.deps`) and back; none answers, retrieves or reads articles itself."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ui.api.routes import articles, chat, health, models, questions
+
+ROUTERS: tuple[tuple[APIRouter, bool], ...] = (
+    (questions.router, True),
+    (chat.router, True),
+    (models.router, True),
+    (health.router, False),
+    (articles.router, True),
+)

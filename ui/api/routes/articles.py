@@ -1,0 +1,162 @@
+"""`GET /v1/articles` (what is indexed) and `POST /v1/articles` (add articles: a JSON body
+`{"articles": [{"title": ..., "text": ...}]}` or a multipart upload of files named `files`).
+
+Added articles are read by `index.intake` (the same readers as `rag ingest`; an uploaded file's
+location becomes `upload:NAME`) and written by `index.ingest.ingest` with the same cleaning and
+dedup, one writer at a time; the pipeline then sees them (`refresh`). The body is counted against
+RAG_SERVER__MAX_UPLOAD_BYTES as it arrives (413), a file type we cannot read is a 415, and a
+request with nothing readable a 422 that lists why. This module turns HTTP into those calls; the
+reading and writing are `index`'s.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from index.intake import articles_from_files, articles_from_records
+from index.loaders import SUFFIXES, Article, LoadProblem
+from rag.pipeline import Pipeline
+from ui.api.deps import PipelineDep, SettingsDep
+from ui.api.errors import describe_validation
+from ui.api.middleware import form_from_bytes, read_limited
+from ui.api.schemas import ArticlesIn
+
+router = APIRouter(tags=["articles"])
+# one writer at a time: the ingestion state file is per store, and a process serves one store
+_writer = threading.Lock()
+
+UPLOAD_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": ArticlesIn.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "files: " + ", ".join(SUFFIXES),
+                        }
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@router.get("/articles", summary="What is indexed")
+def list_articles(pipeline: PipelineDep) -> dict[str, Any]:
+    articles = pipeline.catalogue.articles()
+    return {"count": len(articles), "articles": articles}
+
+
+@router.post(
+    "/articles",
+    summary="Add articles (JSON or file upload), cleaned and deduplicated like `rag ingest`",
+    openapi_extra=UPLOAD_SCHEMA,
+    responses={413: {"description": "too large"}, 415: {"description": "unsupported"}},
+)
+async def add_articles(
+    request: Request, pipeline: PipelineDep, settings: SettingsDep
+) -> dict[str, Any]:
+    body = await read_limited(request, settings.server.max_upload_bytes)
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "application/json":
+        articles, problems = json_articles(body)
+    elif ctype == "multipart/form-data":
+        articles, problems = await uploaded_articles(request, body)
+    else:
+        raise HTTPException(
+            415,
+            "send application/json {'articles': [{'title': ..., 'text': ...}]} "
+            "or a multipart/form-data file upload",
+        )
+    if not articles:
+        raise HTTPException(
+            422,
+            "no article could be read: "
+            + "; ".join(f"{p.location}: {p.message}" for p in problems),
+        )
+    return await run_in_threadpool(write, pipeline, articles, problems)
+
+
+def json_articles(body: bytes) -> tuple[list[Article], list[LoadProblem]]:
+    """The articles of a JSON body (422 with what is wrong when it is not `ArticlesIn`)."""
+    try:
+        parsed = ArticlesIn.model_validate_json(body)
+    except ValidationError as exc:
+        raise HTTPException(
+            422,
+            describe_validation(exc.errors())
+            + ' (expected {"articles": [{"title": ..., "text": ...}]})',
+        ) from None
+    return articles_from_records(
+        (a.model_dump(exclude_none=True), a.url or f"POST /v1/articles #{i}")
+        for i, a in enumerate(parsed.articles)
+    )
+
+
+async def uploaded_articles(
+    request: Request, body: bytes
+) -> tuple[list[Article], list[LoadProblem]]:
+    """The articles in a multipart upload's files (415 for a type `index.loaders` cannot read)."""
+    form = await form_from_bytes(request, body)
+    try:
+        with tempfile.TemporaryDirectory(prefix="rag-upload-") as tmp:
+            paths: list[Path] = []
+            for _, value in form.multi_items():
+                if isinstance(value, str):
+                    continue
+                name = Path(value.filename or "upload.txt").name
+                if not name.lower().endswith(SUFFIXES):
+                    raise HTTPException(
+                        415, f"{name}: unsupported file type; upload one of {', '.join(SUFFIXES)}"
+                    )
+                target = Path(tmp) / f"{len(paths)}" / name  # one folder each: names may repeat
+                target.parent.mkdir()
+                target.write_bytes(await value.read())
+                paths.append(target)
+            if not paths:
+                raise HTTPException(
+                    422, "no file in the upload: send multipart form field(s) named 'files'"
+                )
+            return await run_in_threadpool(
+                articles_from_files, paths, display_name=lambda p: f"upload:{p.name}"
+            )
+    finally:
+        await form.close()
+
+
+def write(
+    pipeline: Pipeline, articles: list[Article], problems: list[LoadProblem]
+) -> dict[str, Any]:
+    """Ingest the articles into the pipeline's store and let it see them; the report as JSON."""
+    from index.ingest import ingest
+
+    with _writer:
+        report = ingest(
+            [], pipeline.settings, pipeline.embed_model, articles=articles, progress=False
+        )
+        pipeline.refresh()
+    return {
+        "articles": report.articles,
+        "article_ids": [a.id for a in articles],
+        "new": report.new,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "chunks_added": report.chunks_added,
+        "duplicate_paragraphs": report.duplicate_paragraphs,
+        "problems": [asdict(p) for p in [*problems, *report.problems]],
+        "summary": report.summary(),
+    }

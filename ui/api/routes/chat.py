@@ -1,0 +1,91 @@
+"""`POST /v1/chat/completions`: OpenAI-compatible (model `news-rag`, any model name accepted), so
+the official `openai` client works with `base_url=http://HOST:PORT/v1`.
+
+The last user message is the question, earlier messages are the history (follow-ups are made
+standalone). Citations travel in the message text (a "Sources:" list) and in an extra top-level
+`citations` field (plus `answer`, the full Answer); when streaming, both ride on the final chunk,
+with `usage`. Extensions a client may send (openai: `extra_body=`): `top_k`, `filters`,
+`backend`. An LLM's streamed draft cannot be taken back: if checking changed it, the checked text
+follows as "Checked answer:". The shapes are `ui.api.openai_shapes`'; this route only drives them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from openai.types.chat.chat_completion_chunk import ChoiceDelta
+
+from rag.answer import Answer, Delta
+from rag.service import QAService
+from ui.api import openai_shapes as oai
+from ui.api import sse
+from ui.api.deps import QA
+from ui.api.errors import error_text
+from ui.api.schemas import ChatCompletionIn
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["openai"])
+
+
+@router.post(
+    "/chat/completions",
+    summary="OpenAI-compatible chat completion (model news-rag)",
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def chat_completions(body: ChatCompletionIn, qa: QA) -> Any:
+    question, history = oai.chat_history(body.messages)
+    sse.check_answerable(qa, question, body.backend)
+    kwargs: dict[str, Any] = {
+        "top_k": body.top_k,
+        "filters": body.filters.to_filters() if body.filters else None,
+        "backend": body.backend,
+        "history": history or None,
+    }
+    cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    if not body.stream:
+        answer = qa.ask(question, **kwargs)
+        return JSONResponse(oai.to_json(oai.completion(answer, question, cid=cid, created=created)))
+    return sse.response(_chunks(qa, question, kwargs, cid=cid, created=created))
+
+
+def _chunks(
+    qa: QAService, question: str, kwargs: dict[str, Any], *, cid: str, created: int
+) -> Iterator[str]:
+    """The stream: a role chunk, the text as written, the sources (and the checked answer when
+    it differs from the draft), a final chunk with finish_reason, usage and our extras; then
+    `[DONE]`. A failure mid-stream is an OpenAI-style `{"error": ...}` line."""
+
+    def send(delta: ChoiceDelta, **extra: Any) -> str:
+        return sse.data(oai.to_json(oai.chunk(delta, cid=cid, created=created, **extra)))
+
+    yield send(ChoiceDelta(role="assistant", content=""))
+    streamed: list[str] = []
+    try:
+        for event in qa.stream(question, **kwargs):
+            if isinstance(event, Delta):
+                streamed.append(event.text)
+                yield send(ChoiceDelta(content=event.text))
+            elif isinstance(event, Answer):
+                tail = oai.sources_text(event)
+                sent = "".join(streamed)
+                if " ".join(sent.split()) != " ".join(event.answer.split()):
+                    # an LLM's draft was repaired (citations checked, or extraction took over):
+                    # chunks cannot be taken back, so send the checked answer too
+                    tail = oai.CHECKED + event.answer + tail
+                yield send(ChoiceDelta(content=tail))
+                yield send(
+                    ChoiceDelta(),
+                    finish="stop",
+                    usage=oai.usage(event, question, sent + tail),
+                    **oai.extras(event),
+                )
+    except Exception as exc:
+        log.exception("streaming failed")
+        yield sse.data({"error": {"message": error_text(exc), "type": "server_error"}})
+    yield sse.data("[DONE]")

@@ -1,0 +1,119 @@
+"""The request bodies of the HTTP API, as pydantic models (they are also the OpenAPI schema).
+
+`QueryIn` (/v1/query), `ChatCompletionIn` (OpenAI's chat request plus our extensions `top_k`,
+`filters`, `backend`; unknown OpenAI options are accepted and ignored), `ArticlesIn`
+(/v1/articles as JSON). Validation here is about shape and obvious mistakes (a date that is not a
+date, a range the wrong way round); whether a question can be answered is `QAService`'s call.
+Responses are not here: `/v1/query` returns `rag.answer.Answer`, the OpenAI endpoints return
+the `openai` package's own types (`ui.api.openai_shapes`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from rag.answerers import BACKENDS
+from rag.dates import parse_date
+from rag.retrieval import Filters
+
+MODEL_ID = "news-rag"
+EXAMPLE_QUESTION = "What did Hegseth say about 5%?"
+
+
+class FiltersIn(BaseModel):
+    """Only passages from articles published in [date_from, date_to] and from these sources."""
+
+    model_config = ConfigDict(extra="forbid")
+    date_from: date | None = Field(None, description="YYYY-MM-DD, inclusive")
+    date_to: date | None = Field(None, description="YYYY-MM-DD, inclusive")
+    sources: list[str] | None = Field(None, description="source names, e.g. ['reuters.com']")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FiltersIn:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("date_from is after date_to; swap them")
+        return self
+
+    def to_filters(self) -> Filters:
+        return Filters(date_from=self.date_from, date_to=self.date_to, sources=self.sources)
+
+
+class HistoryMessage(BaseModel):
+    role: Literal["user", "assistant", "system"]
+    content: str
+
+
+class QueryIn(BaseModel):
+    question: str = Field(description="what to ask about the articles")
+    top_k: int | None = Field(None, ge=1, le=50, description="passages to answer from")
+    filters: FiltersIn | None = None
+    backend: str | None = Field(None, description=f"one of {', '.join(BACKENDS)}")
+    history: list[HistoryMessage] | None = Field(
+        None, description="earlier turns, so a follow-up question can be made standalone"
+    )
+    stream: bool = Field(False, description="send server-sent events instead of one JSON answer")
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"question": EXAMPLE_QUESTION, "top_k": 5}]}
+    )
+
+
+class ChatMessageIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """The message's text: the string, or its text parts joined (images etc. are skipped)."""
+        if isinstance(self.content, str):
+            return self.content
+        if not self.content:
+            return ""
+        return "".join(
+            str(p.get("text", "")) for p in self.content if p.get("type", "text") == "text"
+        )
+
+
+class ChatCompletionIn(BaseModel):
+    """OpenAI's chat request; unknown OpenAI options (temperature, ...) are accepted and ignored."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {"model": MODEL_ID, "messages": [{"role": "user", "content": EXAMPLE_QUESTION}]}
+            ]
+        },
+    )
+    model: str = MODEL_ID
+    messages: list[ChatMessageIn] = Field(min_length=1)
+    stream: bool = False
+    # extensions (the openai client sends them with extra_body=...)
+    top_k: int | None = Field(None, ge=1, le=50)
+    filters: FiltersIn | None = None
+    backend: str | None = None
+
+
+class ArticleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1)
+    text: str = Field(min_length=1, description="the article body; paragraphs split by blank lines")
+    url: str | None = None
+    published: str | None = Field(None, description="publication date, e.g. 2025-06-05")
+    source: str | None = None
+    authors: list[str] | str | None = None
+    id: str | None = Field(None, description="stable id; default: derived from url or text")
+
+    @model_validator(mode="after")
+    def _date_parses(self) -> ArticleIn:
+        if self.published and parse_date(self.published) is None:
+            raise ValueError(f"published {self.published!r} is not a date like 2025-06-05")
+        return self
+
+
+class ArticlesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    articles: list[ArticleIn] = Field(min_length=1)

@@ -1,0 +1,104 @@
+"""`build_ui(pipeline)`: the chat page's layout, and which handler each event calls.
+
+Chat on the left (with example questions), the source panel on the right, settings (answer
+backend, passages to read, date range, sources) in an accordion beside the chat, the indexed
+articles below them, and a hidden textbox the citation-click script writes to. The handlers are
+`ui.web.handlers.ChatHandlers`; this module only places components and wires events.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from rag.answerers import BACKENDS
+from rag.pipeline import Pipeline
+from ui.web.handlers import ChatHandlers
+from ui.web.render import PANEL_EMPTY, articles_html
+
+EXAMPLES = [
+    "What did Hegseth say about 5%?",
+    "When will Starmer host Rutte?",
+    "What did Emmanuel Macron say about defence spending?",
+]
+
+
+def build_ui(pipeline: Pipeline) -> gr.Blocks:
+    settings = pipeline.settings
+    on = ChatHandlers(pipeline)
+    indexed = pipeline.catalogue.articles()
+    known_sources = sorted({str(a["source"]) for a in indexed if a["source"]})
+
+    with gr.Blocks(title="News Q&A with citations") as demo:
+        turns = gr.State([])
+        gr.Markdown(
+            "## News Q&A with citations\nAsk about the indexed news articles. Every claim "
+            "carries a citation **[n]**: click it to read the passage it comes from."
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    elem_id="chat",
+                    label="Conversation",
+                    height=520,
+                    examples=[{"text": q} for q in EXAMPLES],
+                    placeholder="Ask a question, or pick an example:",
+                    feedback_options=None,
+                    buttons=["copy"],
+                )
+                with gr.Row():
+                    question = gr.Textbox(
+                        elem_id="question",
+                        placeholder="Ask about the articles, e.g. What did Hegseth say about 5%?",
+                        show_label=False,
+                        scale=6,
+                        autofocus=True,
+                        max_lines=4,
+                    )
+                    ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
+                    clear = gr.Button("Clear", scale=1, min_width=80, elem_id="clear")
+            with gr.Column(scale=2):
+                gr.Markdown("### Source")
+                panel = gr.HTML(PANEL_EMPTY, elem_id="source-panel", js_on_load=None)
+                with gr.Accordion("Settings", open=False):
+                    backend = gr.Radio(
+                        list(BACKENDS),
+                        value=settings.llm.backend,
+                        label="Answer backend",
+                        info="auto: openai if configured, else local model, else extractive",
+                    )
+                    top_k = gr.Slider(
+                        1,
+                        20,
+                        value=settings.retrieval.answer_passages,
+                        step=1,
+                        label="Passages to read",
+                    )
+                    with gr.Row():
+                        date_from = gr.Textbox(label="From", placeholder="YYYY-MM-DD")
+                        date_to = gr.Textbox(label="To", placeholder="YYYY-MM-DD")
+                    sources = gr.Dropdown(
+                        known_sources,
+                        multiselect=True,
+                        allow_custom_value=True,
+                        label="Sources",
+                        info="empty: all sources",
+                    )
+                with gr.Accordion("Indexed articles", open=False):
+                    articles = gr.HTML(articles_html(indexed))
+                    refresh = gr.Button("Refresh", size="sm")
+        cite_ref = gr.Textbox(visible="hidden", elem_id="cite-ref")
+
+        inputs = [question, turns, backend, top_k, date_from, date_to, sources]
+        outputs = [chatbot, turns, question]
+        question.submit(on.respond, inputs, outputs, api_visibility="private")
+        ask.click(on.respond, inputs, outputs, api_visibility="private")
+        chatbot.example_select(on.pick_example, None, question, api_visibility="private").then(
+            on.respond, inputs, outputs, api_visibility="private"
+        )
+        cleared = [chatbot, turns, question, panel]
+        clear.click(on.reset, None, cleared, api_visibility="private")
+        chatbot.clear(on.reset, None, cleared, api_visibility="private")
+        cite_ref.change(on.open_citation, [cite_ref, turns], panel, api_visibility="private")
+        refresh.click(on.list_articles, None, [articles, sources], api_visibility="private")
+        demo.load(on.list_articles, None, [articles, sources], api_visibility="private")
+    return demo

@@ -1,0 +1,159 @@
+"""The chat's HTML, as pure functions of answers, citations and article lists (tested directly).
+
+An answer's [n] markers become links to its citations (`link_markers`), the assistant message
+lists the numbered sources or says why it declined (`answer_markdown`), and the source panel
+shows the cited passage with the quoted sentences in `<mark>` (`highlight`, `source_panel`).
+Everything from the articles is HTML-escaped here. No Gradio, no pipeline: callers pass in what
+to render.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from rag.answer import Answer, Citation
+
+PANEL_EMPTY = (
+    '<div class="source-empty">Click a citation such as <b>[1]</b> in an answer to read '
+    "its source here.</div>"
+)
+
+
+def link_markers(text: str, turn: int, citations: list[Citation]) -> str:
+    """HTML-escape the answer and turn each [n] that has a citation into a link to it."""
+    titles = {c.number: c.title for c in citations}
+
+    def _link(m: re.Match[str]) -> str:
+        n = int(m.group(1))
+        if n not in titles:
+            return m.group(0)
+        title = html.escape(titles[n], quote=True)
+        return f'<a class="cite-link" href="#cite-{turn}-{n}" title="{title}">[{n}]</a>'
+
+    return re.sub(r"\[(\d+)\]", _link, html.escape(text, quote=False))
+
+
+def answer_markdown(answer: Answer, turn: int) -> str:
+    """The assistant message: linked answer, a note if any, and the numbered sources."""
+    parts = [link_markers(answer.answer, turn, answer.citations)]
+    if answer.notice:
+        parts.append(f"<em>Note: {html.escape(answer.notice)}</em>")
+    if answer.citations:
+        rows = []
+        for c in answer.citations:
+            meta = html.escape(f"{c.date or 'undated'}, {c.source or 'unknown source'}")
+            rows.append(
+                f'<a class="cite-link" href="#cite-{turn}-{c.number}">[{c.number}]</a> '
+                f"{html.escape(c.title)} ({meta})"
+            )
+        parts.append('<div class="sources-list">Sources:<br>' + "<br>".join(rows) + "</div>")
+    elif answer.declined:
+        parts.append(
+            "<em>I could not find this in the indexed articles. Try rephrasing, widening the "
+            "date range or source filters, or adding articles.</em>"
+        )
+        for r in answer.related[:1]:
+            parts.append(
+                f"Closest passage: {html.escape(r.title)} ({html.escape(r.date or 'undated')}): "
+                f"“{html.escape(r.quote)}”"
+            )
+    return "\n\n".join(parts)
+
+
+def highlight(text: str, quote: str) -> str:
+    """`text` as escaped HTML paragraphs (one per line) with each sentence of `quote` in <mark>.
+
+    Quotes of several sentences are joined by " … "; each piece is found with any whitespace
+    between its words, so a line break in the passage does not hide it (the mark is then closed
+    and reopened at the paragraph boundary, keeping the HTML well formed)."""
+    spans: list[tuple[int, int]] = []
+    for piece in (p.strip() for p in quote.split(" … ")):
+        words = piece.split()
+        if not words:
+            continue
+        m = re.search(r"\s+".join(re.escape(w) for w in words), text)
+        if m:
+            spans.append(m.span())
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    out = []
+    for line in re.finditer(r"[^\n]+", text):
+        first, last = line.span()
+        pieces, pos = [], first
+        for start, end in merged:
+            start, end = max(start, first), min(end, last)
+            if start >= end:
+                continue
+            pieces.append(html.escape(text[pos:start]))
+            pieces.append("<mark>" + html.escape(text[start:end]) + "</mark>")
+            pos = end
+        pieces.append(html.escape(text[pos:last]))
+        paragraph = "".join(pieces).strip()
+        if paragraph:
+            out.append(f"<p>{paragraph}</p>")
+    return "".join(out)
+
+
+def source_panel(citation: Citation, passage: str | None) -> str:
+    """The source card for one citation: title, date, source, a link to the original (or the
+    file's name), and the cited passage with the quote marked (just the quote, when the passage
+    is no longer indexed)."""
+    body = (
+        highlight(passage, citation.quote)
+        if passage
+        else f"<p><mark>{html.escape(citation.quote)}</mark></p>"
+    )
+    meta = [citation.date or "undated", citation.source or "unknown source"]
+    link = ""
+    if citation.location.startswith(("http://", "https://")):
+        url = html.escape(citation.location, quote=True)
+        link = f' · <a href="{url}" target="_blank" rel="noopener noreferrer">original</a>'
+    elif citation.location:  # a file path: its name is enough
+        meta.append(citation.location.replace("\\", "/").rsplit("/", 1)[-1])
+    also = (
+        f'<div class="source-meta">Also in: {html.escape(", ".join(citation.also_in))}</div>'
+        if citation.also_in
+        else ""
+    )
+    return (
+        f'<div class="source-card" data-citation="{citation.number}">'
+        f'<div class="source-title">[{citation.number}] {html.escape(citation.title)}</div>'
+        f'<div class="source-meta">{html.escape(" · ".join(meta))}{link}</div>{also}'
+        f'<div class="source-text">{body}</div></div>'
+    )
+
+
+def articles_html(articles: Sequence[dict[str, Any]]) -> str:
+    """The table of indexed articles (title, date, source, chunks)."""
+    if not articles:
+        return "<p>No articles are indexed yet: run <code>rag ingest DIR</code>.</p>"
+    rows = "".join(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+            html.escape(str(a.get("title", ""))),
+            html.escape(str(a.get("date") or "undated")),
+            html.escape(str(a.get("source") or "—")),
+            a.get("chunks", 0),
+        )
+        for a in articles
+    )
+    return (
+        f"<p>{len(articles)} articles</p><table class='articles-table'><tr><th>Title</th>"
+        f"<th>Date</th><th>Source</th><th>Chunks</th></tr>{rows}</table>"
+    )
+
+
+def chat_messages(turns: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    """The conversation as Gradio chat messages: each turn's question (escaped) and what is
+    shown for its answer so far."""
+    messages = []
+    for t in turns:
+        messages.append({"role": "user", "content": html.escape(t["question"], quote=False)})
+        messages.append({"role": "assistant", "content": t["shown"]})
+    return messages
