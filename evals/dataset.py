@@ -290,6 +290,11 @@ class RealTimeQA:
     supporting: dict[str, list[str]]
 
     @property
+    def name(self) -> str:
+        """The data folder's name when it says which RealTimeQA set it is, else 'realtimeqa'."""
+        return self.data_dir.name if self.data_dir.name.startswith("realtimeqa") else "realtimeqa"
+
+    @property
     def corpus_path(self) -> Path:
         return self.data_dir / "corpus.jsonl.gz"
 

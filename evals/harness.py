@@ -34,7 +34,9 @@ from evals import metrics
 from evals.dataset import GoldRecord, RealTimeQA, iter_corpus
 from rag.answer import final_answer
 from rag.answerers import resolve_backend
+from rag.dates import parse_date
 from rag.errors import RagError
+from rag.spans import expected_type
 from rag.passages import ChunkMeta
 from rag.pipeline import Pipeline
 from rag.settings import Settings
@@ -138,7 +140,7 @@ def evaluate_question(
     res = QuestionResult(
         id=rec.id,
         user_input=rec.user_input,
-        tags=list(rec.tags),
+        tags=[*rec.tags, f"asks:{expected_type(rec.user_input) or 'explanation'}"],
         answerable=rec.answerable,
         reference=rec.reference,
         reference_context_ids=expected,
@@ -148,7 +150,13 @@ def evaluate_question(
     try:
         # one retrieval, deep enough for the metrics at k = 5 and 10; the answer is made from its
         # first answer_k passages, exactly what `rag ask` would retrieve and answer from
-        retrieved = qa.retrieve(rec.user_input, top_k=max(*KS, answer_k), history=rec.history)
+        # a question with a date (RealTimeQA's quiz date) is asked as of that date
+        retrieved = qa.retrieve(
+            rec.user_input,
+            top_k=max(*KS, answer_k),
+            history=rec.history,
+            as_of=parse_date(rec.date),
+        )
         passages = retrieved.passages
         answer = final_answer(qa.stream_from(retrieved.top(answer_k), backend=backend))
     except (RagError, ValueError, OSError) as exc:
@@ -385,7 +393,7 @@ def build_realtimeqa_index(
         )
         return have
     ids = rtqa.select_articles(limit)
-    what = f"{len(ids)} articles (--limit {limit})" if ids is not None else "all 7,534 articles"
+    what = f"{len(ids)} articles (--limit {limit})" if ids is not None else "the whole corpus"
     say(f"the RealTimeQA collection is empty: ingesting {what} into {settings.store.path} …")
     articles, problems = articles_from_records(
         (row, f"{rtqa.corpus_path}#{row.get('id')}") for row in iter_corpus(rtqa.corpus_path, ids)
@@ -417,8 +425,9 @@ def run_realtimeqa(
         (rec, [a for a in rtqa.supporting[rec.id] if a in indexed]) for rec in rtqa.answerable()
     ]
     todo = [(rec, sup) for rec, sup in todo if sup]
-    if max_questions:
-        todo = todo[:max_questions]
+    if max_questions and max_questions < len(todo):  # spread evenly over the year's weeks
+        step = len(todo) / max_questions
+        todo = [todo[int(i * step)] for i in range(max_questions)]
     results: list[QuestionResult] = []
     contexts: dict[str, list[Any]] = {}
     t0 = time.perf_counter()
@@ -439,7 +448,7 @@ def run_realtimeqa(
         questions_answerable=len(rtqa.answerable()),
     )
     run = EvalRun(
-        dataset="realtimeqa",
+        dataset=rtqa.name,
         backend=name,
         results=results,
         aggregates=aggregate(results, (*GOLD_METRICS, *REALTIMEQA_METRICS)),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from pydantic import BaseModel, Field
 
@@ -43,6 +44,11 @@ class Citation(BaseModel):
 
 class Answer(BaseModel):
     question: str
+    short_answer: str | None = Field(
+        None,
+        description="the thing asked for, copied from a cited sentence (who, which, where, when, "
+        "how many…); null for questions that ask for an explanation, and when declining",
+    )
     answer: str
     citations: list[Citation] = Field(default_factory=list)
     declined: bool = False
@@ -55,12 +61,28 @@ class Answer(BaseModel):
         default_factory=list, description="closest passages when declining"
     )
     standalone_question: str | None = None
+    as_of: str | None = Field(None, description="no article published after this date was used")
+    period: str | None = Field(
+        None, description="a period the question names, read against as_of: “this week” = …"
+    )
+
+    def context(self) -> str:
+        """'as of DATE; “this week” = …' when the question was asked as of another day than today
+        or named a period; else ''."""
+        parts = []
+        if self.as_of and (self.period or self.as_of != date.today().isoformat()):
+            parts.append(f"as of {self.as_of}")
+        if self.period:
+            parts.append(self.period)
+        return "; ".join(parts)
 
     def markers(self) -> list[int]:
         return [int(n) for n in re.findall(r"\[(\d+)\]", self.answer)]
 
     def to_text(self) -> str:
         lines = [self.answer, ""]
+        if self.context():
+            lines.insert(0, f"({self.context()})")
         if self.notice:
             lines.insert(0, f"({self.notice})")
         for c in self.citations:

@@ -6,6 +6,7 @@ article that says them. Pure functions; no guessing when there is no date to rea
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -105,3 +106,92 @@ def parse_day(value: str) -> date:
         return date.fromisoformat(value.strip())
     except ValueError:
         raise ValueError(f"{value!r} is not a date like 2025-06-05") from None
+
+
+@dataclass(frozen=True)
+class Period:
+    """A span of days a question refers to ("this week"), read against its as-of date."""
+
+    expression: str
+    start: date
+    end: date
+
+    def describe(self) -> str:
+        if self.start == self.end:
+            return f"“{self.expression}” = {fmt(self.start)}"
+        return f"“{self.expression}” = {fmt(self.start)} to {fmt(self.end)}"
+
+
+_QUESTION_PERIOD = re.compile(
+    r"\b(?:(this|last|past|previous|next) (week|weekend|month|year)|"
+    r"(today|tonight|yesterday|(?:in|on|during|since|this|last) (?:the )?past (?:few|several|\d+) days)|"
+    r"(?:(in|during|this|last) )?(" + "|".join(MONTHS) + r")(?: (\d{4}))?|"
+    r"(?:(on|last|this) )?(" + "|".join(DAYS) + r")|"
+    r"(?:in|during) (\d{4}))\b",
+    re.I,
+)
+
+
+def _month_end(year: int, month: int) -> date:
+    y, m = divmod(month, 12)
+    return date(year + y, m + 1, 1) - timedelta(days=1)
+
+
+def question_period(question: str, as_of: date) -> Period | None:
+    """The first relative or calendar period the question names ("this week", "last month",
+    "in June", "yesterday", "on Monday", "in 2024"), as days up to `as_of`; None if it names
+    none. A month or weekday without a year is the latest one on or before `as_of`."""
+    for m in _QUESTION_PERIOD.finditer(question):
+        expr = m.group(0)
+        if m.group(2):
+            mod, unit = m.group(1).lower(), m.group(2).lower()
+            back = mod in ("last", "past", "previous")
+            if mod == "next":
+                continue  # the future: no article can be about it yet
+            if unit in ("week", "weekend"):
+                monday = as_of - timedelta(days=as_of.weekday())
+                if back:
+                    return Period(expr, monday - timedelta(days=7), monday - timedelta(days=1))
+                return Period(expr, monday, as_of)
+            if unit == "month":
+                first = as_of.replace(day=1)
+                if back:
+                    prev = first - timedelta(days=1)
+                    return Period(expr, prev.replace(day=1), prev)
+                return Period(expr, first, as_of)
+            year = as_of.year - 1 if back else as_of.year
+            return Period(expr, date(year, 1, 1), min(date(year, 12, 31), as_of))
+        if m.group(3):
+            low = m.group(3).lower()
+            if low in ("today", "tonight"):
+                return Period(expr, as_of, as_of)
+            if low == "yesterday":
+                day = as_of - timedelta(days=1)
+                return Period(expr, day, day)
+            n = re.search(r"\d+", low)
+            days = int(n.group(0)) if n else 7
+            return Period(expr, as_of - timedelta(days=days), as_of)
+        if m.group(5):
+            month = MONTHS.index(m.group(5).lower()) + 1
+            if month == 5 and not m.group(4) and not m.group(6) and m.group(5) == "may":
+                continue  # the verb "may"
+            year = int(m.group(6)) if m.group(6) else as_of.year
+            if not m.group(6) and (month > as_of.month or (m.group(4) or "").lower() == "last"):
+                year -= 1
+            end = min(_month_end(year, month), as_of)
+            if end < date(year, month, 1):
+                continue
+            return Period(expr, date(year, month, 1), end)
+        if m.group(8):
+            target = DAYS.index(m.group(8).lower())
+            days_back = (as_of.weekday() - target) % 7
+            if (m.group(7) or "").lower() == "last" and days_back == 0:
+                days_back = 7
+            day = as_of - timedelta(days=days_back)
+            return Period(expr, day, day)
+        if m.group(9):
+            year = int(m.group(9))
+            if year > as_of.year:
+                continue
+            return Period(expr, date(year, 1, 1), min(date(year, 12, 31), as_of))
+    return None

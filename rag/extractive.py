@@ -27,6 +27,7 @@ import numpy as np
 from rag.answer import DECLINE_TEXT, Answer, Delta, citation_for
 from rag.dates import DAYS, MONTHS, resolve
 from rag.passages import Passage
+from rag.spans import DATE, Candidate, EntityTagger, Sentence, expected_type, mine
 from rag.text import (
     looks_like_instruction,
     mentions,
@@ -40,6 +41,10 @@ MODEL_NAME = "extractive-v1"
 MIN_SCORE = 0.42  # below this the best sentence does not answer the question (see tests)
 KEEP_RATIO = 0.8  # further sentences must score this close to the best one
 MAX_SENTENCES = 3
+MINE_SENTENCES = 40  # the best-scoring sentences of all passages are searched for short answers
+MINE_MIN = 0.2  # a sentence this far from the question supports no short answer
+SPAN_MIN = 0.35  # a short answer needs one sentence at least this close to the question
+RIVAL_RATIO = 0.9  # a runner-up this well supported, by two or more other articles: a disagreement
 
 _SAY = re.compile(
     r"\b(say|said|says|tell|told|quote|quoted|claim|claimed|warn|warned|add|added|describe|react|respond|comment)\b",
@@ -83,6 +88,7 @@ class ExtractiveAnswerer:
 
     def __init__(self, embed_model: Any | None = None) -> None:
         self.embed_model = embed_model
+        self.tagger = EntityTagger()
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -173,8 +179,8 @@ class ExtractiveAnswerer:
                 score += 0.08
             c.score = score
 
-        # the answer must be of the type asked for: a date for "when", reported speech for "what
-        # did X say", a name for "who"; sentences of another type cannot answer, however close
+        # the sentences that answer best, of the type asked for: a date for "when", reported
+        # speech for "what did X say", a name for "who"; sentences of another type cannot answer
         typed = [
             c
             for c in cands
@@ -183,33 +189,85 @@ class ExtractiveAnswerer:
             and (not wants_person or _new_names(c.text, question))
         ]
         ranked = sorted(typed, key=lambda c: -c.score)
-        if not ranked:
-            return self._decline(question, passages, cands, DECLINE_TEXT, base)
-        best = ranked[0]
-        if best.score < MIN_SCORE:
-            return self._decline(question, passages, cands, DECLINE_TEXT, base)
-        chosen = [best]
-        for c in ranked[1:]:
-            if len(chosen) >= MAX_SENTENCES or c.score < KEEP_RATIO * best.score:
-                break
-            if any(_same(c.text, o.text) for o in chosen):
-                continue
-            chosen.append(c)
-        chosen.sort(key=lambda c: (c.rank, c.order))
+        chosen: list[_Cand] = []
+        if ranked and ranked[0].score >= MIN_SCORE:
+            chosen = [ranked[0]]
+            for c in ranked[1:]:
+                if len(chosen) >= MAX_SENTENCES or c.score < KEEP_RATIO * ranked[0].score:
+                    break
+                if not any(_same(c.text, o.text) for o in chosen):
+                    chosen.append(c)
 
-        citations, parts = [], []
-        for num, c in enumerate(chosen, 1):
-            note = ""
-            if wants_date and c.passage.date:
-                found = resolve(c.text, date.fromisoformat(c.passage.date))
-                if found:
-                    note = (
-                        "; ".join(f"“{e}” = {meaning}" for e, meaning in found)
-                        + f" (article dated {c.passage.date})"
-                    )
-            citations.append(citation_for(num, c.passage, c.text, note))
-            parts.append(_with_marker(c.text, num) + (f" ({note})" if note else ""))
-        return Answer(answer=" ".join(parts), citations=citations, **base)
+        # a question that asks for a thing is answered with that thing first, or declined when
+        # no sentence close enough to the question carries anything of its type
+        expected = expected_type(question)
+        spans = self._spans(question, cands, expected) if expected else []
+        if expected and not spans:
+            return self._decline(question, passages, cands, DECLINE_TEXT, base)
+        if not spans and not chosen:
+            return self._decline(question, passages, cands, DECLINE_TEXT, base)
+        lead, quoted = "", list(chosen)
+        if spans:
+            lead, quoted = self._lead(spans, chosen)
+        quoted.sort(key=lambda c: (c.rank, c.order))
+        number = {id(c): n for n, c in enumerate(quoted, 1)}
+        lead = re.sub("\x00(\\d+)\x00", lambda m: f"[{number[int(m.group(1))]}]", lead)
+        citations, parts = [], [lead] if lead else []
+        for c in quoted:
+            n = number[id(c)]
+            note = _date_note(c) if wants_date or expected == DATE else ""
+            citations.append(citation_for(n, c.passage, c.text, note))
+            parts.append(_with_marker(c.text, n) + (f" ({note})" if note else ""))
+        short = spans[0].text if spans else None
+        return Answer(answer=" ".join(parts), citations=citations, short_answer=short, **base)
+
+    def _spans(self, question: str, cands: list[_Cand], expected: str) -> list[Candidate]:
+        """Spans of the expected type in the best sentences of all passages, best first."""
+        pool = sorted(cands, key=lambda c: -c.score)[:MINE_SENTENCES]
+        sentences = [
+            Sentence(c.text, c.score, c.passage.article_id, c.passage.date, ref=c)
+            for c in pool
+            if c.score >= MINE_MIN
+        ]
+        found = mine(question, sentences, self.tagger, expected)
+        return [s for s in found if max(x.score for x in s.sentences) >= SPAN_MIN]
+
+    @staticmethod
+    def _lead(spans: list[Candidate], chosen: list[_Cand]) -> tuple[str, list[_Cand]]:
+        """The opening sentence (NUL-quoted `id()`s where citation numbers go) and the sentences to
+        quote: those chosen, plus the best one that carries the span verbatim if none does."""
+        best = spans[0]
+        rival = next(
+            (
+                s
+                for s in spans[1:]
+                if s.score >= RIVAL_RATIO * best.score
+                and min(len(s.articles), len(best.articles)) >= 2
+                and not set(s.articles) & set(best.articles)
+            ),
+            None,
+        )
+        quoted = list(chosen)
+
+        def cite(span: Candidate) -> str:
+            carrying = sorted(
+                (s for s in span.sentences if span.text in s.text), key=lambda s: -s.score
+            )
+            refs = [s.ref for s in carrying if s.ref in quoted][:2]
+            if not refs:
+                refs = [carrying[0].ref]
+                quoted.append(carrying[0].ref)
+            return "".join(f"\x00{id(r)}\x00" for r in refs)
+
+        if rival is None:
+            return f"{best.text} {cite(best)}.", quoted
+        first = max(best.sentences, key=lambda s: s.score).date or "undated"
+        second = max(rival.sentences, key=lambda s: s.score).date or "undated"
+        lead = (
+            f"The articles disagree: {best.text} {cite(best)} ({first}); "
+            f"{rival.text} {cite(rival)} ({second})."
+        )
+        return lead, quoted
 
     def _decline(
         self,
@@ -226,6 +284,21 @@ class ExtractiveAnswerer:
         elif passages:
             related.append(citation_for(1, passages[0], split_sentences(passages[0].text)[0]))
         return Answer(answer=text, declined=True, related=related, **base)
+
+
+def _best(span: Candidate) -> float:
+    return max(s.score for s in span.sentences)
+
+
+def _date_note(c: _Cand) -> str:
+    """What the relative dates in a quoted sentence mean, read against its article's date."""
+    if not c.passage.date:
+        return ""
+    found = resolve(c.text, date.fromisoformat(c.passage.date))
+    if not found:
+        return ""
+    meanings = "; ".join(f"“{e}” = {meaning}" for e, meaning in found)
+    return f"{meanings} (article dated {c.passage.date})"
 
 
 def _new_names(sentence: str, question: str) -> list[str]:

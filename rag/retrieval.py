@@ -43,12 +43,16 @@ GTE, LTE, IN = FilterOperator.GTE, FilterOperator.LTE, FilterOperator.IN
 
 @dataclass
 class Filters:
+    """Which articles may answer: published in [date_from, date_to], from these sources, and not
+    after `as_of` (the date the question is asked as of; undated articles are kept)."""
+
     date_from: date | None = None
     date_to: date | None = None
     sources: list[str] | None = None
+    as_of: date | None = None
 
     def empty(self) -> bool:
-        return not (self.date_from or self.date_to or self.sources)
+        return not (self.date_from or self.date_to or self.sources or self.as_of)
 
     def to_metadata_filters(self) -> MetadataFilters | None:
         items: list[MetadataFilter | MetadataFilters] = []
@@ -58,6 +62,8 @@ class Filters:
             items.append(MetadataFilter(key=DATE_NUM, value=date_num(self.date_to), operator=LTE))
         if self.sources:
             items.append(MetadataFilter(key=SOURCE, value=list(self.sources), operator=IN))
+        if self.as_of:  # undated articles have date_num 0, so they pass
+            items.append(MetadataFilter(key=DATE_NUM, value=date_num(self.as_of), operator=LTE))
         return MetadataFilters(filters=items) if items else None
 
     def accepts(self, meta: dict[str, Any]) -> bool:
@@ -65,6 +71,8 @@ class Filters:
         if self.date_from and num < date_num(self.date_from):
             return False
         if self.date_to and (num == 0 or num > date_num(self.date_to)):
+            return False
+        if self.as_of and num > date_num(self.as_of):
             return False
         return not (self.sources and meta.get(SOURCE) not in self.sources)
 

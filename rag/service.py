@@ -12,9 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import TypedDict, Unpack
 
 from rag.answer import Answer, Delta, final_answer
 from rag.answerers import Answerer, Answerers
+from rag.dates import Period, question_period
 from rag.errors import BadQuestionError
 from rag.followup import rewrite
 from rag.passages import Passage
@@ -22,6 +25,16 @@ from rag.retrieval import Filters, HybridRetriever
 from rag.settings import Settings
 
 History = Sequence[dict[str, str]]
+REPORTING_LAG = timedelta(days=2)  # what happened on Monday is often published on Tuesday
+
+
+class Options(TypedDict, total=False):
+    """What a question may carry besides its text (the keywords of `QAService.retrieve`)."""
+
+    top_k: int | None
+    filters: Filters | None
+    history: History | None
+    as_of: date | None
 
 
 @dataclass
@@ -34,6 +47,8 @@ class Retrieved:
     passages: list[Passage]
     started: float  # perf_counter() when the question arrived
     seconds: float  # spent validating, rewriting and retrieving
+    as_of: date | None = None  # no article published after it was used
+    period: Period | None = None  # "this week" in the question, read against as_of
 
     def top(self, k: int) -> Retrieved:
         """The same retrieval cut to its first `k` passages (what an answer of k is made from)."""
@@ -74,16 +89,38 @@ class QAService:
         top_k: int | None = None,
         filters: Filters | None = None,
         history: History | None = None,
+        as_of: date | None = None,
     ) -> Retrieved:
         """Validate, make standalone, and retrieve `top_k` passages (default: the answer's count,
-        RAG_RETRIEVAL__ANSWER_PASSAGES)."""
+        RAG_RETRIEVAL__ANSWER_PASSAGES) from articles published up to `as_of` (default today).
+
+        A period the question names ("this week", "in June", "yesterday") is read against
+        `as_of`; passages from articles of that period (or up to two days after, when they are
+        reported) come first, topped up from the rest when there are too few."""
         started = time.perf_counter()
         question = self.validate(question)
         asked, query = rewrite(question, history)
-        passages = self.retriever.retrieve(
-            query, top_k=top_k or self.settings.retrieval.answer_passages, filters=filters
-        )
-        return Retrieved(question, asked, query, passages, started, time.perf_counter() - started)
+        k = top_k or self.settings.retrieval.answer_passages
+        as_of = as_of or date.today()
+        base = replace(filters or Filters(), as_of=as_of)
+        period = question_period(asked, as_of)
+        passages = self.retriever.retrieve(query, top_k=k, filters=self._window(base, period))
+        if period is not None and len(passages) < k:
+            seen = {p.chunk_id for p in passages}
+            rest = self.retriever.retrieve(query, top_k=k, filters=base)
+            passages += [p for p in rest if p.chunk_id not in seen][: k - len(passages)]
+        seconds = time.perf_counter() - started
+        return Retrieved(question, asked, query, passages, started, seconds, as_of, period)
+
+    @staticmethod
+    def _window(base: Filters, period: Period | None) -> Filters:
+        if period is None:
+            return base
+        start = max(period.start, base.date_from) if base.date_from else period.start
+        end = period.end + REPORTING_LAG
+        if base.date_to:
+            end = min(end, base.date_to)
+        return replace(base, date_from=start, date_to=end)
 
     def stream_from(
         self, retrieved: Retrieved, *, backend: str | None = None
@@ -96,6 +133,8 @@ class QAService:
                 event.question = retrieved.question
                 if asked != retrieved.question:
                     event.standalone_question = asked
+                event.as_of = retrieved.as_of.isoformat() if retrieved.as_of else None
+                event.period = retrieved.period.describe() if retrieved.period else None
                 event.timings = {
                     "retrieve": retrieved.seconds,
                     **event.timings,
@@ -104,28 +143,15 @@ class QAService:
             yield event
 
     def stream(
-        self,
-        question: str,
-        *,
-        top_k: int | None = None,
-        filters: Filters | None = None,
-        backend: str | None = None,
-        history: History | None = None,
+        self, question: str, *, backend: str | None = None, **options: Unpack[Options]
     ) -> Iterator[Delta | Answer]:
+        """Retrieve (see `retrieve` for the options) and answer, streaming."""
         self.validate(question)  # a bad question, then a bad backend, fail before retrieval
         self.answerer(backend)
-        retrieved = self.retrieve(question, top_k=top_k, filters=filters, history=history)
-        yield from self.stream_from(retrieved, backend=backend)
+        yield from self.stream_from(self.retrieve(question, **options), backend=backend)
 
     def ask(
-        self,
-        question: str,
-        *,
-        top_k: int | None = None,
-        filters: Filters | None = None,
-        backend: str | None = None,
-        history: History | None = None,
+        self, question: str, *, backend: str | None = None, **options: Unpack[Options]
     ) -> Answer:
-        return final_answer(
-            self.stream(question, top_k=top_k, filters=filters, backend=backend, history=history)
-        )
+        """Retrieve and answer at once."""
+        return final_answer(self.stream(question, backend=backend, **options))

@@ -54,7 +54,7 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    from rag.answerers import BACKENDS
+    from rag.answerers import BACKENDS, REGISTRY
 
     ap = argparse.ArgumentParser(
         prog="rag",
@@ -97,11 +97,21 @@ def parser() -> argparse.ArgumentParser:
         "ask",
         help="answer a question with citations",
         description="Retrieve passages and answer with [n] citations, or say the articles don't say. "
-        "Backends: extractive (no model, the offline default), openai (OpenAI or any OpenAI-compatible "
-        "server via RAG_LLM__BASE_URL), local (a GGUF model run by llama.cpp), auto.",
+        "A question that asks for a thing (who, which, where, when, how many) is answered with "
+        "that thing first, copied from the articles. Backends: "
+        + "; ".join(f"{name}: {b.help}" for name, b in REGISTRY.items())
+        + "; auto: openai when a key or base URL is set, else local when a model is present, "
+        "else extractive.",
     )
     p.add_argument("question")
     _add_filters(p)
+    p.add_argument(
+        "--as-of",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="ask as of this date (default today): later articles are not used, and 'this week', "
+        "'last month', 'in June' in the question are read against it",
+    )
     p.add_argument("--backend", choices=BACKENDS, help="answer backend (RAG_LLM__BACKEND, auto)")
     p.add_argument("--stream", action="store_true", help="print the answer as it is generated")
 
@@ -199,7 +209,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     pipe = build(_settings(args))
     try:
-        kwargs = {"top_k": args.top_k, "filters": _filters(args), "backend": args.backend}
+        kwargs = {
+            "top_k": args.top_k,
+            "filters": _filters(args),
+            "backend": args.backend,
+            "as_of": args.as_of,
+        }
         if args.stream and not args.json:
             answer = None
             for event in pipe.qa.stream(args.question, **kwargs):
@@ -251,6 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING if args.verbose else logging.ERROR)
     try:
         return COMMANDS[args.command](args)
+    except BrokenPipeError:  # `rag ask … | head`: the reader left; nothing to report
+        sys.stderr.close()
+        return 0
     except RagError as exc:
         if os.environ.get("RAG_DEBUG"):
             raise

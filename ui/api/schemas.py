@@ -41,6 +41,12 @@ class FiltersIn(BaseModel):
         return Filters(date_from=self.date_from, date_to=self.date_to, sources=self.sources)
 
 
+AS_OF = (
+    "YYYY-MM-DD the question is asked as of (default today): articles published after it are not "
+    "used, and 'this week', 'last month', 'in June' in the question are read against it"
+)
+
+
 class HistoryMessage(BaseModel):
     role: Literal["user", "assistant", "system"]
     content: str
@@ -54,6 +60,7 @@ class QueryIn(BaseModel):
     history: list[HistoryMessage] | None = Field(
         None, description="earlier turns, so a follow-up question can be made standalone"
     )
+    as_of: date | None = Field(None, description=AS_OF)
     stream: bool = Field(False, description="send server-sent events instead of one JSON answer")
 
     model_config = ConfigDict(
@@ -95,6 +102,7 @@ class ChatCompletionIn(BaseModel):
     top_k: int | None = Field(None, ge=1, le=50)
     filters: FiltersIn | None = None
     backend: str | None = None
+    as_of: date | None = Field(None, description=AS_OF)
 
 
 class ArticleIn(BaseModel):

@@ -73,6 +73,13 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                         step=1,
                         label="Passages to read",
                     )
+                    as_of = gr.Textbox(
+                        label="As of",
+                        placeholder="YYYY-MM-DD (default today)",
+                        info="later articles are not used; 'this week' in a question means "
+                        "the week of this date",
+                        elem_id="as-of",
+                    )
                     with gr.Row():
                         date_from = gr.Textbox(label="From", placeholder="YYYY-MM-DD")
                         date_to = gr.Textbox(label="To", placeholder="YYYY-MM-DD")
@@ -88,7 +95,7 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                     refresh = gr.Button("Refresh", size="sm")
         cite_ref = gr.Textbox(visible="hidden", elem_id="cite-ref")
 
-        inputs = [question, turns, backend, top_k, date_from, date_to, sources]
+        inputs = [question, turns, backend, top_k, date_from, date_to, sources, as_of]
         outputs = [chatbot, turns, question]
         question.submit(on.respond, inputs, outputs, api_visibility="private")
         ask.click(on.respond, inputs, outputs, api_visibility="private")

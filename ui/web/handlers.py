@@ -70,6 +70,7 @@ class ChatHandlers:
         date_from: str,
         date_to: str,
         sources: list[str] | None,
+        as_of: str = "",
     ) -> Iterator[tuple[Any, ...]]:
         """Add a turn and stream its answer into it: (chat messages, turns, cleared question)."""
         turns = list(turns or [])
@@ -96,6 +97,7 @@ class ChatHandlers:
                 filters=filters,
                 backend=backend or None,
                 history=history or None,
+                as_of=field_date(as_of, "As of"),
             ):
                 if isinstance(event, Delta):
                     written += event.text

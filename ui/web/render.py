@@ -38,7 +38,13 @@ def link_markers(text: str, turn: int, citations: list[Citation]) -> str:
 
 def answer_markdown(answer: Answer, turn: int) -> str:
     """The assistant message: linked answer, a note if any, and the numbered sources."""
-    parts = [link_markers(answer.answer, turn, answer.citations)]
+    text = link_markers(answer.answer, turn, answer.citations)
+    short = html.escape(answer.short_answer or "", quote=False)
+    if short and text.startswith(short):  # the thing asked for, first and in bold
+        text = f"<strong class='short-answer'>{short}</strong>{text[len(short) :]}"
+    parts = [text]
+    if answer.context():
+        parts.append(f"<em>({html.escape(answer.context())})</em>")
     if answer.notice:
         parts.append(f"<em>Note: {html.escape(answer.notice)}</em>")
     if answer.citations:

