@@ -41,6 +41,7 @@ MODEL_NAME = "extractive-v1"
 MIN_SCORE = 0.42  # below this the best sentence does not answer the question (see tests)
 KEEP_RATIO = 0.8  # further sentences must score this close to the best one
 MAX_SENTENCES = 3
+EVIDENCE_SENTENCES = 12  # sentences an LLM reads (a few hundred tokens instead of whole chunks)
 MINE_SENTENCES = 40  # the best-scoring sentences of all passages are searched for short answers
 MINE_MIN = 0.2  # a sentence this far from the question supports no short answer
 SPAN_MIN = 0.35  # a short answer needs one sentence at least this close to the question
@@ -68,6 +69,16 @@ _DATEISH = re.compile(
     + r"|\d{4})\b",
     re.I,
 )
+
+
+@dataclass
+class Evidence:
+    """The best sentences per passage (0-based passage index -> sentences, reading order) and
+    the short-answer candidates with the (1-based) sources that carry them."""
+
+    sentences: dict[int, list[str]]
+    candidates: list[tuple[str, list[int]]]
+    expected: str | None
 
 
 @dataclass
@@ -138,46 +149,16 @@ class ExtractiveAnswerer:
 
         # someone the question names but no passage mentions: the articles cannot say
         missing = unmentioned_names(question, (p.title + " " + p.text for p in passages))
-        cands = [
-            _Cand(s, p, rank, i)
-            for rank, p in enumerate(passages)
-            for i, s in enumerate(split_sentences(p.text))
-            if len(s) > 25 and not looks_like_instruction(s)
-        ]
+        cands = self._scored(question, passages)
         if missing:
             return self._decline(
                 question, passages, cands, f"The articles don't mention {', '.join(missing)}.", base
             )
         if not cands:
             return self._decline(question, passages, cands, DECLINE_TEXT, base)
-
-        q_terms = set(terms(question))
-        sent_terms = [set(terms(c.text)) for c in cands]
-        df = Counter(t for st in sent_terms for t in st)
-        n = len(cands)
-
-        def idf(t: str) -> float:
-            return math.log(1 + n / (1 + df.get(t, 0)))
-
-        q_weight = sum(idf(t) for t in q_terms) or 1.0
-        sims = self._similarities(question, [c.text for c in cands])
         wants_quote = bool(_SAY.search(question))
-        wants_number = bool(_NUMQ.search(question))
         wants_date = bool(_WHENQ.search(question))
         wants_person = bool(_WHOQ.search(question))
-        people = names(question)
-        for c, st, sim in zip(cands, sent_terms, sims, strict=True):
-            lexical = sum(idf(t) for t in q_terms & st) / q_weight
-            score = 0.45 * lexical + 0.45 * max(float(sim), 0.0) + 0.04 / (1 + c.rank)
-            if wants_quote and _QUOTE.search(c.text):
-                score += 0.08
-            if wants_number and _NUMBER.search(c.text):
-                score += 0.05
-            if wants_date and _DATEISH.search(c.text):
-                score += 0.08
-            if people and any(mentions(c.text, p) for p in people):
-                score += 0.08
-            c.score = score
 
         # the sentences that answer best, of the type asked for: a date for "when", reported
         # speech for "what did X say", a name for "who"; sentences of another type cannot answer
@@ -221,13 +202,80 @@ class ExtractiveAnswerer:
         short = spans[0].text if spans else None
         return Answer(answer=" ".join(parts), citations=citations, short_answer=short, **base)
 
+    def _scored(self, question: str, passages: Sequence[Passage]) -> list[_Cand]:
+        """Every sentence of the passages, scored against the question: content-word overlap
+        (stemmed, weighted by rarity among them), MiniLM similarity, the passage's rank, and
+        cues for the kind of question (a quote, a figure, a date, the person named)."""
+        cands = [
+            _Cand(s, p, rank, i)
+            for rank, p in enumerate(passages)
+            for i, s in enumerate(split_sentences(p.text))
+            if len(s) > 25 and not looks_like_instruction(s)
+        ]
+        if not cands:
+            return cands
+        q_terms = set(terms(question))
+        sent_terms = [set(terms(c.text)) for c in cands]
+        df = Counter(t for st in sent_terms for t in st)
+        n = len(cands)
+
+        def idf(t: str) -> float:
+            return math.log(1 + n / (1 + df.get(t, 0)))
+
+        q_weight = sum(idf(t) for t in q_terms) or 1.0
+        sims = self._similarities(question, [c.text for c in cands])
+        wants_quote = bool(_SAY.search(question))
+        wants_number = bool(_NUMQ.search(question))
+        wants_date = bool(_WHENQ.search(question))
+        people = names(question)
+        for c, st, sim in zip(cands, sent_terms, sims, strict=True):
+            lexical = sum(idf(t) for t in q_terms & st) / q_weight
+            score = 0.45 * lexical + 0.45 * max(float(sim), 0.0) + 0.04 / (1 + c.rank)
+            if wants_quote and _QUOTE.search(c.text):
+                score += 0.08
+            if wants_number and _NUMBER.search(c.text):
+                score += 0.05
+            if wants_date and _DATEISH.search(c.text):
+                score += 0.08
+            if people and any(mentions(c.text, p) for p in people):
+                score += 0.08
+            c.score = score
+        return cands
+
+    def evidence(self, question: str, passages: Sequence[Passage]) -> Evidence:
+        """What a language model needs to read instead of whole passages: the sentences closest
+        to the question (by passage, in reading order) and the short-answer candidates."""
+        cands = self._scored(question, passages)
+        best = sorted(cands, key=lambda c: -c.score)[:EVIDENCE_SENTENCES]
+        best = [c for c in best if c.score >= MINE_MIN] or best[:3]
+        by_passage: dict[int, list[str]] = {}
+        for c in sorted(best, key=lambda c: (c.rank, c.order)):
+            by_passage.setdefault(c.rank, []).append(c.text)
+        expected = expected_type(question)
+        spans = self._spans(question, cands, expected) if expected else []
+        candidates = [(s.text, sorted({s_.ref.rank + 1 for s_ in s.sentences})) for s in spans[:3]]
+        return Evidence(sentences=by_passage, candidates=candidates, expected=expected)
+
     def _spans(self, question: str, cands: list[_Cand], expected: str) -> list[Candidate]:
-        """Spans of the expected type in the best sentences of all passages, best first."""
+        """Spans of the expected type in the best sentences of all passages, best first. Only
+        passages that mention what the question names (all of it, or all but one of three or
+        more names: a passage is a part of an article) can say who or what: a figure about
+        America answers nothing about Canada."""
+        named = names(question)
+        needed = len(named) if len(named) <= 2 else len(named) - 1
+        about: dict[int, bool] = {}
+
+        def on_topic(c: _Cand) -> bool:
+            if c.rank not in about:
+                text = f"{c.passage.title} {c.passage.text}"
+                about[c.rank] = sum(mentions(text, n) for n in named) >= needed
+            return about[c.rank]
+
         pool = sorted(cands, key=lambda c: -c.score)[:MINE_SENTENCES]
         sentences = [
             Sentence(c.text, c.score, c.passage.article_id, c.passage.date, ref=c)
             for c in pool
-            if c.score >= MINE_MIN
+            if c.score >= MINE_MIN and on_topic(c)
         ]
         found = mine(question, sentences, self.tagger, expected)
         return [s for s in found if max(x.score for x in s.sentences) >= SPAN_MIN]

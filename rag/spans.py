@@ -92,6 +92,17 @@ _EXPLAIN = re.compile(
     r"(?:the )?(?:reason|impact|effect|significance|purpose|goal|issue|problem)",
     re.I,
 )
+# several answers, or one answer and an explanation: told in sentences, not one span
+_SEVERAL = re.compile(
+    r"\b(?:when|where|who|what|which|how)\b.+?(?:,\s*and|\band)\s+(?:when|where|who|what|which|"
+    r"how|why)\b|\bwhat else\b|\b(?:what|which) (?:two|three|four|both|several|other)\b"
+)
+# "who is Mark Rutte?": a description of someone the question names
+_DESCRIBE_PERSON = re.compile(r"^\s*(?i:and\s+)?(?i:who) (?i:is|was|are|were)\s+[A-Z]")
+_QUANTITY_NOUNS = (
+    "target", "rate", "share", "percentage", "figure", "amount", "number", "total", "price",
+    "cost", "score", "budget", "tax", "sum", "level", "toll", "tally",
+)  # fmt: skip
 _AUXILIARIES = frozenset(
     "is are was were did do does has have had will would can could should may might must".split()
 )
@@ -102,16 +113,16 @@ def expected_type(question: str) -> str | None:
     """What kind of span answers the question, or None when it asks for an explanation."""
     q = question.strip()
     low = q.lower()
-    if _EXPLAIN.search(q) or re.search(
-        r"\b(?:when|where|who)\b.+\band (?:when|where|who|how)\b", low
-    ):
-        return None  # an explanation, or several things at once
+    if _EXPLAIN.search(q) or _SEVERAL.search(low) or _DESCRIBE_PERSON.search(q):
+        return None  # an explanation, a description, or several things at once
     if re.search(r"\bwhat (?:percentage|percent|share|proportion)\b|\bhow much of\b", low):
         return PERCENT
     if re.search(r"\bhow much\b.*\b(?:cost|pay|paid|spend|spent|worth|money|raise|raised|price|"
                  r"fine|fined|earn|earned|sell|sold|owe|budget|fund)", low):  # fmt: skip
         return MONEY
-    if re.search(r"\bhow (?:many|much|old|long|far|big|large|tall|high)\b", low):
+    if re.search(r"\bhow (?:many|much|old|long|far|big|large|tall|high)\b", low) or re.search(
+        r"\b(?:what|which)\s+(?:\w+\s+){0,3}?(?:" + "|".join(_QUANTITY_NOUNS) + r")\b", low
+    ):
         return NUMBER
     if re.search(r"\b(?:when|what date|what day|which day|what time|which month|what year|"
                  r"which year|by when|since when|until when)\b", low):  # fmt: skip
