@@ -71,8 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend",
         choices=BACKENDS,
-        help="answer backend (RAG_LLM__BACKEND; auto = openai if configured, else local if a "
-        "model is present, else extractive)",
+        help="answer backend (RAG_LLM__BACKEND; auto = openai if configured, else extractive)",
     )
     parser.add_argument(
         "-k",

@@ -36,10 +36,10 @@ from rag.answer import final_answer
 from rag.answerers import resolve_backend
 from rag.dates import parse_date
 from rag.errors import RagError
-from rag.spans import expected_type
 from rag.passages import ChunkMeta
 from rag.pipeline import Pipeline
 from rag.settings import Settings
+from rag.spans import expected_type
 
 log = logging.getLogger(__name__)
 

@@ -220,7 +220,6 @@ def article_from_record(rec: dict[str, object], location: str) -> Article:
         or parse_date(rec.get("published_at"))
         or parse_date(rec.get("date"))
         or c.date
-        or parse_date(rec.get("week"))
     )
     authors = rec.get("authors") or rec.get("author")
     if isinstance(authors, list):

@@ -103,7 +103,7 @@ class QAService:
         k = top_k or self.settings.retrieval.answer_passages
         as_of = as_of or date.today()
         base = replace(filters or Filters(), as_of=as_of)
-        period = question_period(asked, as_of)
+        period = question_period(asked, as_of) if self.settings.retrieval.periods else None
         passages = self.retriever.retrieve(query, top_k=k, filters=self._window(base, period))
         if period is not None and len(passages) < k:
             seen = {p.chunk_id for p in passages}

@@ -53,6 +53,10 @@ class RetrievalSettings(BaseModel):
     answer_passages: int = Field(
         6, ge=1, le=50, description="passages an answer is made from (ask, the API, the UI, evals)"
     )
+    periods: bool = Field(
+        True,
+        description="a period the question names ('this week') puts its articles first",
+    )
     candidates: int = Field(30, ge=1, le=1000, description="passages each retriever proposes")
 
 

@@ -180,9 +180,11 @@ def test_auto_backend_is_extractive_without_key_or_model(
         )
         == "openai"
     )
+    # a GGUF in models/ is used when asked for, not by `auto` (it answers worse than extraction)
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "m.gguf").write_bytes(b"GGUF")
-    assert resolve_backend(make_settings(tmp_path, llm={"backend": "auto"})) == "local"
+    assert resolve_backend(make_settings(tmp_path, llm={"backend": "auto"})) == "extractive"
+    assert resolve_backend(make_settings(tmp_path), "local") == "local"
 
 
 @pytest.mark.parametrize(

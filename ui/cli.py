@@ -100,8 +100,8 @@ def parser() -> argparse.ArgumentParser:
         "A question that asks for a thing (who, which, where, when, how many) is answered with "
         "that thing first, copied from the articles. Backends: "
         + "; ".join(f"{name}: {b.help}" for name, b in REGISTRY.items())
-        + "; auto: openai when a key or base URL is set, else local when a model is present, "
-        "else extractive.",
+        + "; auto: openai when a key or base URL is set, else extractive (local only when asked "
+        "for).",
     )
     p.add_argument("question")
     _add_filters(p)

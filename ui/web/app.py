@@ -64,7 +64,7 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                         list(BACKENDS),
                         value=settings.llm.backend,
                         label="Answer backend",
-                        info="auto: openai if configured, else local model, else extractive",
+                        info="auto: openai if configured, else extractive; local: the GGUF model in models/",
                     )
                     top_k = gr.Slider(
                         1,
