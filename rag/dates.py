@@ -173,8 +173,10 @@ def question_period(question: str, as_of: date) -> Period | None:
             return Period(expr, as_of - timedelta(days=days), as_of)
         if m.group(5):
             month = MONTHS.index(m.group(5).lower()) + 1
-            if month == 5 and not m.group(4) and not m.group(6) and m.group(5) == "may":
-                continue  # the verb "may"
+            after = question[m.end() :].lstrip().lower()
+            verb = re.match(r"(?:i|we|you|he|she|they|it|there|not|be|have|also)\b", after)
+            if month == 5 and not m.group(4) and not m.group(6) and (m.group(5) == "may" or verb):
+                continue  # the verb "may" ("What may happen?", "May I ask …")
             year = int(m.group(6)) if m.group(6) else as_of.year
             if not m.group(6) and (month > as_of.month or (m.group(4) or "").lower() == "last"):
                 year -= 1

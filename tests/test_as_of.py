@@ -62,6 +62,8 @@ def test_no_article_after_as_of_is_used(pipeline: Pipeline, question: str, as_of
     assert all(published_by(p.date, as_of) for p in retrieved.passages), [
         p.date for p in retrieved.passages
     ]
+    later = pipeline.qa.retrieve(question, top_k=20, as_of=date(2026, 1, 1))
+    assert any(not published_by(p.date, as_of) for p in later.passages), "the control"
     a = pipeline.qa.ask(question, as_of=as_of)
     assert a.as_of == as_of.isoformat()
     assert a.citations or a.related

@@ -82,11 +82,6 @@ def test_expected_type_is_none_for_lists_and_explanations(question: str) -> None
     assert expected_type(question) is None
 
 
-@pytest.mark.xfail(
-    reason="plurals in -ies are not recognised: 'countries' is neither 'country'+'s' nor +'es', "
-    "so 'which countries' falls through to THING instead of None (a list)",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "question", ["Which countries have committed to 5%?", "Which cities were hit by the storm?"]
 )
