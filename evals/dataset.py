@@ -25,7 +25,9 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 from rag.errors import RagError
 
@@ -302,13 +304,14 @@ class RealTimeQA:
         return [r for r in self.records if r.answerable]
 
     def select_articles(self, limit: int | None) -> list[str] | None:
-        """Article ids for a `--limit` run: the answerable questions in order, each bringing all
-        of its search results (its supporting articles and the ones that only look related), while
-        they fit. None when there is no limit (the whole corpus)."""
+        """Article ids for a `--limit` run: answerable questions spread over the whole set (so a
+        set of several years samples each), each bringing all of its search results (its
+        supporting articles and the ones that only look related), while they fit. None when
+        there is no limit (the whole corpus)."""
         if not limit:
             return None
         chosen: dict[str, None] = {}
-        for rec in self.answerable():
+        for rec in spread(self.answerable()):
             new = [a for a in rec.reference_context_ids if a not in chosen]
             if len(chosen) + len(new) > limit:
                 if not chosen:
@@ -319,6 +322,26 @@ class RealTimeQA:
             if len(chosen) >= limit:
                 break
         return list(chosen)
+
+
+def spread(items: list[T]) -> list[T]:
+    """The items in an order whose every prefix is spread over the whole list: the middle, then
+    the quarters, then the eighths… (a deterministic, even sample of any length)."""
+    n = len(items)
+    order: list[int] = []
+    seen: set[int] = set()
+    step = 1
+    while len(order) < n:
+        for k in range(step):
+            i = (2 * k + 1) * n // (2 * step)
+            if i not in seen:
+                seen.add(i)
+                order.append(i)
+        step *= 2
+        if step > 2 * n:
+            order += [i for i in range(n) if i not in seen]
+            break
+    return [items[i] for i in order]
 
 
 def iter_corpus(path: Path, ids: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:

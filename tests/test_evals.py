@@ -812,3 +812,14 @@ def test_gate_without_floors_for_the_run_fails_before_running(
     assert _rag(argv) == 2
     assert "no floors for dataset 'seeds' with backend 'openai'" in capsys.readouterr().err
     assert not (tmp_path / "never-built").exists()  # nothing was ingested or built
+
+
+def test_spread_orders_any_prefix_evenly_over_the_list() -> None:
+    from evals.dataset import spread
+
+    items = list(range(100))
+    order = spread(items)
+    assert sorted(order) == items  # every item once
+    first = order[:4]
+    assert min(first) < 30 and max(first) > 70  # the first few come from both ends of the list
+    assert spread([]) == [] and spread(["a"]) == ["a"]
