@@ -5,9 +5,18 @@ weighted by rarity among the candidates), MiniLM similarity, and cues for the ki
 (a quote for "what did X say", a figure for "how much", a date for "when"), plus the sentence's
 passage rank. The best few sentences (from one or several articles) are quoted verbatim, in reading
 order, each with its citation; a relative date in a quoted sentence is resolved against the
-article's date when the question asks when. It declines when the question names someone the
-passages never mention, or when no sentence is a good enough match, and then points at the
-closest passage. It never paraphrases, so every word of its answers is in the articles.
+article's date when the question asks when.
+
+A question that asks for a thing (`rag.spans.expected_type`: a person, place, organisation, date,
+number…) is answered with that thing first: the spans of that type in the best sentences of all
+passages are mined and weighed (`rag.spans.mine`), and the winner opens the answer, verbatim and
+cited ("Buffalo Bills [1][2]."), as `short_answer`; two answers each carried by two or more other
+articles are named side by side with their dates. Such a question is declined when no sentence
+close enough to it carries anything of its type; others when no sentence is a good enough match;
+any question when it names someone the passages never mention. A decline points at the closest
+passage. It never paraphrases, so every word of its answers is in the articles.
+
+`evidence()` gives the LLM backends the same best sentences and candidates to read.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """Answers written by a language model behind an OpenAI-compatible API (OpenAI itself, Ollama,
 vLLM, LM Studio, llama.cpp's server), with the extractive answerer as the safety net.
 
-The prompt numbers the retrieved passages as sources, asks for [n] after every claim and for
-"The articles don't say." when they don't. Article text is wrapped as data and instruction-like
+The prompt numbers the retrieved passages as sources but shows of each only its sentences closest
+to the question, with the short-answer candidates the extractive answerer mined
+(`ExtractiveAnswerer.evidence`: a few hundred tokens instead of whole passages); it asks for [n]
+after every claim, for the asked-for thing first, and for "The articles don't say." when they
+don't; a short answer is kept when the model's first sentence names a mined candidate. Article text is wrapped as data and instruction-like
 sentences in it are removed before the model sees them. What comes back is checked
 (`rag.answer.check_citations`): markers to no source are dropped, uncited sentences get the
 source that supports them. Timeouts, 429 and 5xx are retried with exponential backoff by
