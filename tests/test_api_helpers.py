@@ -219,3 +219,20 @@ def test_source_panel_with_and_without_the_passage() -> None:
     assert "<mark>Q.</mark>" in shown and 'href="https://example.org/a"' in shown
     gone = source_panel(cite.model_copy(update={"location": "/tmp/x/file.txt"}), None)
     assert "<p><mark>Q.</mark></p>" in gone and "file.txt" in gone and "/tmp/x" not in gone
+
+
+def test_the_chat_message_says_what_as_of_and_period_meant_and_history_drops_it() -> None:
+    from rag.answer import Answer
+    from ui.api.openai_shapes import answer_part, message_text
+
+    answer = Answer(
+        question="What did Starmer say this week?",
+        answer="He spoke [1].",
+        backend="extractive",
+        model="m",
+        as_of="2025-06-06",
+        period="“this week” = Monday 2 June 2025 to Friday 6 June 2025",
+    )
+    text = message_text(answer)
+    assert "(as of 2025-06-06; “this week” = Monday 2 June 2025 to Friday 6 June 2025)" in text
+    assert answer_part(text) == "He spoke [1]."

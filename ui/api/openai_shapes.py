@@ -28,12 +28,14 @@ from ui.api.schemas import MODEL_ID, ChatMessageIn
 # an LLM's streamed draft cannot be taken back: when checking changed it, this precedes the
 # checked text in the same message
 CHECKED = "\n\nChecked answer (replaces the text above): "
-_TAIL = re.compile(r"\n\n(?:Sources:\n|\(Note: |Closest passage: )")
+_TAIL = re.compile(r"\n\n(?:Sources:\n|\(Note: |\(as of |\(“|Closest passage: )")
 
 
 def sources_text(answer: Answer) -> str:
     """What follows the answer in a chat message: notes and the numbered sources with quotes."""
     parts: list[str] = []
+    if answer.context():  # "(as of 2025-06-06; “this week” = …)"
+        parts.append(f"({answer.context()})")
     if answer.notice:
         parts.append(f"(Note: {answer.notice})")
     if answer.citations:
