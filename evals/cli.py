@@ -16,7 +16,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evals.dataset import (
     REALTIMEQA_DIR,
@@ -27,10 +27,11 @@ from evals.dataset import (
     load_realtimeqa,
 )
 from evals.gate import FLOORS, check, floors_for, load_floors
-from evals.harness import EvalRun, QuestionResult
-from index.seed import CHECKOUT_SEEDS
 from rag.answerers import BACKENDS
-from rag.settings import Settings
+
+if TYPE_CHECKING:  # the harness imports llama-index: only `rag eval` itself needs it
+    from evals.harness import EvalRun, QuestionResult
+    from rag.settings import Settings
 
 EPILOG = """\
 examples:
@@ -179,7 +180,7 @@ def _say(text: str) -> None:
 
 
 def _gold_pipeline(settings: Settings, embed_model: Any, *, seeds: bool) -> Any:
-    from index.seed import seed_if_empty
+    from index.seed import CHECKOUT_SEEDS, seed_if_empty
     from rag.pipeline import build
 
     if seeds:  # the gold set asks about this checkout's seeds/: ingest them into an empty index

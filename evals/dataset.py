@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-T = TypeVar("T")
-
 from rag.errors import RagError
+
+T = TypeVar("T")
 
 GOLD_DIR = Path(__file__).resolve().parent / "gold"
 SEEDS_GOLD = GOLD_DIR / "seeds.jsonl"

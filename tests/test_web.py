@@ -177,3 +177,18 @@ def test_settings_filter_and_article_list(page: Page) -> None:
     page.get_by_label("From").fill("June")
     ask(page, "What did Hegseth say about 5%?")
     page.get_by_text("is not a date like 2025-06-05").wait_for()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_short_answer_comes_first_and_as_of_reads_this_week(page: Page) -> None:
+    ask(page, "How much has Starmer committed to spend on defence from April 2027?")
+    short = page.locator("#chat strong.short-answer").first
+    short.wait_for()
+    assert "2.5%" in short.inner_text()
+
+    page.get_by_text("Settings").click()
+    page.locator("#as-of textarea, #as-of input").first.fill("2025-06-06")
+    ask(page, "What did Starmer say this week?")
+    page.get_by_text("Monday 2 June 2025 to Friday 6 June 2025").wait_for()
+    assert "as of 2025-06-06" in page.locator("#chat").inner_text()
