@@ -27,10 +27,12 @@ class Catalogue:
         self.nodes: dict[str, BaseNode] = {}
         # paragraph hash -> articles whose copy of that paragraph was indexed under another one
         self.dup_map: dict[str, set[str]] = defaultdict(set)
+        self.latest = 0  # the newest article's date as YYYYMMDD (0: none is dated)
         for rec in store.records():
             node = metadata_dict_to_node(rec.metadata, text=rec.text)
             self.nodes[node.node_id] = node
             meta = ChunkMeta.from_metadata(rec.metadata)
+            self.latest = max(self.latest, meta.date_num)
             for h in meta.dup_hashes:
                 self.dup_map[h].add(meta.article_id)
 

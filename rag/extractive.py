@@ -11,10 +11,9 @@ A question that asks for a thing (`rag.spans.expected_type`: a person, place, or
 number…) is answered with that thing first: the spans of that type in the best sentences of all
 passages are mined and weighed (`rag.spans.mine`), and the winner opens the answer, verbatim and
 cited ("Buffalo Bills [1][2]."), as `short_answer`; two answers each carried by two or more other
-articles are named side by side with their dates. Such a question is declined when no sentence
-close enough to it carries anything of its type; others when no sentence is a good enough match;
-any question when it names someone the passages never mention. A decline points at the closest
-passage. It never paraphrases, so every word of its answers is in the articles.
+articles are named side by side with their dates. A question is declined when no sentence is a
+good enough match and none carries a span of the asked-for type, or when the passages miss the
+full name (or every name) it asks about. A decline points at the closest passage. It never paraphrases, so every word of its answers is in the articles.
 
 `evidence()` gives the LLM backends the same best sentences and candidates to read.
 """
@@ -192,8 +191,6 @@ class ExtractiveAnswerer:
         # no sentence close enough to the question carries anything of its type
         expected = expected_type(question)
         spans = self._spans(question, cands, expected) if expected else []
-        if expected and not spans:
-            return self._decline(question, passages, cands, DECLINE_TEXT, base)
         if not spans and not chosen:
             return self._decline(question, passages, cands, DECLINE_TEXT, base)
         lead, quoted = "", list(chosen)

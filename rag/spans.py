@@ -103,7 +103,7 @@ _SEVERAL = re.compile(
 # "who is Mark Rutte?": a description of someone the question names
 _DESCRIBE_PERSON = re.compile(r"^\s*(?i:and\s+)?(?i:who) (?i:is|was|are|were)\s+[A-Z]")
 _QUANTITY_NOUNS = (
-    "target", "rate", "share", "percentage", "figure", "amount", "number", "total", "price",
+    "target", "rate", "share", "percentage", "amount", "number", "total", "price",
     "cost", "score", "budget", "tax", "sum", "level", "toll", "tally",
 )  # fmt: skip
 _AUXILIARIES = frozenset(
@@ -249,7 +249,7 @@ def _clean_span(text: str) -> str:
     return _TRAILING.sub("", text.strip(" ,;:'\"“”‘’()"))
 
 
-def _accepts(kind: str, expected: str, where: bool = False) -> bool:
+def _accepts(kind: str, expected: str, where: bool = False, duration: bool = False) -> bool:
     if kind == expected:
         return True
     if expected == THING:
@@ -259,7 +259,7 @@ def _accepts(kind: str, expected: str, where: bool = False) -> bool:
     if expected == FACILITY:
         return kind == PLACE
     if expected == COUNT:
-        return kind == NUMBER
+        return kind == NUMBER or (duration and kind == DATE)
     if expected == NUMBER:
         return kind in (NUMBER, MONEY, PERCENT)
     return expected == MONEY and kind in (NUMBER, PERCENT)
@@ -278,6 +278,8 @@ def mine(
         return []
     q_words = set(_words(question))
     where = bool(re.search(r"\bwhere\b", question, re.I))
+    # "how many years": spaCy calls "nearly 600 years" a date
+    duration = bool(_DURATION.search(question))
     found: dict[str, Candidate] = {}
     for sent, ents in zip(sentences, tagger.entities([s.text for s in sentences]), strict=True):
         for raw, kind in dict.fromkeys(ents):
@@ -286,7 +288,7 @@ def mine(
                 continue
             if kind in (PERCENT, MONEY):
                 text = _with_of(text, sent.text)
-            if not _accepts(kind, expected, where) or _in_question(text, kind, q_words):
+            if not _accepts(kind, expected, where, duration) or _in_question(text, kind, q_words):
                 continue
             key = " ".join(_words(_ARTICLE.sub("", text)))
             if not key:
@@ -307,6 +309,9 @@ def mine(
     return sorted(cands, key=lambda c: -c.score)
 
 
+_DURATION = re.compile(
+    r"\bhow many (?:years|months|weeks|days|hours|minutes|decades|centuries)\b", re.I
+)
 CORROBORATION = 0.05  # per further article that carries the span (up to three)
 TOPIC_SHARE = 0.5  # a span in this share of the sentences is the topic, not the answer
 _RELATIVE = re.compile(

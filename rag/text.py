@@ -125,18 +125,30 @@ def names(question: str) -> list[str]:
     return found
 
 
+_ACRONYM_DOTS = re.compile(r"(?<=\b[A-Za-z])\.(?=[A-Za-z]\b\.?)")
+
+
 def mentions(text: str, name: str) -> bool:
-    """Whether any part of a name ('Emmanuel Macron': 'Emmanuel' or 'Macron') occurs in text."""
-    low = text.lower()
+    """Whether any part of a name ('Emmanuel Macron': 'Emmanuel' or 'Macron') occurs in text
+    ('US' is found in 'U.S.')."""
+    low = _ACRONYM_DOTS.sub("", text).lower()
     return any(
-        re.search(rf"\b{re.escape(part.lower())}", low) for part in name.split() if len(part) > 1
+        re.search(rf"\b{re.escape(part.lower().replace('.', ''))}", low)
+        for part in name.split()
+        if len(part) > 1
     )
 
 
 def unmentioned_names(question: str, texts: Iterable[str]) -> list[str]:
-    """The people or places a question names that none of the texts mention."""
+    """The names a question asks about that none of the texts mention, when that decides the
+    matter: a full name ('Emmanuel Macron'), or every name the question has. A single word the
+    passages miss ('Britain' where they say 'UK') is left to the answerer's other checks."""
     corpus = " ".join(texts)
-    return [n for n in names(question) if not mentions(corpus, n)]
+    asked = names(question)
+    missing = [n for n in asked if not mentions(corpus, n)]
+    if missing and len(missing) == len(asked):
+        return missing
+    return [n for n in missing if len(n.split()) >= 2]
 
 
 _INJECTION = re.compile(

@@ -518,6 +518,10 @@ class TopOneRetriever:
     def retrieve(self, query: str, *, top_k: int | None = None, **kwargs: Any) -> list[Passage]:
         return list(self.inner.retrieve(query, top_k=1, **kwargs))
 
+    @property
+    def catalogue(self) -> Any:
+        return self.inner.catalogue
+
 
 class CitationDropper:
     """A broken generator: its answers lose their [n] markers and citations."""
