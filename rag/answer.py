@@ -108,19 +108,12 @@ def final_answer(events: Iterable[Delta | Answer]) -> Answer:
     return final
 
 
+_CITED = ("article_id", "title", "date", "source", "chunk_id", "location", "also_in")
+
+
 def citation_for(number: int, p: Passage, quote: str, note: str = "") -> Citation:
-    return Citation(
-        number=number,
-        article_id=p.article_id,
-        title=p.title,
-        date=p.date,
-        source=p.source,
-        chunk_id=p.chunk_id,
-        quote=quote,
-        location=p.location,
-        also_in=p.also_in,
-        note=note,
-    )
+    """Citation `number` of the passage `p`, quoting `quote` (its exact sentence or sentences)."""
+    return Citation(number=number, quote=quote, note=note, **{k: getattr(p, k) for k in _CITED})
 
 
 def overlap(a: str, b: str) -> float:
