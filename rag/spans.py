@@ -112,32 +112,34 @@ _AUXILIARIES = frozenset(
 _WHICH = re.compile(r"\b(?:which|what)\s+(?:of the following\s+)?((?:[\w-]+\s+){0,3}[\w-]+)", re.I)
 
 
+# what a question asks for, by its wording; the first that matches wins
+_ASKS = tuple(
+    (re.compile(pattern), kind)
+    for pattern, kind in (
+        (r"\bwhat (?:percentage|percent|share|proportion)\b|\bhow much of\b", PERCENT),
+        (r"\bhow much\b.*\b(?:cost|pay|paid|spend|spent|worth|money|raise|raised|price|fine|"
+         r"fined|earn|earned|sell|sold|owe|budget|fund)", MONEY),
+        (r"\bhow many\b", COUNT),
+        (r"\bhow (?:much|old|long|far|big|large|tall|high)\b|\b(?:what|which)\s+(?:\w+\s+){0,3}?"
+         r"(?:" + "|".join(_QUANTITY_NOUNS) + r")\b", NUMBER),
+        (r"\b(?:when|what date|what day|which day|what time|which month|what year|which year|"
+         r"by when|since when|until when)\b", DATE),
+        (r"\bwhere\b", PLACE),
+        (r"^\s*(?:and\s+)?(?:who|whom|whose)\b|\bwho\b(?!\s*'s\b)", PERSON),
+        (r"\bwhat (?:is|was|are|were) (?:the )?(?:name|called)\b|\bcalled\?\s*$", THING),
+    )
+)  # fmt: skip
+
+
 def expected_type(question: str) -> str | None:
     """What kind of span answers the question, or None when it asks for an explanation."""
     q = question.strip()
     low = q.lower()
     if _EXPLAIN.search(q) or _SEVERAL.search(low) or _DESCRIBE_PERSON.search(q):
         return None  # an explanation, a description, or several things at once
-    if re.search(r"\bwhat (?:percentage|percent|share|proportion)\b|\bhow much of\b", low):
-        return PERCENT
-    if re.search(r"\bhow much\b.*\b(?:cost|pay|paid|spend|spent|worth|money|raise|raised|price|"
-                 r"fine|fined|earn|earned|sell|sold|owe|budget|fund)", low):  # fmt: skip
-        return MONEY
-    if re.search(r"\bhow many\b", low):
-        return COUNT
-    if re.search(r"\bhow (?:much|old|long|far|big|large|tall|high)\b", low) or re.search(
-        r"\b(?:what|which)\s+(?:\w+\s+){0,3}?(?:" + "|".join(_QUANTITY_NOUNS) + r")\b", low
-    ):
-        return NUMBER
-    if re.search(r"\b(?:when|what date|what day|which day|what time|which month|what year|"
-                 r"which year|by when|since when|until when)\b", low):  # fmt: skip
-        return DATE
-    if re.search(r"\bwhere\b", low):
-        return PLACE
-    if re.search(r"^\s*(?:and\s+)?(?:who|whom|whose)\b|\bwho\b(?!\s*'s\b)", low):
-        return PERSON
-    if re.search(r"\bwhat (?:is|was|are|were) (?:the )?(?:name|called)\b|\bcalled\?\s*$", low):
-        return THING  # "what is the new variant called?"
+    for pattern, kind in _ASKS:
+        if pattern.search(low):
+            return kind
     m = _WHICH.search(q)
     if m:
         words = m.group(1).lower().split()

@@ -8,8 +8,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,20 @@ BIN = Path(sys.executable).parent
 # hermetic: the developer's own settings (a key, a base URL, a store) never reach the tests
 for _name in [n for n in os.environ if n.startswith(("RAG_", "OPENAI_"))]:
     del os.environ[_name]
+
+
+def sse_events(lines: Iterable[str]) -> list[tuple[str, Any]]:
+    """(event name, parsed data) for each server-sent event in the response's lines."""
+    import json
+
+    events, name = [], "message"
+    for line in lines:
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            events.append((name, json.loads(line[6:])))
+            name = "message"
+    return events
 
 
 def free_port() -> int:

@@ -21,7 +21,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import SecretStr
 
 from rag.pipeline import Pipeline
-from tests.conftest import SEEDS, make_settings
+from tests.conftest import SEEDS, make_settings, sse_events
 from ui.api import create_app
 from ui.api.deps import get_pipeline
 
@@ -47,17 +47,6 @@ def with_server(pipeline: Pipeline, **server: Any) -> Pipeline:
 @pytest.fixture(scope="module")
 def keyed(pipeline: Pipeline) -> TestClient:
     return TestClient(create_app(with_server(pipeline, api_key=SecretStr(KEY)), ui=False))
-
-
-def sse_events(lines: Iterator[str]) -> list[tuple[str, Any]]:
-    events, name = [], "message"
-    for line in lines:
-        if line.startswith("event: "):
-            name = line[7:]
-        elif line.startswith("data: "):
-            events.append((name, json.loads(line[6:])))
-            name = "message"
-    return events
 
 
 def openai_chunks(lines: Iterator[str]) -> tuple[list[ChatCompletionChunk], bool]:

@@ -7,7 +7,6 @@ index at all and so ingests the seeds/ folder of its working directory first.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -23,7 +22,7 @@ import httpx
 import pytest
 
 from rag.settings import Settings
-from tests.conftest import ROOT, SEEDS, free_port
+from tests.conftest import ROOT, SEEDS, free_port, sse_events
 
 QUESTION = "What did Hegseth say about 5%?"
 API_KEY = "test-key-123"
@@ -127,17 +126,6 @@ def post(server: Server, path: str, body: Any, **kw: Any) -> httpx.Response:
     return httpx.post(server.api + path, json=body, timeout=60, **kw)
 
 
-def sse_events(response: httpx.Response) -> list[tuple[str, Any]]:
-    events, name = [], "message"
-    for line in response.iter_lines():
-        if line.startswith("event: "):
-            name = line[7:]
-        elif line.startswith("data: "):
-            events.append((name, json.loads(line[6:])))
-            name = "message"
-    return events
-
-
 def assert_cited(answer: dict[str, Any]) -> None:
     numbers = {c["number"] for c in answer["citations"]}
     markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer["answer"])}
@@ -169,7 +157,7 @@ def test_query_streams_server_sent_events(server: Server) -> None:
     ) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
-        events = sse_events(r)
+        events = sse_events(r.iter_lines())
     names = [name for name, _ in events]
     assert names.count("token") > 3
     assert names[-2:] == ["answer", "done"]
