@@ -1,11 +1,12 @@
 """Ingest articles into the store: load, clean, drop repeated paragraphs, chunk, embed, write.
 
-Built on llama-index's `IngestionPipeline` with a docstore (upserts by content hash): an unchanged
-article is skipped, a changed one is re-indexed alone, `prune` removes what is no longer in the
-input. Work goes in batches and the docstore is saved after each, so an interrupted run (even
-kill -9) loses at most one batch, and the next run completes it without duplicates: chunk ids are
-derived from the article and its content, and stale chunks of unfinished articles are deleted
-before they are written again.
+Built on llama-index's `IngestionPipeline` (split, tag, embed, write to Chroma). What is indexed
+is kept in the ledger (`index.ledger`: article id -> content hash, in SQLite, under a lock that
+serialises writers across processes): an unchanged article is skipped, a changed one is re-indexed
+alone, `prune` removes what is no longer in the input. Work goes in batches, each recorded in the
+ledger once written, so an interrupted run (even kill -9) loses at most one batch, and the next run
+completes it without duplicates: chunk ids are derived from the article and its content, and the
+chunks of every article in a batch are deleted before it is written.
 
 Syndicated copies: a paragraph already indexed for another article (normalised: quotes, case,
 spacing, punctuation) is not indexed again; the chunk that carries it lists the other article
@@ -18,22 +19,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from llama_index.core import Document
-from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
+from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode, TransformComponent
-from llama_index.core.storage.docstore import SimpleDocumentStore
 from pydantic import PrivateAttr
 
 from index.intake import intake
 from index.loaders import Article, LoadProblem
+from rag.ledger import Ledger, docstore_path, open_ledger
 from rag.passages import EMBED_KEYS, LLM_KEYS, PARA_HASHES, ChunkMeta
 from rag.settings import Settings
 from rag.store import Store
@@ -107,27 +108,6 @@ def make_splitter(cfg: Settings) -> SentenceSplitter:
     )
 
 
-def docstore_path(cfg: Settings) -> Path:
-    where = f"{cfg.store.host}_{cfg.store.port}-" if cfg.store.host else ""
-    return Path(cfg.store.path) / f"docstore-{where}{cfg.store.collection}.json"
-
-
-def _load_docstore(path: Path) -> SimpleDocumentStore:
-    if path.exists():
-        try:
-            return SimpleDocumentStore.from_persist_path(str(path))
-        except Exception:  # a torn file from an older crash: start over, upserts still dedup
-            log.warning("ingestion state %s unreadable; rebuilding it", path)
-    return SimpleDocumentStore()
-
-
-def _save_docstore(store: SimpleDocumentStore, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    store.persist(str(tmp))
-    os.replace(tmp, path)  # atomic: a kill leaves the old or the new file, never half of one
-
-
 def load_articles(paths: Iterable[Path], report: IngestReport) -> list[Article]:
     """The articles under `paths` (see `index.intake.intake`); files and problems go in `report`."""
     found = intake(paths)
@@ -167,8 +147,11 @@ def ingest(
     batch_size: int = 32,
     on_batch: Callable[[int], None] | None = None,
     articles: list[Article] | None = None,
+    lock_timeout: float = -1,
 ) -> IngestReport:
-    """Bring the index up to date with the articles under `paths` (or the given `articles`)."""
+    """Bring the index up to date with the articles under `paths` (or the given `articles`).
+    Waits for another process's ingest into the same index to end (at most `lock_timeout`
+    seconds if >= 0, then `LedgerBusyError`)."""
     report = IngestReport()
     if articles is None:
         articles = load_articles(paths, report)
@@ -178,27 +161,67 @@ def ingest(
 
     store = Store(settings.store, create=True)
     dim = len(embed_model.get_query_embedding("dimension probe"))
+    ledger = open_ledger(settings)
+    try:
+        with ledger.writing(timeout=lock_timeout):
+            _ingest(
+                articles,
+                store,
+                ledger,
+                settings,
+                embed_model,
+                dim,
+                report,
+                prune=prune,
+                rebuild=rebuild,
+                progress=progress,
+                batch_size=batch_size,
+                on_batch=on_batch,
+            )
+    finally:
+        ledger.close()
+    return report
+
+
+def _ingest(
+    articles: list[Article],
+    store: Store,
+    ledger: Ledger,
+    settings: Settings,
+    embed_model: Any,
+    dim: int,
+    report: IngestReport,
+    *,
+    prune: bool,
+    rebuild: bool,
+    progress: bool,
+    batch_size: int,
+    on_batch: Callable[[int], None] | None,
+) -> None:
     if rebuild:
         store.reset()
+        ledger.clear()
     store.check_model(embed_model.model_name, dim, claim=True)
-    state_path = docstore_path(settings)
-    if rebuild and state_path.exists():
-        state_path.unlink()
-    docstore = _load_docstore(state_path)
-    if store.count() == 0 and docstore.get_all_document_hashes():
-        log.warning(
-            "the collection is empty but %s is not: starting the ingestion state anew", state_path
-        )
-        docstore = SimpleDocumentStore()
+    old_state = docstore_path(settings)
+    if old_state.exists():
+        if not len(ledger) and not rebuild:
+            log.info("imported %d articles from %s", ledger.import_docstore(old_state), old_state)
+        else:
+            old_state.rename(old_state.with_name(old_state.name + ".imported"))
+    if store.count() == 0 and len(ledger):
+        log.warning("the collection is empty but the ledger is not: starting the ledger anew")
+        ledger.clear()
     vector_store = store.vector_store()
+    known = ledger.hashes()  # doc id -> hash
 
     wanted = {a.id for a in articles}
     if prune:
-        for doc_id in sorted(set(docstore.get_all_document_hashes().values()) - wanted):
+        gone = sorted(set(known) - wanted)
+        for doc_id in gone:
             vector_store.delete(doc_id)
-            docstore.delete_document(doc_id, raise_error=False)
-            report.removed += 1
-        _save_docstore(docstore, state_path)
+        ledger.remove(gone)
+        report.removed = len(gone)
+        known = {k: v for k, v in known.items() if k in wanted}
 
     # who already owns each paragraph (first article to index it)
     owner: dict[str, str] = {}
@@ -206,15 +229,11 @@ def ingest(
         chunk = ChunkMeta.from_metadata(rec.metadata)
         for h in chunk.para_hashes:
             owner.setdefault(h, chunk.article_id)
-    if prune:
-        owner = {h: a for h, a in owner.items() if a in wanted or a not in docstore.docs}
 
     tagger = ParagraphTagger()
     pipeline = IngestionPipeline(
         transformations=[make_splitter(settings), tagger, embed_model],
         vector_store=vector_store,
-        docstore=docstore,
-        docstore_strategy=DocstoreStrategy.UPSERTS,
     )
     # only articles that are new or changed are deduplicated and written
     documents: list[Document] = []
@@ -239,8 +258,6 @@ def ingest(
         documents.append(to_document(art_view, dropped, owners))
     tagger.set_articles(article_hashes)
 
-    existing = docstore.get_all_document_hashes()  # hash -> doc id
-    known = {doc_id: h for h, doc_id in existing.items()}
     todo = [d for d in documents if known.get(d.id_) != d.hash]
     report.unchanged = len(documents) - len(todo)
     report.updated = sum(1 for d in todo if d.id_ in known)
@@ -255,12 +272,12 @@ def ingest(
         )
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]
-        fresh = [d.id_ for d in batch if d.id_ not in known]
-        if fresh:  # leftovers of an interrupted run
-            store.collection.delete(where={"document_id": {"$in": fresh}})
+        # older versions, and leftovers of an interrupted run
+        store.collection.delete(where={"document_id": {"$in": [d.id_ for d in batch]}})
         nodes = pipeline.run(documents=batch, show_progress=False)
+        chunks = Counter(ChunkMeta.from_metadata(n.metadata).article_id for n in nodes)
+        ledger.record((d.id_, d.hash, chunks[d.id_]) for d in batch)
         report.chunks_added += len(nodes)
-        _save_docstore(docstore, state_path)
         if bar is not None:
             bar.update(len(batch))
             bar.set_postfix(chunks=report.chunks_added)
@@ -268,6 +285,3 @@ def ingest(
             on_batch(start + len(batch))
     if bar is not None:
         bar.close()
-    if not state_path.exists():
-        _save_docstore(docstore, state_path)
-    return report

@@ -13,6 +13,8 @@ are small: `Filters` (date range and sources, applied to both sides) and turning
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,10 +33,13 @@ from llama_index.core.vector_stores import FilterOperator, MetadataFilter, Metad
 from rag.bm25 import BM25Index
 from rag.catalogue import Catalogue
 from rag.errors import BadQuestionError, IndexMissingError
+from rag.ledger import Ledger, open_ledger
 from rag.passages import DATE_NUM, SOURCE, ChunkMeta, Passage, date_num
 from rag.settings import Settings
 from rag.store import Store
 from rag.text import normalize, split_sentences
+
+log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "bm25")
 ALSO_IN = "also_in"  # set on a folded hit's copy of the node, never stored
@@ -137,6 +142,15 @@ def to_passages(hits: Sequence[NodeWithScore]) -> list[Passage]:
     ]
 
 
+def _reader(settings: Settings) -> Ledger | None:
+    """The ledger, to watch for writes; None where it cannot be opened (a read-only store)."""
+    try:
+        return open_ledger(settings)
+    except (sqlite3.Error, OSError) as exc:
+        log.warning("not watching for new articles: the ledger cannot be opened (%s)", exc)
+        return None
+
+
 class HybridRetriever:
     """Dense + BM25 + reciprocal-rank fusion over one store, then syndicated copies folded.
     Thread-safe for queries; `refresh()` swaps in a new catalogue after an ingest."""
@@ -154,6 +168,10 @@ class HybridRetriever:
             store.vector_store(), embed_model=embed_model
         )
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
+        # the ledger every writer keeps: a new version means another process added articles
+        self._ledger = _reader(settings)
+        self._seen = self._ledger.version() if self._ledger else 0
         self.catalogue, self._bm25 = self._load()
 
     def _load(self) -> tuple[Catalogue, BM25Index]:
@@ -163,10 +181,25 @@ class HybridRetriever:
         return catalogue, BM25Index(catalogue, cache)
 
     def refresh(self) -> None:
-        """Pick up chunks added since start-up (after `POST /v1/articles`)."""
+        """Pick up chunks added since start-up (after `POST /v1/articles` or `rag ingest`)."""
+        version = self._ledger.version() if self._ledger else 0
         fresh = self._load()
         with self._lock:
             self.catalogue, self._bm25 = fresh
+            self._seen = version
+
+    def sync(self) -> bool:
+        """Refresh if a writer (this process or another) recorded articles since; True if so."""
+        if self._ledger is None:
+            return False
+        with self._lock:
+            seen = self._seen
+        if self._ledger.version() == seen:
+            return False
+        with self._refreshing:  # one refresh at a time; the others then find it done
+            if self._ledger.version() != self._seen:
+                self.refresh()
+        return True
 
     def retrieve(
         self,
@@ -186,6 +219,7 @@ class HybridRetriever:
             )
         top_k = top_k or self.settings.retrieval.top_k
         filters = filters or Filters()
+        self.sync()
         k = max(self.settings.retrieval.candidates, top_k * 3)
         with self._lock:
             catalogue, bm25 = self.catalogue, self._bm25

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from index.ingest import docstore_path, ingest
+from index.ingest import ingest
+from rag.ledger import Ledger, ledger_path
 from rag.errors import EmbeddingMismatchError, IndexMissingError
 from rag.pipeline import build
 from rag.settings import Settings
@@ -153,9 +154,11 @@ def test_kill_minus_9_midway_then_resume(tmp_path: Path, embed_model) -> None:  
     proc = subprocess.Popen(
         [sys.executable, "-m", "ui.cli", "ingest", "--quiet", str(corpus)], env=env, cwd=tmp_path
     )
-    state = docstore_path(settings)
+    state = ledger_path(settings)
     deadline = time.time() + 120
-    while not state.exists() and time.time() < deadline and proc.poll() is None:
+    while time.time() < deadline and proc.poll() is None:
+        if state.exists() and len(Ledger(state)) > 0:  # at least one batch written
+            break
         time.sleep(0.05)
     assert proc.poll() is None, "ingestion finished before it could be interrupted"
     time.sleep(0.3)

@@ -1,0 +1,147 @@
+"""The ingestion ledger: which articles are indexed, under which content hash, with how many
+chunks. One SQLite file beside the store is the record every writer keeps (`rag ingest`, uploads
+through the API), and one lock file serialises them across processes, so two writers never
+interleave and neither forgets what the other wrote. Readers (a running server) watch `version()`
+to notice new articles without a restart.
+
+Each batch of articles is written to the vector store first and recorded here after, in one
+transaction: a crash (even kill -9) between the two leaves articles unrecorded, and the next run
+deletes their partial chunks and writes them again. Replaces llama-index's `SimpleDocumentStore`
+JSON file, which was rewritten whole after every batch (quadratic in the archive's size); an
+existing one is imported once.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from rag.errors import RagError
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL,
+    chunks INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO state (key, value) VALUES ('version', '0');
+"""
+
+
+class LedgerBusyError(RagError):
+    """Another process is writing to the same index."""
+
+
+class Ledger:
+    """Article id -> content hash and chunk count, with a version that grows on every write."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        self._mutex = threading.Lock()
+        with self._mutex:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._db.commit()
+
+    def close(self) -> None:
+        with self._mutex:
+            self._db.close()
+
+    @contextmanager
+    def writing(self, timeout: float = -1) -> Iterator[Ledger]:
+        """Hold the writers' lock (another process's ingest waits, or fails after `timeout` s)."""
+        lock = FileLock(str(self.path) + ".lock")
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise LedgerBusyError(
+                f"another ingest is writing to this index ({self.path}); try again when it ends"
+            ) from None
+        try:
+            yield self
+        finally:
+            lock.release()
+
+    def hashes(self) -> dict[str, str]:
+        with self._mutex:
+            return dict(self._db.execute("SELECT id, hash FROM articles"))
+
+    def __len__(self) -> int:
+        with self._mutex:
+            return int(self._db.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+    def version(self) -> int:
+        with self._mutex:
+            return int(
+                self._db.execute("SELECT value FROM state WHERE key='version'").fetchone()[0]
+            )
+
+    def record(self, rows: Iterable[tuple[str, str, int]]) -> None:
+        """(article id, content hash, chunks) for articles now fully in the vector store."""
+        with self._mutex, self._db:
+            self._db.executemany(
+                "INSERT INTO articles (id, hash, chunks) VALUES (?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET hash=excluded.hash, chunks=excluded.chunks",
+                list(rows),
+            )
+            self._bump()
+
+    def remove(self, ids: Iterable[str]) -> None:
+        with self._mutex, self._db:
+            self._db.executemany("DELETE FROM articles WHERE id=?", [(i,) for i in ids])
+            self._bump()
+
+    def clear(self) -> None:
+        with self._mutex, self._db:
+            self._db.execute("DELETE FROM articles")
+            self._bump()
+
+    def _bump(self) -> None:
+        self._db.execute("UPDATE state SET value = CAST(value AS INTEGER) + 1 WHERE key='version'")
+
+    def import_docstore(self, path: Path) -> int:
+        """Take the article hashes of an older llama-index docstore JSON (once), then rename it."""
+        from llama_index.core.storage.docstore import SimpleDocumentStore
+
+        try:
+            old = SimpleDocumentStore.from_persist_path(str(path))
+            hashes = old.get_all_document_hashes()  # hash -> doc id
+        except Exception:  # torn or foreign: the next ingest rewrites what it cannot vouch for
+            log.warning("could not read the old ingestion state %s; not imported", path)
+            return 0
+        # chunk counts are unknown here; 0 means "not counted", never "empty"
+        self.record((doc_id, h, 0) for h, doc_id in hashes.items())
+        path.rename(path.with_name(path.name + ".imported"))
+        return len(hashes)
+
+
+def _state_name(cfg: Settings) -> str:
+    where = f"{cfg.store.host}_{cfg.store.port}-" if cfg.store.host else ""
+    return f"{where}{cfg.store.collection}"
+
+
+def ledger_path(cfg: Settings) -> Path:
+    """The ingestion ledger of the configured collection (beside the store)."""
+    return Path(cfg.store.path) / f"ledger-{_state_name(cfg)}.sqlite3"
+
+
+def docstore_path(cfg: Settings) -> Path:
+    """Where versions before the ledger kept their state (imported once, then renamed)."""
+    return Path(cfg.store.path) / f"docstore-{_state_name(cfg)}.json"
+
+
+def open_ledger(cfg: Settings) -> Ledger:
+    return Ledger(ledger_path(cfg))

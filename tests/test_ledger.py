@@ -1,0 +1,133 @@
+"""The ingestion ledger: one record of what is indexed, shared by every writer; writers serialise
+across processes; a running pipeline sees what another writer added without a restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from index.ingest import ingest
+from rag.ledger import Ledger, LedgerBusyError, docstore_path, ledger_path
+from rag.pipeline import build
+from rag.settings import Settings
+from rag.store import Store
+from tests.conftest import SEEDS, make_settings
+
+
+def _article(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.txt"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _corpus(path: Path, prefix: str, n: int) -> Path:
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(n):
+            body = " ".join(
+                f"The {prefix} council of town {i} met on day {j} to discuss road number {i * j}."
+                for j in range(12)
+            )
+            f.write(json.dumps({"id": f"{prefix}-{i}", "title": f"{prefix} {i}", "text": body}))
+            f.write("\n")
+    return path
+
+
+def _articles_in_store(settings: Settings) -> set[str]:
+    return {r.metadata["article_id"] for r in Store(settings.store).records(documents=False)}
+
+
+def test_ledger_records_what_the_store_holds(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(tmp_path / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    ledger = Ledger(ledger_path(settings))
+    assert set(ledger.hashes()) == _articles_in_store(settings)
+    assert len(ledger) == 5
+    before = ledger.version()
+    report = ingest([SEEDS], settings, embed_model, progress=False)
+    assert report.unchanged == 5 and report.chunks_added == 0
+    assert ledger.version() == before  # nothing written, nothing recorded
+
+
+def test_a_second_writer_waits_or_is_told_busy(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(tmp_path / "store")
+    ledger = Ledger(ledger_path(settings))
+    with ledger.writing(), pytest.raises(LedgerBusyError, match="another ingest"):
+        ingest([SEEDS], settings, embed_model, progress=False, lock_timeout=0.2)
+    report = ingest([SEEDS], settings, embed_model, progress=False, lock_timeout=5)
+    assert report.new == 5
+
+
+@pytest.mark.slow
+def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    env = {**os.environ, "RAG_STORE__PATH": str(store)}
+    a = _corpus(tmp_path / "a.jsonl", "alpha", 150)
+    b = _corpus(tmp_path / "b.jsonl", "beta", 150)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "ui.cli", "ingest", "--quiet", str(path)],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for path in (a, b)
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err.decode()[-2000:]
+    settings = make_settings(store)
+    recorded = set(Ledger(ledger_path(settings)).hashes())
+    assert len(recorded) == 300
+    assert recorded == _articles_in_store(settings)
+    # and a later prune knows every article either writer added
+    report = ingest([a], settings, _embed(settings), prune=True, progress=False)
+    assert report.removed == 150
+    assert _articles_in_store(settings) == {f"alpha-{i}" for i in range(150)}
+
+
+def _embed(settings: Settings):  # type: ignore[no-untyped-def]
+    from rag import embeddings
+
+    return embeddings.build(settings.embed)
+
+
+def test_a_running_pipeline_sees_articles_another_writer_added(
+    tmp_path: Path, seeded: Settings, embed_model
+) -> None:  # type: ignore[no-untyped-def]
+    shutil.copytree(seeded.store.path, tmp_path / "store")
+    settings = make_settings(tmp_path / "store")
+    pipeline = build(settings, embed_model=embed_model)
+    new = _article(
+        tmp_path / "new",
+        "zeppelin",
+        "Title: Airship returns to Friedrichshafen\n\nThe Zeppelin NT airship Quokka flew over "
+        "Lake Constance on Tuesday for the first time since its restoration, the operator said.",
+    )
+    ingest([new], settings, embed_model, progress=False)  # another writer: no refresh() here
+    hits = pipeline.retriever.retrieve("Which airship flew over Lake Constance?", top_k=3)
+    assert hits and hits[0].article_id == "zeppelin"
+
+
+def test_an_older_docstore_is_imported_once(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
+    from llama_index.core.storage.docstore import SimpleDocumentStore
+
+    settings = make_settings(tmp_path / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    # make the store look like one written before the ledger existed
+    hashes = Ledger(ledger_path(settings)).hashes()
+    ledger_path(settings).unlink()
+    old = SimpleDocumentStore()
+    old.set_document_hashes({doc_id: h for doc_id, h in hashes.items()})
+    old.persist(str(docstore_path(settings)))
+    report = ingest([SEEDS], settings, embed_model, progress=False)
+    assert report.unchanged == 5 and report.chunks_added == 0
+    assert not docstore_path(settings).exists()
+    assert Ledger(ledger_path(settings)).hashes() == hashes
