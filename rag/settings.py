@@ -33,6 +33,10 @@ class EmbedSettings(BaseModel):
     api_key: SecretStr | None = None
     batch_size: int = Field(32, ge=1, le=2048)
     threads: int = Field(0, ge=0, le=64, description="onnxruntime threads; 0 = all cores")
+    models_dir: Path = Field(
+        Path("models"),
+        description="where the local static embedding model is kept (distilled once)",
+    )
 
 
 class ChunkSettings(BaseModel):
