@@ -335,8 +335,10 @@ class ExtractiveAnswerer:
         if cands:
             top = max(cands, key=lambda c: c.score) if any(c.score for c in cands) else cands[0]
             related.append(citation_for(1, top.passage, top.text))
-        elif passages:
-            related.append(citation_for(1, passages[0], split_sentences(passages[0].text)[0]))
+        else:
+            first = next((s for p in passages for s in split_sentences(p.text)[:1]), None)
+            if first is not None:
+                related.append(citation_for(1, next(p for p in passages if first in p.text), first))
         return Answer(answer=text, declined=True, related=related, **base)
 
 

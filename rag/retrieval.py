@@ -105,6 +105,8 @@ class SyndicationFolder(BaseNodePostprocessor):
     ) -> list[NodeWithScore]:
         kept: list[tuple[NodeWithScore, ChunkMeta, set[str], list[str]]] = []
         for hit in nodes:
+            if not hit.node.get_content().strip():
+                continue  # an article whose every paragraph another carries: metadata, no text
             meta = ChunkMeta.from_metadata(hit.node.metadata)
             keys = _sentence_keys(hit.node.get_content())
             twin = next(

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from index.ingest import ingest
-from rag.ledger import Ledger, ledger_path
 from rag.errors import EmbeddingMismatchError, IndexMissingError
+from rag.ledger import Ledger, ledger_path
 from rag.pipeline import build
 from rag.settings import Settings
 from rag.store import Store
@@ -286,3 +286,26 @@ def test_unreachable_chroma_server(tmp_path: Path, embed_model) -> None:  # type
     settings = make_settings(tmp_path, store={"host": "127.0.0.1", "port": free_port()})
     with pytest.raises(ConfigError, match="chroma run"):
         build(settings, embed_model=embed_model)
+
+
+def test_an_article_with_nothing_new_is_never_an_empty_hit(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
+    body = (
+        "The harbour authority of Port Elwin closed the northern pier on Monday after storm "
+        "damage.\n\nRepairs to the pier will take six weeks and cost 2.4 million pounds, the "
+        "authority said."
+    )
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a_first.txt").write_text("Title: Pier closed\n\n" + body, encoding="utf-8")
+    (folder / "b_copy.txt").write_text("Title: Pier shut\n\n" + body, encoding="utf-8")
+    settings = make_settings(tmp_path / "store")
+    report = ingest([folder], settings, embed_model, progress=False)
+    assert report.duplicate_articles == ["b_copy"]
+    pipe = build(settings, embed_model=embed_model)
+    for q in ("Pier shut", "What did the mayor of Elwin say about tourism?", "pier"):
+        hits = pipe.retriever.retrieve(q, top_k=5)
+        assert hits and all(h.text.strip() for h in hits), q
+    hit = pipe.retriever.retrieve("How long will the pier repairs take?", top_k=1)[0]
+    assert hit.article_id == "a_first" and hit.also_in == ["b_copy"]
+    declined = pipe.qa.ask("Who won the 1987 chess olympiad in Port Elwin?")
+    assert declined.declined  # and no IndexError on the way

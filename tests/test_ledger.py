@@ -81,7 +81,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
         for path in (a, b)
     ]
     for p in procs:
-        out, err = p.communicate(timeout=600)
+        _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err.decode()[-2000:]
     settings = make_settings(store)
     recorded = set(Ledger(ledger_path(settings)).hashes())
