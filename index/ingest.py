@@ -34,6 +34,7 @@ from pydantic import PrivateAttr
 
 from index.intake import intake
 from index.loaders import Article, LoadProblem
+from rag.errors import ArticleConflictError
 from rag.ledger import Ledger, docstore_path, open_ledger
 from rag.passages import EMBED_KEYS, LLM_KEYS, PARA_HASHES, ChunkMeta
 from rag.settings import Settings
@@ -41,6 +42,11 @@ from rag.store import Store
 from rag.text import normalize
 
 log = logging.getLogger(__name__)
+
+
+def text_hash(article: Article) -> str:
+    """What an article says (title and paragraphs), whatever file or upload it came from."""
+    return hashlib.sha1("\n\n".join([article.title, *article.paragraphs]).encode()).hexdigest()
 
 
 def paragraph_hash(paragraph: str) -> str:
@@ -148,16 +154,24 @@ def ingest(
     on_batch: Callable[[int], None] | None = None,
     articles: list[Article] | None = None,
     lock_timeout: float = -1,
+    replace: bool = True,
 ) -> IngestReport:
     """Bring the index up to date with the articles under `paths` (or the given `articles`).
     Waits for another process's ingest into the same index to end (at most `lock_timeout`
-    seconds if >= 0, then `LedgerBusyError`)."""
+    seconds if >= 0, then `LedgerBusyError`). With `replace=False` an article whose id is
+    indexed with other text is refused (`ArticleConflictError`) and nothing is written."""
     report = IngestReport()
     if articles is None:
         articles = load_articles(paths, report)
     else:
         report.files = len(paths)
     report.articles = len(articles)
+    twice = sorted(i for i, n in Counter(a.id for a in articles).items() if n > 1)
+    if twice:
+        raise ArticleConflictError(
+            f"{len(twice)} article id(s) given more than once ({', '.join(twice[:5])}): "
+            "each article needs its own id"
+        )
 
     store = Store(settings.store, create=True)
     dim = len(embed_model.get_query_embedding("dimension probe"))
@@ -166,6 +180,7 @@ def ingest(
         with ledger.writing(timeout=lock_timeout):
             _ingest(
                 articles,
+                replace,
                 store,
                 ledger,
                 settings,
@@ -185,6 +200,7 @@ def ingest(
 
 def _ingest(
     articles: list[Article],
+    replace: bool,
     store: Store,
     ledger: Ledger,
     settings: Settings,
@@ -259,6 +275,15 @@ def _ingest(
     tagger.set_articles(article_hashes)
 
     todo = [d for d in documents if known.get(d.id_) != d.hash]
+    texts = {a.id: text_hash(a) for a in articles}
+    indexed_texts = ledger.text_hashes()
+    clash = sorted(d.id_ for d in todo if d.id_ in known and indexed_texts[d.id_] != texts[d.id_])
+    if clash and not replace:
+        raise ArticleConflictError(
+            f"already indexed with other text: {', '.join(clash[:5])}"
+            + (f" and {len(clash) - 5} more" if len(clash) > 5 else "")
+            + ". Give the new article(s) another id, or ask to replace them (?replace=true)"
+        )
     report.unchanged = len(documents) - len(todo)
     report.updated = sum(1 for d in todo if d.id_ in known)
     report.new = len(todo) - report.updated
@@ -276,7 +301,7 @@ def _ingest(
         store.collection.delete(where={"document_id": {"$in": [d.id_ for d in batch]}})
         nodes = pipeline.run(documents=batch, show_progress=False)
         chunks = Counter(ChunkMeta.from_metadata(n.metadata).article_id for n in nodes)
-        ledger.record((d.id_, d.hash, chunks[d.id_]) for d in batch)
+        ledger.record((d.id_, d.hash, chunks[d.id_], texts[d.id_]) for d in batch)
         report.chunks_added += len(nodes)
         if bar is not None:
             bar.update(len(batch))

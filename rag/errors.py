@@ -32,3 +32,11 @@ class BadQuestionError(RagError):
 
 class BackendUnavailableError(RagError):
     """An optional backend's package or model file is not installed."""
+
+
+class ArticleConflictError(RagError):
+    """An article id already indexed with other text, and replacing was not asked for."""
+
+
+class BusyError(RagError):
+    """Another writer holds the index; try again later."""

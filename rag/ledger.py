@@ -22,7 +22,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from rag.errors import RagError
+from rag.errors import BusyError
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,14 +31,15 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY,
     hash TEXT NOT NULL,
-    chunks INTEGER NOT NULL
+    chunks INTEGER NOT NULL,
+    text_hash TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO state (key, value) VALUES ('version', '0');
 """
 
 
-class LedgerBusyError(RagError):
+class LedgerBusyError(BusyError):
     """Another process is writing to the same index."""
 
 
@@ -79,6 +80,11 @@ class Ledger:
         with self._mutex:
             return dict(self._db.execute("SELECT id, hash FROM articles"))
 
+    def text_hashes(self) -> dict[str, str]:
+        """Article id -> hash of its title and text ('' where unknown: imported records)."""
+        with self._mutex:
+            return dict(self._db.execute("SELECT id, text_hash FROM articles"))
+
     def __len__(self) -> int:
         with self._mutex:
             return int(self._db.execute("SELECT count(*) FROM articles").fetchone()[0])
@@ -89,12 +95,14 @@ class Ledger:
                 self._db.execute("SELECT value FROM state WHERE key='version'").fetchone()[0]
             )
 
-    def record(self, rows: Iterable[tuple[str, str, int]]) -> None:
-        """(article id, content hash, chunks) for articles now fully in the vector store."""
+    def record(self, rows: Iterable[tuple[str, str, int, str]]) -> None:
+        """(article id, document hash, chunks, text hash) for articles now fully in the vector
+        store."""
         with self._mutex, self._db:
             self._db.executemany(
-                "INSERT INTO articles (id, hash, chunks) VALUES (?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET hash=excluded.hash, chunks=excluded.chunks",
+                "INSERT INTO articles (id, hash, chunks, text_hash) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET hash=excluded.hash, chunks=excluded.chunks, "
+                "text_hash=excluded.text_hash",
                 list(rows),
             )
             self._bump()
@@ -123,7 +131,7 @@ class Ledger:
             log.warning("could not read the old ingestion state %s; not imported", path)
             return 0
         # chunk counts are unknown here; 0 means "not counted", never "empty"
-        self.record((doc_id, h, 0) for h, doc_id in hashes.items())
+        self.record((doc_id, h, 0, "") for h, doc_id in hashes.items())
         path.rename(path.with_name(path.name + ".imported"))
         return len(hashes)
 

@@ -445,3 +445,24 @@ def test_upload_paths_never_leak(writable: TestClient, tmp_path: Path) -> None:
     assert r.status_code == 422
     detail = r.json()["detail"]
     assert "upload:bad.json" in detail and "rag-upload-" not in detail
+
+
+def test_an_upload_never_silently_replaces_an_indexed_article(writable: TestClient) -> None:
+    seed = next(iter(sorted(SEEDS.glob("*.txt"))))  # the article the fixture indexed
+    before = writable.post("/v1/query", json={"question": "What did Rutte say?"}).json()
+    forged = ("files", (seed.name, b"Title: Forged\n\nThe forged text says nothing true at all."))
+    r = writable.post("/v1/articles", files=[forged])
+    assert r.status_code == 409, r.text
+    assert seed.stem in r.json()["detail"] and "replace=true" in r.json()["detail"]
+    after = writable.post("/v1/query", json={"question": "What did Rutte say?"}).json()
+    assert after["answer"] == before["answer"]
+    # the same text from another place is no conflict (only its location is updated)
+    same = writable.post("/v1/articles", files=[("files", (seed.name, seed.read_bytes()))])
+    assert same.status_code == 200, same.text
+    # replacing is an explicit choice
+    replaced = writable.post("/v1/articles?replace=true", files=[forged])
+    assert replaced.status_code == 200 and replaced.json()["updated"] == 1
+    restored = writable.post(
+        "/v1/articles?replace=true", files=[("files", (seed.name, seed.read_bytes()))]
+    )
+    assert restored.json()["updated"] == 1

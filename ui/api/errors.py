@@ -19,8 +19,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from rag.errors import (
+    ArticleConflictError,
     BackendUnavailableError,
     BadQuestionError,
+    BusyError,
     ConfigError,
     EmbeddingMismatchError,
     IndexMissingError,
@@ -43,6 +45,10 @@ def status_for(exc: RagError) -> int:
         return 400
     if isinstance(exc, LoaderError):
         return 422
+    if isinstance(exc, ArticleConflictError):
+        return 409
+    if isinstance(exc, BusyError):
+        return 503
     if isinstance(
         exc, (ConfigError, BackendUnavailableError, IndexMissingError, EmbeddingMismatchError)
     ):

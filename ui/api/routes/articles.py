@@ -30,8 +30,9 @@ from ui.api.middleware import form_from_bytes, read_limited
 from ui.api.schemas import ArticlesIn
 
 router = APIRouter(tags=["articles"])
-# one writer at a time: the ingestion state file is per store, and a process serves one store
+# one writer at a time in this process; the ledger's lock serialises processes
 _writer = threading.Lock()
+WRITE_WAIT = 60.0  # seconds an upload waits for another process's ingest before a 503
 
 UPLOAD_SCHEMA = {
     "requestBody": {
@@ -65,11 +66,18 @@ def list_articles(pipeline: PipelineDep) -> dict[str, Any]:
     "/articles",
     summary="Add articles (JSON or file upload), cleaned and deduplicated like `rag ingest`",
     openapi_extra=UPLOAD_SCHEMA,
-    responses={413: {"description": "too large"}, 415: {"description": "unsupported"}},
+    responses={
+        409: {"description": "an id already indexed with other text (send ?replace=true)"},
+        413: {"description": "too large"},
+        415: {"description": "unsupported"},
+        503: {"description": "another writer holds the index"},
+    },
 )
 async def add_articles(
-    request: Request, pipeline: PipelineDep, settings: SettingsDep
+    request: Request, pipeline: PipelineDep, settings: SettingsDep, replace: bool = False
 ) -> dict[str, Any]:
+    """An article whose id is already indexed with other text is refused (409) unless
+    `?replace=true`; another writer holding the index for over a minute is a 503."""
     body = await read_limited(request, settings.server.max_upload_bytes)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json":
@@ -88,7 +96,7 @@ async def add_articles(
             "no article could be read: "
             + "; ".join(f"{p.location}: {p.message}" for p in problems),
         )
-    return await run_in_threadpool(write, pipeline, articles, problems)
+    return await run_in_threadpool(write, pipeline, articles, problems, replace)
 
 
 def json_articles(body: bytes) -> tuple[list[Article], list[LoadProblem]]:
@@ -139,14 +147,20 @@ async def uploaded_articles(
 
 
 def write(
-    pipeline: Pipeline, articles: list[Article], problems: list[LoadProblem]
+    pipeline: Pipeline, articles: list[Article], problems: list[LoadProblem], replace: bool = False
 ) -> dict[str, Any]:
     """Ingest the articles into the pipeline's store and let it see them; the report as JSON."""
     from index.ingest import ingest
 
     with _writer:
         report = ingest(
-            [], pipeline.settings, pipeline.embed_model, articles=articles, progress=False
+            [],
+            pipeline.settings,
+            pipeline.embed_model,
+            articles=articles,
+            progress=False,
+            replace=replace,
+            lock_timeout=WRITE_WAIT,
         )
         pipeline.refresh()
     return {
