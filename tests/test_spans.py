@@ -315,3 +315,54 @@ def test_declined_answers_have_no_short_answer(pipeline: Any, question: str) -> 
     a = pipeline.qa.ask(question)
     assert a.declined and a.citations == []
     assert a.short_answer is None
+
+
+# --- weighing: where the span stands, what is counted, how old the article is ----------------
+
+
+def test_a_span_beside_the_question_words_beats_one_far_from_them(tagger: EntityTagger) -> None:
+    one = [
+        Sentence(
+            "In an interview with John Smith of the local radio station on Friday evening, "
+            "officials confirmed that Jannik Sinner beat Carlos Alcaraz in the Wimbledon final.",
+            0.8,
+            "a1",
+        )
+    ]
+    found = mine("Who beat Carlos Alcaraz in the Wimbledon final?", one, tagger)
+    assert texts(found)[:2] == ["Jannik Sinner", "John Smith"]
+
+
+def test_the_counted_noun_picks_the_figure(tagger: EntityTagger) -> None:
+    one = [
+        Sentence(
+            "Brady, 44, has played in the league half his life, with 22 full seasons, two of "
+            "them with Tampa Bay.",
+            0.7,
+            "a1",
+        )
+    ]
+    assert texts(mine("How many seasons did Brady play in the league?", one, tagger))[0] == "22"
+
+
+def test_old_news_counts_less_than_the_newest(tagger: EntityTagger) -> None:
+    old = Sentence("Meta announced 11,000 job cuts, the company said.", 0.66, "old", "2022-11-17")
+    new = Sentence("Microsoft announced 10,000 job cuts this week.", 0.6, "new", "2023-01-18")
+    found = mine("Which tech company announced job cuts this week?", [old, new], tagger)
+    assert texts(found)[:2] == ["Microsoft", "Meta"]
+    undated = [Sentence(old.text, old.score, "old"), Sentence(new.text, new.score, "new")]
+    assert texts(mine("Which tech company announced job cuts?", undated, tagger))[0] == "Meta"
+
+
+def test_the_question_s_own_country_and_ages_are_no_answers(tagger: EntityTagger) -> None:
+    states = [
+        Sentence("Legislatures across the U.S. will debate bans, led by Florida.", 0.6, "a1")
+    ]
+    assert "U.S." not in texts(mine("Which US state wants to ban mandates?", states, tagger))
+    ages = [Sentence("The 42-year-old leader, first elected in 2017, resigned.", 0.7, "a1")]
+    assert texts(mine("Since when has she been leader?", ages, tagger))[0] == "2017"
+
+
+def test_a_nationality_is_no_named_thing(tagger: EntityTagger) -> None:
+    apps = [Sentence("Ministers must delete the Chinese-owned app TikTok from phones.", 0.7, "a1")]
+    assert "Chinese" not in texts(mine("Which app must ministers delete?", apps, tagger))
