@@ -241,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
         _say(f"loading RealTimeQA from {args.data} …")
         rtqa = load_realtimeqa(args.data)
         rt_settings = harness.realtimeqa_settings(settings, args.store)
-        embed_model = embeddings.build(settings.embed)
+        embed_model = embeddings.build(settings.embed, rt_settings.store)
         indexed = harness.build_realtimeqa_index(
             rt_settings, embed_model, rtqa, args.limit, say=_say, progress=not args.quiet
         )
@@ -270,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
         records = load_gold(SEEDS_GOLD) if seeds else load_path(Path(dataset))
         if args.limit:
             records = records[: args.limit]
-        embed_model = embeddings.build(settings.embed)
+        embed_model = embeddings.build(settings.embed, settings.store)
         pipe = _gold_pipeline(settings, embed_model, seeds=seeds)
         _warn_missing_articles(pipe, records)
         result, note = _evaluate(

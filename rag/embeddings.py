@@ -17,10 +17,12 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from rag.errors import BackendUnavailableError, ConfigError
-from rag.settings import EmbedSettings
+from rag.errors import BackendUnavailableError, ConfigError, RagError
+from rag.settings import EmbedSettings, StoreSettings
 
 LOCAL_MODEL_NAME = "all-MiniLM-L6-v2-onnx-int8"
+STATIC_MODEL_NAME = "minilm-static-256-v1"  # rag.static_embed's, distilled from the one above
+LOCAL_MODELS = (STATIC_MODEL_NAME, LOCAL_MODEL_NAME)
 MAX_TOKENS = 256
 
 
@@ -148,14 +150,15 @@ def _openai(cfg: EmbedSettings) -> BaseEmbedding:
 
 
 def _local(cfg: EmbedSettings) -> BaseEmbedding:
-    from rag.static_embed import STATIC_MODEL_NAME, StaticEmbedding
+    from rag.static_embed import StaticEmbedding
 
-    if cfg.model == STATIC_MODEL_NAME:
+    model = cfg.model or STATIC_MODEL_NAME
+    if model == STATIC_MODEL_NAME:
         return StaticEmbedding(cfg.models_dir)
-    if cfg.model and cfg.model != LOCAL_MODEL_NAME:
+    if model != LOCAL_MODEL_NAME:
         raise ConfigError(
-            f"RAG_EMBED__MODEL: the local backend's models are {LOCAL_MODEL_NAME} and "
-            f"{STATIC_MODEL_NAME}"
+            f"RAG_EMBED__MODEL: the local backend's models are {STATIC_MODEL_NAME} (default) and "
+            f"{LOCAL_MODEL_NAME}"
         )
     return MiniLMEmbedding(threads=cfg.threads, batch_size=cfg.batch_size)
 
@@ -163,7 +166,24 @@ def _local(cfg: EmbedSettings) -> BaseEmbedding:
 BACKENDS = {"local": _local, "openai": _openai}
 
 
-def build(cfg: EmbedSettings) -> BaseEmbedding:
+def recorded_model(store: StoreSettings) -> str | None:
+    """The embedding model an existing collection was built with (None: no collection yet)."""
+    from rag.store import Store
+
+    try:
+        return Store(store).model_name()
+    except RagError:
+        return None
+
+
+def build(cfg: EmbedSettings, store: StoreSettings | None = None) -> BaseEmbedding:
+    """The configured embedding model. With the local backend and no RAG_EMBED__MODEL, an
+    existing collection (`store`) keeps the local model it was built with; a new one gets the
+    static model."""
+    if store is not None and cfg.backend == "local" and not cfg.model:
+        built_with = recorded_model(store)
+        if built_with in LOCAL_MODELS:
+            cfg = cfg.model_copy(update={"model": built_with})
     try:
         factory = BACKENDS[cfg.backend]
     except KeyError:

@@ -44,7 +44,7 @@ class Pipeline:
 
 
 def build(settings: Settings, *, embed_model: Any = None) -> Pipeline:
-    embed_model = embed_model or embeddings.build(settings.embed)
+    embed_model = embed_model or embeddings.build(settings.embed, settings.store)
     store = Store(settings.store)
     retriever = HybridRetriever(store, embed_model, settings)
     answerers = Answerers(settings, ExtractiveAnswerer(embed_model))

@@ -21,11 +21,11 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
+from rag.embeddings import STATIC_MODEL_NAME
 from rag.errors import BackendUnavailableError
 
 log = logging.getLogger(__name__)
 
-STATIC_MODEL_NAME = "minilm-static-256-v1"
 DIMS = 256
 SIF_COEFFICIENT = 1e-4  # model2vec's default
 _BATCH = 2048
@@ -77,13 +77,26 @@ def distill(out: Path, progress: bool = True) -> Path:
     return out
 
 
+# `make install` distils into the checkout's models/; a process started elsewhere finds it there
+CHECKOUT_MODELS = Path(__file__).resolve().parent.parent / "models"
+
+
+def find(models_dir: Path) -> Path | None:
+    """The distilled model in `models_dir`, else in the checkout's models/; None if neither."""
+    for where in (model_dir(models_dir), model_dir(CHECKOUT_MODELS)):
+        if (where / "model.safetensors").exists():
+            return where
+    return None
+
+
 def load(models_dir: Path) -> Any:
-    """The static model, distilled first if it is not there yet."""
+    """The static model, distilled first (into `models_dir`) if it is not there yet."""
     from model2vec import StaticModel
 
-    where = model_dir(models_dir)
     with _lock:
-        if not (where / "model.safetensors").exists():
+        where = find(models_dir)
+        if where is None:
+            where = model_dir(models_dir)
             log.warning(
                 "distilling %s from MiniLM into %s (once, about a minute)", STATIC_MODEL_NAME, where
             )
@@ -94,7 +107,7 @@ def load(models_dir: Path) -> Any:
     except Exception as exc:  # a damaged model folder: say how to make it again
         raise BackendUnavailableError(
             f"the static embedding model in {where} does not load ({exc}); delete the folder "
-            "and run `make models` (or any rag command) to distil it again"
+            "and run `make install` (or any rag command) to distil it again"
         ) from exc
 
 

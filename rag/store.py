@@ -75,6 +75,10 @@ class Store:
             ) from None
 
     # --- the embedding model guard -------------------------------------------------------------
+    def model_name(self) -> str | None:
+        """The embedding model recorded when the collection was first written to."""
+        return (self.collection.metadata or {}).get("embed_model")
+
     def check_model(self, model_name: str, dim: int | None = None, *, claim: bool = False) -> None:
         """Fail if the collection was built with another model; record ours if it has none yet."""
         meta = dict(self.collection.metadata or {})

@@ -57,9 +57,11 @@ def make_settings(
 
 @pytest.fixture(scope="session")
 def embed_model():  # type: ignore[no-untyped-def]
-    from rag.embeddings import MiniLMEmbedding
+    """The default local model (the static one distilled from MiniLM by `make install`)."""
+    from rag import embeddings
+    from rag.settings import EmbedSettings
 
-    return MiniLMEmbedding()
+    return embeddings.build(EmbedSettings(models_dir=ROOT / "models"))
 
 
 @pytest.fixture

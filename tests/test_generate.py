@@ -46,7 +46,7 @@ def _answerer(pipeline, base_url: str, **cfg: object) -> OpenAIAnswerer:  # type
 
 
 def test_answer_through_openai_compatible_server(pipeline, llama: LlamaServer) -> None:  # type: ignore[no-untyped-def]
-    passages = pipeline.retriever.retrieve(QUESTION, top_k=4)
+    passages = pipeline.retriever.retrieve(QUESTION, top_k=6)
     a = _answerer(pipeline, llama.base_url).answer(QUESTION, passages)
     assert a.answer.strip()
     numbers = {c.number for c in a.citations}
@@ -71,7 +71,7 @@ def test_streaming_yields_tokens_then_the_answer(pipeline, llama: LlamaServer) -
 def test_server_killed_mid_answer_falls_back(pipeline, llama: LlamaServer) -> None:  # type: ignore[no-untyped-def]
     victim = LlamaServer(llama.model_path, threads=1, context=2048)
     victim.start()
-    passages = pipeline.retriever.retrieve(QUESTION, top_k=4)
+    passages = pipeline.retriever.retrieve(QUESTION, top_k=6)
     answerer = _answerer(pipeline, victim.base_url, max_tokens=400)
     events = []
     try:
@@ -114,7 +114,7 @@ def garbage_server() -> Iterator[str]:
 
 
 def test_garbage_response_falls_back(pipeline, garbage_server: str) -> None:  # type: ignore[no-untyped-def]
-    passages = pipeline.retriever.retrieve(QUESTION, top_k=4)
+    passages = pipeline.retriever.retrieve(QUESTION, top_k=6)
     a = _answerer(pipeline, garbage_server, max_retries=0).answer(QUESTION, passages)
     assert a.notice and "extracted" in a.notice
     assert "almost near consensus" in a.answer
@@ -126,7 +126,7 @@ def test_silent_server_times_out_and_falls_back(pipeline) -> None:  # type: igno
     sock.listen(8)  # accepts connections, never answers
     try:
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
-        passages = pipeline.retriever.retrieve(QUESTION, top_k=4)
+        passages = pipeline.retriever.retrieve(QUESTION, top_k=6)
         a = _answerer(pipeline, url, timeout=1.0, max_retries=0).answer(QUESTION, passages)
     finally:
         sock.close()

@@ -20,7 +20,7 @@ CLAIM = (
 
 
 def _passages(pipeline: Any) -> list[Any]:
-    passages = pipeline.retriever.retrieve(QUESTION, top_k=4)
+    passages = pipeline.retriever.retrieve(QUESTION, top_k=6)  # what an answer reads
     assert any("almost near consensus" in p.text for p in passages)
     return passages
 

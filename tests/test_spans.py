@@ -355,9 +355,7 @@ def test_old_news_counts_less_than_the_newest(tagger: EntityTagger) -> None:
 
 
 def test_the_question_s_own_country_and_ages_are_no_answers(tagger: EntityTagger) -> None:
-    states = [
-        Sentence("Legislatures across the U.S. will debate bans, led by Florida.", 0.6, "a1")
-    ]
+    states = [Sentence("Legislatures across the U.S. will debate bans, led by Florida.", 0.6, "a1")]
     assert "U.S." not in texts(mine("Which US state wants to ban mandates?", states, tagger))
     ages = [Sentence("The 42-year-old leader, first elected in 2017, resigned.", 0.7, "a1")]
     assert texts(mine("Since when has she been leader?", ages, tagger))[0] == "2017"

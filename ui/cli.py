@@ -159,7 +159,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     report = ingest(
         args.paths,
         settings,
-        embeddings.build(settings.embed),
+        embeddings.build(settings.embed, settings.store),
         prune=args.prune,
         rebuild=args.rebuild,
         progress=not args.quiet and not args.json,

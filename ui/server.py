@@ -26,7 +26,7 @@ def run(settings: Settings, host: str | None = None, port: int | None = None) ->
 
     host = host or settings.server.host
     port = port or settings.server.port
-    embed_model = embeddings.build(settings.embed)
+    embed_model = embeddings.build(settings.embed, settings.store)
     seed_if_empty(settings, embed_model, say=_say)
     pipeline = build(settings, embed_model=embed_model)
     app = create_app(pipeline)
