@@ -433,13 +433,26 @@ def _with_of(span: str, sentence: str) -> str:
     return sentence[at : at + len(span) + rest.find(words[-1]) + len(words[-1])]
 
 
+# "Bills-Bengals" (a game between two teams) is no longer form of "Bills"
+_MATCHUP = re.compile(r"\b[A-Z][\w.]*-[A-Z][\w.]*")
+
+
 def _fold_variants(cands: list[Candidate]) -> list[Candidate]:
     """'Bills' and 'Buffalo Bills', 'Hamlin' and 'Damar Hamlin': one candidate in the longest
     form (the one a reader can act on), carrying the sentences of both."""
     out: list[Candidate] = []
     for c in sorted(cands, key=lambda c: -len(_words(c.text))):
         words = set(_words(c.text))
-        home = next((o for o in out if o.kind == c.kind and words <= set(_words(o.text))), None)
+        home = next(
+            (
+                o
+                for o in out
+                if o.kind == c.kind
+                and words <= set(_words(o.text))
+                and (not _MATCHUP.search(o.text) or _MATCHUP.search(c.text))
+            ),
+            None,
+        )
         if home is None:
             out.append(c)
         else:

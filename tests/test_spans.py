@@ -364,3 +364,15 @@ def test_the_question_s_own_country_and_ages_are_no_answers(tagger: EntityTagger
 def test_a_nationality_is_no_named_thing(tagger: EntityTagger) -> None:
     apps = [Sentence("Ministers must delete the Chinese-owned app TikTok from phones.", 0.7, "a1")]
     assert "Chinese" not in texts(mine("Which app must ministers delete?", apps, tagger))
+
+
+def test_a_match_up_is_no_longer_form_of_a_team(tagger: EntityTagger) -> None:
+    cands = [
+        Candidate("Bills-Bengals", ORG, sentences=[Sentence("x", 0.5, "a1")]),
+        Candidate("Bills", ORG, sentences=[Sentence("y", 0.6, "a2")]),
+        Candidate("Buffalo Bills", ORG, sentences=[Sentence("z", 0.4, "a3")]),
+    ]
+    folded = spans._fold_variants(cands)
+    assert sorted(c.text for c in folded) == ["Bills-Bengals", "Buffalo Bills"]
+    buffalo = next(c for c in folded if c.text == "Buffalo Bills")
+    assert [s.article_id for s in buffalo.sentences] == ["a3", "a2"]
