@@ -46,7 +46,27 @@ def minilm_tokenizer() -> Any:
     return tokenizer
 
 
-class MiniLMEmbedding(BaseEmbedding):
+class ArrayEmbedding(BaseEmbedding):
+    """A local model that embeds a batch of texts into a NumPy array (`embed`); llama-index's
+    query and text methods are built on it."""
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self.embed([query])[0].tolist()
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self.embed([text])[0].tolist()
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return [row.tolist() for row in self.embed(texts)]
+
+
+class MiniLMEmbedding(ArrayEmbedding):
     """all-MiniLM-L6-v2 in onnxruntime, batched, sorted by length to pad little."""
 
     max_length: int = MAX_TOKENS
@@ -118,18 +138,6 @@ class MiniLMEmbedding(BaseEmbedding):
             pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
             out[idx] = pooled
         return out
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self.embed([query])[0].tolist()
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self.embed([text])[0].tolist()
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return [row.tolist() for row in self.embed(texts)]
 
 
 def _openai(cfg: EmbedSettings) -> BaseEmbedding:

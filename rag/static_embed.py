@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from rag.embeddings import STATIC_MODEL_NAME
+from rag.embeddings import STATIC_MODEL_NAME, ArrayEmbedding
 from rag.errors import BackendUnavailableError
 
 log = logging.getLogger(__name__)
@@ -111,7 +110,7 @@ def load(models_dir: Path) -> Any:
         ) from exc
 
 
-class StaticEmbedding(BaseEmbedding):
+class StaticEmbedding(ArrayEmbedding):
     """Mean of word-piece vectors (model2vec `StaticModel`), L2-normalised."""
 
     _model: Any = PrivateAttr()
@@ -131,18 +130,6 @@ class StaticEmbedding(BaseEmbedding):
             self._model.encode(texts, batch_size=self.embed_batch_size, show_progress_bar=False),
             dtype=np.float32,
         )
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self.embed([query])[0].tolist()
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self.embed([text])[0].tolist()
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return [row.tolist() for row in self.embed(texts)]
 
 
 def main() -> None:
