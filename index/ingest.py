@@ -173,11 +173,12 @@ def ingest(
             "each article needs its own id"
         )
 
-    store = Store(settings.store, create=True)
     dim = len(embed_model.get_query_embedding("dimension probe"))
     ledger = open_ledger(settings)
     try:
         with ledger.writing(timeout=lock_timeout):
+            # opened under the lock: two processes creating one embedded Chroma at once collide
+            store = Store(settings.store, create=True)
             _ingest(
                 articles,
                 replace,
