@@ -18,6 +18,7 @@ This module does not search or answer.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import sys
 from collections import Counter
@@ -47,6 +48,12 @@ log = logging.getLogger(__name__)
 def text_hash(article: Article) -> str:
     """What an article says (title and paragraphs), whatever file or upload it came from."""
     return hashlib.sha1("\n\n".join([article.title, *article.paragraphs]).encode()).hexdigest()
+
+
+def input_hash(article: Article) -> str:
+    """Everything read for an article (text and metadata, where it came from included)."""
+    fields = json.dumps(article.__dict__, default=str, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha1(fields.encode()).hexdigest()
 
 
 def paragraph_hash(paragraph: str) -> str:
@@ -240,6 +247,18 @@ def _ingest(
         report.removed = len(gone)
         known = {k: v for k, v in known.items() if k in wanted}
 
+    # every article read exactly as when it was recorded, nothing removed: no work, and no scan
+    # of the store below (when anything changes, every article is checked again: a paragraph it
+    # shared may now be its to index)
+    inputs = {a.id: input_hash(a) for a in articles}
+    recorded = ledger.input_hashes()
+    if not report.removed and all(
+        a.id in known and recorded.get(a.id) == inputs[a.id] for a in articles
+    ):
+        report.unchanged = len(articles)
+        return
+    fresh = articles
+
     # who already owns each paragraph (first article to index it)
     owner: dict[str, str] = {}
     for rec in store.records(documents=False):
@@ -255,7 +274,7 @@ def _ingest(
     # only articles that are new or changed are deduplicated and written
     documents: list[Document] = []
     article_hashes: dict[str, set[str]] = {}
-    for art in articles:
+    for art in fresh:
         kept, dropped, owners = [], [], []
         hashes = set()
         for para in art.paragraphs:
@@ -276,7 +295,7 @@ def _ingest(
     tagger.set_articles(article_hashes)
 
     todo = [d for d in documents if known.get(d.id_) != d.hash]
-    texts = {a.id: text_hash(a) for a in articles}
+    texts = {a.id: text_hash(a) for a in fresh}
     indexed_texts = ledger.text_hashes()
     clash = sorted(d.id_ for d in todo if d.id_ in known and indexed_texts[d.id_] != texts[d.id_])
     if clash and not replace:
@@ -285,7 +304,9 @@ def _ingest(
             + (f" and {len(clash) - 5} more" if len(clash) > 5 else "")
             + ". Give the new article(s) another id, or ask to replace them (?replace=true)"
         )
-    report.unchanged = len(documents) - len(todo)
+    report.unchanged = len(articles) - len(todo)
+    changing = {d.id_ for d in todo}
+    ledger.note_inputs((d.id_, inputs[d.id_]) for d in documents if d.id_ not in changing)
     report.updated = sum(1 for d in todo if d.id_ in known)
     report.new = len(todo) - report.updated
 
@@ -302,7 +323,7 @@ def _ingest(
         store.collection.delete(where={"document_id": {"$in": [d.id_ for d in batch]}})
         nodes = pipeline.run(documents=batch, show_progress=False)
         chunks = Counter(ChunkMeta.from_metadata(n.metadata).article_id for n in nodes)
-        ledger.record((d.id_, d.hash, chunks[d.id_], texts[d.id_]) for d in batch)
+        ledger.record((d.id_, d.hash, chunks[d.id_], texts[d.id_], inputs[d.id_]) for d in batch)
         report.chunks_added += len(nodes)
         if bar is not None:
             bar.update(len(batch))

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY,
     hash TEXT NOT NULL,
     chunks INTEGER NOT NULL,
-    text_hash TEXT NOT NULL DEFAULT ''
+    text_hash TEXT NOT NULL DEFAULT '',
+    input_hash TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO state (key, value) VALUES ('version', '0');
@@ -55,6 +56,11 @@ class Ledger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(articles)")}
+            if "input_hash" not in columns:  # a ledger from before input hashes
+                self._db.execute(
+                    "ALTER TABLE articles ADD COLUMN input_hash TEXT NOT NULL DEFAULT ''"
+                )
             self._db.commit()
 
     def close(self) -> None:
@@ -85,6 +91,12 @@ class Ledger:
         with self._mutex:
             return dict(self._db.execute("SELECT id, text_hash FROM articles"))
 
+    def input_hashes(self) -> dict[str, str]:
+        """Article id -> hash of everything read for it (text and metadata; '' where unknown):
+        an article whose input hash is unchanged needs no work at all."""
+        with self._mutex:
+            return dict(self._db.execute("SELECT id, input_hash FROM articles"))
+
     def __len__(self) -> int:
         with self._mutex:
             return int(self._db.execute("SELECT count(*) FROM articles").fetchone()[0])
@@ -95,17 +107,26 @@ class Ledger:
                 self._db.execute("SELECT value FROM state WHERE key='version'").fetchone()[0]
             )
 
-    def record(self, rows: Iterable[tuple[str, str, int, str]]) -> None:
-        """(article id, document hash, chunks, text hash) for articles now fully in the vector
-        store."""
+    def record(self, rows: Iterable[tuple[str, str, int, str, str]]) -> None:
+        """(article id, document hash, chunks, text hash, input hash) for articles now fully in
+        the vector store."""
         with self._mutex, self._db:
             self._db.executemany(
-                "INSERT INTO articles (id, hash, chunks, text_hash) VALUES (?, ?, ?, ?) "
+                "INSERT INTO articles (id, hash, chunks, text_hash, input_hash) "
+                "VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET hash=excluded.hash, chunks=excluded.chunks, "
-                "text_hash=excluded.text_hash",
+                "text_hash=excluded.text_hash, input_hash=excluded.input_hash",
                 list(rows),
             )
             self._bump()
+
+    def note_inputs(self, rows: Iterable[tuple[str, str]]) -> None:
+        """(article id, input hash) for recorded articles found unchanged by their document hash
+        (so the next run can skip them without reading the store)."""
+        with self._mutex, self._db:
+            self._db.executemany(
+                "UPDATE articles SET input_hash=? WHERE id=?", [(h, i) for i, h in rows]
+            )
 
     def remove(self, ids: Iterable[str]) -> None:
         with self._mutex, self._db:
@@ -131,7 +152,7 @@ class Ledger:
             log.warning("could not read the old ingestion state %s; not imported", path)
             return 0
         # chunk counts are unknown here; 0 means "not counted", never "empty"
-        self.record((doc_id, h, 0, "") for h, doc_id in hashes.items())
+        self.record((doc_id, h, 0, "", "") for h, doc_id in hashes.items())
         path.rename(path.with_name(path.name + ".imported"))
         return len(hashes)
 

@@ -131,3 +131,26 @@ def test_an_older_docstore_is_imported_once(tmp_path: Path, embed_model) -> None
     assert report.unchanged == 5 and report.chunks_added == 0
     assert not docstore_path(settings).exists()
     assert Ledger(ledger_path(settings)).hashes() == hashes
+
+
+def test_an_unchanged_archive_is_skipped_without_reading_the_store(
+    tmp_path: Path, embed_model, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(tmp_path / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    ingest([SEEDS], settings, embed_model, progress=False)  # records the input hashes
+
+    def no_scan(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an unchanged archive needs no scan of the store")
+
+    monkeypatch.setattr(Store, "records", no_scan)
+    report = ingest([SEEDS], settings, embed_model, progress=False)
+    assert report.unchanged == 5 and report.chunks_added == 0
+    monkeypatch.undo()
+    # one changed article: everything is checked again, only it is written
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder)
+    first = sorted(folder.glob("*.txt"))[0]
+    first.write_text(first.read_text(encoding="utf-8") + "\n\nA new closing line.\n", "utf-8")
+    report = ingest([folder], settings, embed_model, progress=False)
+    assert report.updated >= 1 and report.chunks_added >= 1
