@@ -88,8 +88,14 @@ def pipeline(seeded: Settings, embed_model):  # type: ignore[no-untyped-def]
     return build(seeded, embed_model=embed_model)
 
 
+class ChromaServer(tuple[str, int]):
+    """(host, port) of a running `chroma run`, with its process (`proc`) for tests that stop it."""
+
+    proc: subprocess.Popen[bytes]
+
+
 @pytest.fixture
-def chroma_server(tmp_path: Path) -> Iterator[tuple[str, int]]:
+def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
     """A real `chroma run` server on 127.0.0.1, stopped after the test."""
     import chromadb
 
@@ -121,7 +127,9 @@ def chroma_server(tmp_path: Path) -> Iterator[tuple[str, int]]:
                     "chroma run did not start: " + (tmp_path / "chroma.log").read_text()[-2000:]
                 ) from None
             time.sleep(0.3)
-    yield "127.0.0.1", port
+    server = ChromaServer(("127.0.0.1", port))
+    server.proc = proc
+    yield server
     proc.terminate()
     try:
         proc.wait(10)

@@ -309,3 +309,22 @@ def test_an_article_with_nothing_new_is_never_an_empty_hit(tmp_path: Path, embed
     assert hit.article_id == "a_first" and hit.also_in == ["b_copy"]
     declined = pipe.qa.ask("Who won the 1987 chess olympiad in Port Elwin?")
     assert declined.declined  # and no IndexError on the way
+
+
+def test_health_says_when_the_chroma_server_is_down(
+    tmp_path: Path, chroma_server, embed_model
+) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from ui.api.app import create_app
+
+    host, port = chroma_server
+    settings = make_settings(tmp_path / "state", store={"host": host, "port": port})
+    ingest([SEEDS], settings, embed_model, progress=False)
+    client = TestClient(create_app(build(settings, embed_model=embed_model), ui=False))
+    assert client.get("/v1/health").json()["status"] == "ok"
+    chroma_server.proc.terminate()
+    chroma_server.proc.wait(10)
+    r = client.get("/v1/health")
+    assert r.status_code == 503
+    assert r.json()["status"] == "unavailable" and "chroma run" in r.json()["detail"]

@@ -1,12 +1,15 @@
 """`GET /v1/health`: the index size, the embedding model, the answer backend `auto` resolves to,
 and the version. It needs no API key (load balancers and the tests poll it) and tells nothing a
-key would protect beyond those counts."""
+key would protect beyond those counts. It reads the store each time: a Chroma server that is down
+(or a store that cannot be read) is a 503 with `status: unavailable`, not an "ok" that the next
+question would contradict."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 import rag
 from rag.answerers import resolve_backend
@@ -15,8 +18,24 @@ from ui.api.deps import PipelineDep
 router = APIRouter(tags=["status"])
 
 
-@router.get("/health", summary="Index size and backends (no key needed)")
-def health(pipeline: PipelineDep) -> dict[str, Any]:
+@router.get(
+    "/health",
+    summary="Index size and backends (no key needed)",
+    responses={503: {"description": "the store cannot be read (a Chroma server down)"}},
+)
+def health(pipeline: PipelineDep) -> Any:
+    try:
+        pipeline.store.count()
+    except Exception as exc:  # chromadb raises many kinds: connection, database, file errors
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "detail": f"the index {pipeline.store.where} cannot be read "
+                f"({type(exc).__name__}); check that the store is reachable "
+                "(a Chroma server: `chroma run`)",
+            },
+            status_code=503,
+        )
     catalogue = pipeline.catalogue
     return {
         "status": "ok",
