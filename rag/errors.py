@@ -40,3 +40,7 @@ class ArticleConflictError(RagError):
 
 class BusyError(RagError):
     """Another writer holds the index; try again later."""
+
+
+class StoreUnavailableError(RagError):
+    """The vector store cannot be reached or read (a Chroma server down)."""

@@ -22,6 +22,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
+from chromadb.errors import ChromaError
 from llama_index.core import VectorStoreIndex
 from llama_index.core.llms import MockLLM
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
@@ -32,7 +34,7 @@ from llama_index.core.vector_stores import FilterOperator, MetadataFilter, Metad
 
 from rag.bm25 import BM25Index
 from rag.catalogue import Catalogue
-from rag.errors import BadQuestionError, IndexMissingError
+from rag.errors import BadQuestionError, IndexMissingError, StoreUnavailableError
 from rag.ledger import Ledger, open_ledger
 from rag.passages import DATE_NUM, SOURCE, ChunkMeta, Passage, date_num
 from rag.settings import Settings
@@ -240,7 +242,13 @@ class HybridRetriever:
                 num_queries=1,
                 use_async=False,
             )
-        hits = retriever.retrieve(query)
+        try:
+            hits = retriever.retrieve(query)
+        except (httpx.TransportError, ChromaError) as exc:
+            raise StoreUnavailableError(
+                f"the index {self.store.where} cannot be searched ({type(exc).__name__}: {exc}); "
+                "check that the store is reachable (a Chroma server: `chroma run`)"
+            ) from exc
         folded = SyndicationFolder(top_k=top_k, catalogue=catalogue).postprocess_nodes(hits)
         return to_passages(folded)
 

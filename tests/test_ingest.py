@@ -311,7 +311,7 @@ def test_an_article_with_nothing_new_is_never_an_empty_hit(tmp_path: Path, embed
     assert declined.declined  # and no IndexError on the way
 
 
-def test_health_says_when_the_chroma_server_is_down(
+def test_health_and_questions_say_when_the_chroma_server_is_down(
     tmp_path: Path, chroma_server, embed_model
 ) -> None:  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
@@ -328,3 +328,6 @@ def test_health_says_when_the_chroma_server_is_down(
     r = client.get("/v1/health")
     assert r.status_code == 503
     assert r.json()["status"] == "unavailable" and "chroma run" in r.json()["detail"]
+    # and a question then is a 503 that says the same, not a 500
+    r = client.post("/v1/query", json={"question": "What did Hegseth say about 5%?"})
+    assert r.status_code == 503 and "chroma run" in r.json()["detail"]

@@ -28,6 +28,7 @@ from rag.errors import (
     IndexMissingError,
     LoaderError,
     RagError,
+    StoreUnavailableError,
 )
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def status_for(exc: RagError) -> int:
         return 422
     if isinstance(exc, ArticleConflictError):
         return 409
-    if isinstance(exc, BusyError):
+    if isinstance(exc, (BusyError, StoreUnavailableError)):
         return 503
     if isinstance(
         exc, (ConfigError, BackendUnavailableError, IndexMissingError, EmbeddingMismatchError)
