@@ -236,7 +236,8 @@ def _ingest(
         log.warning("the collection is empty but the ledger is not: starting the ledger anew")
         ledger.clear()
     vector_store = store.vector_store()
-    known = ledger.hashes()  # doc id -> hash
+    entries = ledger.entries()
+    known = {doc_id: e.hash for doc_id, e in entries.items()}
 
     wanted = {a.id for a in articles}
     if prune:
@@ -251,13 +252,11 @@ def _ingest(
     # of the store below (when anything changes, every article is checked again: a paragraph it
     # shared may now be its to index)
     inputs = {a.id: input_hash(a) for a in articles}
-    recorded = ledger.input_hashes()
     if not report.removed and all(
-        a.id in known and recorded.get(a.id) == inputs[a.id] for a in articles
+        a.id in known and entries[a.id].input_hash == inputs[a.id] for a in articles
     ):
         report.unchanged = len(articles)
         return
-    fresh = articles
 
     # who already owns each paragraph (first article to index it)
     owner: dict[str, str] = {}
@@ -274,7 +273,7 @@ def _ingest(
     # only articles that are new or changed are deduplicated and written
     documents: list[Document] = []
     article_hashes: dict[str, set[str]] = {}
-    for art in fresh:
+    for art in articles:
         kept, dropped, owners = [], [], []
         hashes = set()
         for para in art.paragraphs:
@@ -295,9 +294,10 @@ def _ingest(
     tagger.set_articles(article_hashes)
 
     todo = [d for d in documents if known.get(d.id_) != d.hash]
-    texts = {a.id: text_hash(a) for a in fresh}
-    indexed_texts = ledger.text_hashes()
-    clash = sorted(d.id_ for d in todo if d.id_ in known and indexed_texts[d.id_] != texts[d.id_])
+    texts = {a.id: text_hash(a) for a in articles}
+    clash = sorted(
+        d.id_ for d in todo if d.id_ in known and entries[d.id_].text_hash != texts[d.id_]
+    )
     if clash and not replace:
         raise ArticleConflictError(
             f"already indexed with other text: {', '.join(clash[:5])}"

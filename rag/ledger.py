@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from filelock import FileLock, Timeout
 
@@ -38,6 +39,14 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO state (key, value) VALUES ('version', '0');
 """
+
+
+class Entry(NamedTuple):
+    """What the ledger knows of one article ('' where unknown: records imported from a docstore)."""
+
+    hash: str  # of the document as indexed (after duplicate paragraphs were dropped)
+    text_hash: str  # of its title and text, wherever it came from: what a 409 compares
+    input_hash: str  # of everything read for it: unchanged means no work at all
 
 
 class LedgerBusyError(BusyError):
@@ -86,16 +95,11 @@ class Ledger:
         with self._mutex:
             return dict(self._db.execute("SELECT id, hash FROM articles"))
 
-    def text_hashes(self) -> dict[str, str]:
-        """Article id -> hash of its title and text ('' where unknown: imported records)."""
+    def entries(self) -> dict[str, Entry]:
+        """Every recorded article, read once."""
         with self._mutex:
-            return dict(self._db.execute("SELECT id, text_hash FROM articles"))
-
-    def input_hashes(self) -> dict[str, str]:
-        """Article id -> hash of everything read for it (text and metadata; '' where unknown):
-        an article whose input hash is unchanged needs no work at all."""
-        with self._mutex:
-            return dict(self._db.execute("SELECT id, input_hash FROM articles"))
+            rows = self._db.execute("SELECT id, hash, text_hash, input_hash FROM articles")
+            return {i: Entry(h, t, n) for i, h, t, n in rows}
 
     def __len__(self) -> int:
         with self._mutex:

@@ -23,6 +23,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -409,8 +410,6 @@ def _recency(day: str, newest: str) -> float:
     """1 for the newest retrieved articles, less the older a sentence's article is than them."""
     if not day or not newest or RECENCY_DAYS <= 0:
         return 1.0
-    from datetime import date
-
     age = (date.fromisoformat(newest) - date.fromisoformat(day)).days
     return 1 / (1 + max(age, 0) / RECENCY_DAYS)
 
