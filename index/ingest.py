@@ -24,6 +24,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from pydantic import PrivateAttr
 from index.intake import intake
 from index.loaders import Article, LoadProblem
 from rag.errors import ArticleConflictError
-from rag.ledger import Ledger, docstore_path, open_ledger
+from rag.ledger import Ledger, Recorded, docstore_path, open_ledger
 from rag.passages import EMBED_KEYS, LLM_KEYS, PARA_HASHES, ChunkMeta
 from rag.settings import Settings
 from rag.store import Store
@@ -71,6 +72,7 @@ class IngestReport:
     chunks_added: int = 0
     duplicate_paragraphs: int = 0
     duplicate_articles: list[str] = field(default_factory=list)
+    restored: int = 0  # indexed again: an article carrying paragraphs of theirs changed or went
     problems: list[LoadProblem] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -79,9 +81,14 @@ class IngestReport:
             f"changed, {self.unchanged} unchanged, {self.removed} removed",
             f"{self.chunks_added} new chunks",
         ]
+        if self.restored:
+            parts.append(
+                f"{self.restored} articles indexed again for paragraphs they shared with an "
+                "article that changed or went"
+            )
         if self.duplicate_paragraphs:
             parts.append(f"{self.duplicate_paragraphs} repeated paragraphs indexed once")
-        if self.chunks_added == 0 and not self.removed:
+        if self.chunks_added == 0 and not self.removed and not self.restored:
             parts.append("nothing to do: the index is up to date")
         return "; ".join(parts)
 
@@ -147,6 +154,49 @@ def to_document(article: Article, dropped: list[str], owners: list[str]) -> Docu
         excluded_embed_metadata_keys=[k for k in meta if k not in EMBED_KEYS],
         excluded_llm_metadata_keys=[k for k in meta if k not in LLM_KEYS],
     )
+
+
+def article_body(article: Article) -> dict[str, Any]:
+    """An article as the ledger keeps it (JSON-ready), so it can be indexed again without its file."""
+    return {**article.__dict__, "date": article.date.isoformat() if article.date else None}
+
+
+def article_from_body(body: dict[str, Any]) -> Article:
+    fields = dict(body)
+    fields["date"] = date.fromisoformat(fields["date"]) if fields.get("date") else None
+    return Article(**fields)
+
+
+@dataclass
+class Deduped:
+    """An article with the paragraphs another article already indexes taken out."""
+
+    article: Article
+    document: Document  # what is chunked and embedded (its hash tells a change)
+    kept: tuple[str, ...]  # hashes of the paragraphs it indexes
+    copied: tuple[str, ...]  # hashes of those it leaves to their owners
+
+    @property
+    def id(self) -> str:
+        return self.article.id
+
+
+def deduplicate(article: Article, owner: dict[str, str]) -> Deduped:
+    """Keep the paragraphs no other article indexes; claim them in `owner` (paragraph hash ->
+    article), which the next article then sees."""
+    kept, dropped, owners = [], [], []
+    hashes: dict[str, None] = {}
+    for para in article.paragraphs:
+        h = paragraph_hash(para)
+        first = owner.setdefault(h, article.id)
+        if first != article.id:
+            dropped.append(h)
+            owners.append(first)
+        elif h not in hashes:
+            kept.append(para)
+            hashes[h] = None
+    view = Article(**{**article.__dict__, "paragraphs": kept})
+    return Deduped(article, to_document(view, dropped, owners), tuple(hashes), tuple(dropped))
 
 
 def ingest(
@@ -235,6 +285,8 @@ def _ingest(
     if store.count() == 0 and len(ledger):
         log.warning("the collection is empty but the ledger is not: starting the ledger anew")
         ledger.clear()
+    if not ledger.paragraphs_complete():
+        _fill_paragraph_books(store, ledger)
     vector_store = store.vector_store()
     entries = ledger.entries()
     known = {doc_id: e.hash for doc_id, e in entries.items()}
@@ -248,56 +300,32 @@ def _ingest(
         report.removed = len(gone)
         known = {k: v for k, v in known.items() if k in wanted}
 
-    # every article read exactly as when it was recorded, nothing removed: no work, and no scan
-    # of the store below (when anything changes, every article is checked again: a paragraph it
-    # shared may now be its to index)
+    # every article read exactly as when it was recorded, nothing removed, no article waiting for
+    # a paragraph it shared: no work at all
     inputs = {a.id: input_hash(a) for a in articles}
-    if not report.removed and all(
-        a.id in known and entries[a.id].input_hash == inputs[a.id] for a in articles
+    if (
+        not report.removed
+        and all(a.id in known and entries[a.id].input_hash == inputs[a.id] for a in articles)
+        and not ledger.stranded()
     ):
         report.unchanged = len(articles)
         return
 
-    # who already owns each paragraph (first article to index it)
-    owner: dict[str, str] = {}
-    for rec in store.records(documents=False):
-        chunk = ChunkMeta.from_metadata(rec.metadata)
-        for h in chunk.para_hashes:
-            owner.setdefault(h, chunk.article_id)
-
-    tagger = ParagraphTagger()
-    pipeline = IngestionPipeline(
-        transformations=[make_splitter(settings), tagger, embed_model],
-        vector_store=vector_store,
-    )
-    # only articles that are new or changed are deduplicated and written
-    documents: list[Document] = []
-    article_hashes: dict[str, set[str]] = {}
-    for art in articles:
-        kept, dropped, owners = [], [], []
-        hashes = set()
-        for para in art.paragraphs:
-            h = paragraph_hash(para)
-            first = owner.setdefault(h, art.id)
-            if first != art.id:
-                dropped.append(h)
-                owners.append(first)
-            elif h not in hashes:
-                kept.append(para)
-                hashes.add(h)
-        report.duplicate_paragraphs += len(dropped)
-        if not kept:
-            report.duplicate_articles.append(art.id)
-        article_hashes[art.id] = hashes
-        art_view = Article(**{**art.__dict__, "paragraphs": kept})
-        documents.append(to_document(art_view, dropped, owners))
-    tagger.set_articles(article_hashes)
-
-    todo = [d for d in documents if known.get(d.id_) != d.hash]
     texts = {a.id: text_hash(a) for a in articles}
-    clash = sorted(
-        d.id_ for d in todo if d.id_ in known and entries[d.id_].text_hash != texts[d.id_]
-    )
+    owner = ledger.owners(paragraph_hash(p) for a in articles for p in a.paragraphs)
+    for art in articles:  # a changed article gives up the paragraphs it no longer has
+        if art.id in entries and entries[art.id].text_hash != texts[art.id]:
+            now = {paragraph_hash(p) for p in art.paragraphs}
+            for h in ledger.owned_by(art.id) - now:
+                owner.pop(h, None)
+    deduped = [deduplicate(art, owner) for art in articles]
+    for d in deduped:
+        report.duplicate_paragraphs += len(d.copied)
+        if not d.kept:
+            report.duplicate_articles.append(d.id)
+
+    todo = [d for d in deduped if known.get(d.id) != d.document.hash]
+    clash = sorted(d.id for d in todo if d.id in known and entries[d.id].text_hash != texts[d.id])
     if clash and not replace:
         raise ArticleConflictError(
             f"already indexed with other text: {', '.join(clash[:5])}"
@@ -305,30 +333,117 @@ def _ingest(
             + ". Give the new article(s) another id, or ask to replace them (?replace=true)"
         )
     report.unchanged = len(articles) - len(todo)
-    changing = {d.id_ for d in todo}
-    ledger.note_inputs((d.id_, inputs[d.id_]) for d in documents if d.id_ not in changing)
-    report.updated = sum(1 for d in todo if d.id_ in known)
+    changing = {d.id for d in todo}
+    ledger.note_inputs((d.id, inputs[d.id]) for d in deduped if d.id not in changing)
+    report.updated = sum(1 for d in todo if d.id in known)
     report.new = len(todo) - report.updated
 
-    bar = None
-    if progress and todo:
-        from tqdm import tqdm
+    writer = _Writer(store, ledger, settings, embed_model, report)
+    writer.write(todo, progress=progress, batch_size=batch_size, on_batch=on_batch)
+    # an article that left a paragraph to one that changed or went indexes it itself now
+    given = {a.id: a for a in articles}
+    for _ in range(3):
+        stranded = ledger.stranded()
+        if not stranded:
+            break
+        bodies = ledger.bodies(stranded - set(given))
+        back = [
+            given[i] if i in given else article_from_body(bodies[i])
+            for i in sorted(stranded)
+            if i in given or i in bodies
+        ]
+        for lost in sorted(stranded - {a.id for a in back}):
+            report.problems.append(
+                LoadProblem(
+                    lost,
+                    "it shares a paragraph that the article carrying it no longer indexes, and "
+                    "the ledger predates keeping article text: ingest its file again",
+                )
+            )
+        if not back:
+            break
+        owner = ledger.owners(paragraph_hash(p) for a in back for p in a.paragraphs)
+        again = [deduplicate(art, owner) for art in back]
+        writer.write(again, progress=False, batch_size=batch_size, on_batch=None)
+        report.restored += len(again)
 
-        bar = tqdm(
-            total=len(todo), unit="article", desc="ingesting", file=sys.stderr, dynamic_ncols=True
+
+class _Writer:
+    """Writes deduplicated articles to the store in batches, each recorded in the ledger after."""
+
+    def __init__(
+        self,
+        store: Store,
+        ledger: Ledger,
+        settings: Settings,
+        embed_model: Any,
+        report: IngestReport,
+    ) -> None:
+        self.store, self.ledger, self.report = store, ledger, report
+        self.tagger = ParagraphTagger()
+        self.pipeline = IngestionPipeline(
+            transformations=[make_splitter(settings), self.tagger, embed_model],
+            vector_store=store.vector_store(),
         )
-    for start in range(0, len(todo), batch_size):
-        batch = todo[start : start + batch_size]
-        # older versions, and leftovers of an interrupted run
-        store.collection.delete(where={"document_id": {"$in": [d.id_ for d in batch]}})
-        nodes = pipeline.run(documents=batch, show_progress=False)
-        chunks = Counter(ChunkMeta.from_metadata(n.metadata).article_id for n in nodes)
-        ledger.record((d.id_, d.hash, chunks[d.id_], texts[d.id_], inputs[d.id_]) for d in batch)
-        report.chunks_added += len(nodes)
+
+    def write(
+        self,
+        todo: list[Deduped],
+        *,
+        progress: bool,
+        batch_size: int,
+        on_batch: Callable[[int], None] | None,
+    ) -> None:
+        bar = None
+        if progress and todo:
+            from tqdm import tqdm
+
+            bar = tqdm(
+                total=len(todo),
+                unit="article",
+                desc="ingesting",
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start : start + batch_size]
+            # older versions, and leftovers of an interrupted run
+            self.store.collection.delete(where={"document_id": {"$in": [d.id for d in batch]}})
+            self.tagger.set_articles({d.id: set(d.kept) for d in batch})
+            # an article with nothing of its own to index gets no chunk (it is named as a copy)
+            documents = [d.document for d in batch if d.kept]
+            nodes = self.pipeline.run(documents=documents, show_progress=False) if documents else []
+            chunks = Counter(ChunkMeta.from_metadata(n.metadata).article_id for n in nodes)
+            self.ledger.record(
+                Recorded(
+                    d.id,
+                    d.document.hash,
+                    chunks[d.id],
+                    text_hash(d.article),
+                    input_hash(d.article),
+                    article_body(d.article),
+                    d.kept,
+                    d.copied,
+                )
+                for d in batch
+            )
+            self.report.chunks_added += len(nodes)
+            if bar is not None:
+                bar.update(len(batch))
+                bar.set_postfix(chunks=self.report.chunks_added)
+            if on_batch is not None:
+                on_batch(start + len(batch))
         if bar is not None:
-            bar.update(len(batch))
-            bar.set_postfix(chunks=report.chunks_added)
-        if on_batch is not None:
-            on_batch(start + len(batch))
-    if bar is not None:
-        bar.close()
+            bar.close()
+
+
+def _fill_paragraph_books(store: Store, ledger: Ledger) -> None:
+    """A ledger from before paragraph owners were kept: take them from the store, once."""
+    owner: dict[str, str] = {}
+    copies: set[tuple[str, str]] = set()
+    for rec in store.records(documents=False):
+        chunk = ChunkMeta.from_metadata(rec.metadata)
+        for h in chunk.para_hashes:
+            owner.setdefault(h, chunk.article_id)
+        copies.update((chunk.article_id, h) for h in chunk.dup_hashes)
+    ledger.fill_paragraphs(owner, copies)

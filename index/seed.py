@@ -2,7 +2,8 @@
 
 `rag serve` and `rag eval` (the seeds gold set) call `seed_if_empty()` before building the
 pipeline, so a fresh checkout answers questions without a separate `rag ingest seeds/`. An index
-that holds anything is left alone; an empty one with no seeds/ folder to start from is an
+that holds anything is left alone; an empty one whose ledger records articles was lost, not new,
+and is an `IndexMissingError` naming `rag check --repair`; an empty one with no seeds/ folder to start from is an
 `IndexMissingError` that says to run `rag ingest DIR`. This module decides when to seed and where
 the seeds are; the ingesting itself is `index.ingest`'s.
 """
@@ -45,6 +46,27 @@ def index_is_empty(settings: Settings) -> bool:
         return True
 
 
+def _refuse_if_lost(settings: Settings) -> None:
+    """An empty index whose ledger records articles was not new: it was lost. Say so, and how to
+    get it back, instead of quietly serving the demo articles in its place."""
+    from rag.ledger import Ledger, ledger_path
+
+    path = ledger_path(settings)
+    if not path.exists():
+        return
+    ledger = Ledger(path, read_only=True)
+    try:
+        recorded = len(ledger)
+    finally:
+        ledger.close()
+    if recorded:
+        raise IndexMissingError(
+            f"the index at {_where(settings)} is empty or gone, but its ledger {path} records "
+            f"{recorded} articles: run `rag check --repair` to index them again from the ledger "
+            "(or `rag ingest --rebuild DIR` from their files)"
+        )
+
+
 def seed_if_empty(
     settings: Settings,
     embed_model: Any,
@@ -56,6 +78,7 @@ def seed_if_empty(
     report's summary; None when the index already holds articles."""
     if not index_is_empty(settings):
         return None
+    _refuse_if_lost(settings)
     seeds = seeds if seeds is not None and seeds.is_dir() else seeds_dir()
     if seeds is None:
         raise IndexMissingError(

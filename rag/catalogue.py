@@ -1,5 +1,7 @@
 """What the index holds, read once from the store: every chunk as a llama-index node, the list of
-articles, and which articles carry each paragraph that was indexed only once.
+articles, and which articles carry each paragraph that was indexed only once (from the chunks'
+metadata and, where it can be read, the ingestion ledger, which also names the articles that had
+nothing of their own to index).
 
 A `Catalogue` is a snapshot: the retriever builds BM25 from its nodes and folds syndicated copies
 with its `dup_map`; the API and the UI list articles and show a cited chunk's full text from it.
@@ -15,6 +17,7 @@ from typing import Any
 from llama_index.core.schema import BaseNode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
+from rag.ledger import Ledger
 from rag.passages import ChunkMeta
 from rag.store import Store
 
@@ -22,7 +25,7 @@ from rag.store import Store
 class Catalogue:
     """Every chunk of one store, with the articles they belong to."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, ledger: Ledger | None = None) -> None:
         self.fingerprint = store.fingerprint()
         self.nodes: dict[str, BaseNode] = {}
         # paragraph hash -> articles whose copy of that paragraph was indexed under another one
@@ -35,6 +38,22 @@ class Catalogue:
             self.latest = max(self.latest, meta.date_num)
             for h in meta.dup_hashes:
                 self.dup_map[h].add(meta.article_id)
+        # articles with nothing of their own to index have no chunk: the ledger names them
+        self.chunkless: list[dict[str, Any]] = []
+        if ledger is not None:
+            for h, articles in ledger.copies_map().items():
+                self.dup_map[h] |= articles
+            empty = [i for i, n in ledger.chunk_counts().items() if n == 0]
+            for body in ledger.bodies(empty).values():
+                entry = ChunkMeta(
+                    article_id=str(body["id"]),
+                    title=str(body.get("title") or ""),
+                    date=str(body.get("date") or ""),
+                    source=str(body.get("source") or ""),
+                    author=str(body.get("author") or ""),
+                    location=str(body.get("location") or ""),
+                ).catalogue_entry()
+                self.chunkless.append(entry | {"chunks": 0})
 
     @property
     def size(self) -> int:
@@ -56,7 +75,7 @@ class Catalogue:
 
     def articles(self) -> list[dict[str, Any]]:
         """One entry per article with its metadata and chunk count, oldest first."""
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, dict[str, Any]] = {e["article_id"]: e for e in self.chunkless}
         for node in self.nodes.values():
             meta = ChunkMeta.from_metadata(node.metadata)
             entry = out.setdefault(meta.article_id, meta.catalogue_entry() | {"chunks": 0})

@@ -44,3 +44,11 @@ class BusyError(RagError):
 
 class StoreUnavailableError(RagError):
     """The vector store cannot be reached or read (a Chroma server down)."""
+
+
+class StoreReadOnlyError(StoreUnavailableError):
+    """The store's folder cannot be written: questions are served, nothing can be added."""
+
+
+class StoreFullError(RagError):
+    """The disk under the store is full: nothing was written."""

@@ -13,20 +13,24 @@ existing one is imported once.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sqlite3
 import threading
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from filelock import FileLock, Timeout
 
-from rag.errors import BusyError
+from rag.errors import BusyError, StoreReadOnlyError, StoreUnavailableError
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
+_CHUNK = 900  # parameters per IN (...) query, under SQLite's limit
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -38,6 +42,14 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO state (key, value) VALUES ('version', '0');
+-- the article that indexes each paragraph (the first to bring it)
+CREATE TABLE IF NOT EXISTS paragraphs (hash TEXT PRIMARY KEY, owner TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS paragraphs_owner ON paragraphs (owner);
+-- paragraphs an article carries but does not index, because another article indexes them
+CREATE TABLE IF NOT EXISTS copies (
+    article TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (article, hash)
+);
+CREATE INDEX IF NOT EXISTS copies_hash ON copies (hash);
 """
 
 
@@ -49,6 +61,29 @@ class Entry(NamedTuple):
     input_hash: str  # of everything read for it: unchanged means no work at all
 
 
+class Recorded(NamedTuple):
+    """One article as written to the vector store."""
+
+    id: str
+    hash: str
+    chunks: int
+    text_hash: str
+    input_hash: str
+    body: dict[str, Any] | None = None  # the article as read, to index it again without its file
+    kept: tuple[str, ...] = ()  # hashes of the paragraphs it indexes
+    copied: tuple[str, ...] = ()  # hashes of those it leaves to another article
+
+
+def _pack(body: dict[str, Any] | None) -> bytes | None:
+    if body is None:
+        return None
+    return zlib.compress(json.dumps(body, ensure_ascii=False, default=str).encode(), 6)
+
+
+def _unpack(blob: bytes) -> dict[str, Any]:
+    return dict(json.loads(zlib.decompress(blob)))
+
+
 class LedgerBusyError(BusyError):
     """Another process is writing to the same index."""
 
@@ -56,11 +91,15 @@ class LedgerBusyError(BusyError):
 class Ledger:
     """Article id -> content hash and chunk count, with a version that grows on every write."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
+        self._mutex = threading.Lock()
+        if read_only:  # a read-only folder: SQLite may not even make its lock files there
+            uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-        self._mutex = threading.Lock()
         with self._mutex:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -69,6 +108,13 @@ class Ledger:
             if "input_hash" not in columns:  # a ledger from before input hashes
                 self._db.execute(
                     "ALTER TABLE articles ADD COLUMN input_hash TEXT NOT NULL DEFAULT ''"
+                )
+            if "body" not in columns:  # a ledger from before it kept the articles themselves
+                self._db.execute("ALTER TABLE articles ADD COLUMN body BLOB")
+            if not self._db.execute("SELECT 1 FROM articles LIMIT 1").fetchone():
+                # a new (or empty) ledger keeps the paragraph books from its first article on
+                self._db.execute(
+                    "INSERT OR IGNORE INTO state (key, value) VALUES ('paragraphs', '1')"
                 )
             self._db.commit()
 
@@ -111,18 +157,106 @@ class Ledger:
                 self._db.execute("SELECT value FROM state WHERE key='version'").fetchone()[0]
             )
 
-    def record(self, rows: Iterable[tuple[str, str, int, str, str]]) -> None:
-        """(article id, document hash, chunks, text hash, input hash) for articles now fully in
-        the vector store."""
+    def record(self, rows: Iterable[Recorded]) -> None:
+        """Articles now fully in the vector store, with the paragraphs each indexes and those it
+        leaves to other articles (replacing what was recorded for them before)."""
+        rows = list(rows)
+        ids = [(r.id,) for r in rows]
         with self._mutex, self._db:
             self._db.executemany(
-                "INSERT INTO articles (id, hash, chunks, text_hash, input_hash) "
-                "VALUES (?, ?, ?, ?, ?) "
+                "INSERT INTO articles (id, hash, chunks, text_hash, input_hash, body) "
+                "VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET hash=excluded.hash, chunks=excluded.chunks, "
-                "text_hash=excluded.text_hash, input_hash=excluded.input_hash",
-                list(rows),
+                "text_hash=excluded.text_hash, input_hash=excluded.input_hash, "
+                "body=excluded.body",
+                [(r.id, r.hash, r.chunks, r.text_hash, r.input_hash, _pack(r.body)) for r in rows],
+            )
+            self._db.executemany("DELETE FROM paragraphs WHERE owner=?", ids)
+            self._db.executemany("DELETE FROM copies WHERE article=?", ids)
+            self._db.executemany(
+                "INSERT OR IGNORE INTO paragraphs (hash, owner) VALUES (?, ?)",
+                [(h, r.id) for r in rows for h in r.kept],
+            )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO copies (article, hash) VALUES (?, ?)",
+                [(r.id, h) for r in rows for h in r.copied],
             )
             self._bump()
+
+    # --- the paragraph books ----------------------------------------------------------------
+    def paragraphs_complete(self) -> bool:
+        """False for a ledger written before it kept paragraph owners (filled from the store)."""
+        with self._mutex:
+            row = self._db.execute("SELECT value FROM state WHERE key='paragraphs'").fetchone()
+            return row is not None
+
+    def fill_paragraphs(self, owners: dict[str, str], copies: Iterable[tuple[str, str]]) -> None:
+        """Take the paragraph owners and copies of an older ledger's store (once)."""
+        with self._mutex, self._db:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO paragraphs (hash, owner) VALUES (?, ?)", owners.items()
+            )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO copies (article, hash) VALUES (?, ?)", list(copies)
+            )
+            self._db.execute("INSERT OR IGNORE INTO state (key, value) VALUES ('paragraphs', '1')")
+
+    def owners(self, hashes: Iterable[str]) -> dict[str, str]:
+        """Paragraph hash -> the article indexing it, for those of `hashes` that are indexed."""
+        wanted = list(dict.fromkeys(hashes))
+        out: dict[str, str] = {}
+        with self._mutex:
+            for start in range(0, len(wanted), _CHUNK):
+                part = wanted[start : start + _CHUNK]
+                marks = ",".join("?" * len(part))
+                out.update(
+                    self._db.execute(
+                        f"SELECT hash, owner FROM paragraphs WHERE hash IN ({marks})", part
+                    )
+                )
+        return out
+
+    def owned_by(self, article_id: str) -> set[str]:
+        with self._mutex:
+            rows = self._db.execute("SELECT hash FROM paragraphs WHERE owner=?", (article_id,))
+            return {h for (h,) in rows}
+
+    def stranded(self) -> set[str]:
+        """Articles with a paragraph they left to another article that no longer indexes it:
+        until they are indexed again, that paragraph of theirs is not searchable."""
+        with self._mutex:
+            rows = self._db.execute(
+                "SELECT DISTINCT c.article FROM copies c "
+                "LEFT JOIN paragraphs p ON p.hash = c.hash WHERE p.hash IS NULL"
+            )
+            return {a for (a,) in rows}
+
+    def copies_map(self) -> dict[str, set[str]]:
+        """Paragraph hash -> the articles that carry it but leave it to its owner."""
+        out: dict[str, set[str]] = {}
+        with self._mutex:
+            for article, h in self._db.execute("SELECT article, hash FROM copies"):
+                out.setdefault(h, set()).add(article)
+        return out
+
+    def bodies(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The articles as they were read (fields of `index.loaders.Article`), where kept."""
+        out: dict[str, dict[str, Any]] = {}
+        wanted = list(ids)
+        with self._mutex:
+            for start in range(0, len(wanted), _CHUNK):
+                part = wanted[start : start + _CHUNK]
+                marks = ",".join("?" * len(part))
+                rows = self._db.execute(
+                    f"SELECT id, body FROM articles WHERE id IN ({marks}) AND body IS NOT NULL",
+                    part,
+                )
+                out.update((i, _unpack(b)) for i, b in rows)
+        return out
+
+    def chunk_counts(self) -> dict[str, int]:
+        with self._mutex:
+            return dict(self._db.execute("SELECT id, chunks FROM articles"))
 
     def note_inputs(self, rows: Iterable[tuple[str, str]]) -> None:
         """(article id, input hash) for recorded articles found unchanged by their document hash
@@ -133,13 +267,18 @@ class Ledger:
             )
 
     def remove(self, ids: Iterable[str]) -> None:
+        rows = [(i,) for i in ids]
         with self._mutex, self._db:
-            self._db.executemany("DELETE FROM articles WHERE id=?", [(i,) for i in ids])
+            self._db.executemany("DELETE FROM articles WHERE id=?", rows)
+            self._db.executemany("DELETE FROM paragraphs WHERE owner=?", rows)
+            self._db.executemany("DELETE FROM copies WHERE article=?", rows)
             self._bump()
 
     def clear(self) -> None:
         with self._mutex, self._db:
-            self._db.execute("DELETE FROM articles")
+            for table in ("articles", "paragraphs", "copies"):
+                self._db.execute(f"DELETE FROM {table}")
+            self._db.execute("INSERT OR IGNORE INTO state (key, value) VALUES ('paragraphs', '1')")
             self._bump()
 
     def _bump(self) -> None:
@@ -155,8 +294,11 @@ class Ledger:
         except Exception:  # torn or foreign: the next ingest rewrites what it cannot vouch for
             log.warning("could not read the old ingestion state %s; not imported", path)
             return 0
-        # chunk counts are unknown here; 0 means "not counted", never "empty"
-        self.record((doc_id, h, 0, "", "") for h, doc_id in hashes.items())
+        # chunk counts are unknown here; 0 means "not counted", never "empty"; the paragraph
+        # books are filled from the store by the next ingest
+        with self._mutex, self._db:
+            self._db.execute("DELETE FROM state WHERE key='paragraphs'")
+        self.record(Recorded(doc_id, h, 0, "", "") for h, doc_id in hashes.items())
         path.rename(path.with_name(path.name + ".imported"))
         return len(hashes)
 
@@ -177,4 +319,16 @@ def docstore_path(cfg: Settings) -> Path:
 
 
 def open_ledger(cfg: Settings) -> Ledger:
-    return Ledger(ledger_path(cfg))
+    path = ledger_path(cfg)
+    try:
+        return Ledger(path)
+    except (sqlite3.Error, OSError) as exc:
+        if path.parent.exists() and not os.access(path.parent, os.W_OK):
+            raise StoreReadOnlyError(
+                f"the index at {path.parent} is read-only: nothing can be added to it; make the "
+                "folder writable, or point RAG_STORE__PATH at a writable copy"
+            ) from None
+        raise StoreUnavailableError(
+            f"the ingestion ledger {path} cannot be opened ({exc}); check the folder and the "
+            "disk, then `rag check`"
+        ) from None

@@ -34,8 +34,13 @@ from llama_index.core.vector_stores import FilterOperator, MetadataFilter, Metad
 
 from rag.bm25 import BM25Index
 from rag.catalogue import Catalogue
-from rag.errors import BadQuestionError, IndexMissingError, StoreUnavailableError
-from rag.ledger import Ledger, open_ledger
+from rag.errors import (
+    BadQuestionError,
+    IndexMissingError,
+    StoreReadOnlyError,
+    StoreUnavailableError,
+)
+from rag.ledger import Ledger, ledger_path, open_ledger
 from rag.passages import DATE_NUM, SOURCE, ChunkMeta, Passage, date_num
 from rag.settings import Settings
 from rag.store import Store
@@ -147,11 +152,19 @@ def to_passages(hits: Sequence[NodeWithScore]) -> list[Passage]:
 
 
 def _reader(settings: Settings) -> Ledger | None:
-    """The ledger, to watch for writes; None where it cannot be opened (a read-only store)."""
+    """The ledger, to watch for writes (read as it is where the store is read-only); None where
+    there is none or it cannot be opened."""
+    path = ledger_path(settings)
     try:
         return open_ledger(settings)
-    except (sqlite3.Error, OSError) as exc:
-        log.warning("not watching for new articles: the ledger cannot be opened (%s)", exc)
+    except StoreReadOnlyError:
+        try:
+            return Ledger(path, read_only=True)
+        except sqlite3.Error as exc:
+            log.warning("the ledger %s cannot be read (%s)", path, exc)
+            return None
+    except StoreUnavailableError as exc:
+        log.warning("not watching for new articles: %s", exc)
         return None
 
 
@@ -181,7 +194,7 @@ class HybridRetriever:
     def _load(self) -> tuple[Catalogue, BM25Index]:
         s = self.settings.store
         cache = None if s.host else Path(s.path) / "bm25" / s.collection
-        catalogue = Catalogue(self.store)
+        catalogue = Catalogue(self.store, self._ledger)
         return catalogue, BM25Index(catalogue, cache)
 
     def refresh(self) -> None:

@@ -9,14 +9,23 @@ reads chunk records back in pages (for BM25 and the article list); it does not c
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.errors import ConfigError, EmbeddingMismatchError, IndexMissingError
+from rag.errors import (
+    ConfigError,
+    EmbeddingMismatchError,
+    IndexMissingError,
+    StoreReadOnlyError,
+)
 from rag.settings import StoreSettings
 
 log = logging.getLogger(__name__)
@@ -30,8 +39,24 @@ class ChunkRecord:
     metadata: dict[str, Any]
 
 
+def _writable(path: Path) -> bool:
+    files = [path, *path.glob("*.sqlite3")]
+    return all(os.access(p, os.W_OK) for p in files)
+
+
+def _read_only_copy(path: Path) -> Path:
+    """A private copy of a read-only embedded store, removed when the process ends."""
+    tmp = Path(tempfile.mkdtemp(prefix="rag-read-only-store-"))
+    atexit.register(shutil.rmtree, tmp, True)
+    log.warning("the index at %s is read-only: searching a copy of it in %s", path, tmp)
+    shutil.copytree(path, tmp / "chroma")
+    return tmp / "chroma"
+
+
 class Store:
     """One Chroma collection plus the llama-index vector store wrapping it."""
+
+    read_only: bool = False
 
     def __init__(self, cfg: StoreSettings, *, create: bool = False) -> None:
         import chromadb
@@ -57,9 +82,19 @@ class Store:
                 raise IndexMissingError(
                     f"no index at {path}: run `rag ingest seeds/` (or your articles) first"
                 )
+            self.where = f"{path}, collection {cfg.collection}"
+            self.read_only = path.exists() and not _writable(path)
+            if self.read_only:
+                if create:
+                    raise StoreReadOnlyError(
+                        f"the index at {path} is read-only: nothing can be added to it; "
+                        "make the folder writable, or point RAG_STORE__PATH at a writable copy"
+                    )
+                # embedded Chroma writes to its SQLite file even to read: read a copy
+                path = _read_only_copy(path)
+                self.where += f" (read-only; searched from a copy in {path})"
             path.mkdir(parents=True, exist_ok=True)
             self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-            self.where = f"{path}, collection {cfg.collection}"
         self.collection = self._open(create)
 
     def _open(self, create: bool) -> Any:

@@ -331,3 +331,74 @@ def test_health_and_questions_say_when_the_chroma_server_is_down(
     # and a question then is a 503 that says the same, not a 500
     r = client.post("/v1/query", json={"question": "What did Hegseth say about 5%?"})
     assert r.status_code == 503 and "chroma run" in r.json()["detail"]
+
+
+def _two_copies(folder: Path) -> tuple[Path, Path]:
+    shared = (
+        "The harbour authority of Port Elwin closed the northern pier on Monday after storm "
+        "damage.\n\nRepairs to the pier will take six weeks and cost 2.4 million pounds, the "
+        "authority said."
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    a = folder / "a_first.txt"
+    b = folder / "b_copy.txt"
+    a.write_text("Pier closed\n\n" + shared, encoding="utf-8")
+    b.write_text("Pier shut\n\n" + shared + "\n\nFerries now dock at the south quay.", "utf-8")
+    return a, b
+
+
+def _chunks_with(settings: Settings, words: str) -> list[str]:
+    return [
+        r.metadata["article_id"]
+        for r in Store(settings.store).records()
+        if normalize(words) in normalize(r.text)
+    ]
+
+
+@pytest.mark.parametrize("how", ["edited", "removed"])
+def test_a_copy_keeps_its_text_when_the_carrier_changes_or_goes(
+    tmp_path: Path, embed_model, how: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Finding 1: B repeats A's paragraphs, which only A indexed; A is rewritten (ingesting A's
+    file alone, B not in the input) or pruned: B's sentences are indexed again, under B."""
+    a, _ = _two_copies(tmp_path / "in")
+    settings = make_settings(tmp_path / "store")
+    ingest([tmp_path / "in"], settings, embed_model, progress=False)
+    assert _chunks_with(settings, "take six weeks and cost 2.4 million") == ["a_first"]
+    if how == "edited":
+        a.write_text("Pier closed\n\nThe pier reopened on Friday.", encoding="utf-8")
+        report = ingest([a], settings, embed_model, progress=False)
+        # B was not in this ingest's input: the ledger's copy of it is indexed again
+        assert report.updated == 1 and report.restored == 1
+        assert "1 articles indexed again" in report.summary()
+    else:
+        a.unlink()
+        report = ingest([tmp_path / "in"], settings, embed_model, progress=False, prune=True)
+        assert report.removed == 1 and report.updated == 1  # B, read again, takes them back
+    assert _chunks_with(settings, "take six weeks and cost 2.4 million") == ["b_copy"]
+    hit = build(settings, embed_model=embed_model).retriever.retrieve(
+        "How long will the pier repairs take?", top_k=1
+    )[0]
+    assert hit.article_id == "b_copy" and "six weeks" in hit.text
+    again = ingest([tmp_path / "in"], settings, embed_model, progress=False)
+    assert again.chunks_added == 0 and again.restored == 0
+
+
+def test_an_article_with_nothing_new_gets_no_chunk_but_is_listed(
+    tmp_path: Path, embed_model
+) -> None:  # type: ignore[no-untyped-def]
+    """Finding 2: no empty chunk is stored; the copy is still listed and named beside its twin."""
+    folder = tmp_path / "in"
+    a, b = _two_copies(folder)
+    b.write_text(a.read_text(encoding="utf-8").replace("Pier closed", "Pier shut"), "utf-8")
+    settings = make_settings(tmp_path / "store")
+    report = ingest([folder], settings, embed_model, progress=False)
+    assert report.duplicate_articles == ["b_copy"]
+    records = list(Store(settings.store).records())
+    assert records and all(r.text.strip() for r in records)
+    assert {r.metadata["article_id"] for r in records} == {"a_first"}
+    pipe = build(settings, embed_model=embed_model)
+    listed = {e["article_id"]: e for e in pipe.catalogue.articles()}
+    assert listed["b_copy"]["chunks"] == 0 and listed["b_copy"]["title"] == "Pier shut"
+    hit = pipe.retriever.retrieve("How long will the pier repairs take?", top_k=1)[0]
+    assert hit.also_in == ["b_copy"]

@@ -154,3 +154,35 @@ def test_an_unchanged_archive_is_skipped_without_reading_the_store(
     first.write_text(first.read_text(encoding="utf-8") + "\n\nA new closing line.\n", "utf-8")
     report = ingest([folder], settings, embed_model, progress=False)
     assert report.updated >= 1 and report.chunks_added >= 1
+
+
+def test_a_ledger_from_before_paragraph_books_is_filled_from_the_store(
+    tmp_path: Path, embed_model
+) -> None:  # type: ignore[no-untyped-def]
+    """An index written before the ledger kept paragraph owners and article text: the next ingest
+    takes the owners from the store; a copy whose text it cannot restore is reported, by name,
+    with what to do, and ingesting its file brings its paragraphs back."""
+    import sqlite3
+
+    folder = tmp_path / "in"
+    shared = "The northern pier of Port Elwin closed on Monday after storm damage to its deck."
+    _article(folder, "a_first", "Pier closed\n\n" + shared)
+    _article(folder, "b_copy", "Pier shut\n\n" + shared + "\n\nFerries dock at the south quay.")
+    settings = make_settings(tmp_path / "store")
+    ingest([folder], settings, embed_model, progress=False)
+    with sqlite3.connect(ledger_path(settings)) as db:  # what an older version left
+        db.execute("DELETE FROM paragraphs")
+        db.execute("DELETE FROM copies")
+        db.execute("DELETE FROM state WHERE key='paragraphs'")
+        db.execute("UPDATE articles SET body=NULL")
+    edited = _article(folder, "a_first", "Pier closed\n\nThe pier reopened on Friday.")
+    report = ingest([edited], settings, embed_model, progress=False)
+    assert Ledger(ledger_path(settings)).paragraphs_complete()
+    assert [p.location for p in report.problems] == ["b_copy"]
+    assert "ingest its file again" in report.problems[0].message
+    report = ingest([folder], settings, embed_model, progress=False)
+    assert report.updated == 1 and not report.problems
+    texts = [
+        r.text for r in Store(settings.store).records() if r.metadata["article_id"] == "b_copy"
+    ]
+    assert any("storm damage" in t for t in texts)

@@ -495,3 +495,28 @@ def test_message_text_lists_sources_with_quotes() -> None:
     )
     answer = Answer(question="q", answer="A [1].", citations=[cite], backend="x", model="m")
     assert message_text(answer) == "A [1].\n\nSources:\n[1] T, 2025-06-05, unknown source: “Q.”"
+
+
+@pytest.mark.slow
+def test_serve_on_a_lost_store_says_so_instead_of_serving_the_demo(
+    seeded: Settings, tmp_path: Path
+) -> None:
+    """Finding 6: the vector store deleted (its ledger still there) made `rag serve` re-seed and
+    serve the demo articles as if the archive were new."""
+    shutil.copytree(seeded.store.path, tmp_path / "store")
+    shutil.rmtree(tmp_path / "store" / "chroma")
+    shutil.copytree(SEEDS, tmp_path / "seeds")  # there to be (wrongly) ingested
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    environ.update(RAG_STORE__PATH=str(tmp_path / "store"), PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "serve", "--port", str(free_port())],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "records 5 articles: run `rag check --repair`" in done.stderr
+    assert "ingesting" not in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr

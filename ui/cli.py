@@ -28,6 +28,7 @@ settings come from the environment and .env (see .env.example), e.g.
   RAG_LLM__BACKEND=openai RAG_LLM__BASE_URL=http://127.0.0.1:8080/v1 rag ask "..."
 examples:
   rag ingest seeds/                 index the demo articles
+  rag check --repair                the index and its ledger agree (or are made to)
   rag search "What did Hegseth say about 5%?" --json
   rag ask "What did Hegseth say about 5%?"
   rag serve                         web UI and HTTP API on http://127.0.0.1:7860
@@ -80,6 +81,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="drop the index first and build it anew")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--limit", type=int, help="ingest only the first N articles (sorted by id)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser(
+        "check",
+        help="check that the index and its ledger agree (--repair to fix)",
+        description="Compare the ingestion ledger (what is indexed), the vector store and the "
+        "lexical cache: articles missing from the store, chunks no article owns, empty or "
+        "outdated chunks, articles whose shared paragraphs no article indexes. --repair deletes "
+        "the debris and indexes the missing articles again from the text the ledger keeps (no "
+        "source files needed). Exit code 0 when consistent (or repaired), 1 when not.",
+    )
+    p.add_argument("--repair", action="store_true", help="fix what is found")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser(
@@ -179,6 +192,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from index.check import check
+    from rag import embeddings
+
+    settings = _settings(args)
+    report = check(settings, embeddings.build(settings.embed, settings.store), repair=args.repair)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.summary())
+    fixed = args.repair and not report.unrecoverable
+    return 0 if report.problems == 0 or fixed else 1
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from rag.pipeline import build
     from rag.retrieval import passages_json
@@ -249,6 +276,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "ingest": cmd_ingest,
+    "check": cmd_check,
     "search": cmd_search,
     "ask": cmd_ask,
     "serve": cmd_serve,

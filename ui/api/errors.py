@@ -28,6 +28,7 @@ from rag.errors import (
     IndexMissingError,
     LoaderError,
     RagError,
+    StoreFullError,
     StoreUnavailableError,
 )
 
@@ -48,6 +49,8 @@ def status_for(exc: RagError) -> int:
         return 422
     if isinstance(exc, ArticleConflictError):
         return 409
+    if isinstance(exc, StoreFullError):
+        return 507
     if isinstance(exc, (BusyError, StoreUnavailableError)):
         return 503
     if isinstance(

@@ -1,0 +1,174 @@
+"""`rag check`: do the store, the ledger and the lexical index agree? And `--repair` where not.
+
+The ledger (`rag.ledger`) is the record of what is indexed; the Chroma collection and the BM25
+cache are built from it. The check reads all three and reports, by article:
+- missing: recorded in the ledger with chunks the store does not hold (a lost or damaged store,
+  an interrupted write the ledger had already recorded);
+- orphaned: chunks of articles the ledger does not know (a write whose record never landed);
+- empty: chunks with no text (older versions stored one for an article with nothing new);
+- outdated: chunks of an article's earlier version beside its current one;
+- stranded: articles that leave a paragraph to another article that no longer indexes it (their
+  text is not all searchable);
+- a lexical (BM25) cache built from other chunks than the store holds (harmless, since a cache
+  is named by the chunk ids it was built from and rebuilt when they change, but wasted disk).
+Repair deletes orphaned and empty chunks and stale caches, and indexes the missing and stranded
+articles again from the text the ledger keeps; an article recorded before the ledger kept text is
+reported as needing its file ingested again. Searching and answering are not here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from index.ingest import article_from_body, ingest
+from rag.ledger import Ledger, open_ledger
+from rag.passages import ChunkMeta
+from rag.settings import Settings
+from rag.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CheckReport:
+    articles: int = 0  # recorded in the ledger
+    chunks: int = 0  # in the store
+    missing: list[str] = field(default_factory=list)
+    orphaned: list[str] = field(default_factory=list)
+    empty_chunks: list[str] = field(default_factory=list)
+    outdated_chunks: list[str] = field(default_factory=list)  # of an article's older version
+    stranded: list[str] = field(default_factory=list)
+    stale_caches: list[str] = field(default_factory=list)
+    unrecoverable: list[str] = field(default_factory=list)  # no text kept: ingest the file again
+    repaired: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def problems(self) -> int:
+        return (
+            len(self.missing)
+            + len(self.orphaned)
+            + len(self.empty_chunks)
+            + len(self.outdated_chunks)
+            + len(self.stranded)
+            + len(self.stale_caches)
+        )
+
+    def summary(self) -> str:
+        head = f"{self.articles} articles in the ledger, {self.chunks} chunks in the store"
+        if not self.problems:
+            return head + ": consistent"
+        parts = [
+            f"{len(v)} {k}{': ' + ', '.join(v[:5]) if v else ''}{' …' if len(v) > 5 else ''}"
+            for k, v in (
+                ("articles missing from the store", self.missing),
+                ("orphaned articles (chunks the ledger does not record)", self.orphaned),
+                ("empty chunks", self.empty_chunks),
+                ("chunks of older versions of articles", self.outdated_chunks),
+                ("articles with a shared paragraph no article indexes", self.stranded),
+                ("stale lexical caches", self.stale_caches),
+            )
+            if v
+        ]
+        out = head + "; " + "; ".join(parts)
+        if self.repaired:
+            out += "; repaired: " + ", ".join(f"{k} {n}" for k, n in self.repaired.items())
+        if self.unrecoverable:
+            out += (
+                f"; {len(self.unrecoverable)} article(s) need their files ingested again (the "
+                f"ledger predates keeping article text): {', '.join(self.unrecoverable[:5])}"
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "problems": self.problems}
+
+
+def _bm25_dir(settings: Settings) -> Path | None:
+    s = settings.store
+    return None if s.host else Path(s.path) / "bm25" / s.collection
+
+
+def check(settings: Settings, embed_model: Any, *, repair: bool = False) -> CheckReport:
+    """Compare ledger, store and lexical cache; with `repair`, bring them back in line."""
+    report = CheckReport()
+    ledger = open_ledger(settings)
+    try:
+        with ledger.writing(timeout=60):
+            store = Store(settings.store, create=True)
+            _inspect(store, ledger, settings, report)
+            if repair:
+                _remove_debris(store, report, settings)
+            reindex = sorted({*report.missing, *report.stranded})
+            bodies = ledger.bodies(reindex)
+            report.unrecoverable = [i for i in reindex if i not in bodies]
+            if repair and bodies:
+                # forgotten first, so that ingest writes them again (and what they shared)
+                ledger.remove(bodies)
+        if repair and bodies:
+            articles = [article_from_body(b) for b in bodies.values()]
+            done = ingest([], settings, embed_model, articles=articles, progress=False)
+            report.repaired["articles indexed again"] = done.new + done.updated + done.restored
+    finally:
+        ledger.close()
+    return report
+
+
+def _inspect(store: Store, ledger: Ledger, settings: Settings, report: CheckReport) -> None:
+    recorded = ledger.chunk_counts()
+    versions = ledger.hashes()
+    report.articles = len(recorded)
+    held: Counter[str] = Counter()
+    for rec in store.records():
+        article = ChunkMeta.from_metadata(rec.metadata).article_id
+        report.chunks += 1
+        if not rec.text.strip():
+            report.empty_chunks.append(rec.id)
+            continue
+        # chunk ids are ARTICLE:HASH8:N, HASH8 from the version of the article written
+        version = rec.id[len(article) + 1 :].split(":")[0]
+        if article in versions and versions[article] and version != versions[article][:8]:
+            report.outdated_chunks.append(rec.id)
+            continue
+        held[article] += 1
+    report.orphaned = sorted(set(held) - set(recorded))
+    # a count of 0 recorded from an old docstore means "not counted": any chunk will do
+    report.missing = sorted(i for i, n in recorded.items() if held[i] < n)
+    report.stranded = sorted(ledger.stranded())
+    cache = _bm25_dir(settings)
+    if cache is not None and cache.is_dir():
+        # named by the store's fingerprint (its chunk ids): any other is of an older store
+        current = store.fingerprint()
+        for folder in sorted(cache.iterdir()):
+            if folder.name != current or _bm25_docs(folder) != report.chunks:
+                report.stale_caches.append(folder.name)
+
+
+def _bm25_docs(folder: Path) -> int | None:
+    try:
+        return int(json.loads((folder / "params.index.json").read_text())["num_docs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _remove_debris(store: Store, report: CheckReport, settings: Settings) -> None:
+    if report.empty_chunks:
+        store.collection.delete(ids=report.empty_chunks)
+        report.repaired["empty chunks deleted"] = len(report.empty_chunks)
+    if report.outdated_chunks:
+        store.collection.delete(ids=report.outdated_chunks)
+        report.repaired["outdated chunks deleted"] = len(report.outdated_chunks)
+    if report.orphaned:
+        store.collection.delete(where={"document_id": {"$in": report.orphaned}})
+        report.repaired["orphaned articles deleted"] = len(report.orphaned)
+    cache = _bm25_dir(settings)
+    for name in report.stale_caches:
+        if cache is not None:
+            shutil.rmtree(cache / name, ignore_errors=True)
+    if report.stale_caches:
+        report.repaired["stale lexical caches removed"] = len(report.stale_caches)

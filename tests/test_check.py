@@ -1,0 +1,161 @@
+"""`rag check`: the ledger, the store and the lexical cache agree, or are told apart and repaired.
+Real embedded Chroma, damaged the ways a real one gets damaged: a deleted store folder, chunks the
+ledger never recorded, an empty chunk an older version wrote, a stale version of an article."""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from chromadb.api.shared_system_client import SharedSystemClient
+
+from index.check import check
+from index.ingest import ingest
+from rag.ledger import Ledger, ledger_path
+from rag.pipeline import build
+from rag.settings import Settings
+from rag.store import Store
+from tests.conftest import SEEDS, make_settings
+
+
+def _seeded(tmp_path: Path, embed_model) -> Settings:  # type: ignore[no-untyped-def]
+    settings = make_settings(tmp_path / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    return settings
+
+
+def test_a_whole_index_is_consistent(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
+    settings = _seeded(tmp_path, embed_model)
+    build(settings, embed_model=embed_model)  # writes the BM25 cache
+    report = check(settings, embed_model)
+    assert report.problems == 0 and report.articles == 5 and report.chunks > 5
+    assert report.summary().endswith("consistent")
+
+
+def test_a_lost_store_is_rebuilt_from_the_ledger_without_the_files(
+    tmp_path: Path, embed_model
+) -> None:  # type: ignore[no-untyped-def]
+    settings = _seeded(tmp_path, embed_model)
+    chunks = Store(settings.store).count()
+    shutil.rmtree(tmp_path / "store" / "chroma")  # the vector store is gone, the ledger is not
+    SharedSystemClient.clear_system_cache()  # as a new process would find it
+    report = check(settings, embed_model)
+    assert len(report.missing) == 5 and report.chunks == 0
+    assert "5 articles missing from the store" in report.summary()
+    repaired = check(settings, embed_model, repair=True)
+    assert repaired.repaired == {"articles indexed again": 5}
+    assert Store(settings.store).count() == chunks
+    answer = build(settings, embed_model=embed_model).qa.ask("What did Hegseth say about 5%?")
+    assert "5%" in answer.answer and answer.citations
+    assert check(settings, embed_model).problems == 0
+
+
+def test_orphaned_empty_and_outdated_chunks_are_found_and_removed(
+    tmp_path: Path, embed_model
+) -> None:  # type: ignore[no-untyped-def]
+    settings = _seeded(tmp_path, embed_model)
+    store = Store(settings.store)
+    before = store.count()
+    some = next(store.records())
+    article = some.metadata["article_id"]
+    vector = [0.1] * len(embed_model.get_text_embedding("x"))
+    store.collection.add(  # what older versions and interrupted writes could leave behind
+        ids=["ghost:00000000:0", f"{article}:deadbeef:0", "hollow:11111111:0"],
+        embeddings=[vector, vector, vector],
+        documents=["A chunk no ledger records.", "An older version of the article.", ""],
+        metadatas=[
+            {**some.metadata, "article_id": "ghost", "document_id": "ghost"},
+            some.metadata,
+            {**some.metadata, "article_id": "hollow", "document_id": "hollow"},
+        ],
+    )
+    report = check(settings, embed_model)
+    assert report.orphaned == ["ghost"]
+    assert report.outdated_chunks == [f"{article}:deadbeef:0"]
+    assert report.empty_chunks == ["hollow:11111111:0"]
+    assert not report.missing and report.problems == 3
+    repaired = check(settings, embed_model, repair=True)
+    assert repaired.repaired == {
+        "empty chunks deleted": 1,
+        "outdated chunks deleted": 1,
+        "orphaned articles deleted": 1,
+    }
+    assert Store(settings.store).count() == before
+    assert check(settings, embed_model).problems == 0
+
+
+def test_a_stranded_copy_is_found_and_indexed_again(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shared = "The northern pier of Port Elwin closed on Monday after storm damage to its deck."
+    (folder / "a.txt").write_text("Pier closed\n\n" + shared, encoding="utf-8")
+    (folder / "b.txt").write_text("Pier shut\n\n" + shared + "\n\nFerries use the quay.", "utf-8")
+    settings = make_settings(tmp_path / "store")
+    ingest([folder], settings, embed_model, progress=False)
+    # the carrier's record and chunks gone behind the ingest's back (a crash in an older version)
+    Ledger(ledger_path(settings)).remove(["a"])
+    Store(settings.store).collection.delete(where={"document_id": "a"})
+    report = check(settings, embed_model)
+    assert report.stranded == ["b"]
+    check(settings, embed_model, repair=True)
+    texts = [r.text for r in Store(settings.store).records()]
+    assert any("storm damage" in t for t in texts)
+    assert check(settings, embed_model).problems == 0
+
+
+def test_cli_check_exit_codes(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
+    settings = _seeded(tmp_path, embed_model)
+    env = {"RAG_STORE__PATH": str(settings.store.path), "PATH": str(Path(sys.executable).parent)}
+    cmd = [sys.executable, "-m", "ui.cli", "check"]
+    ok = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert ok.returncode == 0 and "consistent" in ok.stdout
+    shutil.rmtree(tmp_path / "store" / "chroma")
+    bad = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert bad.returncode == 1 and "missing from the store" in bad.stdout
+    fixed = subprocess.run(
+        [*cmd, "--repair"], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert fixed.returncode == 0 and "articles indexed again 5" in fixed.stdout
+
+
+@pytest.fixture
+def read_only_mount(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """(a writable folder, the same folder mounted read-only): a real read-only file system."""
+    src, ro = tmp_path / "src", tmp_path / "ro"
+    src.mkdir()
+    ro.mkdir()
+    bind = subprocess.run(["mount", "--bind", str(src), str(ro)], capture_output=True)
+    if bind.returncode != 0:
+        pytest.skip(f"cannot bind-mount here ({bind.stderr.decode().strip()})")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(ro)], check=True)
+        yield src, ro
+    finally:
+        subprocess.run(["umount", str(ro)], check=False)
+
+
+def test_a_read_only_store_answers_and_refuses_writes_clearly(
+    read_only_mount: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Finding 6: a read-only store made even `rag ask` crash."""
+    src, ro = read_only_mount
+    run = functools.partial(subprocess.run, capture_output=True, text=True, cwd=tmp_path)
+    cli = [sys.executable, "-m", "ui.cli"]
+    base = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path)}
+    made = run([*cli, "ingest", "--quiet", str(SEEDS)], env={**base, "RAG_STORE__PATH": str(src)})
+    assert made.returncode == 0, made.stderr
+    env = {**base, "RAG_STORE__PATH": str(ro)}
+    with pytest.raises(OSError):
+        (ro / "probe").write_text("x")  # the mount really is read-only
+    asked = run([*cli, "ask", "What did Hegseth say about 5%?", "--json"], env=env)
+    assert asked.returncode == 0, asked.stderr
+    assert "5%" in json.loads(asked.stdout)["answer"]
+    added = run([*cli, "ingest", "--quiet", str(SEEDS)], env=env)
+    assert added.returncode == 2 and "Traceback" not in added.stderr
+    assert "is read-only: nothing can be added" in added.stderr
