@@ -17,6 +17,7 @@ This module does not search or answer.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -36,7 +37,7 @@ from pydantic import PrivateAttr
 
 from index.intake import intake
 from index.loaders import Article, LoadProblem
-from rag.errors import ArticleConflictError
+from rag.errors import ArticleConflictError, RagError, StoreFullError
 from rag.ledger import Ledger, Recorded, docstore_path, open_ledger
 from rag.passages import EMBED_KEYS, LLM_KEYS, PARA_HASHES, ChunkMeta
 from rag.settings import Settings
@@ -407,26 +408,43 @@ class _Writer:
             )
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
-            # older versions, and leftovers of an interrupted run
-            self.store.collection.delete(where={"document_id": {"$in": [d.id for d in batch]}})
-            self.tagger.set_articles({d.id: set(d.kept) for d in batch})
-            # an article with nothing of its own to index gets no chunk (it is named as a copy)
-            documents = [d.document for d in batch if d.kept]
-            nodes = self.pipeline.run(documents=documents, show_progress=False) if documents else []
-            chunks = Counter(ChunkMeta.from_metadata(n.metadata).article_id for n in nodes)
-            self.ledger.record(
-                Recorded(
-                    d.id,
-                    d.document.hash,
-                    chunks[d.id],
-                    text_hash(d.article),
-                    input_hash(d.article),
-                    article_body(d.article),
-                    d.kept,
-                    d.copied,
+            self.store.check_space(sum(len(d.document.text) for d in batch) * 8 + 2**20)
+            try:
+                # older versions, and leftovers of an interrupted run
+                self.store.collection.delete(where={"document_id": {"$in": [d.id for d in batch]}})
+                self.tagger.set_articles({d.id: set(d.kept) for d in batch})
+                # an article with nothing of its own to index gets no chunk (named as a copy)
+                documents = [d.document for d in batch if d.kept]
+                nodes = (
+                    self.pipeline.run(documents=documents, show_progress=False) if documents else []
                 )
-                for d in batch
-            )
+                chunks = Counter(ChunkMeta.from_metadata(n.metadata).article_id for n in nodes)
+                self.ledger.record(
+                    Recorded(
+                        d.id,
+                        d.document.hash,
+                        chunks[d.id],
+                        text_hash(d.article),
+                        input_hash(d.article),
+                        article_body(d.article),
+                        d.kept,
+                        d.copied,
+                    )
+                    for d in batch
+                )
+            except (RagError, KeyboardInterrupt):
+                raise
+            except Exception as exc:
+                # this batch is not recorded: the next ingest writes it again, `rag check` sees
+                # any chunks it left; the native client that failed is not written through again
+                self.store.discard_client()
+                if _disk_full(exc):
+                    raise StoreFullError(
+                        f"the disk under the index {self.store.where} filled up while writing "
+                        f"({exc}): the articles of this batch were not recorded; free space, "
+                        "then ingest again (`rag check` shows what is there)"
+                    ) from None
+                raise
             self.report.chunks_added += len(nodes)
             if bar is not None:
                 bar.update(len(batch))
@@ -435,6 +453,15 @@ class _Writer:
                 on_batch(start + len(batch))
         if bar is not None:
             bar.close()
+
+
+def _disk_full(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return (
+        getattr(exc, "errno", None) == errno.ENOSPC
+        or "disk is full" in text
+        or "no space left" in text
+    )
 
 
 def _fill_paragraph_books(store: Store, ledger: Ledger) -> None:

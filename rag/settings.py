@@ -24,6 +24,11 @@ class StoreSettings(BaseModel):
     collection: str = Field("news", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,61}[a-zA-Z0-9]$")
     host: str | None = Field(None, description="Chroma server host; unset = embedded Chroma")
     port: int = Field(8000, ge=1, le=65535)
+    min_free_mb: int = Field(
+        100,
+        ge=0,
+        description="ingest refuses (nothing written) when the store's disk has less free space",
+    )
 
 
 class EmbedSettings(BaseModel):

@@ -24,6 +24,7 @@ from rag.errors import (
     ConfigError,
     EmbeddingMismatchError,
     IndexMissingError,
+    StoreFullError,
     StoreReadOnlyError,
 )
 from rag.settings import StoreSettings
@@ -177,6 +178,34 @@ class Store:
             h.update(cid.encode())
             h.update(b"\n")
         return f"{len(ids)}-{h.hexdigest()[:16]}"
+
+    # --- faults ----------------------------------------------------------------------------------
+    def check_space(self, needed_bytes: int = 0) -> None:
+        """Refuse to write (`StoreFullError`) when the disk under an embedded store has less
+        than RAG_STORE__MIN_FREE_MB (plus what the write needs) free."""
+        if self.cfg.host:
+            return
+        free = shutil.disk_usage(Path(self.cfg.path)).free
+        floor = self.cfg.min_free_mb * 1024 * 1024 + needed_bytes
+        if free < floor:
+            raise StoreFullError(
+                f"the disk under the index {self.cfg.path} has {free // 2**20} MB free, "
+                f"{-(-floor // 2**20)} MB are needed (RAG_STORE__MIN_FREE_MB="
+                f"{self.cfg.min_free_mb} plus this write): nothing was written; free space "
+                "and send it again"
+            )
+
+    def discard_client(self) -> None:
+        """After a failed write, embedded Chroma's native client can block the next write (and
+        with it the whole process, holding the GIL): later `Store`s in this process get a new
+        client; this one keeps serving reads."""
+        if self.cfg.host:
+            return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        ident = str(getattr(self.client, "_identifier", ""))
+        SharedSystemClient._identifier_to_system.pop(ident, None)
+        SharedSystemClient._identifier_to_refcount.pop(ident, None)
 
     def vector_store(self) -> Any:
         from llama_index.vector_stores.chroma import ChromaVectorStore
