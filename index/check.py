@@ -9,9 +9,10 @@ cache are built from it. The check reads all three and reports, by article:
 - outdated: chunks of an article's earlier version beside its current one;
 - stranded: articles that leave a paragraph to another article that no longer indexes it (their
   text is not all searchable);
+- damaged: vector index (HNSW) files that would crash the process that loads them;
 - a lexical (BM25) cache built from other chunks than the store holds (harmless, since a cache
   is named by the chunk ids it was built from and rebuilt when they change, but wasted disk).
-Repair deletes orphaned and empty chunks and stale caches, and indexes the missing and stranded
+Repair drops a damaged vector index, deletes orphaned and empty chunks and stale caches, and indexes the missing and stranded
 articles again from the text the ledger keeps; an article recorded before the ledger kept text is
 reported as needing its file ingested again. Searching and answering are not here.
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from index.ingest import article_from_body, ingest
+from rag.hnsw_check import damaged
 from rag.ledger import Ledger, open_ledger
 from rag.passages import ChunkMeta
 from rag.settings import Settings
@@ -45,13 +47,15 @@ class CheckReport:
     outdated_chunks: list[str] = field(default_factory=list)  # of an article's older version
     stranded: list[str] = field(default_factory=list)
     stale_caches: list[str] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)  # vector index files (HNSW) that would crash
     unrecoverable: list[str] = field(default_factory=list)  # no text kept: ingest the file again
     repaired: dict[str, int] = field(default_factory=dict)
 
     @property
     def problems(self) -> int:
         return (
-            len(self.missing)
+            len(self.damaged)
+            + len(self.missing)
             + len(self.orphaned)
             + len(self.empty_chunks)
             + len(self.outdated_chunks)
@@ -66,6 +70,7 @@ class CheckReport:
         parts = [
             f"{len(v)} {k}{': ' + ', '.join(v[:5]) if v else ''}{' …' if len(v) > 5 else ''}"
             for k, v in (
+                ("damaged vector index segments", self.damaged),
                 ("articles missing from the store", self.missing),
                 ("orphaned articles (chunks the ledger does not record)", self.orphaned),
                 ("empty chunks", self.empty_chunks),
@@ -100,16 +105,29 @@ def check(settings: Settings, embed_model: Any, *, repair: bool = False) -> Chec
     ledger = open_ledger(settings)
     try:
         with ledger.writing(timeout=60):
-            store = Store(settings.store, create=True)
-            _inspect(store, ledger, settings, report)
+            store = Store(settings.store, create=True, verify=False)
+            chroma_dir = Path(settings.store.path) / "chroma"
+            if not settings.store.host:
+                report.damaged = damaged(chroma_dir, settings.store.collection)
+            if report.damaged and repair:
+                # dropped whole (its files never loaded) and rebuilt from the ledger below
+                store.reset()
+                for segment in report.damaged:
+                    shutil.rmtree(chroma_dir / segment.split(":")[0], ignore_errors=True)
+                ledger.invalidate()
+                report.repaired["damaged vector index dropped"] = 1
+            if report.damaged and not repair:
+                report.articles = len(ledger)  # the store is not read: it could crash us
+            else:
+                _inspect(store, ledger, settings, report)
             if repair:
                 _remove_debris(store, report, settings)
             reindex = sorted({*report.missing, *report.stranded})
             bodies = ledger.bodies(reindex)
             report.unrecoverable = [i for i in reindex if i not in bodies]
             if repair and bodies:
-                # forgotten first, so that ingest writes them again (and what they shared)
-                ledger.remove(bodies)
+                # marked unwritten (their text stays in the ledger), so that ingest writes them
+                ledger.invalidate(bodies)
         if repair and bodies:
             articles = [article_from_body(b) for b in bodies.values()]
             done = ingest([], settings, embed_model, articles=articles, progress=False)

@@ -284,8 +284,10 @@ def _ingest(
         else:
             old_state.rename(old_state.with_name(old_state.name + ".imported"))
     if store.count() == 0 and len(ledger):
-        log.warning("the collection is empty but the ledger is not: starting the ledger anew")
-        ledger.clear()
+        # the store was lost or dropped: what the ledger records is written again when given
+        # (the rest stays recorded, with its text, for `rag check --repair` to restore)
+        log.warning("the collection is empty but the ledger is not: writing articles again")
+        ledger.invalidate()
     if not ledger.paragraphs_complete():
         _fill_paragraph_books(store, ledger)
     vector_store = store.vector_store()

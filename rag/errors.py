@@ -52,3 +52,7 @@ class StoreReadOnlyError(StoreUnavailableError):
 
 class StoreFullError(RagError):
     """The disk under the store is full: nothing was written."""
+
+
+class StoreDamagedError(StoreUnavailableError):
+    """The store's files are damaged (found before they could crash the process)."""

@@ -266,6 +266,18 @@ class Ledger:
                 "UPDATE articles SET input_hash=? WHERE id=?", [(h, i) for i, h in rows]
             )
 
+    def invalidate(self, ids: Iterable[str] | None = None) -> None:
+        """Mark articles (all when None) as not written to the store, keeping their text and
+        chunk counts: the next ingest writes them again, `rag check` counts them missing."""
+        with self._mutex, self._db:
+            if ids is None:
+                self._db.execute("UPDATE articles SET hash='', input_hash=''")
+            else:
+                self._db.executemany(
+                    "UPDATE articles SET hash='', input_hash='' WHERE id=?", [(i,) for i in ids]
+                )
+            self._bump()
+
     def remove(self, ids: Iterable[str]) -> None:
         rows = [(i,) for i in ids]
         with self._mutex, self._db:

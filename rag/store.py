@@ -24,6 +24,7 @@ from rag.errors import (
     ConfigError,
     EmbeddingMismatchError,
     IndexMissingError,
+    StoreDamagedError,
     StoreFullError,
     StoreReadOnlyError,
 )
@@ -38,6 +39,18 @@ class ChunkRecord:
     id: str
     text: str
     metadata: dict[str, Any]
+
+
+def _refuse_damaged(chroma_dir: Path, store_dir: Path, collection: str) -> None:
+    from rag.hnsw_check import damaged
+
+    problems = damaged(chroma_dir, collection, remember=store_dir / "hnsw-verified.json")
+    if problems:
+        raise StoreDamagedError(
+            f"the vector index in {chroma_dir} is damaged ({'; '.join(problems)}); nothing was "
+            "read from it. `rag check --repair` rebuilds it from the ingestion ledger (or "
+            "`rag ingest --rebuild DIR` from the article files)"
+        )
 
 
 def _writable(path: Path) -> bool:
@@ -59,7 +72,7 @@ class Store:
 
     read_only: bool = False
 
-    def __init__(self, cfg: StoreSettings, *, create: bool = False) -> None:
+    def __init__(self, cfg: StoreSettings, *, create: bool = False, verify: bool = True) -> None:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -84,6 +97,8 @@ class Store:
                     f"no index at {path}: run `rag ingest seeds/` (or your articles) first"
                 )
             self.where = f"{path}, collection {cfg.collection}"
+            if verify and path.exists():
+                _refuse_damaged(path, Path(cfg.path), cfg.collection)
             self.read_only = path.exists() and not _writable(path)
             if self.read_only:
                 if create:

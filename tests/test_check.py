@@ -159,3 +159,46 @@ def test_a_read_only_store_answers_and_refuses_writes_clearly(
     added = run([*cli, "ingest", "--quiet", str(SEEDS)], env=env)
     assert added.returncode == 2 and "Traceback" not in added.stderr
     assert "is read-only: nothing can be added" in added.stderr
+
+
+def _council_corpus(path: Path, n: int) -> Path:
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(n):
+            paras = [
+                f"The council of town {i} met on day {j} to discuss road number {i * j} and "
+                f"its repairs costing {j} million."
+                for j in range(30)
+            ]
+            f.write(
+                json.dumps({"id": f"n{i}", "title": f"Council {i}", "text": "\n\n".join(paras)})
+            )
+            f.write("\n")
+    return path
+
+
+def test_a_corrupted_vector_index_is_an_error_not_a_crash_and_is_repaired(
+    tmp_path: Path, embed_model
+) -> None:  # type: ignore[no-untyped-def]
+    """Finding 6: a damaged HNSW file made the process segfault on its first query."""
+    settings = make_settings(tmp_path / "store")
+    ingest([_council_corpus(tmp_path / "c.jsonl", 250)], settings, embed_model, progress=False)
+    SharedSystemClient.clear_system_cache()
+    graphs = list((tmp_path / "store" / "chroma").glob("*/data_level0.bin"))
+    assert graphs, "the collection is large enough for Chroma to write its HNSW graph"
+    data = bytearray(graphs[0].read_bytes())
+    data[len(data) // 3 : len(data) // 3 + 4000] = bytes(range(256)) * 15 + bytes(160)
+    graphs[0].write_bytes(bytes(data))
+    env = {"RAG_STORE__PATH": str(settings.store.path), "PATH": str(Path(sys.executable).parent)}
+    run = functools.partial(subprocess.run, capture_output=True, text=True, cwd=tmp_path, env=env)
+    cli = [sys.executable, "-m", "ui.cli"]
+    searched = run([*cli, "search", "road number 40 repairs"])
+    assert searched.returncode == 2, (searched.returncode, searched.stderr[-500:])  # not -11
+    assert "is damaged" in searched.stderr and "rag check --repair" in searched.stderr
+    checked = run([*cli, "check"])
+    assert checked.returncode == 1 and "damaged vector index" in checked.stdout
+    repaired = run([*cli, "check", "--repair"])
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert "articles indexed again 250" in repaired.stdout
+    searched = run([*cli, "search", "road number 40 repairs", "--json"])
+    assert searched.returncode == 0 and json.loads(searched.stdout)
+    assert run([*cli, "check"]).returncode == 0

@@ -1,0 +1,213 @@
+"""Two writers and readers at once, then `rag check`: is anything lost, duplicated or empty?
+
+Starts a real `rag serve` on a fresh store (it ingests seeds/ first), then at the same time:
+- `rag ingest` (a second process) indexes the first N articles of RealTimeQA 2023;
+- an uploader posts the first M articles of RealTimeQA 2022-2024 to `POST /v1/articles`, in
+  small batches, retrying a 503 (the other writer holds the index) after a pause;
+- Q clients ask `POST /v1/query` back to back until both writers are done.
+Then stops the server and runs `rag check --json`. Counts: articles expected (seeds + N + M) and
+recorded, lost (expected but not in the ledger or without their chunks), duplicated (chunks of an
+older version beside the current one, or of no recorded article), empty chunks, query errors.
+Writes bench/results/stress.json. Everything runs on 127.0.0.1; every loop is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import DATA, ROOT, write_result
+from bench.serve import free_port, memory_mb, pct, wait_ready
+
+OTHER_YEAR = DATA.parent / "realtimeqa-2022-2024"
+QUESTIONS = [
+    "What did Hegseth say about 5%?",
+    "Which team does Damar Hamlin play for?",
+    "When will Starmer host Rutte?",
+    "How much has Starmer committed to spend on defence?",
+    "Who won the election?",
+]
+
+
+def first_records(path: Path, n: int) -> list[dict[str, Any]]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in itertools.islice(f, n)]
+
+
+def as_upload(rec: dict[str, Any]) -> dict[str, Any]:
+    out = {"id": rec["id"], "title": rec["title"], "text": rec["text"], "url": rec.get("url")}
+    if rec.get("published"):
+        out["published"] = str(rec["published"]).replace("/", "-")
+    if rec.get("authors"):
+        out["authors"] = rec["authors"]
+    return {k: v for k, v in out.items() if v}
+
+
+async def uploader(
+    api: str, records: list[dict[str, Any]], batch: int, stats: dict[str, Any]
+) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(timeout=300) as client:
+        for start in range(0, len(records), batch):
+            body = {"articles": [as_upload(r) for r in records[start : start + batch]]}
+            for _attempt in range(20):
+                r = await client.post(api + "/articles", json=body)
+                if r.status_code == 503:  # the CLI holds the index: wait and send it again
+                    stats["upload_busy"] += 1
+                    await asyncio.sleep(2)
+                    continue
+                break
+            if r.status_code != 200:
+                stats["upload_errors"].append(f"{r.status_code}: {r.text[:200]}")
+                continue
+            stats["uploaded_ids"].extend(r.json()["article_ids"])
+
+
+async def asker(api: str, done: asyncio.Event, stats: dict[str, Any], offset: int) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(timeout=120) as client:
+        for i in itertools.count(offset):
+            if done.is_set() or i - offset > 100_000:
+                return
+            t = time.perf_counter()
+            try:
+                r = await client.post(api + "/query", json={"question": QUESTIONS[i % 5]})
+                ok = r.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            stats["latencies"].append(time.perf_counter() - t)
+            if not ok:
+                stats["query_errors"] += 1
+
+
+async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    cli_records = first_records(DATA / "corpus.jsonl.gz", args.cli_articles)
+    up_records = first_records(OTHER_YEAR / "corpus.jsonl.gz", args.upload_articles)
+    cli_file = work / "cli.jsonl"
+    cli_file.write_text("".join(json.dumps(r) + "\n" for r in cli_records), encoding="utf-8")
+    shutil.copytree(ROOT / "seeds", work / "seeds")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
+    env.update(RAG_STORE__PATH=str(work / "store"), RAG_LLM__BACKEND="extractive")
+    env["PYTHONPATH"] = str(ROOT)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = work / "server.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)],
+            cwd=work,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    stats: dict[str, Any] = {
+        "uploaded_ids": [],
+        "upload_errors": [],
+        "upload_busy": 0,
+        "latencies": [],
+        "query_errors": 0,
+    }
+    try:
+        await wait_ready(url, server, log, 180)
+        t0 = time.perf_counter()
+        cli = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ui.cli", "ingest", "--quiet", "--json", str(cli_file),
+            cwd=work, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        done = asyncio.Event()
+        askers = [
+            asyncio.create_task(asker(url + "/v1", done, stats, i)) for i in range(args.clients)
+        ]
+        up = asyncio.create_task(uploader(url + "/v1", up_records, args.batch, stats))
+        cli_out, cli_err = await asyncio.wait_for(cli.communicate(), timeout=args.timeout)
+        await asyncio.wait_for(up, timeout=args.timeout)
+        wall = time.perf_counter() - t0
+        done.set()
+        await asyncio.gather(*askers)
+        server_mem = memory_mb(server.pid)
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    if cli.returncode != 0:
+        raise SystemExit(f"rag ingest failed: {cli_err.decode()[-2000:]}")
+    checked = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "check", "--json"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    check = json.loads(checked.stdout)
+    import sqlite3
+
+    ledger_file = next((work / "store").glob("ledger-*.sqlite3"))
+    with sqlite3.connect(ledger_file) as db:
+        recorded = {i for (i,) in db.execute("SELECT id FROM articles")}
+    cli_report = json.loads(cli_out)
+    expected = (
+        {p.stem for p in (ROOT / "seeds").glob("*.txt")}
+        | {r["id"] for r in cli_records}
+        | set(stats["uploaded_ids"])
+    )
+    lost = sorted((expected - recorded) | set(check["missing"]))
+    lat = stats["latencies"]
+    return {
+        "cli_articles": len(cli_records),
+        "uploaded_articles": len(stats["uploaded_ids"]),
+        "cli_report": {k: cli_report[k] for k in ("new", "updated", "unchanged", "chunks_added")},
+        "upload_batches_told_busy": stats["upload_busy"],
+        "upload_errors": stats["upload_errors"],
+        "expected_articles": len(expected),
+        "recorded_articles": len(recorded),
+        "chunks": check["chunks"],
+        "lost": len(lost),
+        "lost_ids": lost[:20],
+        "duplicated_chunks": len(check["outdated_chunks"]) + len(check["orphaned"]),
+        "empty_chunks": len(check["empty_chunks"]),
+        "stranded": len(check["stranded"]),
+        "check_problems": check["problems"],
+        "queries": len(lat),
+        "query_errors": stats["query_errors"],
+        "query_p50_ms": round(pct(lat, 0.5) * 1000, 1),
+        "query_p95_ms": round(pct(lat, 0.95) * 1000, 1),
+        "writers_wall_s": round(wall, 1),
+        "server_memory": server_mem,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cli-articles", type=int, default=600, help="RealTimeQA 2023 articles")
+    ap.add_argument("--upload-articles", type=int, default=300, help="2022-2024 articles")
+    ap.add_argument("--batch", type=int, default=20, help="articles per upload request")
+    ap.add_argument("--clients", type=int, default=4, help="concurrent question askers")
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds before giving up")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="rag-stress-") as tmp:
+        result = asyncio.run(run(args, Path(tmp)))
+    for key, value in result.items():
+        print(f"{key:>28}: {value}")
+    print("wrote", write_result("stress", {"args": vars(args), **result}))
+
+
+if __name__ == "__main__":
+    main()
