@@ -5,7 +5,8 @@ Starts a real `rag serve` on a fresh store (it ingests seeds/ first), then at th
 - an uploader posts the first M articles of RealTimeQA 2022-2024 to `POST /v1/articles`, in
   small batches, retrying a 503 (the other writer holds the index) after a pause;
 - Q clients ask `POST /v1/query` back to back until both writers are done.
-Then stops the server and runs `rag check --json`. Counts: articles expected (seeds + N + M) and
+Then stops the server, runs `rag check --json`, and searches the vector index alone for a sample
+of articles by title. Counts: articles expected (seeds + N + M) and
 recorded, lost (expected but not in the ledger or without their chunks), duplicated (chunks of an
 older version beside the current one, or of no recorded article), empty chunks, query errors.
 Writes bench/results/stress.json. Everything runs on 127.0.0.1; every loop is bounded.
@@ -74,7 +75,9 @@ async def uploader(
             if r.status_code != 200:
                 stats["upload_errors"].append(f"{r.status_code}: {r.text[:200]}")
                 continue
-            stats["uploaded_ids"].extend(r.json()["article_ids"])
+            for res in r.json()["results"]:
+                key = "refused_ids" if res["status"] == "refused" else "uploaded_ids"
+                stats[key].append(res["id"])
 
 
 async def asker(api: str, done: asyncio.Event, stats: dict[str, Any], offset: int) -> None:
@@ -117,6 +120,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         )
     stats: dict[str, Any] = {
         "uploaded_ids": [],
+        "refused_ids": [],
         "upload_errors": [],
         "upload_busy": 0,
         "latencies": [],
@@ -169,10 +173,32 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         | set(stats["uploaded_ids"])
     )
     lost = sorted((expected - recorded) | set(check["missing"]))
+    sample = cli_records[::30] + up_records[::15]
+    findable = findable_by_title(work, env, sample)
+    # the same articles written by one writer alone: what the sample scores without concurrency
+    alone = work / "alone"
+    alone.mkdir()
+    uploaded = set(stats["uploaded_ids"])
+    (alone / "all.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in cli_records)
+        + "".join(json.dumps(as_upload(r)) + "\n" for r in up_records if r["id"] in uploaded),
+        encoding="utf-8",
+    )
+    alone_env = {**env, "RAG_STORE__PATH": str(alone / "store")}
+    subprocess.run(
+        [sys.executable, "-m", "ui.cli", "ingest", "--quiet", str(alone / "all.jsonl")],
+        cwd=alone,
+        env=alone_env,
+        check=True,
+        capture_output=True,
+        timeout=1800,
+    )
+    findable_alone = findable_by_title(alone, alone_env, sample)
     lat = stats["latencies"]
     return {
         "cli_articles": len(cli_records),
         "uploaded_articles": len(stats["uploaded_ids"]),
+        "upload_refused_same_id_other_text": len(stats["refused_ids"]),
         "cli_report": {k: cli_report[k] for k in ("new", "updated", "unchanged", "chunks_added")},
         "upload_batches_told_busy": stats["upload_busy"],
         "upload_errors": stats["upload_errors"],
@@ -185,6 +211,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "empty_chunks": len(check["empty_chunks"]),
         "stranded": len(check["stranded"]),
         "check_problems": check["problems"],
+        "found_by_title_dense_top10": findable,
+        "same_articles_one_writer_found": findable_alone,
         "queries": len(lat),
         "query_errors": stats["query_errors"],
         "query_p50_ms": round(pct(lat, 0.5) * 1000, 1),
@@ -192,6 +220,30 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "writers_wall_s": round(wall, 1),
         "server_memory": server_mem,
     }
+
+
+def findable_by_title(work: Path, env: dict[str, str], records: list[dict[str, Any]]) -> str:
+    """Dense search alone (the vector index, not BM25) by each sampled article's title: is the
+    article in the top 10? Vectors lost by a writer would show here, not in `rag check`."""
+    titles = json.dumps([[r["id"], r["title"]] for r in records])
+    script = (
+        "import json, sys\n"
+        "from rag.pipeline import build\nfrom rag.settings import load\n"
+        "pipe = build(load(None))\nfound = 0\npairs = json.loads(sys.argv[1])\n"
+        "for art, title in pairs:\n"
+        "    hits = pipe.retriever.retrieve(title, top_k=10, mode='dense')\n"
+        "    found += any(h.article_id == art or art in h.also_in for h in hits)\n"
+        "print(f'{found}/{len(pairs)}')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, titles],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return out.stdout.strip() or out.stderr[-300:]
 
 
 def main() -> None:

@@ -74,12 +74,16 @@ class IngestReport:
     duplicate_paragraphs: int = 0
     duplicate_articles: list[str] = field(default_factory=list)
     restored: int = 0  # indexed again: an article carrying paragraphs of theirs changed or went
+    status: dict[str, str] = field(default_factory=dict)  # id -> added/changed/unchanged/refused
+    refused: list[str] = field(default_factory=list)  # indexed with other text, replace not asked
     problems: list[LoadProblem] = field(default_factory=list)
 
     def summary(self) -> str:
         parts = [
-            f"{self.articles} articles in {self.files} files: {self.new} new, {self.updated} "
-            f"changed, {self.unchanged} unchanged, {self.removed} removed",
+            f"{self.articles} articles{f' in {self.files} files' if self.files else ''}: "
+            f"{self.new} new, {self.updated} changed, {self.unchanged} unchanged, "
+            f"{self.removed} removed"
+            + (f", {len(self.refused)} refused (indexed with other text)" if self.refused else ""),
             f"{self.chunks_added} new chunks",
         ]
         if self.restored:
@@ -236,7 +240,9 @@ def ingest(
     try:
         with ledger.writing(timeout=lock_timeout):
             # opened under the lock: two processes creating one embedded Chroma at once collide
-            store = Store(settings.store, create=True)
+            # we hold the lock: the index files are ours to check, and read afresh (another
+            # process may have written since this one last opened them)
+            store = Store(settings.store, create=True, verify=True, fresh=True)
             _ingest(
                 articles,
                 replace,
@@ -312,9 +318,25 @@ def _ingest(
         and not ledger.stranded()
     ):
         report.unchanged = len(articles)
+        report.status = dict.fromkeys((a.id for a in articles), "unchanged")
         return
 
     texts = {a.id: text_hash(a) for a in articles}
+    clash = sorted(
+        a.id for a in articles if a.id in known and entries[a.id].text_hash != texts[a.id]
+    )
+    if clash and not replace:
+        # refused, each of them; the others go ahead (all refused: nothing to do, an error)
+        message = (
+            f"already indexed with other text: {', '.join(clash[:5])}"
+            + (f" and {len(clash) - 5} more" if len(clash) > 5 else "")
+            + ". Give the new article(s) another id, or ask to replace them (?replace=true)"
+        )
+        if len(clash) == len(articles):
+            raise ArticleConflictError(message)
+        report.problems.extend(LoadProblem(i, "refused: " + message) for i in clash)
+        report.refused = clash
+        articles = [a for a in articles if a.id not in set(clash)]
     owner = ledger.owners(paragraph_hash(p) for a in articles for p in a.paragraphs)
     for art in articles:  # a changed article gives up the paragraphs it no longer has
         if art.id in entries and entries[art.id].text_hash != texts[art.id]:
@@ -328,18 +350,15 @@ def _ingest(
             report.duplicate_articles.append(d.id)
 
     todo = [d for d in deduped if known.get(d.id) != d.document.hash]
-    clash = sorted(d.id for d in todo if d.id in known and entries[d.id].text_hash != texts[d.id])
-    if clash and not replace:
-        raise ArticleConflictError(
-            f"already indexed with other text: {', '.join(clash[:5])}"
-            + (f" and {len(clash) - 5} more" if len(clash) > 5 else "")
-            + ". Give the new article(s) another id, or ask to replace them (?replace=true)"
-        )
     report.unchanged = len(articles) - len(todo)
     changing = {d.id for d in todo}
     ledger.note_inputs((d.id, inputs[d.id]) for d in deduped if d.id not in changing)
     report.updated = sum(1 for d in todo if d.id in known)
     report.new = len(todo) - report.updated
+    report.status = {
+        d.id: "unchanged" if d.id not in changing else "changed" if d.id in known else "added"
+        for d in deduped
+    } | dict.fromkeys(report.refused, "refused")
 
     writer = _Writer(store, ledger, settings, embed_model, report)
     writer.write(todo, progress=progress, batch_size=batch_size, on_batch=on_batch)

@@ -4,8 +4,9 @@ Chroma loads a segment's HNSW graph in native code: a damaged `data_level0.bin` 
 that does not exist) crashes the whole process with a segmentation fault on the first query,
 which no `try` can catch. So the files are read here first, with numpy, and checked the way
 hnswlib lays them out (`header.bin`: counts and sizes; `data_level0.bin`: per node a link count,
-`maxM0` neighbour ids, the vector and its label): sizes agree, every link count is at most
-`maxM0`, every neighbour id names a node, the entry point exists. A file set that passed is
+`maxM0` neighbour ids, the vector and its label): the data file holds whole nodes, every link count is
+at most `maxM0`, every neighbour id names a node, the entry point exists. Files being written are
+not checked (a reader checks only while no writer holds the ledger's lock). A file set that passed is
 remembered by size and modification time (`hnsw-verified.json` beside the store), so an
 unchanged store is not read twice. This module reads files; it does not open Chroma.
 """
@@ -52,13 +53,15 @@ def segment_problem(segment: Path) -> str | None:
             return f"{header_file.name} holds impossible counts"
         if not (-1 <= max_level < 64 and 0 < max_m0 <= 4096 and 4 + 4 * max_m0 <= offset_data):
             return f"{header_file.name} holds impossible graph sizes"
-        if count and entry >= count:
-            return "the graph's entry point names no node"
-        size = data_file.stat().st_size if data_file.exists() else -1
-        if not count * size_per <= size <= max(count, max_elements) * size_per:
-            return f"{data_file.name} does not hold {count} nodes of {size_per} bytes"
         if count == 0:
-            return None
+            return None  # an empty graph (its data file may be allocated, all zeros)
+        # the header's node count is not rewritten on every save: the data file says how many
+        size = data_file.stat().st_size if data_file.exists() else -1
+        if size < 0 or size % size_per:
+            return f"{data_file.name} is not a whole number of {size_per}-byte nodes"
+        count = size // size_per
+        if entry >= count:
+            return "the graph's entry point names no node"
         nodes = np.memmap(data_file, dtype=np.uint8, mode="r", shape=(count, size_per))
         step = max(1, 2**26 // size_per)  # about 64 MB at a time
         for start in range(0, count, step):

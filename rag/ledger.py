@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 from filelock import FileLock, Timeout
 
 from rag.errors import BusyError, StoreReadOnlyError, StoreUnavailableError
-from rag.settings import Settings
+from rag.settings import Settings, StoreSettings
 
 log = logging.getLogger(__name__)
 _CHUNK = 900  # parameters per IN (...) query, under SQLite's limit
@@ -315,14 +315,31 @@ class Ledger:
         return len(hashes)
 
 
-def _state_name(cfg: Settings) -> str:
-    where = f"{cfg.store.host}_{cfg.store.port}-" if cfg.store.host else ""
-    return f"{where}{cfg.store.collection}"
+def _state_name(cfg: Settings | StoreSettings) -> str:
+    store = cfg.store if isinstance(cfg, Settings) else cfg
+    where = f"{store.host}_{store.port}-" if store.host else ""
+    return f"{where}{store.collection}"
 
 
-def ledger_path(cfg: Settings) -> Path:
+def ledger_path(cfg: Settings | StoreSettings) -> Path:
     """The ingestion ledger of the configured collection (beside the store)."""
-    return Path(cfg.store.path) / f"ledger-{_state_name(cfg)}.sqlite3"
+    store = cfg.store if isinstance(cfg, Settings) else cfg
+    return Path(store.path) / f"ledger-{_state_name(store)}.sqlite3"
+
+
+def writer_active(cfg: Settings | StoreSettings) -> bool:
+    """True while a writer (this process or another) holds the collection's writers' lock."""
+    lock = FileLock(str(ledger_path(cfg)) + ".lock")
+    if not Path(lock.lock_file).parent.exists():
+        return False
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    except OSError:  # a read-only folder: nobody writes there
+        return False
+    lock.release()
+    return False
 
 
 def docstore_path(cfg: Settings) -> Path:

@@ -24,10 +24,14 @@ from rag.store import Store
 @dataclass
 class Pipeline:
     settings: Settings
-    store: Store
     embed_model: Any
     retriever: HybridRetriever
     qa: QAService
+
+    @property
+    def store(self) -> Store:
+        """The store being searched (reopened by `refresh()` after a write)."""
+        return self.retriever.store
 
     @property
     def catalogue(self) -> Catalogue:
@@ -49,6 +53,4 @@ def build(settings: Settings, *, embed_model: Any = None) -> Pipeline:
     retriever = HybridRetriever(store, embed_model, settings)
     answerers = Answerers(settings, ExtractiveAnswerer(embed_model))
     qa = QAService(settings, retriever, answerers)
-    return Pipeline(
-        settings=settings, store=store, embed_model=embed_model, retriever=retriever, qa=qa
-    )
+    return Pipeline(settings=settings, embed_model=embed_model, retriever=retriever, qa=qa)

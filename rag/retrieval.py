@@ -189,20 +189,27 @@ class HybridRetriever:
         # the ledger every writer keeps: a new version means another process added articles
         self._ledger = _reader(settings)
         self._seen = self._ledger.version() if self._ledger else 0
-        self.catalogue, self._bm25 = self._load()
+        self.catalogue, self._bm25 = self._load(store)
 
-    def _load(self) -> tuple[Catalogue, BM25Index]:
+    def _load(self, store: Store) -> tuple[Catalogue, BM25Index]:
         s = self.settings.store
         cache = None if s.host else Path(s.path) / "bm25" / s.collection
-        catalogue = Catalogue(self.store, self._ledger)
+        catalogue = Catalogue(store, self._ledger)
         return catalogue, BM25Index(catalogue, cache)
 
     def refresh(self) -> None:
-        """Pick up chunks added since start-up (after `POST /v1/articles` or `rag ingest`)."""
+        """Pick up chunks added since start-up (after `POST /v1/articles` or `rag ingest`): the
+        store is opened afresh, since an embedded client's vector index in memory does not see
+        what another process (or another client in this one) wrote."""
         version = self._ledger.version() if self._ledger else 0
-        fresh = self._load()
+        store = Store(self.settings.store, fresh=not self.settings.store.host)
+        index = VectorStoreIndex.from_vector_store(
+            store.vector_store(), embed_model=self.embed_model
+        )
+        catalogue, bm25 = self._load(store)
         with self._lock:
-            self.catalogue, self._bm25 = fresh
+            self.store, self.index = store, index
+            self.catalogue, self._bm25 = catalogue, bm25
             self._seen = version
 
     def sync(self) -> bool:
@@ -239,8 +246,8 @@ class HybridRetriever:
         self.sync()
         k = max(self.settings.retrieval.candidates, top_k * 3)
         with self._lock:
-            catalogue, bm25 = self.catalogue, self._bm25
-        dense = self.index.as_retriever(similarity_top_k=k, filters=filters.to_metadata_filters())
+            catalogue, bm25, index = self.catalogue, self._bm25, self.index
+        dense = index.as_retriever(similarity_top_k=k, filters=filters.to_metadata_filters())
         retriever: BaseRetriever
         if mode == "dense":
             retriever = dense

@@ -41,6 +41,15 @@ class ChunkRecord:
     metadata: dict[str, Any]
 
 
+def _forget_client(identifier: str) -> None:
+    """The next `PersistentClient` for this folder in this process starts anew (chromadb keeps
+    one shared system per folder and process)."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(identifier, None)
+    SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+
+
 def _refuse_damaged(chroma_dir: Path, store_dir: Path, collection: str) -> None:
     from rag.hnsw_check import damaged
 
@@ -72,7 +81,19 @@ class Store:
 
     read_only: bool = False
 
-    def __init__(self, cfg: StoreSettings, *, create: bool = False, verify: bool = True) -> None:
+    def __init__(
+        self,
+        cfg: StoreSettings,
+        *,
+        create: bool = False,
+        verify: bool | None = None,
+        fresh: bool = False,
+    ) -> None:
+        """`verify`: check the vector index files before Chroma loads them (True: do, as a
+        writer holding the lock; None: do unless a writer is busy with them; False: don't).
+        `fresh`: a new embedded client that reads the index from disk, not the one this process
+        already holds in memory (which misses what another process wrote since; writing through
+        it would overwrite that process's vectors)."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -97,6 +118,10 @@ class Store:
                     f"no index at {path}: run `rag ingest seeds/` (or your articles) first"
                 )
             self.where = f"{path}, collection {cfg.collection}"
+            if verify is None and path.exists():
+                from rag.ledger import writer_active
+
+                verify = not writer_active(cfg)
             if verify and path.exists():
                 _refuse_damaged(path, Path(cfg.path), cfg.collection)
             self.read_only = path.exists() and not _writable(path)
@@ -110,6 +135,8 @@ class Store:
                 path = _read_only_copy(path)
                 self.where += f" (read-only; searched from a copy in {path})"
             path.mkdir(parents=True, exist_ok=True)
+            if fresh:
+                _forget_client(str(path))
             self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
         self.collection = self._open(create)
 
@@ -214,13 +241,8 @@ class Store:
         """After a failed write, embedded Chroma's native client can block the next write (and
         with it the whole process, holding the GIL): later `Store`s in this process get a new
         client; this one keeps serving reads."""
-        if self.cfg.host:
-            return
-        from chromadb.api.shared_system_client import SharedSystemClient
-
-        ident = str(getattr(self.client, "_identifier", ""))
-        SharedSystemClient._identifier_to_system.pop(ident, None)
-        SharedSystemClient._identifier_to_refcount.pop(ident, None)
+        if not self.cfg.host:
+            _forget_client(str(getattr(self.client, "_identifier", "")))
 
     def vector_store(self) -> Any:
         from llama_index.vector_stores.chroma import ChromaVectorStore

@@ -239,6 +239,7 @@ def test_add_json_article_then_ask_about_it(writable: TestClient) -> None:
     report = r.json()
     assert report["new"] == 1 and report["chunks_added"] >= 1 and report["problems"] == []
     assert report["article_ids"] == [report["article_ids"][0]] and report["summary"]
+    assert report["results"] == [{"id": report["article_ids"][0], "status": "added"}]
     again = writable.post("/v1/articles", json={"articles": [NEW_ARTICLE]}).json()
     assert again["unchanged"] == 1 and again["chunks_added"] == 0
 
@@ -456,12 +457,24 @@ def test_an_upload_never_silently_replaces_an_indexed_article(writable: TestClie
     assert seed.stem in r.json()["detail"] and "replace=true" in r.json()["detail"]
     after = writable.post("/v1/query", json={"question": "What did Rutte say?"}).json()
     assert after["answer"] == before["answer"]
+    # beside a new article, the forged one alone is refused; the new one is added
+    mixed = writable.post(
+        "/v1/articles",
+        files=[forged, ("files", ("harbour.txt", b"Harbour\n\nThe harbour of Elwin reopened."))],
+    )
+    assert mixed.status_code == 200, mixed.text
+    assert mixed.json()["results"] == [
+        {"id": seed.stem, "status": "refused"},
+        {"id": "harbour", "status": "added"},
+    ]
+    assert "refused: already indexed with other text" in mixed.json()["problems"][0]["message"]
     # the same text from another place is no conflict (only its location is updated)
     same = writable.post("/v1/articles", files=[("files", (seed.name, seed.read_bytes()))])
     assert same.status_code == 200, same.text
     # replacing is an explicit choice
     replaced = writable.post("/v1/articles?replace=true", files=[forged])
     assert replaced.status_code == 200 and replaced.json()["updated"] == 1
+    assert replaced.json()["results"] == [{"id": seed.stem, "status": "changed"}]
     restored = writable.post(
         "/v1/articles?replace=true", files=[("files", (seed.name, seed.read_bytes()))]
     )

@@ -202,3 +202,30 @@ def test_a_corrupted_vector_index_is_an_error_not_a_crash_and_is_repaired(
     searched = run([*cli, "search", "road number 40 repairs", "--json"])
     assert searched.returncode == 0 and json.loads(searched.stdout)
     assert run([*cli, "check"]).returncode == 0
+
+
+def test_a_healthy_store_grown_in_many_ingests_is_never_called_damaged(
+    tmp_path: Path, embed_model
+) -> None:  # type: ignore[no-untyped-def]
+    """Chroma does not rewrite the graph's header on every save (its node count goes stale while
+    the data file grows): the check must go by the data file, not call a live store damaged."""
+    from index.loaders import Article
+
+    settings = make_settings(tmp_path / "store")
+    for part in range(4):
+        articles = [
+            Article(
+                id=f"p{part}-{i}",
+                title=f"Council {part} {i}",
+                paragraphs=[
+                    f"The council {part} of town {i} met on day {j} about road {i * j}."
+                    for j in range(25)
+                ],
+            )
+            for i in range(300)
+        ]
+        ingest([], settings, embed_model, articles=articles, progress=False)
+        SharedSystemClient.clear_system_cache()
+        assert check(settings, embed_model).problems == 0, part
+    pipe = build(settings, embed_model=embed_model)
+    assert pipe.retriever.retrieve("council 3 of town 7 road", top_k=1)

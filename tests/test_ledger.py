@@ -186,3 +186,29 @@ def test_a_ledger_from_before_paragraph_books_is_filled_from_the_store(
         r.text for r in Store(settings.store).records() if r.metadata["article_id"] == "b_copy"
     ]
     assert any("storm damage" in t for t in texts)
+
+
+def test_adding_articles_reads_no_chunks_back_from_the_store(
+    tmp_path: Path, embed_model, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Who indexes each paragraph is in the ledger: adding articles to a big store costs the new
+    articles, not a scan of every chunk (which the first versions did on every change)."""
+    settings = make_settings(tmp_path / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    reads: list[int] = []
+    original = Store.records
+
+    def counting(self, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(1)
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(Store, "records", counting)
+    new = _article(tmp_path / "new", "harbour", "Harbour\n\nThe harbour of Elwin reopened.")
+    copy = _article(
+        tmp_path / "new",
+        "copy",
+        "Copy\n\n" + next(SEEDS.glob("001_*.txt")).read_text(encoding="utf-8").split("\n\n")[3],
+    )
+    report = ingest([new, copy], settings, embed_model, progress=False)
+    assert report.new == 2 and report.duplicate_paragraphs == 1  # dedup still applies
+    assert reads == []

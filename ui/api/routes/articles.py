@@ -67,17 +67,20 @@ def list_articles(pipeline: PipelineDep) -> dict[str, Any]:
     summary="Add articles (JSON or file upload), cleaned and deduplicated like `rag ingest`",
     openapi_extra=UPLOAD_SCHEMA,
     responses={
-        409: {"description": "an id already indexed with other text (send ?replace=true)"},
+        409: {"description": "every id already indexed with other text (send ?replace=true)"},
         413: {"description": "too large"},
         415: {"description": "unsupported"},
-        503: {"description": "another writer holds the index"},
+        503: {"description": "another writer holds the index, or it is read-only"},
+        507: {"description": "the disk under the index is full: nothing was written"},
     },
 )
 async def add_articles(
     request: Request, pipeline: PipelineDep, settings: SettingsDep, replace: bool = False
 ) -> dict[str, Any]:
-    """An article whose id is already indexed with other text is refused (409) unless
-    `?replace=true`; another writer holding the index for over a minute is a 503."""
+    """An article whose id is already indexed with other text is refused unless
+    `?replace=true` (the others are added: `results` says added / changed / unchanged /
+    refused for each; 409 when every one is refused); another writer holding the index for over
+    a minute is a 503; a full disk a 507 (nothing written)."""
     body = await read_limited(request, settings.server.max_upload_bytes)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json":
@@ -166,6 +169,7 @@ def write(
     return {
         "articles": report.articles,
         "article_ids": [a.id for a in articles],
+        "results": [{"id": a.id, "status": report.status.get(a.id, "unchanged")} for a in articles],
         "new": report.new,
         "updated": report.updated,
         "unchanged": report.unchanged,

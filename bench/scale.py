@@ -1,0 +1,179 @@
+"""How ingestion and serving grow with the archive: both RealTimeQA corpora in one store.
+
+For each fraction of the combined archive (RealTimeQA 2023 + 2022-2024, read the way `rag ingest`
+reads them, sorted by id so each fraction samples both years) it builds a fresh store with
+`rag ingest --limit N` in its own process and records: wall time, the process's peak RSS (from
+`wait4`), chunks, disk. Then it starts `rag serve` on that store (time until /v1/health answers,
+server memory), asks questions from both question sets over HTTP after a warm-up (p50 / p95,
+extractive answers), and on the largest store also times adding 10 new articles with `rag ingest`
+and re-ingesting the unchanged archive. Prints a table, writes bench/results/scale.json. Stores go
+in --work (kept, for reuse with --reuse) or a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import DATA, ROOT, dir_size_mb, write_result
+from bench.serve import free_port, memory_mb, pct
+
+OTHER_YEAR = DATA.parent / "realtimeqa-2022-2024"
+CORPORA = [DATA / "corpus.jsonl.gz", OTHER_YEAR / "corpus.jsonl.gz"]
+
+
+def env_for(store: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
+    env.update(RAG_STORE__PATH=str(store), RAG_LLM__BACKEND="extractive", PYTHONPATH=str(ROOT))
+    return env
+
+
+def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
+    """(seconds, peak RSS in MB of that process, stdout) for one command run to completion."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    out = proc.stdout.read().decode()
+    err = proc.stderr.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
+    return time.perf_counter() - t, usage.ru_maxrss / 1024, out
+
+
+def questions(n: int) -> list[str]:
+    out: list[str] = []
+    for path in (DATA / "questions.jsonl", OTHER_YEAR / "questions.jsonl"):
+        with path.open(encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f]
+        step = max(1, len(rows) // n)
+        out += [r["question"] for r in rows[::step][: n // 2]]
+    return out
+
+
+def serve_and_ask(store: Path, work: Path, qs: list[str]) -> dict[str, Any]:
+    import httpx
+
+    port = free_port()
+    log = work / f"serve-{store.name}.log"
+    t = time.perf_counter()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)],
+            env=env_for(store),
+            cwd=work,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.perf_counter() + 600
+        while time.perf_counter() < deadline:
+            if proc.poll() is not None:
+                raise SystemExit(f"rag serve exited:\n{log.read_text()[-2000:]}")
+            try:
+                if httpx.get(url + "/health", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        start_s = time.perf_counter() - t
+        with httpx.Client(timeout=120) as client:
+            for q in qs[:5]:  # warm-up
+                client.post(url + "/query", json={"question": q})
+            lat, stage = [], []
+            for q in qs:
+                t0 = time.perf_counter()
+                r = client.post(url + "/query", json={"question": q})
+                lat.append(time.perf_counter() - t0)
+                if r.status_code == 200:
+                    stage.append(r.json().get("timings", {}))
+        retrieval = [1000 * s.get("retrieve", 0.0) for s in stage]
+        return {
+            "serve_start_s": round(start_s, 1),
+            "query_p50_ms": round(pct(lat, 0.5) * 1000, 1),
+            "query_p95_ms": round(pct(lat, 0.95) * 1000, 1),
+            "retrieval_p50_ms": round(pct(retrieval, 0.5), 1) if retrieval else None,
+            "server_memory": memory_mb(proc.pid),
+        }
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fractions", default="0.1,0.3,1.0", help="of the combined archive")
+    ap.add_argument("--questions", type=int, default=40, help="questions asked per store")
+    ap.add_argument("--work", type=Path, help="keep the stores here (default: a temp folder)")
+    ap.add_argument("--reuse", action="store_true", help="skip building stores already in --work")
+    args = ap.parse_args()
+    from index.intake import intake
+
+    total = len(intake(CORPORA).articles)
+    qs = questions(args.questions)
+    tmp = tempfile.TemporaryDirectory(prefix="rag-scale-")
+    work = args.work or Path(tmp.name)
+    work.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    cli = [sys.executable, "-m", "ui.cli", "ingest", "--quiet", "--json"]
+    for frac in (float(f) for f in args.fractions.split(",")):
+        n = round(total * frac)
+        store = work / f"store-{n}"
+        row: dict[str, Any] = {"fraction": frac, "articles": n}
+        if not (args.reuse and store.exists()):
+            secs, rss, out = timed(
+                [*cli, "--limit", str(n), *map(str, CORPORA)], env_for(store), work
+            )
+            report = json.loads(out)
+            row |= {"ingest_s": round(secs, 1), "ingest_peak_rss_mb": round(rss), "chunks": 0}
+            row["chunks"] = report["chunks_added"]
+        row["disk_mb"] = round(dir_size_mb(store))
+        row |= serve_and_ask(store, work, qs)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    largest = rows[-1]
+    store = work / f"store-{largest['articles']}"
+    again, _, _ = timed([*cli, "--limit", str(largest["articles"]), *map(str, CORPORA)],
+                        env_for(store), work)  # fmt: skip
+    extra = work / "ten-new.jsonl"
+    with extra.open("w", encoding="utf-8") as f:
+        for i in range(10):
+            f.write(json.dumps({"id": f"scale-new-{i}", "title": f"Harbour update {i}",
+                                "text": f"The harbour of Elwin reopened pier {i} on Monday "
+                                        "after storm repairs, the port authority said.",
+                                "published": "2024-12-01"}) + "\n")  # fmt: skip
+    add10, add_rss, _ = timed([*cli, str(extra)], env_for(store), work)
+    result = {
+        "total_articles": total,
+        "rows": rows,
+        "largest": {
+            "reingest_unchanged_s": round(again, 1),
+            "reingest_share_of_first": round(again / largest["ingest_s"], 3)
+            if largest.get("ingest_s")
+            else None,
+            "add_10_articles_s": round(add10, 1),
+            "add_10_peak_rss_mb": round(add_rss),
+        },
+    }
+    print(json.dumps(result["largest"]))
+    print("wrote", write_result("scale", {"args": {k: str(v) for k, v in vars(args).items()},
+                                          **result}))  # fmt: skip
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
