@@ -522,6 +522,10 @@ class TopOneRetriever:
     def catalogue(self) -> Any:
         return self.inner.catalogue
 
+    @property
+    def store(self) -> Any:
+        return self.inner.store
+
 
 class CitationDropper:
     """A broken generator: its answers lose their [n] markers and citations."""
