@@ -2,7 +2,8 @@
 
 llama-index's `BM25Retriever` (bm25s with an English stemmer) does the scoring. `BM25Index` builds
 it from a `Catalogue`'s nodes once per store fingerprint and keeps it in `cache_dir` (rebuilt when
-the chunks change). `FilteredBM25` is the per-query `BaseRetriever` that `QueryFusionRetriever`
+the chunks change); a saved index also gives back the chunk records it holds, so a restart need
+not read them from the store. `FilteredBM25` is the per-query `BaseRetriever` that `QueryFusionRetriever`
 fuses: it applies the date/source filters and drops the zero-score padding bm25s adds when fewer
 chunks match than were asked for. Nothing here embeds, fuses or folds duplicates.
 """
@@ -26,34 +27,55 @@ log = logging.getLogger(__name__)
 
 
 class BM25Index:
-    """The bm25s index of one catalogue (None inside when the catalogue is empty)."""
+    """The bm25s index of one store's chunks (None inside when there are none), with the chunk
+    records it was built from (`records`: chunk id -> flat metadata, text inside)."""
 
-    def __init__(self, catalogue: Catalogue, cache_dir: Path | None) -> None:
+    def __init__(self, retriever: Any, size: int) -> None:
+        self.retriever = retriever
+        self.size = size
+
+    @property
+    def records(self) -> list[tuple[str, dict[str, Any]]]:
+        corpus = self.retriever.corpus if self.retriever is not None else []
+        return [(str(c["node_id"]), c) for c in corpus]
+
+    @classmethod
+    def cached(cls, cache_dir: Path | None, fingerprint: str) -> BM25Index | None:
+        """The index saved for exactly these chunks, if there is one."""
         from llama_index.retrievers.bm25 import BM25Retriever
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets itself to DEBUG on import
-        self.size = catalogue.size
-        self.retriever: Any = None
-        if not catalogue.nodes:
-            return
-        cached = cache_dir / catalogue.fingerprint if cache_dir else None
-        if cached is not None and (cached / "retriever.json").exists():
-            try:
-                self.retriever = BM25Retriever.from_persist_dir(str(cached))
-                return
-            except Exception:
-                log.warning("BM25 cache %s unreadable; rebuilding", cached)
-        self.retriever = BM25Retriever.from_defaults(
-            nodes=list(catalogue.nodes.values()), similarity_top_k=10, language="en"
+        cached = cache_dir / fingerprint if cache_dir else None
+        if cached is None or not (cached / "retriever.json").exists():
+            return None
+        try:
+            retriever = BM25Retriever.from_persist_dir(str(cached))
+        except Exception:
+            log.warning("BM25 cache %s unreadable; rebuilding", cached)
+            return None
+        return cls(retriever, len(retriever.corpus))
+
+    @classmethod
+    def build(cls, catalogue: Catalogue, cache_dir: Path | None) -> BM25Index:
+        """Index the catalogue's chunks and save the index for the next start."""
+        from llama_index.retrievers.bm25 import BM25Retriever
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        if not catalogue.size:
+            return cls(None, 0)
+        retriever = BM25Retriever.from_defaults(
+            nodes=catalogue.nodes(), similarity_top_k=10, language="en"
         )
-        self.retriever.bm25.corpus = self.retriever.corpus
+        retriever.bm25.corpus = retriever.corpus
+        cached = cache_dir / catalogue.fingerprint if cache_dir else None
         if cache_dir is not None and cached is not None:
             try:
                 if cache_dir.exists():
                     shutil.rmtree(cache_dir)  # older fingerprints
-                self.retriever.persist(str(cached), show_progress=False)
+                retriever.persist(str(cached), show_progress=False)
             except OSError as exc:
                 log.warning("could not cache BM25 index: %s", exc)
+        return cls(retriever, catalogue.size)
 
     def retriever_for(self, k: int, filters: Filters) -> FilteredBM25:
         return FilteredBM25(self, k, filters)

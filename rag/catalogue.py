@@ -1,17 +1,21 @@
-"""What the index holds, read once from the store: every chunk as a llama-index node, the list of
-articles, and which articles carry each paragraph that was indexed only once (from the chunks'
-metadata and, where it can be read, the ingestion ledger, which also names the articles that had
-nothing of their own to index).
+"""What the index holds: every chunk's metadata and text, the list of articles, and which
+articles carry each paragraph that was indexed only once (from the chunks' metadata and, where it
+can be read, the ingestion ledger, which also names the articles that had nothing of their own to
+index).
 
-A `Catalogue` is a snapshot: the retriever builds BM25 from its nodes and folds syndicated copies
-with its `dup_map`; the API and the UI list articles and show a cited chunk's full text from it.
-A new snapshot is taken after an ingest (`HybridRetriever.refresh`). This module does not rank,
-and never writes to the store.
+A `Catalogue` is a snapshot, made from the records of the BM25 cache when one matches the store's
+fingerprint (its chunk ids: cheap to read), else read back from the store (`from_store`: Chroma
+returns ~6k chunks/s, so a 100k-chunk store takes seconds). The retriever builds BM25 from its
+nodes and folds syndicated copies with its `dup_map`; the API and the UI list articles and show a
+cited chunk's full text from it. A new snapshot is taken after an ingest
+(`HybridRetriever.refresh`). This module does not rank, and never writes to the store.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from llama_index.core.schema import BaseNode
@@ -21,23 +25,31 @@ from rag.ledger import Ledger
 from rag.passages import ChunkMeta
 from rag.store import Store
 
+TEXT = "_text"  # where a record read from the store keeps its chunk's text
+
 
 class Catalogue:
     """Every chunk of one store, with the articles they belong to."""
 
-    def __init__(self, store: Store, ledger: Ledger | None = None) -> None:
-        self.fingerprint = store.fingerprint()
-        self.nodes: dict[str, BaseNode] = {}
+    def __init__(
+        self,
+        fingerprint: str,
+        records: Iterable[tuple[str, dict[str, Any]]],
+        ledger: Ledger | None = None,
+    ) -> None:
+        """`records`: (chunk id, its flat metadata as llama-index stores it: the chunk's text
+        under `_text` or inside `_node_content`)."""
+        self.fingerprint = fingerprint
+        self._records: dict[str, dict[str, Any]] = {}
         # paragraph hash -> articles whose copy of that paragraph was indexed under another one
         self.dup_map: dict[str, set[str]] = defaultdict(set)
         self.latest = 0  # the newest article's date as YYYYMMDD (0: none is dated)
-        for rec in store.records():
-            node = metadata_dict_to_node(rec.metadata, text=rec.text)
-            self.nodes[node.node_id] = node
-            meta = ChunkMeta.from_metadata(rec.metadata)
-            self.latest = max(self.latest, meta.date_num)
-            for h in meta.dup_hashes:
-                self.dup_map[h].add(meta.article_id)
+        for chunk_id, meta in records:
+            self._records[chunk_id] = meta
+            chunk = ChunkMeta.from_metadata(meta)
+            self.latest = max(self.latest, chunk.date_num)
+            for h in chunk.dup_hashes:
+                self.dup_map[h].add(chunk.article_id)
         # articles with nothing of their own to index have no chunk: the ledger names them
         self.chunkless: list[dict[str, Any]] = []
         if ledger is not None:
@@ -55,15 +67,31 @@ class Catalogue:
                 ).catalogue_entry()
                 self.chunkless.append(entry | {"chunks": 0})
 
+    @classmethod
+    def from_store(cls, store: Store, ledger: Ledger | None = None) -> Catalogue:
+        """Read every chunk back from the store (slow on a big one: Chroma returns ~6k/s)."""
+        fingerprint = store.fingerprint()
+        return cls(
+            fingerprint, ((r.id, r.metadata | {TEXT: r.text}) for r in store.records()), ledger
+        )
+
+    def nodes(self) -> list[BaseNode]:
+        """Every chunk as a llama-index node (made on demand: for building BM25)."""
+        return [metadata_dict_to_node(m, text=self.chunk_text(c)) for c, m in self._records.items()]
+
     @property
     def size(self) -> int:
         """Chunks indexed."""
-        return len(self.nodes)
+        return len(self._records)
 
     def chunk_text(self, chunk_id: str) -> str | None:
         """The full text of one indexed chunk (what a citation's chunk id names), if still there."""
-        node = self.nodes.get(chunk_id)
-        return node.get_content() if node is not None else None
+        meta = self._records.get(chunk_id)
+        if meta is None:
+            return None
+        if TEXT in meta:
+            return str(meta[TEXT])
+        return str(json.loads(meta.get("_node_content") or "{}").get("text", ""))
 
     def also_in(self, meta: ChunkMeta) -> list[str]:
         """Other articles that carry paragraphs of this chunk (indexed once, under its article)."""
@@ -76,8 +104,8 @@ class Catalogue:
     def articles(self) -> list[dict[str, Any]]:
         """One entry per article with its metadata and chunk count, oldest first."""
         out: dict[str, dict[str, Any]] = {e["article_id"]: e for e in self.chunkless}
-        for node in self.nodes.values():
-            meta = ChunkMeta.from_metadata(node.metadata)
+        for record in self._records.values():
+            meta = ChunkMeta.from_metadata(record)
             entry = out.setdefault(meta.article_id, meta.catalogue_entry() | {"chunks": 0})
             entry["chunks"] += 1
         return sorted(out.values(), key=lambda e: (e["date"], e["article_id"]))

@@ -194,8 +194,12 @@ class HybridRetriever:
     def _load(self, store: Store) -> tuple[Catalogue, BM25Index]:
         s = self.settings.store
         cache = None if s.host else Path(s.path) / "bm25" / s.collection
-        catalogue = Catalogue(store, self._ledger)
-        return catalogue, BM25Index(catalogue, cache)
+        fingerprint = store.fingerprint() if cache else ""
+        bm25 = BM25Index.cached(cache, fingerprint) if cache else None
+        if bm25 is not None:  # the saved index holds every chunk: no need to read the store
+            return Catalogue(fingerprint, bm25.records, self._ledger), bm25
+        catalogue = Catalogue.from_store(store, self._ledger)
+        return catalogue, BM25Index.build(catalogue, cache)
 
     def refresh(self) -> None:
         """Pick up chunks added since start-up (after `POST /v1/articles` or `rag ingest`): the

@@ -402,3 +402,30 @@ def test_an_article_with_nothing_new_gets_no_chunk_but_is_listed(
     assert listed["b_copy"]["chunks"] == 0 and listed["b_copy"]["title"] == "Pier shut"
     hit = pipe.retriever.retrieve("How long will the pier repairs take?", top_k=1)[0]
     assert hit.also_in == ["b_copy"]
+
+
+def test_a_restart_takes_the_chunks_from_the_saved_bm25_index(
+    tmp_path: Path, embed_model, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Reading every chunk back from Chroma is slow on a big store (~6k chunks/s); the saved BM25
+    index holds the same chunks, so a start with an index saved for exactly these chunks reads
+    none from the store, and lists and quotes the same."""
+    settings = make_settings(tmp_path / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    first = build(settings, embed_model=embed_model)
+    reads: list[int] = []
+    original = Store.records
+
+    def counting(self, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(1)
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(Store, "records", counting)
+    second = build(settings, embed_model=embed_model)
+    assert reads == []
+    assert second.catalogue.articles() == first.catalogue.articles()
+    assert second.catalogue.size == first.catalogue.size
+    for record in Store(settings.store).records():
+        assert second.catalogue.chunk_text(record.id) == record.text
+    question = "What did Hegseth say about 5%?"
+    assert second.qa.ask(question).answer == first.qa.ask(question).answer
