@@ -7,6 +7,9 @@ import json
 import os
 import platform
 import resource
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -40,3 +43,43 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
     out = RESULTS / f"{name}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve_env(store: Path, backend: str = "extractive") -> dict[str, str]:
+    """This environment without the developer's RAG_/OPENAI_ settings, on `store`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
+    env.update(RAG_STORE__PATH=str(store), RAG_LLM__BACKEND=backend, PYTHONPATH=str(ROOT))
+    return env
+
+
+def start_serve(
+    workdir: Path, env: dict[str, str], log_name: str = "server.log"
+) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """A real `rag serve` on a free loopback port: (process, base URL, its log file)."""
+    port = free_port()
+    log = workdir / log_name
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)],
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return proc, f"http://127.0.0.1:{port}", log
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM, then SIGKILL if the process has not ended after `timeout` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -24,17 +24,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DATA, ROOT, dir_size_mb, write_result
-from bench.serve import free_port, memory_mb, pct
+from bench.common import DATA, dir_size_mb, serve_env, start_serve, stop, write_result
+from bench.serve import memory_mb, pct
 
 OTHER_YEAR = DATA.parent / "realtimeqa-2022-2024"
 CORPORA = [DATA / "corpus.jsonl.gz", OTHER_YEAR / "corpus.jsonl.gz"]
-
-
-def env_for(store: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
-    env.update(RAG_STORE__PATH=str(store), RAG_LLM__BACKEND="extractive", PYTHONPATH=str(ROOT))
-    return env
 
 
 def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
@@ -64,18 +58,10 @@ def questions(n: int) -> list[str]:
 def serve_and_ask(store: Path, work: Path, qs: list[str]) -> dict[str, Any]:
     import httpx
 
-    port = free_port()
-    log = work / f"serve-{store.name}.log"
     t = time.perf_counter()
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)],
-            env=env_for(store),
-            cwd=work,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/v1"
+    proc, base, _ = start_serve(work, serve_env(store), f"serve-{store.name}.log")
+    log = work / f"serve-{store.name}.log"
+    url = base + "/v1"
     try:
         deadline = time.perf_counter() + 600
         while time.perf_counter() < deadline:
@@ -107,11 +93,7 @@ def serve_and_ask(store: Path, work: Path, qs: list[str]) -> dict[str, Any]:
             "server_memory": memory_mb(proc.pid),
         }
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def main() -> None:
@@ -136,7 +118,7 @@ def main() -> None:
         row: dict[str, Any] = {"fraction": frac, "articles": n}
         if not (args.reuse and store.exists()):
             secs, rss, out = timed(
-                [*cli, "--limit", str(n), *map(str, CORPORA)], env_for(store), work
+                [*cli, "--limit", str(n), *map(str, CORPORA)], serve_env(store), work
             )
             report = json.loads(out)
             row |= {"ingest_s": round(secs, 1), "ingest_peak_rss_mb": round(rss), "chunks": 0}
@@ -148,7 +130,7 @@ def main() -> None:
     largest = rows[-1]
     store = work / f"store-{largest['articles']}"
     again, _, _ = timed([*cli, "--limit", str(largest["articles"]), *map(str, CORPORA)],
-                        env_for(store), work)  # fmt: skip
+                        serve_env(store), work)  # fmt: skip
     extra = work / "ten-new.jsonl"
     with extra.open("w", encoding="utf-8") as f:
         for i in range(10):
@@ -156,7 +138,7 @@ def main() -> None:
                                 "text": f"The harbour of Elwin reopened pier {i} on Monday "
                                         "after storm repairs, the port authority said.",
                                 "published": "2024-12-01"}) + "\n")  # fmt: skip
-    add10, add_rss, _ = timed([*cli, str(extra)], env_for(store), work)
+    add10, add_rss, _ = timed([*cli, str(extra)], serve_env(store), work)
     result = {
         "total_articles": total,
         "rows": rows,

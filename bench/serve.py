@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, write_result
+from bench.common import ROOT, serve_env, start_serve, stop, write_result
 
 MAX_REQUESTS_PER_LEVEL = 100_000  # a hard bound besides the time limit
 
@@ -37,12 +35,6 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     values = sorted(values)
     return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -60,24 +52,7 @@ def memory_mb(pid: int) -> dict[str, float]:
 
 def start_server(workdir: Path, backend: str) -> tuple[subprocess.Popen[bytes], str, Path]:
     shutil.copytree(ROOT / "seeds", workdir / "seeds")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.pop("OPENAI_API_KEY", None)
-    env.update(
-        RAG_STORE__PATH=str(workdir / "store"),
-        RAG_LLM__BACKEND=backend,
-        PYTHONPATH=str(ROOT),
-    )
-    log = workdir / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)],
-            cwd=workdir,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    return proc, f"http://127.0.0.1:{port}", log
+    return start_serve(workdir, serve_env(workdir / "store", backend))
 
 
 async def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
@@ -190,12 +165,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "levels": rows,
         }
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

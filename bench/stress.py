@@ -19,7 +19,6 @@ import asyncio
 import gzip
 import itertools
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -30,8 +29,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DATA, ROOT, write_result
-from bench.serve import free_port, memory_mb, pct, wait_ready
+from bench.common import DATA, ROOT, serve_env, start_serve, stop, write_result
+from bench.serve import memory_mb, pct, wait_ready
 
 OTHER_YEAR = DATA.parent / "realtimeqa-2022-2024"
 QUESTIONS = [
@@ -104,20 +103,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     cli_file = work / "cli.jsonl"
     cli_file.write_text("".join(json.dumps(r) + "\n" for r in cli_records), encoding="utf-8")
     shutil.copytree(ROOT / "seeds", work / "seeds")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
-    env.update(RAG_STORE__PATH=str(work / "store"), RAG_LLM__BACKEND="extractive")
-    env["PYTHONPATH"] = str(ROOT)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = work / "server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)],
-            cwd=work,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    env = serve_env(work / "store")
+    server, url, log = start_serve(work, env)
     stats: dict[str, Any] = {
         "uploaded_ids": [],
         "refused_ids": [],
@@ -145,11 +132,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         await asyncio.gather(*askers)
         server_mem = memory_mb(server.pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
     if cli.returncode != 0:
         raise SystemExit(f"rag ingest failed: {cli_err.decode()[-2000:]}")
     checked = subprocess.run(

@@ -201,3 +201,19 @@ def scripted(pipeline):  # type: ignore[no-untyped-def]
         return OpenAIAnswerer(cfg, pipeline.qa.answerers.extractive, name="openai", llm=llm)
 
     return make
+
+
+@pytest.fixture
+def store_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Grows by one each time any `Store` reads its chunks back (`Store.records`)."""
+    from rag.store import Store
+
+    reads: list[int] = []
+    original = Store.records
+
+    def counting(self: Store, **kwargs: Any) -> Any:
+        reads.append(1)
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(Store, "records", counting)
+    return reads

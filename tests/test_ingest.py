@@ -405,7 +405,7 @@ def test_an_article_with_nothing_new_gets_no_chunk_but_is_listed(
 
 
 def test_a_restart_takes_the_chunks_from_the_saved_bm25_index(
-    tmp_path: Path, embed_model, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, embed_model, request: pytest.FixtureRequest
 ) -> None:  # type: ignore[no-untyped-def]
     """Reading every chunk back from Chroma is slow on a big store (~6k chunks/s); the saved BM25
     index holds the same chunks, so a start with an index saved for exactly these chunks reads
@@ -413,14 +413,7 @@ def test_a_restart_takes_the_chunks_from_the_saved_bm25_index(
     settings = make_settings(tmp_path / "store")
     ingest([SEEDS], settings, embed_model, progress=False)
     first = build(settings, embed_model=embed_model)
-    reads: list[int] = []
-    original = Store.records
-
-    def counting(self, **kwargs):  # type: ignore[no-untyped-def]
-        reads.append(1)
-        return original(self, **kwargs)
-
-    monkeypatch.setattr(Store, "records", counting)
+    reads = request.getfixturevalue("store_reads")  # counted from here on
     second = build(settings, embed_model=embed_model)
     assert reads == []
     assert second.catalogue.articles() == first.catalogue.articles()

@@ -189,20 +189,13 @@ def test_a_ledger_from_before_paragraph_books_is_filled_from_the_store(
 
 
 def test_adding_articles_reads_no_chunks_back_from_the_store(
-    tmp_path: Path, embed_model, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, embed_model, request: pytest.FixtureRequest
 ) -> None:  # type: ignore[no-untyped-def]
     """Who indexes each paragraph is in the ledger: adding articles to a big store costs the new
     articles, not a scan of every chunk (which the first versions did on every change)."""
     settings = make_settings(tmp_path / "store")
     ingest([SEEDS], settings, embed_model, progress=False)
-    reads: list[int] = []
-    original = Store.records
-
-    def counting(self, **kwargs):  # type: ignore[no-untyped-def]
-        reads.append(1)
-        return original(self, **kwargs)
-
-    monkeypatch.setattr(Store, "records", counting)
+    reads = request.getfixturevalue("store_reads")  # counted from here on
     new = _article(tmp_path / "new", "harbour", "Harbour\n\nThe harbour of Elwin reopened.")
     copy = _article(
         tmp_path / "new",
