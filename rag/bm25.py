@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rag.retrieval import Filters
 
 log = logging.getLogger(__name__)
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # llama-index's BM25Retriever's default
 
 
 class BM25Index:
@@ -57,16 +58,32 @@ class BM25Index:
 
     @classmethod
     def build(cls, catalogue: Catalogue, cache_dir: Path | None) -> BM25Index:
-        """Index the catalogue's chunks and save the index for the next start."""
+        """Index the catalogue's chunks and save the index for the next start. Tokenised as
+        llama-index's `BM25Retriever` does (English stop words and Snowball stemmer, the title
+        with the text), but from the records themselves: a llama-index node per chunk cost
+        gigabytes on a store of a quarter million chunks."""
+        import bm25s
+        import Stemmer
         from llama_index.retrievers.bm25 import BM25Retriever
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         if not catalogue.size:
             return cls(None, 0)
-        retriever = BM25Retriever.from_defaults(
-            nodes=catalogue.nodes(), similarity_top_k=10, language="en"
+        corpus, texts = catalogue.bm25_corpus()
+        stemmer = Stemmer.Stemmer("english")
+        tokens = bm25s.tokenize(
+            texts, stopwords="en", stemmer=stemmer, token_pattern=TOKEN_PATTERN, show_progress=False
         )
-        retriever.bm25.corpus = retriever.corpus
+        del texts
+        bm25 = bm25s.BM25()
+        bm25.index(tokens, show_progress=False)
+        bm25.corpus = corpus
+        retriever = BM25Retriever(
+            existing_bm25=bm25,
+            stemmer=stemmer,
+            similarity_top_k=min(10, len(corpus)),
+            token_pattern=TOKEN_PATTERN,
+        )
         cached = cache_dir / catalogue.fingerprint if cache_dir else None
         if cache_dir is not None and cached is not None:
             try:

@@ -76,8 +76,27 @@ class Catalogue:
         )
 
     def nodes(self) -> list[BaseNode]:
-        """Every chunk as a llama-index node (made on demand: for building BM25)."""
+        """Every chunk as a llama-index node (made on demand)."""
         return [metadata_dict_to_node(m, text=self.chunk_text(c)) for c, m in self._records.items()]
+
+    def bm25_corpus(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """What llama-index's BM25 retriever keeps per chunk (its stored metadata, the text inside
+        `_node_content`, `node_id`), and the text it indexes (title and text, as the embedding
+        sees them): made from the records directly, without a node object per chunk. Then the
+        catalogue keeps those records (one copy of each text, not two)."""
+        corpus, texts = [], []
+        for chunk_id, meta in self._records.items():
+            text = self.chunk_text(chunk_id) or ""
+            content = json.loads(meta.get("_node_content") or "{}")
+            content["text"] = text
+            entry = {k: v for k, v in meta.items() if k != TEXT}
+            entry["_node_content"] = json.dumps(content)
+            entry["node_id"] = chunk_id
+            corpus.append(entry)
+            title = str(meta.get("title") or "")
+            texts.append(f"title: {title}\n\n{text}" if title else text)
+        self._records = {str(e["node_id"]): e for e in corpus}
+        return corpus, texts
 
     @property
     def size(self) -> int:
