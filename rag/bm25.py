@@ -1,7 +1,7 @@
 """BM25 over every chunk in the store, as a llama-index retriever, cached on disk beside the store.
 
 llama-index's `BM25Retriever` (bm25s with an English stemmer) does the scoring. `BM25Index` builds
-it from a `Catalogue`'s nodes once per store fingerprint and keeps it in `cache_dir` (rebuilt when
+it from a `Catalogue`'s records once per store fingerprint and keeps it in `cache_dir` (rebuilt when
 the chunks change); a saved index also gives back the chunk records it holds, so a restart need
 not read them from the store. `FilteredBM25` is the per-query `BaseRetriever` that `QueryFusionRetriever`
 fuses: it applies the date/source filters and drops the zero-score padding bm25s adds when fewer

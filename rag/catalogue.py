@@ -6,7 +6,7 @@ index).
 A `Catalogue` is a snapshot, made from the records of the BM25 cache when one matches the store's
 fingerprint (its chunk ids: cheap to read), else read back from the store (`from_store`: Chroma
 returns ~6k chunks/s, so a 100k-chunk store takes seconds). The retriever builds BM25 from its
-nodes and folds syndicated copies with its `dup_map`; the API and the UI list articles and show a
+records and folds syndicated copies with its `dup_map`; the API and the UI list articles and show a
 cited chunk's full text from it. A new snapshot is taken after an ingest
 (`HybridRetriever.refresh`). This module does not rank, and never writes to the store.
 """
@@ -17,9 +17,6 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
-
-from llama_index.core.schema import BaseNode
-from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from rag.ledger import Ledger
 from rag.passages import ChunkMeta
@@ -68,16 +65,15 @@ class Catalogue:
                 self.chunkless.append(entry | {"chunks": 0})
 
     @classmethod
-    def from_store(cls, store: Store, ledger: Ledger | None = None) -> Catalogue:
-        """Read every chunk back from the store (slow on a big one: Chroma returns ~6k/s)."""
-        fingerprint = store.fingerprint()
+    def from_store(
+        cls, store: Store, ledger: Ledger | None = None, fingerprint: str | None = None
+    ) -> Catalogue:
+        """Read every chunk back from the store (slow on a big one: Chroma returns ~6k/s);
+        `fingerprint`: the store's, when the caller has just read it."""
+        fingerprint = fingerprint or store.fingerprint()
         return cls(
             fingerprint, ((r.id, r.metadata | {TEXT: r.text}) for r in store.records()), ledger
         )
-
-    def nodes(self) -> list[BaseNode]:
-        """Every chunk as a llama-index node (made on demand)."""
-        return [metadata_dict_to_node(m, text=self.chunk_text(c)) for c, m in self._records.items()]
 
     def bm25_corpus(self) -> tuple[list[dict[str, Any]], list[str]]:
         """What llama-index's BM25 retriever keeps per chunk (its stored metadata, the text inside

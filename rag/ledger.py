@@ -125,7 +125,7 @@ class Ledger:
     @contextmanager
     def writing(self, timeout: float = -1) -> Iterator[Ledger]:
         """Hold the writers' lock (another process's ingest waits, or fails after `timeout` s)."""
-        lock = FileLock(str(self.path) + ".lock")
+        lock = FileLock(lock_path(self.path))
         try:
             lock.acquire(timeout=timeout)
         except Timeout:
@@ -201,20 +201,19 @@ class Ledger:
             )
             self._db.execute("INSERT OR IGNORE INTO state (key, value) VALUES ('paragraphs', '1')")
 
-    def owners(self, hashes: Iterable[str]) -> dict[str, str]:
-        """Paragraph hash -> the article indexing it, for those of `hashes` that are indexed."""
-        wanted = list(dict.fromkeys(hashes))
-        out: dict[str, str] = {}
+    def _where_in(self, sql: str, keys: Iterable[str]) -> Iterator[tuple[Any, ...]]:
+        """Rows of `sql` (whose one `{marks}` is an IN list) for all `keys`, in batches of
+        parameters SQLite accepts."""
+        wanted = list(dict.fromkeys(keys))
         with self._mutex:
             for start in range(0, len(wanted), _CHUNK):
                 part = wanted[start : start + _CHUNK]
-                marks = ",".join("?" * len(part))
-                out.update(
-                    self._db.execute(
-                        f"SELECT hash, owner FROM paragraphs WHERE hash IN ({marks})", part
-                    )
-                )
-        return out
+                yield from self._db.execute(sql.format(marks=",".join("?" * len(part))), part)
+
+    def owners(self, hashes: Iterable[str]) -> dict[str, str]:
+        """Paragraph hash -> the article indexing it, for those of `hashes` that are indexed."""
+        sql = "SELECT hash, owner FROM paragraphs WHERE hash IN ({marks})"
+        return {h: o for h, o in self._where_in(sql, hashes)}
 
     def owned_by(self, article_id: str) -> set[str]:
         with self._mutex:
@@ -241,18 +240,8 @@ class Ledger:
 
     def bodies(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The articles as they were read (fields of `index.loaders.Article`), where kept."""
-        out: dict[str, dict[str, Any]] = {}
-        wanted = list(ids)
-        with self._mutex:
-            for start in range(0, len(wanted), _CHUNK):
-                part = wanted[start : start + _CHUNK]
-                marks = ",".join("?" * len(part))
-                rows = self._db.execute(
-                    f"SELECT id, body FROM articles WHERE id IN ({marks}) AND body IS NOT NULL",
-                    part,
-                )
-                out.update((i, _unpack(b)) for i, b in rows)
-        return out
+        sql = "SELECT id, body FROM articles WHERE id IN ({marks}) AND body IS NOT NULL"
+        return {i: _unpack(b) for i, b in self._where_in(sql, ids)}
 
     def chunk_counts(self) -> dict[str, int]:
         with self._mutex:
@@ -327,9 +316,14 @@ def ledger_path(cfg: Settings | StoreSettings) -> Path:
     return Path(store.path) / f"ledger-{_state_name(store)}.sqlite3"
 
 
+def lock_path(ledger_file: Path) -> str:
+    """The writers' lock beside a ledger file."""
+    return f"{ledger_file}.lock"
+
+
 def writer_active(cfg: Settings | StoreSettings) -> bool:
     """True while a writer (this process or another) holds the collection's writers' lock."""
-    lock = FileLock(str(ledger_path(cfg)) + ".lock")
+    lock = FileLock(lock_path(ledger_path(cfg)))
     if not Path(lock.lock_file).parent.exists():
         return False
     try:
