@@ -4,7 +4,10 @@ For each backend that can run here: extractive (always), local (llama.cpp with m
 `make model-local`, else the SmolLM2 test model) it asks questions from evals/gold/seeds.jsonl in
 one process after a warm-up, and prints p50/p95 of the whole ask (retrieval + answer) and of each
 stage; for the local model also prompt and decode tokens/s as llama.cpp reports them. Writes
-bench/results/answer.json. The openai backend is the same code path as local (an OpenAI-compatible
+bench/results/answer.json. With `--store DIR` it measures the extractive backend on an archive
+already indexed there instead (the RealTimeQA collection that `rag eval --dataset realtimeqa
+--store DIR` builds), asking `-n` of the dataset's answerable questions, each as of its own date,
+and writes bench/results/answer-archive.json. The openai backend is the same code path as local (an OpenAI-compatible
 server), so it is measured through it.
 """
 
@@ -40,7 +43,21 @@ def main() -> None:
     ap.add_argument(
         "--model", type=Path, help="GGUF for the local backend (default: models/*.gguf)"
     )
+    ap.add_argument(
+        "--store",
+        type=Path,
+        help="an indexed RealTimeQA store: measure extractive answers over it (no local model)",
+    )
+    ap.add_argument(
+        "--data",
+        type=Path,
+        default=ROOT.parent / "shared" / "data" / "realtimeqa-2023",
+        help="the RealTimeQA folder whose questions --store is asked (default: realtimeqa-2023)",
+    )
     args = ap.parse_args()
+    if args.store:
+        archive(args)
+        return
 
     import rag  # noqa: F401
     from index.ingest import ingest
@@ -146,6 +163,51 @@ def main() -> None:
     results["peak_rss_mb"] = {"value": round(peak_rss_mb(), 1)}
     out = write_result("answer", {"backends": results})
     print(f"written to {out}")
+
+
+def archive(args: argparse.Namespace) -> None:
+    """Extractive answers over an archive already indexed in `args.store`, warm."""
+    import rag  # noqa: F401
+    from evals.dataset import load_realtimeqa, spread
+    from evals.harness import realtimeqa_settings
+    from rag.dates import parse_date
+    from rag.embeddings import build as build_embed
+    from rag.pipeline import build
+    from rag.settings import load
+
+    settings = realtimeqa_settings(load(None, llm={"backend": "extractive"}), args.store)
+    t0 = time.perf_counter()
+    pipe = build(settings, embed_model=build_embed(settings.embed))
+    opened = time.perf_counter() - t0
+    records = spread(load_realtimeqa(args.data).answerable())[: args.n]
+    pipe.qa.ask(records[0].user_input, backend="extractive")  # warm-up
+    totals: list[float] = []
+    stages: dict[str, list[float]] = {}
+    declined = 0
+    for rec in records:
+        as_of = parse_date(rec.date) if rec.date else None
+        t1 = time.perf_counter()
+        a = pipe.qa.ask(rec.user_input, backend="extractive", as_of=as_of)
+        totals.append(time.perf_counter() - t1)
+        for k, v in a.timings.items():
+            stages.setdefault(k, []).append(v)
+        declined += a.declined
+    result = {
+        "store": str(args.store),
+        "data": args.data.name,
+        "chunks": pipe.store.count(),
+        "open_s": round(opened, 1),
+        "questions": len(totals),
+        "p50_ms": round(pct(totals, 0.5) * 1000, 1),
+        "p95_ms": round(pct(totals, 0.95) * 1000, 1),
+        "mean_ms": round(statistics.mean(totals) * 1000, 1),
+        "stage_p50_ms": {k: round(pct(v, 0.5) * 1000, 1) for k, v in stages.items()},
+        "stage_p95_ms": {k: round(pct(v, 0.95) * 1000, 1) for k, v in stages.items()},
+        "declined": declined,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+    print(json.dumps(result), flush=True)
+    print(f"written to {write_result('answer-archive', result)}")
 
 
 if __name__ == "__main__":

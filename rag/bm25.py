@@ -15,10 +15,12 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from rag.catalogue import Catalogue
+from rag.passages import DATE_NUM, SOURCE
 
 if TYPE_CHECKING:
     from rag.retrieval import Filters
@@ -34,6 +36,17 @@ class BM25Index:
     def __init__(self, retriever: Any, size: int) -> None:
         self.retriever = retriever
         self.size = size
+        self._columns: tuple[np.ndarray, np.ndarray] | None = None
+
+    def columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each chunk's article date (date_num, 0 if undated) and source, in corpus order, as
+        arrays: what a filter is computed over (made on the first filtered query)."""
+        if self._columns is None:
+            corpus = self.retriever.corpus if self.retriever is not None else []
+            dates = np.fromiter((int(c.get(DATE_NUM) or 0) for c in corpus), np.int64, len(corpus))
+            sources = np.array([str(c.get(SOURCE) or "") for c in corpus], dtype=object)
+            self._columns = dates, sources
+        return self._columns
 
     @property
     def records(self) -> list[tuple[str, dict[str, Any]]]:
@@ -113,14 +126,15 @@ class FilteredBM25(BaseRetriever):
         if self._index.retriever is None:
             return []
         k = min(self._k, self._index.size)
-        try:
-            r = BM25Retriever(
-                existing_bm25=self._index.retriever.bm25,
-                similarity_top_k=k,
-                filters=self._filters.to_metadata_filters(),
-            )
-        except ValueError:  # every chunk filtered out
-            return []
+        mask = None
+        if not self._filters.empty():  # computed over arrays: a filter's own pass over every
+            ok = self._filters.mask(*self._index.columns())  # chunk cost 0.5 s at 120k chunks
+            if not ok.any():
+                return []
+            mask = ok.astype(np.int8).tolist()
+        r = BM25Retriever(
+            existing_bm25=self._index.retriever.bm25, similarity_top_k=k, corpus_weight_mask=mask
+        )
         return [
             hit
             for hit in r.retrieve(query_bundle)
