@@ -2,16 +2,19 @@
 
 llama-index's `BM25Retriever` (bm25s with an English stemmer) does the scoring. `BM25Index` builds
 it from a `Catalogue`'s records once per store fingerprint and keeps it in `cache_dir` (rebuilt when
-the chunks change); a saved index also gives back the chunk records it holds, so a restart need
-not read them from the store. `FilteredBM25` is the per-query `BaseRetriever` that `QueryFusionRetriever`
+the chunks change), with the catalogue's summary beside it; a saved index is opened memory-mapped
+and gives back the chunk records it holds, so a restart reads nothing from the store but its
+fingerprint. `FilteredBM25` is the per-query `BaseRetriever` that `QueryFusionRetriever`
 fuses: it applies the date/source filters and drops the zero-score padding bm25s adds when fewer
 chunks match than were asked for. Nothing here embeds, fuses or folds duplicates.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +22,7 @@ import numpy as np
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
-from rag.catalogue import Catalogue
-from rag.passages import DATE_NUM, SOURCE
+from rag.catalogue import Catalogue, JsonLines, Summary
 
 if TYPE_CHECKING:
     from rag.retrieval import Filters
@@ -29,45 +31,60 @@ log = logging.getLogger(__name__)
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # llama-index's BM25Retriever's default
 
 
-class BM25Index:
-    """The bm25s index of one store's chunks (None inside when there are none), with the chunk
-    records it was built from (`records`: chunk id -> flat metadata, text inside)."""
+SUMMARY = "catalogue.json"  # the catalogue's summary, saved beside the index it was built with
 
-    def __init__(self, retriever: Any, size: int) -> None:
+
+class BM25Index:
+    """The bm25s index of one store's chunks (None inside when there are none), with the summary
+    of the catalogue it was built from and its chunk records (in memory after a build; on disk,
+    memory-mapped, when loaded from the cache)."""
+
+    def __init__(self, retriever: Any, summary: Summary) -> None:
         self.retriever = retriever
-        self.size = size
+        self.summary = summary
+        self.size = len(summary.ids)
         self._columns: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def records(self) -> Sequence[dict[str, Any]]:
+        return self.retriever.corpus if self.retriever is not None else []
 
     def columns(self) -> tuple[np.ndarray, np.ndarray]:
         """Each chunk's article date (date_num, 0 if undated) and source, in corpus order, as
         arrays: what a filter is computed over (made on the first filtered query)."""
         if self._columns is None:
-            corpus = self.retriever.corpus if self.retriever is not None else []
-            dates = np.fromiter((int(c.get(DATE_NUM) or 0) for c in corpus), np.int64, len(corpus))
-            sources = np.array([str(c.get(SOURCE) or "") for c in corpus], dtype=object)
-            self._columns = dates, sources
+            self._columns = (
+                np.array(self.summary.dates, dtype=np.int64),
+                np.array(self.summary.sources, dtype=object),
+            )
         return self._columns
-
-    @property
-    def records(self) -> list[tuple[str, dict[str, Any]]]:
-        corpus = self.retriever.corpus if self.retriever is not None else []
-        return [(str(c["node_id"]), c) for c in corpus]
 
     @classmethod
     def cached(cls, cache_dir: Path | None, fingerprint: str) -> BM25Index | None:
-        """The index saved for exactly these chunks, if there is one."""
+        """The index saved for exactly these chunks, if there is one: its arrays and its corpus
+        memory-mapped (a chunk's record is parsed when a hit or a citation needs it), so it opens
+        in a second or two whatever the store's size, and processes share the pages."""
+        import bm25s
         from llama_index.retrievers.bm25 import BM25Retriever
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets itself to DEBUG on import
         cached = cache_dir / fingerprint if cache_dir else None
         if cached is None or not (cached / "retriever.json").exists():
             return None
+        summary = Summary.load(cached / SUMMARY)
+        if summary is None:
+            return None  # saved by an older version: rebuilt once
         try:
-            retriever = BM25Retriever.from_persist_dir(str(cached))
+            bm25 = bm25s.BM25.load(str(cached), load_corpus=False, mmap=True, show_progress=False)
+            bm25.corpus = JsonLines(cached / "corpus.jsonl")
+            args = json.loads((cached / "retriever.json").read_text(encoding="utf-8"))
+            retriever = BM25Retriever(existing_bm25=bm25, token_pattern=TOKEN_PATTERN, **args)
         except Exception:
             log.warning("BM25 cache %s unreadable; rebuilding", cached)
             return None
-        return cls(retriever, len(retriever.corpus))
+        if len(bm25.corpus) != len(summary.ids):
+            return None
+        return cls(retriever, summary)
 
     @classmethod
     def build(cls, catalogue: Catalogue, cache_dir: Path | None) -> BM25Index:
@@ -81,7 +98,7 @@ class BM25Index:
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         if not catalogue.size:
-            return cls(None, 0)
+            return cls(None, catalogue.summary)
         corpus, texts = catalogue.bm25_corpus()
         stemmer = Stemmer.Stemmer("english")
         tokens = bm25s.tokenize(
@@ -103,9 +120,10 @@ class BM25Index:
                 if cache_dir.exists():
                     shutil.rmtree(cache_dir)  # older fingerprints
                 retriever.persist(str(cached), show_progress=False)
+                catalogue.summary.save(cached / SUMMARY)
             except OSError as exc:
                 log.warning("could not cache BM25 index: %s", exc)
-        return cls(retriever, catalogue.size)
+        return cls(retriever, catalogue.summary)
 
     def retriever_for(self, k: int, filters: Filters) -> FilteredBM25:
         return FilteredBM25(self, k, filters)

@@ -3,19 +3,25 @@ articles carry each paragraph that was indexed only once (from the chunks' metad
 can be read, the ingestion ledger, which also names the articles that had nothing of their own to
 index).
 
-A `Catalogue` is a snapshot, made from the records of the BM25 cache when one matches the store's
-fingerprint (its chunk ids: cheap to read), else read back from the store (`from_store`: Chroma
-returns ~6k chunks/s, so a 100k-chunk store takes seconds). The retriever builds BM25 from its
-records and folds syndicated copies with its `dup_map`; the API and the UI list articles and show a
-cited chunk's full text from it. A new snapshot is taken after an ingest
-(`HybridRetriever.refresh`). This module does not rank, and never writes to the store.
+A `Catalogue` is a snapshot. Its `Summary` (chunk ids in order, each chunk's date and source, one
+entry per article, the duplicate map) is small; the chunks' full records may stay on disk: when
+the BM25 cache matches the store's fingerprint, the catalogue reads the summary saved beside it
+and a chunk's text from the cache's corpus file when a citation asks for it (memory-mapped), so a
+restart on a quarter million chunks parses no chunk. Otherwise the records are read back from the
+store (`from_store`: Chroma returns ~6k chunks/s, so a 100k-chunk store takes seconds). The
+retriever builds BM25 from those records and folds syndicated copies with `dup_map`; the API and
+the UI list articles and show a cited chunk's full text from it. A new snapshot is taken after an
+ingest (`HybridRetriever.refresh`). This module does not rank, and never writes to the store.
 """
 
 from __future__ import annotations
 
 import json
+import mmap
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from rag.ledger import Ledger
@@ -23,6 +29,89 @@ from rag.passages import ChunkMeta
 from rag.store import Store
 
 TEXT = "_text"  # where a record read from the store keeps its chunk's text
+SUMMARY_VERSION = 1
+
+
+@dataclass
+class Summary:
+    """What a catalogue knows without the chunks' texts, in the order of the chunk records."""
+
+    ids: list[str]  # chunk ids
+    dates: list[int]  # each chunk's article date as YYYYMMDD (0: undated)
+    sources: list[str]  # each chunk's source
+    articles: dict[str, dict[str, Any]]  # article id -> catalogue entry with its chunk count
+    dup_map: dict[str, list[str]]  # paragraph hash -> articles whose copy was indexed elsewhere
+    latest: int  # the newest date of all
+
+    @classmethod
+    def of(cls, records: Iterable[tuple[str, dict[str, Any]]]) -> Summary:
+        ids: list[str] = []
+        dates: list[int] = []
+        sources: list[str] = []
+        articles: dict[str, dict[str, Any]] = {}
+        dups: dict[str, set[str]] = defaultdict(set)
+        for chunk_id, meta in records:
+            chunk = ChunkMeta.from_metadata(meta)
+            ids.append(chunk_id)
+            dates.append(chunk.date_num)
+            sources.append(chunk.source)
+            entry = articles.setdefault(chunk.article_id, chunk.catalogue_entry() | {"chunks": 0})
+            entry["chunks"] += 1
+            for h in chunk.dup_hashes:
+                dups[h].add(chunk.article_id)
+        return cls(
+            ids,
+            dates,
+            sources,
+            articles,
+            {h: sorted(a) for h, a in dups.items()},
+            max(dates, default=0),
+        )
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({"version": SUMMARY_VERSION} | asdict(self)), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Summary | None:
+        """The summary saved at `path`, or None if there is none (or it is of another version)."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.pop("version", None) != SUMMARY_VERSION:
+            return None
+        try:
+            return cls(**data)
+        except TypeError:
+            return None
+
+
+class JsonLines(Sequence[dict[str, Any]]):
+    """The records of a JSON-lines file by position, memory-mapped and parsed one at a time; the
+    line offsets come from bm25s's saved `.mmindex.json`. Safe to read from many threads (bm25s's
+    own `JsonlCorpus` seeks a shared file position)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offsets: list[int] = json.loads(
+            path.with_suffix(".mmindex.json").read_text(encoding="utf-8")
+        )
+        with path.open("rb") as fh:
+            self._map = (
+                mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if self._offsets else None
+            )
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        start = self._offsets[int(index)]
+        assert self._map is not None
+        end = self._map.find(b"\n", start)
+        line = self._map[start : end if end >= 0 else len(self._map)]
+        return json.loads(line)
 
 
 class Catalogue:
@@ -31,27 +120,25 @@ class Catalogue:
     def __init__(
         self,
         fingerprint: str,
-        records: Iterable[tuple[str, dict[str, Any]]],
+        summary: Summary,
+        records: Sequence[dict[str, Any]],
         ledger: Ledger | None = None,
     ) -> None:
-        """`records`: (chunk id, its flat metadata as llama-index stores it: the chunk's text
-        under `_text` or inside `_node_content`)."""
+        """`records`: each chunk's flat metadata as llama-index stores it (the chunk's text under
+        `_text` or inside `_node_content`), in the order of `summary.ids`."""
         self.fingerprint = fingerprint
-        self._records: dict[str, dict[str, Any]] = {}
-        # paragraph hash -> articles whose copy of that paragraph was indexed under another one
+        self.summary = summary
+        self._records = records
+        self._position = {chunk_id: i for i, chunk_id in enumerate(summary.ids)}
+        self.latest = summary.latest  # the newest article's date as YYYYMMDD (0: none is dated)
         self.dup_map: dict[str, set[str]] = defaultdict(set)
-        self.latest = 0  # the newest article's date as YYYYMMDD (0: none is dated)
-        for chunk_id, meta in records:
-            self._records[chunk_id] = meta
-            chunk = ChunkMeta.from_metadata(meta)
-            self.latest = max(self.latest, chunk.date_num)
-            for h in chunk.dup_hashes:
-                self.dup_map[h].add(chunk.article_id)
+        for h, articles in summary.dup_map.items():
+            self.dup_map[h] = set(articles)
         # articles with nothing of their own to index have no chunk: the ledger names them
         self.chunkless: list[dict[str, Any]] = []
         if ledger is not None:
-            for h, articles in ledger.copies_map().items():
-                self.dup_map[h] |= articles
+            for h, copies in ledger.copies_map().items():
+                self.dup_map[h] |= copies
             empty = [i for i, n in ledger.chunk_counts().items() if n == 0]
             for body in ledger.bodies(empty).values():
                 entry = ChunkMeta(
@@ -63,6 +150,19 @@ class Catalogue:
                     location=str(body.get("location") or ""),
                 ).catalogue_entry()
                 self.chunkless.append(entry | {"chunks": 0})
+        listed = {e["article_id"]: e for e in self.chunkless} | summary.articles
+        self._articles = sorted(listed.values(), key=lambda e: (e["date"], e["article_id"]))
+
+    @classmethod
+    def of_records(
+        cls,
+        fingerprint: str,
+        records: Iterable[tuple[str, dict[str, Any]]],
+        ledger: Ledger | None = None,
+    ) -> Catalogue:
+        """A catalogue of (chunk id, flat metadata) records held in memory."""
+        pairs = list(records)
+        return cls(fingerprint, Summary.of(pairs), [meta for _, meta in pairs], ledger)
 
     @classmethod
     def from_store(
@@ -71,9 +171,8 @@ class Catalogue:
         """Read every chunk back from the store (slow on a big one: Chroma returns ~6k/s);
         `fingerprint`: the store's, when the caller has just read it."""
         fingerprint = fingerprint or store.fingerprint()
-        return cls(
-            fingerprint, ((r.id, r.metadata | {TEXT: r.text}) for r in store.records()), ledger
-        )
+        records = ((r.id, r.metadata | {TEXT: r.text}) for r in store.records())
+        return cls.of_records(fingerprint, records, ledger)
 
     def bm25_corpus(self) -> tuple[list[dict[str, Any]], list[str]]:
         """What llama-index's BM25 retriever keeps per chunk (its stored metadata, the text inside
@@ -81,8 +180,8 @@ class Catalogue:
         sees them): made from the records directly, without a node object per chunk. Then the
         catalogue keeps those records (one copy of each text, not two)."""
         corpus, texts = [], []
-        for chunk_id, meta in self._records.items():
-            text = self.chunk_text(chunk_id) or ""
+        for chunk_id, meta in zip(self.summary.ids, self._records, strict=True):
+            text = _text(meta)
             content = json.loads(meta.get("_node_content") or "{}")
             content["text"] = text
             entry = {k: v for k, v in meta.items() if k != TEXT}
@@ -91,22 +190,18 @@ class Catalogue:
             corpus.append(entry)
             title = str(meta.get("title") or "")
             texts.append(f"title: {title}\n\n{text}" if title else text)
-        self._records = {str(e["node_id"]): e for e in corpus}
+        self._records = corpus
         return corpus, texts
 
     @property
     def size(self) -> int:
         """Chunks indexed."""
-        return len(self._records)
+        return len(self.summary.ids)
 
     def chunk_text(self, chunk_id: str) -> str | None:
         """The full text of one indexed chunk (what a citation's chunk id names), if still there."""
-        meta = self._records.get(chunk_id)
-        if meta is None:
-            return None
-        if TEXT in meta:
-            return str(meta[TEXT])
-        return str(json.loads(meta.get("_node_content") or "{}").get("text", ""))
+        at = self._position.get(chunk_id)
+        return None if at is None else _text(self._records[at])
 
     def also_in(self, meta: ChunkMeta) -> list[str]:
         """Other articles that carry paragraphs of this chunk (indexed once, under its article)."""
@@ -118,9 +213,10 @@ class Catalogue:
 
     def articles(self) -> list[dict[str, Any]]:
         """One entry per article with its metadata and chunk count, oldest first."""
-        out: dict[str, dict[str, Any]] = {e["article_id"]: e for e in self.chunkless}
-        for record in self._records.values():
-            meta = ChunkMeta.from_metadata(record)
-            entry = out.setdefault(meta.article_id, meta.catalogue_entry() | {"chunks": 0})
-            entry["chunks"] += 1
-        return sorted(out.values(), key=lambda e: (e["date"], e["article_id"]))
+        return [dict(e) for e in self._articles]
+
+
+def _text(meta: dict[str, Any]) -> str:
+    if TEXT in meta:
+        return str(meta[TEXT])
+    return str(json.loads(meta.get("_node_content") or "{}").get("text", ""))

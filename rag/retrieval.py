@@ -240,7 +240,7 @@ class HybridRetriever:
         fingerprint = store.fingerprint() if cache else ""
         bm25 = BM25Index.cached(cache, fingerprint) if cache else None
         if bm25 is not None:  # the saved index holds every chunk: no need to read the store
-            return Catalogue(fingerprint, bm25.records, self._ledger), bm25
+            return Catalogue(fingerprint, bm25.summary, bm25.records, self._ledger), bm25
         catalogue = Catalogue.from_store(store, self._ledger, fingerprint or None)
         return catalogue, BM25Index.build(catalogue, cache)
 
