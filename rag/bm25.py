@@ -11,9 +11,15 @@ chunks match than were asked for. Nothing here embeds, fuses or folds duplicates
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import os
 import shutil
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +28,11 @@ import numpy as np
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
-from rag.catalogue import Catalogue, JsonLines, Summary
+from rag.catalogue import TEXT, Catalogue, Joined, JsonLines, Summary
+from rag.errors import RagError
+from rag.ledger import Ledger
+from rag.settings import Settings
+from rag.store import Store
 
 if TYPE_CHECKING:
     from rag.retrieval import Filters
@@ -39,10 +49,14 @@ class BM25Index:
     of the catalogue it was built from and its chunk records (in memory after a build; on disk,
     memory-mapped, when loaded from the cache)."""
 
-    def __init__(self, retriever: Any, summary: Summary) -> None:
+    def __init__(
+        self, retriever: Any, summary: Summary, excluded: np.ndarray | None = None
+    ) -> None:
+        """`excluded`: chunks (by position) no longer in the store, never returned."""
         self.retriever = retriever
         self.summary = summary
         self.size = len(summary.ids)
+        self.excluded = excluded
         self._columns: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
@@ -86,6 +100,40 @@ class BM25Index:
             return None
         return cls(retriever, summary)
 
+    @staticmethod
+    def is_saved(cache_dir: Path, fingerprint: str) -> bool:
+        return (cache_dir / fingerprint / SUMMARY).exists()
+
+    @classmethod
+    def saved(cls, cache_dir: Path) -> BM25Index | None:
+        """The index saved for another set of chunks (before the latest ingest), if any."""
+        found = [d for d in _saved_dirs(cache_dir) if (d / SUMMARY).exists()]
+        for d in sorted(found, key=lambda d: d.stat().st_mtime, reverse=True):
+            index = cls.cached(cache_dir, d.name)
+            if index is not None:
+                return index
+        return None
+
+    def patch(
+        self, store: Store, ids: Sequence[str], fingerprint: str, ledger: Ledger | None
+    ) -> tuple[Catalogue, BM25Index]:
+        """This saved index brought up to a store that now holds `ids`: the catalogue lists and
+        quotes every chunk (the new ones read from the store), BM25 never returns a removed one
+        and does not know the new ones yet (the dense search finds them)."""
+        now = set(ids)
+        keep = [i for i, cid in enumerate(self.summary.ids) if cid in now]
+        known = set(self.summary.ids)
+        added = [
+            (r.id, r.metadata | {TEXT: r.text})
+            for r in store.records_of([cid for cid in ids if cid not in known])
+        ]
+        summary = self.summary.patched(keep, Summary.of(added))
+        records = Joined(self.records, keep, [meta for _, meta in added])
+        excluded = np.ones(self.size, dtype=bool)
+        excluded[keep] = False
+        catalogue = Catalogue(fingerprint, summary, records, ledger)
+        return catalogue, BM25Index(self.retriever, self.summary, excluded)
+
     @classmethod
     def build(cls, catalogue: Catalogue, cache_dir: Path | None) -> BM25Index:
         """Index the catalogue's chunks and save the index for the next start. Tokenised as
@@ -114,15 +162,8 @@ class BM25Index:
             similarity_top_k=min(10, len(corpus)),
             token_pattern=TOKEN_PATTERN,
         )
-        cached = cache_dir / catalogue.fingerprint if cache_dir else None
-        if cache_dir is not None and cached is not None:
-            try:
-                if cache_dir.exists():
-                    shutil.rmtree(cache_dir)  # older fingerprints
-                retriever.persist(str(cached), show_progress=False)
-                catalogue.summary.save(cached / SUMMARY)
-            except OSError as exc:
-                log.warning("could not cache BM25 index: %s", exc)
+        if cache_dir is not None:
+            _save(retriever, catalogue, cache_dir)
         return cls(retriever, catalogue.summary)
 
     def retriever_for(self, k: int, filters: Filters) -> FilteredBM25:
@@ -145,8 +186,11 @@ class FilteredBM25(BaseRetriever):
             return []
         k = min(self._k, self._index.size)
         mask = None
-        if not self._filters.empty():  # computed over arrays: a filter's own pass over every
-            ok = self._filters.mask(*self._index.columns())  # chunk cost 0.5 s at 120k chunks
+        excluded = self._index.excluded
+        if not self._filters.empty() or excluded is not None:  # computed over arrays: a filter's
+            ok = self._filters.mask(*self._index.columns())  # own pass over every chunk took 0.5 s
+            if excluded is not None:  # at 120k chunks
+                ok &= ~excluded
             if not ok.any():
                 return []
             mask = ok.astype(np.int8).tolist()
@@ -158,3 +202,94 @@ class FilteredBM25(BaseRetriever):
             for hit in r.retrieve(query_bundle)
             if (hit.score or 0) > 0 and self._filters.accepts(hit.node.metadata)
         ]
+
+
+def _saved_dirs(cache_dir: Path) -> list[Path]:
+    if not cache_dir.is_dir():
+        return []
+    return [d for d in cache_dir.iterdir() if d.is_dir() and not d.name.startswith(".")]
+
+
+def _save(retriever: Any, catalogue: Catalogue, cache_dir: Path) -> None:
+    """Save the index for `catalogue.fingerprint`, whole or not at all (written aside, then
+    renamed: a reader never sees half of it), and remove those saved for other chunks (a process
+    still reading one keeps its pages until it lets go)."""
+    final = cache_dir / catalogue.fingerprint
+    part = cache_dir / f".part-{os.getpid()}-{threading.get_ident()}"
+    try:
+        shutil.rmtree(part, ignore_errors=True)
+        part.mkdir(parents=True)
+        retriever.persist(str(part), show_progress=False)
+        catalogue.summary.save(part / SUMMARY)
+        try:
+            part.rename(final)
+        except OSError:  # another process saved the same index first
+            shutil.rmtree(part, ignore_errors=True)
+        for old in _saved_dirs(cache_dir):
+            if old != final:
+                shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(part, ignore_errors=True)
+        log.warning("could not cache BM25 index: %s", exc)
+
+
+def rebuild_in_background(settings: Settings) -> None:
+    """Start a separate process that builds and saves the BM25 index of the store as it is now
+    (`python -m rag.bm25`): a server keeps answering meanwhile and picks it up when saved."""
+    s = settings.store
+    cache_dir = Path(s.path) / "bm25" / s.collection
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    env = os.environ | {"RAG_STORE__PATH": str(s.path), "RAG_STORE__COLLECTION": s.collection}
+    env.pop("RAG_STORE__HOST", None)
+    with (cache_dir.parent / f"{s.collection}.build.log").open("ab") as out:
+        subprocess.Popen(
+            [sys.executable, "-m", "rag.bm25"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives a short-lived parent such as `rag ask`
+        )
+
+
+def main() -> int:
+    """Build and save the BM25 index of the store the environment names, from the saved one
+    and the chunks added since (one builder per store at a time: a second one exits)."""
+    from rag.ledger import open_ledger
+    from rag.settings import load
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    settings = load(None)
+    s = settings.store
+    cache_dir = Path(s.path) / "bm25" / s.collection
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with (cache_dir.parent / f"{s.collection}.build.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("another process is building this index")
+            return 0
+        store = Store(s, fresh=True)
+        ids = store.ids()
+        fingerprint = store.fingerprint(ids)
+        if BM25Index.cached(cache_dir, fingerprint) is not None:
+            return 0
+        try:
+            ledger: Ledger | None = open_ledger(settings)
+        except RagError:
+            ledger = None
+        base = BM25Index.saved(cache_dir)
+        if base is not None:
+            catalogue, _ = base.patch(store, ids, fingerprint, ledger)
+        else:
+            catalogue = Catalogue.from_store(store, ledger, fingerprint)
+        started = time.perf_counter()
+        BM25Index.build(catalogue, cache_dir)
+        log.info(
+            "BM25 index of %d chunks saved in %.1f s", catalogue.size, time.perf_counter() - started
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -29,7 +29,7 @@ from rag.passages import ChunkMeta
 from rag.store import Store
 
 TEXT = "_text"  # where a record read from the store keeps its chunk's text
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Summary:
     """What a catalogue knows without the chunks' texts, in the order of the chunk records."""
 
     ids: list[str]  # chunk ids
+    article_ids: list[str]  # each chunk's article
     dates: list[int]  # each chunk's article date as YYYYMMDD (0: undated)
     sources: list[str]  # each chunk's source
     articles: dict[str, dict[str, Any]]  # article id -> catalogue entry with its chunk count
@@ -46,6 +47,7 @@ class Summary:
     @classmethod
     def of(cls, records: Iterable[tuple[str, dict[str, Any]]]) -> Summary:
         ids: list[str] = []
+        article_ids: list[str] = []
         dates: list[int] = []
         sources: list[str] = []
         articles: dict[str, dict[str, Any]] = {}
@@ -53,6 +55,7 @@ class Summary:
         for chunk_id, meta in records:
             chunk = ChunkMeta.from_metadata(meta)
             ids.append(chunk_id)
+            article_ids.append(chunk.article_id)
             dates.append(chunk.date_num)
             sources.append(chunk.source)
             entry = articles.setdefault(chunk.article_id, chunk.catalogue_entry() | {"chunks": 0})
@@ -61,10 +64,34 @@ class Summary:
                 dups[h].add(chunk.article_id)
         return cls(
             ids,
+            article_ids,
             dates,
             sources,
             articles,
             {h: sorted(a) for h, a in dups.items()},
+            max(dates, default=0),
+        )
+
+    def patched(self, keep: Sequence[int], added: Summary) -> Summary:
+        """This summary with only the chunks at positions `keep`, then those of `added`."""
+        articles: dict[str, dict[str, Any]] = {}
+        for i in keep:
+            a = self.article_ids[i]
+            entry = articles.setdefault(a, self.articles[a] | {"chunks": 0})
+            entry["chunks"] += 1
+        for a, entry in added.articles.items():
+            articles.setdefault(a, entry | {"chunks": 0})["chunks"] += entry["chunks"]
+        dups = {h: set(owners) & set(articles) for h, owners in self.dup_map.items()}
+        for h, owners in added.dup_map.items():
+            dups.setdefault(h, set()).update(owners)
+        dates = [self.dates[i] for i in keep] + added.dates
+        return Summary(
+            [self.ids[i] for i in keep] + added.ids,
+            [self.article_ids[i] for i in keep] + added.article_ids,
+            dates,
+            [self.sources[i] for i in keep] + added.sources,
+            articles,
+            {h: sorted(a) for h, a in dups.items() if a},
             max(dates, default=0),
         )
 
@@ -112,6 +139,29 @@ class JsonLines(Sequence[dict[str, Any]]):
         end = self._map.find(b"\n", start)
         line = self._map[start : end if end >= 0 else len(self._map)]
         return json.loads(line)
+
+
+class Joined(Sequence[dict[str, Any]]):
+    """The records at positions `keep` of `base`, then `extra`: a catalogue's records after
+    chunks were added and removed, without copying the base's."""
+
+    def __init__(
+        self, base: Sequence[dict[str, Any]], keep: Sequence[int], extra: list[dict[str, Any]]
+    ) -> None:
+        self._base, self._keep, self._extra = base, keep, extra
+
+    def __len__(self) -> int:
+        return len(self._keep) + len(self._extra)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        i = int(index)
+        if i < 0:
+            i += len(self)
+        if i < len(self._keep):
+            return self._base[self._keep[i]]
+        return self._extra[i - len(self._keep)]
 
 
 class Catalogue:

@@ -33,7 +33,7 @@ from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
 
-from rag.bm25 import BM25Index
+from rag.bm25 import BM25Index, rebuild_in_background
 from rag.catalogue import Catalogue
 from rag.errors import (
     BadQuestionError,
@@ -232,16 +232,33 @@ class HybridRetriever:
         # the ledger every writer keeps: a new version means another process added articles
         self._ledger = _reader(settings)
         self._seen = self._ledger.version() if self._ledger else 0
+        self._pending: tuple[Path, str] | None = None  # (cache, fingerprint) of a BM25 rebuild
         self.catalogue, self._bm25 = self._load(store)
 
     def _load(self, store: Store) -> tuple[Catalogue, BM25Index]:
         s = self.settings.store
-        cache = None if s.host else Path(s.path) / "bm25" / s.collection
-        fingerprint = store.fingerprint() if cache else ""
-        bm25 = BM25Index.cached(cache, fingerprint) if cache else None
+        if s.host:  # nothing saved beside a Chroma server's store
+            catalogue = Catalogue.from_store(store, self._ledger)
+            return catalogue, BM25Index.build(catalogue, None)
+        cache = Path(s.path) / "bm25" / s.collection
+        ids = store.ids()
+        fingerprint = store.fingerprint(ids)
+        self._pending = None
+        bm25 = BM25Index.cached(cache, fingerprint)
         if bm25 is not None:  # the saved index holds every chunk: no need to read the store
             return Catalogue(fingerprint, bm25.summary, bm25.records, self._ledger), bm25
-        catalogue = Catalogue.from_store(store, self._ledger, fingerprint or None)
+        base = (
+            BM25Index.saved(cache)
+            if len(ids) > self.settings.retrieval.rebuild_inline_max
+            else None
+        )
+        if base is not None:  # a big store after an ingest: answer now, rebuild BM25 aside
+            catalogue, bm25 = base.patch(store, ids, fingerprint, self._ledger)
+            log.info("BM25 index of %d chunks is being rebuilt in the background", len(ids))
+            rebuild_in_background(self.settings)
+            self._pending = (cache, fingerprint)
+            return catalogue, bm25
+        catalogue = Catalogue.from_store(store, self._ledger, fingerprint)
         return catalogue, BM25Index.build(catalogue, cache)
 
     def refresh(self) -> None:
@@ -260,7 +277,14 @@ class HybridRetriever:
             self._seen = version
 
     def sync(self) -> bool:
-        """Refresh if a writer (this process or another) recorded articles since; True if so."""
+        """Refresh if a writer (this process or another) recorded articles since, or the BM25
+        index being rebuilt aside is saved; True if so."""
+        pending = self._pending
+        if pending is not None and BM25Index.is_saved(*pending):
+            with self._refreshing:
+                if self._pending is pending:
+                    self.refresh()
+            return True
         if self._ledger is None:
             return False
         with self._lock:

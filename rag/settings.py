@@ -68,6 +68,13 @@ class RetrievalSettings(BaseModel):
         "(measured on RealTimeQA 2023: it lowered retrieval, so it is off by default)",
     )
     candidates: int = Field(30, ge=1, le=1000, description="passages each retriever proposes")
+    rebuild_inline_max: int = Field(
+        20_000,
+        ge=0,
+        description="after an ingest, a store of up to this many chunks rebuilds its BM25 index "
+        "before answering; a bigger one answers at once from the saved index (new chunks found by "
+        "the dense search until then) while a separate process rebuilds it",
+    )
 
 
 class LLMSettings(BaseModel):

@@ -15,7 +15,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,17 +205,32 @@ class Store:
                 yield ChunkRecord(cid, text or "", dict(meta or {}))
             offset += len(ids)
 
-    def fingerprint(self) -> str:
-        """Changes whenever a chunk is added or removed (ids are content-derived)."""
-        h = hashlib.sha1()
-        offset = 0
+    def ids(self) -> list[str]:
+        """Every chunk id (cheap: no metadata or text)."""
         ids: list[str] = []
+        offset = 0
         while True:
             page = self.collection.get(include=[], limit=PAGE * 5, offset=offset)
             if not page["ids"]:
-                break
+                return ids
             ids.extend(page["ids"])
             offset += len(page["ids"])
+
+    def records_of(self, ids: Sequence[str]) -> Iterator[ChunkRecord]:
+        """These chunks (text and metadata), in pages."""
+        for at in range(0, len(ids), PAGE):
+            page = self.collection.get(
+                ids=list(ids[at : at + PAGE]), include=["metadatas", "documents"]
+            )
+            docs = page.get("documents") or [""] * len(page["ids"])
+            for cid, text, meta in zip(page["ids"], docs, page["metadatas"], strict=True):
+                yield ChunkRecord(cid, text or "", dict(meta or {}))
+
+    def fingerprint(self, ids: Sequence[str] | None = None) -> str:
+        """Changes whenever a chunk is added or removed (ids are content-derived); `ids`: the
+        store's, when the caller has just read them."""
+        ids = self.ids() if ids is None else ids
+        h = hashlib.sha1()
         for cid in sorted(ids):
             h.update(cid.encode())
             h.update(b"\n")

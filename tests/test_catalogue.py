@@ -4,6 +4,7 @@ correct under concurrent reads, and the same catalogue as one read back from the
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -48,3 +49,50 @@ def test_a_summary_round_trips_and_refuses_another_version(tmp_path: Path) -> No
     assert Summary.load(path) is None
     path.write_text("{not json")
     assert Summary.load(path) is None
+
+
+def test_a_big_store_answers_at_once_after_an_ingest_and_rebuilds_bm25_aside(
+    tmp_path: Path, embed_model, seeds_copy: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Above RAG_RETRIEVAL__REBUILD_INLINE_MAX chunks (0 here), a start after an ingest takes
+    the saved BM25 index as it is: the new article is listed, quoted and found by the dense
+    search at once, a removed one is never returned; a separate process rebuilds BM25, and the
+    retriever picks it up when it is saved, after which BM25 finds the new article too."""
+    from index.ingest import ingest
+    from rag.pipeline import build
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path / "store", retrieval={"rebuild_inline_max": 0})
+    ingest([seeds_copy], settings, embed_model, progress=False)
+    first = build(settings, embed_model=embed_model)  # nothing saved yet: built inline, saved
+    gone = sorted(seeds_copy.iterdir())[-1]
+    removed = {e["article_id"] for e in first.catalogue.articles() if e["location"] == str(gone)}
+    gone_title = next(e["title"] for e in first.catalogue.articles() if e["article_id"] in removed)
+    gone.unlink()
+    article = {
+        "id": "harbour",
+        "title": "Elwin harbour reopens",
+        "published": "2025-06-20",
+        "text": "The harbour of Elwin reopened its northern pier on Friday after storm repairs "
+        "that took eleven weeks, the port authority said.",
+    }
+    (seeds_copy / "harbour.jsonl").write_text(json.dumps(article) + "\n")
+    ingest([seeds_copy], settings, embed_model, progress=False, prune=True)
+    pipe = build(settings, embed_model=embed_model)
+    listed = {e["article_id"]: e for e in pipe.catalogue.articles()}
+    new_id = next(a for a, e in listed.items() if e["title"] == "Elwin harbour reopens")
+    question = "When did the Elwin harbour pier reopen?"
+    dense = pipe.retriever.retrieve(question, mode="dense")
+    assert dense[0].article_id == new_id
+    assert pipe.catalogue.chunk_text(dense[0].chunk_id) == dense[0].text
+    assert removed and not removed & set(listed)
+    bm25 = pipe.retriever.retrieve(gone_title + " " + question, mode="bm25")
+    assert not {p.article_id for p in bm25} & removed
+    assert new_id not in {p.article_id for p in bm25}  # not yet
+    deadline = time.monotonic() + 120
+    while not pipe.retriever.sync():
+        assert time.monotonic() < deadline, "the BM25 index was not rebuilt"
+        time.sleep(0.5)
+    bm25 = pipe.retriever.retrieve(question, mode="bm25")
+    assert bm25[0].article_id == new_id
+    assert pipe.catalogue.size == pipe.store.count()
