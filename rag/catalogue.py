@@ -81,7 +81,8 @@ class Summary:
             entry["chunks"] += 1
         for a, entry in added.articles.items():
             articles.setdefault(a, entry | {"chunks": 0})["chunks"] += entry["chunks"]
-        dups = {h: set(owners) & set(articles) for h, owners in self.dup_map.items()}
+        alive = set(articles)
+        dups = {h: alive.intersection(owners) for h, owners in self.dup_map.items()}
         for h, owners in added.dup_map.items():
             dups.setdefault(h, set()).update(owners)
         dates = [self.dates[i] for i in keep] + added.dates
