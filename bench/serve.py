@@ -8,6 +8,11 @@ loop is bounded in time and in requests and targets only 127.0.0.1.
 
 Prints per level: requests/s, latency p50/p95/p99, errors (any non-200 or transport error), and
 the server's resident memory (now and peak, from /proc). Writes bench/results/serve.json.
+
+With `--store DIR` the server runs on an archive already indexed there (the RealTimeQA collection
+that `rag eval --dataset realtimeqa --store DIR` builds) and the clients ask the answerable
+questions of `--data` (each with its own date as `as_of`, unless --no-as-of), so that what is
+measured is a real archive of thousands of articles; results go to bench/results/serve-archive.json.
 """
 
 from __future__ import annotations
@@ -72,15 +77,20 @@ async def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout
     raise SystemExit(f"the server did not start in {timeout:.0f}s:\n{log.read_text()[-3000:]}")
 
 
-def request_for(endpoint: str, question: str) -> tuple[str, dict[str, Any]]:
+Question = tuple[str, str | None]  # (question, as_of)
+
+
+def request_for(endpoint: str, question: Question) -> tuple[str, dict[str, Any]]:
+    text, as_of = question
+    extra = {"as_of": as_of} if as_of else {}
     if endpoint == "chat":
-        body = {"model": "news-rag", "messages": [{"role": "user", "content": question}]}
+        body = {"model": "news-rag", "messages": [{"role": "user", "content": text}], **extra}
         return "/v1/chat/completions", body
-    return "/v1/query", {"question": question}
+    return "/v1/query", {"question": text, **extra}
 
 
 async def level(
-    url: str, clients: int, seconds: float, questions: list[str], endpoint: str
+    url: str, clients: int, seconds: float, questions: list[Question], endpoint: str
 ) -> dict[str, Any]:
     import httpx
 
@@ -128,17 +138,37 @@ async def level(
     }
 
 
+def archive_questions(data: Path, dated: bool) -> list[Question]:
+    from evals.dataset import load_realtimeqa, spread
+    from rag.dates import parse_date
+
+    out: list[Question] = []
+    for rec in spread(load_realtimeqa(data).answerable()):
+        day = parse_date(rec.date) if dated and rec.date else None
+        out.append((rec.user_input, day.isoformat() if day else None))
+    return out
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    gold = [json.loads(line) for line in (ROOT / "evals/gold/seeds.jsonl").read_text().splitlines()]
-    questions = [g["user_input"] for g in gold if not g.get("history")]
     workdir = Path(tempfile.mkdtemp(prefix="rag-bench-serve-"))
-    proc, url, log = start_server(workdir, args.backend)
+    if args.store:
+        questions = archive_questions(args.data, args.as_of)
+        env = serve_env(args.store, args.backend) | {"RAG_STORE__COLLECTION": args.collection}
+        proc, url, log = start_serve(workdir, env)
+    else:
+        gold = [
+            json.loads(line) for line in (ROOT / "evals/gold/seeds.jsonl").read_text().splitlines()
+        ]
+        questions = [(g["user_input"], None) for g in gold if not g.get("history")]
+        proc, url, log = start_server(workdir, args.backend)
     try:
         t0 = time.perf_counter()
         await wait_ready(url, proc, log, args.start_timeout)
         startup = time.perf_counter() - t0
         print(
-            f"server up at {url} in {startup:.1f}s (ingested the seeds); memory {memory_mb(proc.pid)}"
+            f"server up at {url} in {startup:.1f}s "
+            f"({'on ' + str(args.store) if args.store else 'ingested the seeds'}); "
+            f"memory {memory_mb(proc.pid)}"
         )
         # warm-up: the first answers load caches
         await level(url, 1, 3, questions, args.endpoint)
@@ -157,6 +187,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for sample in row["error_samples"]:
                 print(f"      error: {sample}")
         return {
+            "store": str(args.store) if args.store else "seeds",
+            "as_of": bool(args.store and args.as_of),
             "endpoint": args.endpoint,
             "backend": args.backend,
             "duration_s_per_level": args.duration,
@@ -185,8 +217,24 @@ def main() -> None:
     )
     ap.add_argument("--backend", default="extractive", help="answer backend of the server")
     ap.add_argument("--start-timeout", type=float, default=300)
-    ap.add_argument("--out", default="serve", help="result name: bench/results/NAME.json")
+    ap.add_argument("--out", help="result name: bench/results/NAME.json (default serve, or "
+                    "serve-archive with --store)")  # fmt: skip
+    ap.add_argument("--store", type=Path, help="serve this indexed archive instead of the seeds")
+    ap.add_argument("--collection", default="realtimeqa", help="its collection (with --store)")
+    ap.add_argument(
+        "--data",
+        type=Path,
+        default=ROOT.parent / "shared" / "data" / "realtimeqa-2023",
+        help="the RealTimeQA folder whose questions are asked (with --store)",
+    )
+    ap.add_argument(
+        "--no-as-of",
+        dest="as_of",
+        action="store_false",
+        help="ask without each question's date (as of today)",
+    )
     args = ap.parse_args()
+    args.out = args.out or ("serve-archive" if args.store else "serve")
     if args.duration <= 0 or args.duration > 600:
         ap.error("--duration must be in (0, 600] seconds")
     result = asyncio.run(run(args))

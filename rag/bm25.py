@@ -221,6 +221,8 @@ def _save(retriever: Any, catalogue: Catalogue, cache_dir: Path) -> None:
         part.mkdir(parents=True)
         retriever.persist(str(part), show_progress=False)
         catalogue.summary.save(part / SUMMARY)
+        if final.exists() and Summary.load(final / SUMMARY) is None:
+            shutil.rmtree(final, ignore_errors=True)  # saved by an older version
         try:
             part.rename(final)
         except OSError:  # another process saved the same index first

@@ -96,3 +96,20 @@ def test_a_big_store_answers_at_once_after_an_ingest_and_rebuilds_bm25_aside(
     bm25 = pipe.retriever.retrieve(question, mode="bm25")
     assert bm25[0].article_id == new_id
     assert pipe.catalogue.size == pipe.store.count()
+
+
+def test_an_index_saved_by_an_older_version_is_replaced(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
+    """A saved index whose summary is of another version is rebuilt once and saved over, so the
+    next start opens it instead of rebuilding again."""
+    from index.ingest import ingest
+    from rag.pipeline import build
+    from tests.conftest import SEEDS, make_settings
+
+    settings = make_settings(tmp_path / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    build(settings, embed_model=embed_model)
+    (saved,) = (tmp_path / "store" / "bm25" / settings.store.collection).iterdir()
+    data = json.loads((saved / "catalogue.json").read_text())
+    (saved / "catalogue.json").write_text(json.dumps(data | {"version": 0}))
+    build(settings, embed_model=embed_model)
+    assert json.loads((saved / "catalogue.json").read_text())["version"] == data["version"]
