@@ -22,12 +22,16 @@ _FOLLOW = re.compile(r"^\s*(and|what about|how about|also|and what about)\b", re
 _REFERS_BACK = re.compile(r"\b(it|its|this|that|these|those|then|there|the same)\b", re.I)
 
 
+MAX_NAME = 80  # characters: a longer run of capitalised words is no name to put in the question
+MAX_EARLIER = 2000  # characters of the earlier question a follow-up is searched with
+
+
 def rewrite(question: str, history: Sequence[dict[str, str]] | None) -> tuple[str, str]:
     """(question to answer, query to retrieve with) for `question` after `history`."""
     if not history:
         return question, question
     users = [h.get("content", "") for h in history if h.get("role") == "user"]
-    people = names(" ".join(users[-2:]))
+    people = [n for n in names(" ".join(users[-2:])) if len(n) <= MAX_NAME]
     out = question
     if people and _PRONOUN.search(out):
         person = people[0]
@@ -36,7 +40,7 @@ def rewrite(question: str, history: Sequence[dict[str, str]] | None) -> tuple[st
         )
     if not users:
         return out, out
-    context = f"{out} (following up on: {users[-1]})"
+    context = f"{out} (following up on: {users[-1][:MAX_EARLIER]})"
     if _FOLLOW.match(question):
         return context, context
     if _REFERS_BACK.search(out) or not names(out):

@@ -171,3 +171,12 @@ def redact_instructions(text: str) -> str:
     for s in split_sentences(text):
         out.append("[instruction-like text removed]" if looks_like_instruction(s) else s)
     return " ".join(out)
+
+
+def repair(text: str) -> str:
+    """The text as valid Unicode: a surrogate pair JSON sent as two escapes becomes its character,
+    a lone surrogate (which no encoder accepts) U+FFFD, a NUL a space."""
+    if not any("\ud800" <= c <= "\udfff" or c == "\x00" for c in text):
+        return text
+    fixed = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return fixed.replace("\x00", " ")

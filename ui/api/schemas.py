@@ -11,13 +11,23 @@ the `openai` package's own types (`ui.api.openai_shapes`).
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from rag.answerers import BACKENDS
 from rag.dates import parse_date
 from rag.retrieval import Filters
+from rag.text import repair
+
+
+def _repaired(value: Any) -> Any:
+    return repair(value) if isinstance(value, str) else value
+
+
+# every string a client sends: invalid Unicode (a lone surrogate) repaired before pydantic's own
+# checks (which refuse it where a length is constrained) and before anything can fail on it later
+Text = Annotated[str, BeforeValidator(_repaired)]
 
 MODEL_ID = "news-rag"
 EXAMPLE_QUESTION = "What did Hegseth say about 5%?"
@@ -29,7 +39,7 @@ class FiltersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     date_from: date | None = Field(None, description="YYYY-MM-DD, inclusive")
     date_to: date | None = Field(None, description="YYYY-MM-DD, inclusive")
-    sources: list[str] | None = Field(None, description="source names, e.g. ['reuters.com']")
+    sources: list[Text] | None = Field(None, description="source names, e.g. ['reuters.com']")
 
     @model_validator(mode="after")
     def _ordered(self) -> FiltersIn:
@@ -49,14 +59,14 @@ AS_OF = (
 
 class HistoryMessage(BaseModel):
     role: Literal["user", "assistant", "system"]
-    content: str
+    content: Text
 
 
 class QueryIn(BaseModel):
-    question: str = Field(description="what to ask about the articles")
+    question: Text = Field(description="what to ask about the articles")
     top_k: int | None = Field(None, ge=1, le=50, description="passages to answer from")
     filters: FiltersIn | None = None
-    backend: str | None = Field(None, description=f"one of {', '.join(BACKENDS)}")
+    backend: Text | None = Field(None, description=f"one of {', '.join(BACKENDS)}")
     history: list[HistoryMessage] | None = Field(
         None, description="earlier turns, so a follow-up question can be made standalone"
     )
@@ -70,8 +80,8 @@ class QueryIn(BaseModel):
 
 class ChatMessageIn(BaseModel):
     model_config = ConfigDict(extra="allow")
-    role: str
-    content: str | list[dict[str, Any]] | None = None
+    role: Text
+    content: Text | list[dict[str, Any]] | None = None
 
     def text(self) -> str:
         """The message's text: the string, or its text parts joined (images etc. are skipped)."""
@@ -79,8 +89,8 @@ class ChatMessageIn(BaseModel):
             return self.content
         if not self.content:
             return ""
-        return "".join(
-            str(p.get("text", "")) for p in self.content if p.get("type", "text") == "text"
+        return repair(
+            "".join(str(p.get("text", "")) for p in self.content if p.get("type", "text") == "text")
         )
 
 
@@ -95,25 +105,27 @@ class ChatCompletionIn(BaseModel):
             ]
         },
     )
-    model: str = MODEL_ID
+    model: Text = MODEL_ID
     messages: list[ChatMessageIn] = Field(min_length=1)
     stream: bool = False
     # extensions (the openai client sends them with extra_body=...)
     top_k: int | None = Field(None, ge=1, le=50)
     filters: FiltersIn | None = None
-    backend: str | None = None
+    backend: Text | None = None
     as_of: date | None = Field(None, description=AS_OF)
 
 
 class ArticleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1)
-    text: str = Field(min_length=1, description="the article body; paragraphs split by blank lines")
-    url: str | None = None
-    published: str | None = Field(None, description="publication date, e.g. 2025-06-05")
-    source: str | None = None
-    authors: list[str] | str | None = None
-    id: str | None = Field(None, description="stable id; default: derived from url or text")
+    title: Text = Field(min_length=1)
+    text: Text = Field(
+        min_length=1, description="the article body; paragraphs split by blank lines"
+    )
+    url: Text | None = None
+    published: Text | None = Field(None, description="publication date, e.g. 2025-06-05")
+    source: Text | None = None
+    authors: list[Text] | Text | None = None
+    id: Text | None = Field(None, description="stable id; default: derived from url or text")
 
     @model_validator(mode="after")
     def _date_parses(self) -> ArticleIn:
