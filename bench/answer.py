@@ -61,7 +61,7 @@ def main() -> None:
 
     import rag  # noqa: F401
     from index.ingest import ingest
-    from rag.llamacpp import LlamaServer, find_model
+    from rag.llamacpp import LlamaServer, find_model, packaged_model
     from rag.pipeline import build
     from rag.settings import load
 
@@ -114,7 +114,7 @@ def main() -> None:
     model = (
         find_model(args.model)
         if args.model
-        else (sorted(Path("models").glob("*.gguf")) or [find_model()])[0]
+        else (sorted(Path("models").glob("*.gguf")) or [packaged_model()])[0]
     )
     if model is not None:
         srv = LlamaServer(model, threads=2, context=4096)

