@@ -56,7 +56,7 @@ def test_link_markers_escape_text_and_link_known_citations() -> None:
     cite = Citation(number=1, article_id="a", title='Nato "talks"', chunk_id="a:0", quote="q")
     out = link_markers("Rutte <b>said</b> 5% [1] and [7].", 3, [cite])
     assert '<a class="cite-link" href="#cite-3-1" title="Nato &quot;talks&quot;">[1]</a>' in out
-    assert "[7]" in out and "#cite-3-7" not in out  # no citation 7: left as text
+    assert "&#91;7&#93;" in out and "#cite-3-7" not in out  # no citation 7: left as text
     assert "&lt;b&gt;said&lt;/b&gt;" in out
 
 
@@ -195,3 +195,51 @@ def test_short_answer_comes_first_and_as_of_reads_this_week(page: Page) -> None:
     ask(page, "What did Starmer say this week?")
     page.get_by_text("Monday 2 June 2025 to Friday 6 June 2025").wait_for()
     assert "as of 2025-06-06" in page.locator("#chat").inner_text()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_markdown_in_an_article_is_shown_as_text(page: Page, server: Server) -> None:
+    """An article's markdown image (a tracking beacon) and link, quoted in an answer, show as the
+    text they are: no request reaches the beacon, no image or foreign link is in the chat."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+
+    hits: list[str] = []
+
+    class Beacon(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    beacon = ThreadingHTTPServer(("127.0.0.1", 0), Beacon)
+    threading.Thread(target=beacon.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{beacon.server_address[1]}"
+    try:
+        text = (
+            f"The Elwin harbour pier reopened on Friday ![pier]({base}/beacon.png) after "
+            f"eleven weeks of repairs, officials said, [read more]({base}/phish) **today**. "
+            f"Ferries return to the harbour next week, see {base}/plain or www.example.org."
+        )
+        article = {"title": "Elwin pier [update](http://evil.example)", "text": text}
+        r = httpx.post(server.api + "/articles", json={"articles": [article]}, timeout=60)
+        assert r.status_code == 200, r.text
+        ask(page, "When did the Elwin harbour pier reopen?")
+        page.locator('#chat a[href="#cite-0-1"]').first.wait_for()
+        chat = page.locator("#chat")
+        page.wait_for_timeout(1500)  # time for an image to be fetched, if it were one
+        assert hits == []
+        assert chat.locator("img").count() == 0
+        hrefs = chat.locator("a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+        assert hrefs and all(h.startswith("#cite-") for h in hrefs), hrefs
+        shown = chat.inner_text()
+        assert f"![pier]({base}/beacon.png)" in shown and "**today**" in shown
+        assert "[update](http://evil.example)" in shown
+    finally:
+        beacon.shutdown()

@@ -26,7 +26,14 @@ from rag.dates import parse_day
 from rag.errors import RagError
 from rag.pipeline import Pipeline
 from rag.retrieval import Filters
-from ui.web.render import PANEL_EMPTY, answer_markdown, articles_html, chat_messages, source_panel
+from ui.web.render import (
+    PANEL_EMPTY,
+    answer_markdown,
+    articles_html,
+    as_text,
+    chat_messages,
+    source_panel,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +108,7 @@ class ChatHandlers:
             ):
                 if isinstance(event, Delta):
                     written += event.text
-                    current["shown"] = html.escape(written, quote=False) + " ▌"
+                    current["shown"] = as_text(written) + " ▌"
                     if time.monotonic() - last_yield > 0.05:  # ~20 updates a second is plenty
                         last_yield = time.monotonic()
                         yield chat_messages(turns), turns, ""

@@ -3,8 +3,11 @@
 An answer's [n] markers become links to its citations (`link_markers`), the assistant message
 lists the numbered sources or says why it declined (`answer_markdown`), and the source panel
 shows the cited passage with the quoted sentences in `<mark>` (`highlight`, `source_panel`).
-Everything from the articles is HTML-escaped here. No Gradio, no pipeline: callers pass in what
-to render.
+Everything from the articles goes through `as_text` here: HTML-escaped, and its markdown
+characters and bare web addresses made into entities, so that the chat's markdown renderer shows
+them as they are (an article's `![x](http://...)` is no image fetched when the answer shows, its
+`[here](http://...)` no link inside the answer; the only links are the product's citations).
+No Gradio, no pipeline: callers pass in what to render.
 """
 
 from __future__ import annotations
@@ -22,38 +25,48 @@ PANEL_EMPTY = (
 )
 
 
+_MARKDOWN = str.maketrans({c: f"&#{ord(c)};" for c in "\\`*_{}[]()#+-.!|~:"})
+
+
+def as_text(text: str) -> str:
+    """`text` to show as it is inside the chat's markdown: HTML-escaped, with every character
+    markdown gives a meaning to (links, images, emphasis, headings, tables, autolinked
+    addresses) written as an HTML entity, which the renderer shows but never interprets."""
+    return html.escape(text, quote=True).translate(_MARKDOWN)
+
+
 def link_markers(text: str, turn: int, citations: list[Citation]) -> str:
-    """HTML-escape the answer and turn each [n] that has a citation into a link to it."""
+    """The answer as text (`as_text`), each [n] that has a citation made a link to it."""
     titles = {c.number: c.title for c in citations}
 
     def _link(m: re.Match[str]) -> str:
         n = int(m.group(1))
         if n not in titles:
             return m.group(0)
-        title = html.escape(titles[n], quote=True)
+        title = as_text(titles[n])
         return f'<a class="cite-link" href="#cite-{turn}-{n}" title="{title}">[{n}]</a>'
 
-    return re.sub(r"\[(\d+)\]", _link, html.escape(text, quote=False))
+    return re.sub(r"&#91;(\d+)&#93;", _link, as_text(text))
 
 
 def answer_markdown(answer: Answer, turn: int) -> str:
     """The assistant message: linked answer, a note if any, and the numbered sources."""
     text = link_markers(answer.answer, turn, answer.citations)
-    short = html.escape(answer.short_answer or "", quote=False)
+    short = as_text(answer.short_answer or "")
     if short and text.startswith(short):  # the thing asked for, first and in bold
         text = f"<strong class='short-answer'>{short}</strong>{text[len(short) :]}"
     parts = [text]
     if answer.context():
-        parts.append(f"<em>({html.escape(answer.context())})</em>")
+        parts.append(f"<em>({as_text(answer.context())})</em>")
     if answer.notice:
-        parts.append(f"<em>Note: {html.escape(answer.notice)}</em>")
+        parts.append(f"<em>Note: {as_text(answer.notice)}</em>")
     if answer.citations:
         rows = []
         for c in answer.citations:
-            meta = html.escape(f"{c.date or 'undated'}, {c.source or 'unknown source'}")
+            meta = as_text(f"{c.date or 'undated'}, {c.source or 'unknown source'}")
             rows.append(
                 f'<a class="cite-link" href="#cite-{turn}-{c.number}">[{c.number}]</a> '
-                f"{html.escape(c.title)} ({meta})"
+                f"{as_text(c.title)} ({meta})"
             )
         parts.append('<div class="sources-list">Sources:<br>' + "<br>".join(rows) + "</div>")
     elif answer.declined:
@@ -63,8 +76,8 @@ def answer_markdown(answer: Answer, turn: int) -> str:
         )
         for r in answer.related[:1]:
             parts.append(
-                f"Closest passage: {html.escape(r.title)} ({html.escape(r.date or 'undated')}): "
-                f"“{html.escape(r.quote)}”"
+                f"Closest passage: {as_text(r.title)} ({as_text(r.date or 'undated')}): "
+                f"“{as_text(r.quote)}”"
             )
     return "\n\n".join(parts)
 
@@ -160,6 +173,6 @@ def chat_messages(turns: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     shown for its answer so far."""
     messages = []
     for t in turns:
-        messages.append({"role": "user", "content": html.escape(t["question"], quote=False)})
+        messages.append({"role": "user", "content": as_text(t["question"])})
         messages.append({"role": "assistant", "content": t["shown"]})
     return messages
