@@ -35,8 +35,8 @@ from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode, TransformComponent
 from pydantic import PrivateAttr
 
-from index.intake import intake
-from index.loaders import Article, LoadProblem
+from index.intake import file_limits, intake
+from index.loaders import DEFAULT_LIMITS, Article, Limits, LoadProblem
 from rag.errors import ArticleConflictError, RagError, StoreFullError
 from rag.ledger import Ledger, Recorded, docstore_path, open_ledger
 from rag.passages import EMBED_KEYS, LLM_KEYS, PARA_HASHES, ChunkMeta
@@ -133,9 +133,11 @@ def make_splitter(cfg: Settings) -> SentenceSplitter:
     )
 
 
-def load_articles(paths: Iterable[Path], report: IngestReport) -> list[Article]:
+def load_articles(
+    paths: Iterable[Path], report: IngestReport, limits: Limits = DEFAULT_LIMITS
+) -> list[Article]:
     """The articles under `paths` (see `index.intake.intake`); files and problems go in `report`."""
-    found = intake(paths)
+    found = intake(paths, limits)
     report.files = found.files
     report.problems.extend(found.problems)
     return found.articles
@@ -224,7 +226,7 @@ def ingest(
     indexed with other text is refused (`ArticleConflictError`) and nothing is written."""
     report = IngestReport()
     if articles is None:
-        articles = load_articles(paths, report)
+        articles = load_articles(paths, report, file_limits(settings))
     else:
         report.files = len(paths)
     report.articles = len(articles)

@@ -19,7 +19,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.loaders import Article, LoadProblem, article_from_record, discover, load
+from index.loaders import (
+    DEFAULT_LIMITS,
+    Article,
+    Limits,
+    LoadProblem,
+    article_from_record,
+    discover,
+    load,
+)
+from rag.settings import Settings
 
 Record = tuple[Mapping[str, object], str]  # a JSON object and where it came from
 
@@ -41,14 +50,16 @@ def _declash(found: dict[str, Article], article: Article) -> None:
     found[article.id] = article
 
 
-def articles_from_records(records: Iterable[Record]) -> tuple[list[Article], list[LoadProblem]]:
+def articles_from_records(
+    records: Iterable[Record], limits: Limits = DEFAULT_LIMITS
+) -> tuple[list[Article], list[LoadProblem]]:
     """One article per JSON object (title, text or body, url, published, source, authors, id),
     in the order given; an unusable record becomes a problem naming its location."""
     found: dict[str, Article] = {}
     problems: list[LoadProblem] = []
     for record, location in records:
         try:
-            article = article_from_record(dict(record), location)
+            article = article_from_record(dict(record), location, limits)
         except (KeyError, ValueError) as exc:
             problems.append(LoadProblem(location, str(exc)))
             continue
@@ -57,7 +68,10 @@ def articles_from_records(records: Iterable[Record]) -> tuple[list[Article], lis
 
 
 def articles_from_files(
-    paths: Iterable[Path], *, display_name: Callable[[Path], str] | None = None
+    paths: Iterable[Path],
+    *,
+    display_name: Callable[[Path], str] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> tuple[list[Article], list[LoadProblem]]:
     """Every article in these files (many per .jsonl), in the order given.
 
@@ -68,7 +82,7 @@ def articles_from_files(
     for path in paths:
         raw = str(path)
         shown = display_name(path) if display_name else raw
-        for item in load(path):
+        for item in load(path, limits):
             if isinstance(item, LoadProblem):
                 location = item.location
                 if location.startswith(raw):
@@ -81,10 +95,29 @@ def articles_from_files(
     return list(found.values()), problems
 
 
-def intake(paths: Iterable[Path]) -> Intake:
+def file_limits(settings: Settings, *, upload: bool = False) -> Limits:
+    """The `Limits` of RAG_INGEST__*; for an upload to the server, the tighter of those and
+    RAG_SERVER__MAX_UPLOAD_EXPANDED_BYTES / _RECORDS (named in the refusals)."""
+    ing, srv = settings.ingest, settings.server
+    expanded, records = ing.max_expanded_bytes, ing.max_records
+    names = list(DEFAULT_LIMITS.names)
+    if upload and srv.max_upload_expanded_bytes <= expanded:
+        expanded, names[0] = srv.max_upload_expanded_bytes, "RAG_SERVER__MAX_UPLOAD_EXPANDED_BYTES"
+    if upload and srv.max_upload_records <= records:
+        records, names[2] = srv.max_upload_records, "RAG_SERVER__MAX_UPLOAD_RECORDS"
+    return Limits(
+        expanded_bytes=expanded,
+        line_chars=ing.max_line_chars,
+        records=records,
+        article_chars=ing.max_article_chars,
+        names=(names[0], names[1], names[2], names[3]),
+    )
+
+
+def intake(paths: Iterable[Path], limits: Limits = DEFAULT_LIMITS) -> Intake:
     """The articles under these files and folders, as `rag ingest` reads them: unsupported or
     missing paths are problems, articles come back sorted by id."""
     files, problems = discover(paths)
-    articles, load_problems = articles_from_files(files)
+    articles, load_problems = articles_from_files(files, limits=limits)
     articles.sort(key=lambda a: a.id)
     return Intake(articles=articles, problems=problems + load_problems, files=len(files))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import ClassVar
+from typing import IO, ClassVar
 from urllib.parse import urlparse
 
 from index.clean import Cleaned, clean
@@ -24,6 +24,31 @@ from rag.dates import parse_date
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".jsonl.gz", ".json")
 MAX_FILE_BYTES = 50_000_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one file may make the loader do: the bytes it may expand to (a .gz may be a
+    bomb), the longest line of a .jsonl, the records in one file, the longest article. Each
+    refusal names the setting to raise (`names`)."""
+
+    expanded_bytes: int = 4_000_000_000
+    line_chars: int = 5_000_000
+    records: int = 1_000_000
+    article_chars: int = 1_000_000
+    names: tuple[str, str, str, str] = (
+        "RAG_INGEST__MAX_EXPANDED_BYTES",
+        "RAG_INGEST__MAX_LINE_CHARS",
+        "RAG_INGEST__MAX_RECORDS",
+        "RAG_INGEST__MAX_ARTICLE_CHARS",
+    )
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class TooLarge(ValueError):
+    """A file or article past one of the `Limits`."""
 
 
 @dataclass
@@ -77,15 +102,24 @@ def _from_cleaned(art_id: str, c: Cleaned, location: str, **meta: object) -> Art
     )
 
 
-def load_txt(path: Path) -> Article:
-    return _from_cleaned(_file_id(path), clean(_decode(path)), str(path))
+def _bounded(text: str, limits: Limits) -> str:
+    if len(text) > limits.article_chars:
+        raise TooLarge(
+            f"the article has {len(text):,} characters; the limit is {limits.article_chars:,} "
+            f"({limits.names[3]}): split it or raise the limit"
+        )
+    return text
+
+
+def load_txt(path: Path, limits: Limits = DEFAULT_LIMITS) -> Article:
+    return _from_cleaned(_file_id(path), clean(_bounded(_decode(path), limits)), str(path))
 
 
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 
 
-def load_md(path: Path) -> Article:
-    text = _decode(path)
+def load_md(path: Path, limits: Limits = DEFAULT_LIMITS) -> Article:
+    text = _bounded(_decode(path), limits)
     title = None
     front = re.match(r"^---\n(.*?)\n---\n", text, re.S)
     meta: dict[str, str] = {}
@@ -186,12 +220,12 @@ class _HTMLText(HTMLParser):
         self.parts.append(data)
 
 
-def load_html(path: Path) -> Article:
+def load_html(path: Path, limits: Limits = DEFAULT_LIMITS) -> Article:
     parser = _HTMLText()
     parser.feed(_decode(path))
     m = parser.meta
     title = (m.get("og:title") or parser.h1 or parser.title).strip() or None
-    c = clean("".join(parser.parts), title=title)
+    c = clean(_bounded("".join(parser.parts), limits), title=title)
     c.date = c.date or parse_date(m.get("article:published_time") or m.get("date"))
     c.author = c.author or m.get("author") or None
     c.source = c.source or m.get("og:site_name") or None
@@ -203,11 +237,14 @@ def _host(url: str) -> str | None:
     return host.removeprefix("www.") or None
 
 
-def article_from_record(rec: dict[str, object], location: str) -> Article:
+def article_from_record(
+    rec: dict[str, object], location: str, limits: Limits = DEFAULT_LIMITS
+) -> Article:
     """One JSON object (the RealTimeQA corpus shape) to an Article; KeyError/ValueError if unusable."""
     text = rec.get("text") or rec.get("body") or rec.get("content")
     if not isinstance(text, str) or not text.strip():
         raise ValueError("no 'text' or 'body'")
+    _bounded(text, limits)
     url = str(rec.get("url") or "")
     title = str(rec.get("title") or "").strip() or None
     art_id = str(rec.get("id") or "").strip()
@@ -229,34 +266,112 @@ def article_from_record(rec: dict[str, object], location: str) -> Article:
     return _from_cleaned(art_id, c, url or location)
 
 
-def load_jsonl(path: Path) -> Iterator[Article | LoadProblem]:
+def load_jsonl(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Article | LoadProblem]:
+    """The records of a .jsonl (or .jsonl.gz, or .json) file, read within `limits`: a line past
+    the longest is skipped, and reading stops at the record or expanded-size limit, each with a
+    problem that says so."""
     opener = gzip.open if path.name.endswith(".gz") else open
+    expanded_name, line_name, records_name = limits.names[:3]
     try:
         with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
             if path.suffix == ".json":
-                data = json.load(fh)
+                raw = fh.read(min(limits.expanded_bytes, limits.line_chars) + 1)
+                if len(raw) > min(limits.expanded_bytes, limits.line_chars):
+                    yield LoadProblem(
+                        str(path),
+                        f"larger than {min(limits.expanded_bytes, limits.line_chars):,} characters "
+                        f"({expanded_name} / {line_name}): nothing read; use .jsonl, one article "
+                        "per line",
+                    )
+                    return
+                data = json.loads(raw)
                 rows = data if isinstance(data, list) else [data]
-                for n, rec in enumerate(rows, 1):
-                    yield _record(rec, f"{path}:{n}")
+                for n, rec in enumerate(rows[: limits.records], 1):
+                    yield _record(rec, f"{path}:{n}", limits)
+                if len(rows) > limits.records:
+                    yield LoadProblem(str(path), _too_many(limits.records, records_name))
                 return
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield LoadProblem(f"{path}:{n}", f"not valid JSON ({exc.msg})")
-                    continue
-                yield _record(rec, f"{path}:{n}")
+            records = 0
+            try:
+                for n, line in bounded_lines(fh, limits):
+                    if line is None:
+                        yield LoadProblem(
+                            f"{path}:{n}",
+                            f"longer than {limits.line_chars:,} characters ({line_name}): skipped",
+                        )
+                        continue
+                    if records >= limits.records:
+                        yield LoadProblem(str(path), _too_many(limits.records, records_name))
+                        return
+                    records += 1
+                    try:
+                        rec = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        yield LoadProblem(f"{path}:{n}", f"not valid JSON ({exc.msg})")
+                        continue
+                    yield _record(rec, f"{path}:{n}", limits)
+            except TooLarge as exc:
+                yield LoadProblem(str(path), str(exc))
     except (OSError, EOFError, json.JSONDecodeError) as exc:
         yield LoadProblem(str(path), f"cannot read: {exc}")
 
 
-def _record(rec: object, location: str) -> Article | LoadProblem:
+_LINE = re.compile(r"[^\n]*\S[^\n]*")  # a line with something on it
+BLOCK = 1 << 20
+
+
+def bounded_lines(fh: IO[str], limits: Limits) -> Iterator[tuple[int, str | None]]:
+    """(line number, line) for each line of the text stream that is not blank; None for a line
+    longer than `limits.line_chars` (not kept). Read in blocks and searched by a regex, so a
+    flood of empty lines costs little; raises `TooLarge` once more than `limits.expanded_bytes`
+    have been read."""
+    read = lines = 0  # characters read; newlines before the text being searched
+    carry = ""  # the line the previous block ended inside
+    skipping = False  # inside a line already found too long
+    while True:
+        if read > limits.expanded_bytes:  # checked after a block's lines were given
+            raise TooLarge(
+                f"expands past {limits.expanded_bytes:,} bytes ({limits.names[0]}): nothing after "
+                f"line {lines} was read"
+            )
+        block = fh.read(BLOCK)
+        read += len(block)
+        text = carry + block if block else carry + "\n"
+        cut = text.rfind("\n")
+        if cut < 0:  # still inside one line
+            carry = "" if skipping else text
+            if len(carry) > limits.line_chars:
+                skipping, carry = True, ""
+            continue
+        done, carry = text[: cut + 1], text[cut + 1 :]
+        at = 0
+        if skipping:  # the rest of a long line
+            at = done.find("\n") + 1
+            lines += 1
+            yield lines, None
+            skipping = False
+        base = lines
+        for m in _LINE.finditer(done, at):
+            lines = base + done.count("\n", at, m.start())
+            base, at = lines, m.start()
+            line = m.group()
+            yield lines + 1, (None if len(line) > limits.line_chars else line)
+        lines = base + done.count("\n", at)
+        if len(carry) > limits.line_chars:
+            skipping, carry = True, ""
+        if not block:
+            return
+
+
+def _too_many(limit: int, name: str) -> str:
+    return f"more than {limit:,} records ({name}): the rest of the file was not read"
+
+
+def _record(rec: object, location: str, limits: Limits) -> Article | LoadProblem:
     if not isinstance(rec, dict):
         return LoadProblem(location, "not a JSON object")
     try:
-        return article_from_record(rec, location)
+        return article_from_record(rec, location, limits)
     except (KeyError, ValueError) as exc:
         return LoadProblem(location, f"skipped: {exc}")
 
@@ -299,16 +414,16 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[LoadProblem]]:
     return files, problems
 
 
-def load(path: Path) -> Iterator[Article | LoadProblem]:
+def load(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Article | LoadProblem]:
     """Every article in one file (many for .jsonl), or the problem that stopped it."""
     try:
         if path.stat().st_size > MAX_FILE_BYTES and not path.name.endswith((".jsonl", ".gz")):
             yield LoadProblem(str(path), f"larger than {MAX_FILE_BYTES // 1_000_000} MB")
             return
         if path.name.endswith((".jsonl", ".jsonl.gz", ".json")):
-            yield from load_jsonl(path)
+            yield from load_jsonl(path, limits)
             return
-        article = _LOADERS[path.suffix.lower()](path)
+        article = _LOADERS[path.suffix.lower()](path, limits)
     except (OSError, ValueError, KeyError) as exc:
         yield LoadProblem(str(path), f"cannot read: {exc}")
         return

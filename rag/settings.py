@@ -56,6 +56,17 @@ class ChunkSettings(BaseModel):
         return self
 
 
+class IngestSettings(BaseModel):
+    """What one file or article may make ingestion read (`rag ingest` and uploads alike)."""
+
+    max_article_chars: int = Field(1_000_000, ge=1000, description="the longest article")
+    max_line_chars: int = Field(5_000_000, ge=1000, description="the longest line of a .jsonl")
+    max_records: int = Field(1_000_000, ge=1, description="articles in one file")
+    max_expanded_bytes: int = Field(
+        4_000_000_000, ge=1000, description="what one file may expand to when decompressed"
+    )
+
+
 class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     top_k: int = Field(5, ge=1, le=100, description="passages `rag search` shows")
@@ -100,7 +111,23 @@ class ServerSettings(BaseModel):
     api_key: SecretStr | None = None
     cors_origins: list[str] = Field(default_factory=list)
     max_question_chars: int = Field(2000, ge=10, le=100_000)
-    max_upload_bytes: int = Field(20_000_000, ge=1000)
+    max_upload_bytes: int = Field(20_000_000, ge=1000, description="a POST /v1/articles body")
+    max_upload_expanded_bytes: int = Field(
+        200_000_000, ge=1000, description="what an uploaded file may expand to (a .gz)"
+    )
+    max_upload_records: int = Field(20_000, ge=1, description="articles in one uploaded file")
+    max_request_bytes: int = Field(
+        1_000_000, ge=1000, description="any other /v1 request body (a question, a chat)"
+    )
+    max_history_chars: int = Field(
+        20_000, ge=0, description="earlier turns sent with a question, all together"
+    )
+    open_docs: bool = Field(
+        False, description="with an API key set, serve /docs, /redoc and /openapi.json without it"
+    )
+    key_failures_per_minute: int = Field(
+        30, ge=1, description="wrong API keys one address may send per minute before a 429"
+    )
 
 
 class Settings(BaseSettings):
@@ -115,6 +142,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)

@@ -297,12 +297,14 @@ def test_unsupported_uploads_are_415(writable: TestClient) -> None:
 
 # --- the body limit -------------------------------------------------------------------------
 def test_content_length_over_the_limit_is_413(pipeline: Pipeline) -> None:
-    small = TestClient(create_app(with_server(pipeline, max_upload_bytes=1000), ui=False))
+    limits = {"max_upload_bytes": 1000, "max_request_bytes": 1000}
+    small = TestClient(create_app(with_server(pipeline, **limits), ui=False))
     r = small.post("/v1/articles", files={"files": ("long.txt", b"word " * 400)})
     assert r.status_code == 413
     assert "RAG_SERVER__MAX_UPLOAD_BYTES" in r.json()["detail"] and "bytes)" in r.json()["detail"]
     r = small.post("/v1/query", json={"question": "why " * 300})
-    assert r.status_code == 413  # every /v1/ body, not only uploads
+    assert r.status_code == 413  # every /v1/ body, not only uploads: with its own limit
+    assert "RAG_SERVER__MAX_REQUEST_BYTES" in r.json()["detail"]
 
 
 def test_body_without_length_is_counted_as_it_arrives(pipeline: Pipeline) -> None:
@@ -351,7 +353,8 @@ def test_no_key_configured_means_open(client: TestClient) -> None:
 
 
 def test_key_shows_in_the_docs(keyed: TestClient) -> None:
-    spec = keyed.get("/openapi.json").json()
+    assert keyed.get("/openapi.json").status_code == 401  # the schema, too, needs the key
+    spec = keyed.get("/openapi.json", headers={"X-API-Key": KEY}).json()
     assert set(spec["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
     assert "security" not in spec["paths"]["/v1/health"]["get"]
     assert "needs the API key" in spec["info"]["description"]

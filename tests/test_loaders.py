@@ -7,6 +7,8 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from index.loaders import Article, LoadProblem, discover, load
 from tests.conftest import SEEDS
 
@@ -113,3 +115,72 @@ def test_bad_files_are_reported_not_fatal(tmp_path: Path) -> None:
     assert all(len(r) == 1 and isinstance(r[0], LoadProblem) for r in results.values())
     assert "no article text" in results["empty.txt"][0].message  # type: ignore[union-attr]
     assert "binary" in results["binary.txt"][0].message  # type: ignore[union-attr]
+
+
+# --- bounds (issue "Hostile clients") ---------------------------------------------------------
+
+
+def _naive(text: str, line_chars: int) -> list[tuple[int, str | None]]:
+    return [
+        (n, None if len(line) > line_chars else line)
+        for n, line in enumerate(text.split("\n"), 1)
+        if line.strip() or len(line) > line_chars
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "a",
+        "a\nb\n",
+        "\n\n\nx\n\n y \n",
+        "short\n" + "L" * 50 + "\nafter\n",
+        "L" * 50,
+        "\n" * 10_000 + "end",
+        "x\n" + ("y" * 45 + "\n") * 3 + "z" * 41 + "\nlast",
+    ],
+)
+def test_bounded_lines_is_split_lines_without_blanks(text: str) -> None:
+    import io
+
+    from index import loaders
+    from index.loaders import Limits, bounded_lines
+
+    limits = Limits(line_chars=40)
+    for block in (1, 7, 64, 1 << 20):
+        loaders.BLOCK = block
+        try:
+            assert list(bounded_lines(io.StringIO(text), limits)) == _naive(text, 40), block
+        finally:
+            loaders.BLOCK = 1 << 20
+
+
+def test_a_file_is_read_within_its_limits(tmp_path: Path) -> None:
+    """A .jsonl.gz that expands past the limit stops with a problem naming the setting (the
+    records before it are kept); a line past the longest is skipped; records past the count are
+    not read; an article past the longest is refused; each problem names its setting."""
+    import gzip
+
+    from index.loaders import Limits, load
+
+    good = json.dumps({"id": "ok", "title": "Pier", "text": "The pier reopened on Friday."})
+    bomb = tmp_path / "bomb.jsonl.gz"
+    bomb.write_bytes(gzip.compress((good + "\n" + "\n" * 3_000_000).encode()))
+    limits = Limits(expanded_bytes=1_000_000)
+    items = list(load(bomb, limits))
+    assert [i.id for i in items if isinstance(i, Article)] == ["ok"]
+    assert "RAG_INGEST__MAX_EXPANDED_BYTES" in items[-1].message  # type: ignore[union-attr]
+
+    mixed = tmp_path / "mixed.jsonl"
+    long = json.dumps({"title": "Long", "text": "word " * 100})
+    mixed.write_text("\n".join([good, long, good.replace('"ok"', '"ok2"'), good]) + "\n")
+    items = list(load(mixed, Limits(line_chars=200, records=2)))
+    problems = [i.message for i in items if isinstance(i, LoadProblem)]
+    assert [i.id for i in items if isinstance(i, Article)] == ["ok", "ok2"]
+    assert "RAG_INGEST__MAX_LINE_CHARS" in problems[0] and "RAG_INGEST__MAX_RECORDS" in problems[1]
+
+    big = tmp_path / "big.txt"
+    big.write_text("Title\n\n" + "A long sentence of the article. " * 100)
+    (problem,) = load(big, Limits(article_chars=1000))
+    assert isinstance(problem, LoadProblem) and "RAG_INGEST__MAX_ARTICLE_CHARS" in problem.message

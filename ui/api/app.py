@@ -1,7 +1,8 @@
 """`create_app(pipeline)`: the FastAPI app for one pipeline, wired from the parts of `ui.api`.
 
 It puts the pipeline on `app.state` (where `ui.api.deps` finds it), adds the routers under `/v1`
-(the API-key check on all but health's when RAG_SERVER__API_KEY is set), the body-size limit,
+(the API-key check on all but health's when RAG_SERVER__API_KEY is set), `Guard` (the key checked
+and the body counted before anything reads it, a 500 that keeps the connection),
 CORS when origins are configured, the error handlers, and the Gradio chat at `/` behind Gradio's
 login with the same key. It stops the answer backends when the app shuts down. Nothing here
 handles a request itself.
@@ -19,7 +20,7 @@ import rag
 from rag.pipeline import Pipeline
 from ui.api.deps import Keyed, api_key, key_matches
 from ui.api.errors import add_handlers
-from ui.api.middleware import BodyLimit
+from ui.api.middleware import Guard
 from ui.api.routes import ROUTERS
 
 DESCRIPTION = (
@@ -46,7 +47,14 @@ def create_app(pipeline: Pipeline, *, ui: bool = True) -> FastAPI:
     for router, needs_key in ROUTERS:
         app.include_router(router, prefix="/v1", dependencies=Keyed if key and needs_key else [])
     add_handlers(app)
-    app.add_middleware(BodyLimit, limit=server.max_upload_bytes)
+    app.add_middleware(
+        Guard,
+        key=key,
+        request_limit=server.max_request_bytes,
+        upload_limit=server.max_upload_bytes,
+        open_docs=server.open_docs,
+        key_failures_per_minute=server.key_failures_per_minute,
+    )
     if server.cors_origins:  # added last, so outermost: even a 413 carries the CORS headers
         app.add_middleware(
             CORSMiddleware,

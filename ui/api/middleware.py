@@ -1,6 +1,16 @@
-"""The request-body limit (RAG_SERVER__MAX_UPLOAD_BYTES), enforced twice: by `BodyLimit` for a
-/v1/ request whose Content-Length is over it (a 413 before the body is read), and by
-`read_limited()` for a body that arrives without a length (counted as it streams).
+"""`Guard`, the ASGI middleware in front of every API route, which bounds what a client can make
+the server do before anything else runs:
+
+1. the API key (RAG_SERVER__API_KEY) is checked from the headers before a byte of the body is
+   read: every /v1 route but health, and the OpenAPI docs and schema unless
+   RAG_SERVER__OPEN_DOCS=true, answer 401 without it; a client that keeps sending wrong keys is
+   told to wait (429 with Retry-After) after RAG_SERVER__KEY_FAILURES_PER_MINUTE of them;
+2. the body is counted as it arrives, with or without Content-Length (chunked): past the route's
+   limit the request gets a 413 that names the limit and its setting, before anything parses it
+   (uploads to /v1/articles: RAG_SERVER__MAX_UPLOAD_BYTES; everything else:
+   RAG_SERVER__MAX_REQUEST_BYTES);
+3. an unexpected error becomes a JSON 500 here, so the server does not drop the connection (the
+   client's next request on it works).
 
 `form_from_bytes()` then parses a multipart upload from the bytes already read and counted, so
 nothing reads the body twice. This module limits and reads bodies; it does not look inside them.
@@ -8,36 +18,189 @@ nothing reads the body twice. This module limits and reads bodies; it does not l
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ui.api.deps import key_matches
+from ui.api.errors import error_text
 
-def too_large(limit: int, size: int | None = None) -> str:
+log = logging.getLogger(__name__)
+
+OPEN_PATHS = ("/v1/health",)
+DOC_PATHS = ("/docs", "/redoc", "/openapi.json")
+UPLOADS = "/v1/articles"
+UPLOAD_SETTING = "RAG_SERVER__MAX_UPLOAD_BYTES"
+REQUEST_SETTING = "RAG_SERVER__MAX_REQUEST_BYTES"
+KEY_HELP = (
+    "missing or wrong API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY` "
+    "with the key set in RAG_SERVER__API_KEY"
+)
+
+
+def too_large(limit: int, size: int | None = None, setting: str = UPLOAD_SETTING) -> str:
     got = f" ({size} bytes)" if size else ""
-    return (
-        f"the request body is too large{got}: the limit is {limit} bytes "
-        "(RAG_SERVER__MAX_UPLOAD_BYTES); split the upload into smaller files"
-    )
+    what = "split the upload into smaller files" if setting == UPLOAD_SETTING else "send less"
+    return f"the request body is too large{got}: the limit is {limit} bytes ({setting}); {what}"
 
 
-class BodyLimit:
-    """ASGI middleware: a /v1/ request whose Content-Length exceeds the limit gets a 413 before
-    its body is read (uploads without a length are counted as they stream, by `read_limited`)."""
+class BodyTooLarge(HTTPException):
+    """Raised by the counting `receive` when a body passes its limit (FastAPI lets an
+    HTTPException through from a body read; Starlette answers it with the 413)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, limit: int, setting: str) -> None:
+        super().__init__(413, too_large(limit, setting=setting))
+
+
+class FailedKeys:
+    """Wrong-key attempts per client address in the last minute (thread-safe)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        times = self._seen.setdefault(client, deque())
+        while times and times[0] <= now - 60:
+            times.popleft()
+        return times
+
+    def wait(self, client: str) -> int:
+        """Seconds this client must wait before its key is checked again (0: go ahead)."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._recent(client, now)
+            if len(times) < self.per_minute:
+                return 0
+            return max(1, int(times[0] + 60 - now) + 1)
+
+    def failed(self, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._recent(client, now).append(now)
+            if len(self._seen) > 10_000:  # forget the quiet ones
+                for c in [c for c, t in self._seen.items() if not t]:
+                    del self._seen[c]
+
+
+class Guard:
+    """See the module's docstring."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        key: str | None,
+        request_limit: int,
+        upload_limit: int,
+        open_docs: bool = False,
+        key_failures_per_minute: int = 30,
+    ) -> None:
         self.app = app
-        self.limit = limit
+        self.key = key
+        self.request_limit = request_limit
+        self.upload_limit = upload_limit
+        self.open_docs = open_docs
+        self.failures = FailedKeys(key_failures_per_minute)
+
+    def _needs_key(self, path: str) -> bool:
+        if self.key is None or path in OPEN_PATHS:
+            return False
+        if path.startswith("/v1/"):
+            return True
+        return not self.open_docs and (path in DOC_PATHS or path.startswith("/docs/"))
+
+    def _has_key(self, headers: dict[bytes, bytes]) -> bool:
+        assert self.key is not None
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = auth.partition(" ")
+        given = [token.strip() if scheme.lower() == "bearer" else None]
+        given.append(headers.get(b"x-api-key", b"").decode("latin-1") or None)
+        return any(key_matches(k, self.key) for k in given)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
-            length = dict(scope["headers"]).get(b"content-length", b"")
-            if length.isdigit() and int(length) > self.limit:
-                detail = too_large(self.limit, int(length))
-                await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        headers = dict(scope["headers"])
+        if self._needs_key(path):
+            client = (scope.get("client") or ("?", 0))[0]
+            wait = self.failures.wait(client)
+            if wait:
+                detail = f"too many wrong API keys from this address: try again in {wait} s"
+                await _reply(scope, receive, send, 429, detail, {"Retry-After": str(wait)})
                 return
-        await self.app(scope, receive, send)
+            if not self._has_key(headers):
+                self.failures.failed(client)
+                auth = {"WWW-Authenticate": "Bearer"}
+                await _reply(scope, receive, send, 401, KEY_HELP, auth)
+                return
+        if path.startswith("/v1/"):
+            limit, setting = (
+                (self.upload_limit, UPLOAD_SETTING)
+                if path == UPLOADS
+                else (self.request_limit, REQUEST_SETTING)
+            )
+            length = headers.get(b"content-length", b"")
+            if length.isdigit() and int(length) > limit:
+                detail = too_large(limit, int(length), setting)
+                await _reply(scope, receive, send, 413, detail)
+                return
+            receive = _counting(receive, limit, setting)
+        await self._run(scope, receive, send)
+
+    async def _run(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:  # an error nothing else answered: a 500 on a usable connection
+            log.exception("unhandled error", exc_info=exc)
+            if not started:
+                await _reply(scope, receive, send, 500, error_text(exc))
+
+
+def _counting(receive: Receive, limit: int, setting: str) -> Callable[[], Awaitable[Message]]:
+    seen = 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge(limit, setting)
+        return message
+
+    return counted
+
+
+async def _reply(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    status: int,
+    detail: str,
+    headers: dict[str, Any] | None = None,
+) -> None:
+    await JSONResponse({"detail": detail}, status_code=status, headers=headers)(
+        scope, receive, send
+    )
 
 
 async def read_limited(request: Request, limit: int) -> bytes:

@@ -11,6 +11,7 @@ reading and writing are `index`'s.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import threading
 from dataclasses import asdict
@@ -21,9 +22,10 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from index.intake import articles_from_files, articles_from_records
-from index.loaders import SUFFIXES, Article, LoadProblem
+from index.intake import articles_from_files, articles_from_records, file_limits
+from index.loaders import SUFFIXES, Article, Limits, LoadProblem
 from rag.pipeline import Pipeline
+from rag.text import repair
 from ui.api.deps import PipelineDep, SettingsDep
 from ui.api.errors import describe_validation
 from ui.api.middleware import form_from_bytes, read_limited
@@ -32,6 +34,7 @@ from ui.api.schemas import ArticlesIn
 router = APIRouter(tags=["articles"])
 # one writer at a time in this process; the ledger's lock serialises processes
 _writer = threading.Lock()
+MAX_NAME_BYTES = 200  # file systems allow 255
 WRITE_WAIT = 60.0  # seconds an upload waits for another process's ingest before a 503
 
 UPLOAD_SCHEMA = {
@@ -84,9 +87,11 @@ async def add_articles(
     body = await read_limited(request, settings.server.max_upload_bytes)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json":
-        articles, problems = json_articles(body)
+        articles, problems = json_articles(body, file_limits(settings, upload=True))
     elif ctype == "multipart/form-data":
-        articles, problems = await uploaded_articles(request, body)
+        articles, problems = await uploaded_articles(
+            request, body, file_limits(settings, upload=True)
+        )
     else:
         raise HTTPException(
             415,
@@ -102,24 +107,29 @@ async def add_articles(
     return await run_in_threadpool(write, pipeline, articles, problems, replace)
 
 
-def json_articles(body: bytes) -> tuple[list[Article], list[LoadProblem]]:
-    """The articles of a JSON body (422 with what is wrong when it is not `ArticlesIn`)."""
+def json_articles(body: bytes, limits: Limits) -> tuple[list[Article], list[LoadProblem]]:
+    """The articles of a JSON body (422 with what is wrong when it is not `ArticlesIn`). Parsed
+    as FastAPI parses the other bodies, so invalid Unicode is repaired, not refused."""
+    expected = ' (expected {"articles": [{"title": ..., "text": ...}]})'
     try:
-        parsed = ArticlesIn.model_validate_json(body)
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HTTPException(422, f"the request body is not valid JSON ({exc})" + expected) from None
+    try:
+        parsed = ArticlesIn.model_validate(data)
     except ValidationError as exc:
-        raise HTTPException(
-            422,
-            describe_validation(exc.errors())
-            + ' (expected {"articles": [{"title": ..., "text": ...}]})',
-        ) from None
+        raise HTTPException(422, describe_validation(exc.errors()) + expected) from None
     return articles_from_records(
-        (a.model_dump(exclude_none=True), a.url or f"POST /v1/articles #{i}")
-        for i, a in enumerate(parsed.articles)
+        (
+            (a.model_dump(exclude_none=True), a.url or f"POST /v1/articles #{i}")
+            for i, a in enumerate(parsed.articles)
+        ),
+        limits,
     )
 
 
 async def uploaded_articles(
-    request: Request, body: bytes
+    request: Request, body: bytes, limits: Limits
 ) -> tuple[list[Article], list[LoadProblem]]:
     """The articles in a multipart upload's files (415 for a type `index.loaders` cannot read)."""
     form = await form_from_bytes(request, body)
@@ -129,7 +139,7 @@ async def uploaded_articles(
             for _, value in form.multi_items():
                 if isinstance(value, str):
                     continue
-                name = Path(value.filename or "upload.txt").name
+                name = upload_name(value.filename)
                 if not name.lower().endswith(SUFFIXES):
                     raise HTTPException(
                         415, f"{name}: unsupported file type; upload one of {', '.join(SUFFIXES)}"
@@ -143,10 +153,28 @@ async def uploaded_articles(
                     422, "no file in the upload: send multipart form field(s) named 'files'"
                 )
             return await run_in_threadpool(
-                articles_from_files, paths, display_name=lambda p: f"upload:{p.name}"
+                articles_from_files,
+                paths,
+                display_name=lambda p: f"upload:{p.name}",
+                limits=limits,
             )
     finally:
         await form.close()
+
+
+def upload_name(filename: str | None) -> str:
+    """A file name an upload can be saved under: its last path part, valid Unicode without
+    control characters, at most MAX_NAME_BYTES in UTF-8 (cut before the type suffix, which is
+    kept), or upload.txt when nothing is left."""
+    name = "".join(c for c in repair(Path(filename or "").name) if c.isprintable()).strip()
+    if name in ("", ".", ".."):
+        return "upload.txt"
+    low = name.lower()
+    suffix = max((x for x in SUFFIXES if low.endswith(x)), key=len, default="")
+    stem = name[: len(name) - len(suffix)]
+    room = MAX_NAME_BYTES - len(suffix.encode())
+    stem = stem.encode()[:room].decode(errors="ignore") or "upload"
+    return stem + name[len(name) - len(suffix) :]
 
 
 def write(
