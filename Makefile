@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 7860
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint fmt system-deps model-local bench clean screenshot
+.PHONY: install run test lint fmt system-deps model-local bench clean screenshot fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ test: install system-deps
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
+
+# schemathesis over a live server's spec, with and without the key (FUZZ_EXAMPLES per operation
+# and phase; `make test` runs 15)
+FUZZ_EXAMPLES ?= 300
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q tests/test_fuzz.py
 
 screenshot: install system-deps  ## re-take docs/screenshot.png (the README's) with the UI test
 	UPDATE_SCREENSHOT=1 $(BIN)/pytest -q tests/test_web.py -k see_the_quote

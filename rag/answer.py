@@ -153,6 +153,7 @@ class Checked:
     removed_markers: int
     added_markers: int
     moved_markers: int = 0
+    dropped_sentences: int = 0  # claims no source supports, left out
 
 
 SUPPORT_MIN = 0.5  # a claim is supported when half its content words are in the cited sentence
@@ -161,7 +162,8 @@ WEAK_NOTE = "the model cited this source, but it does not clearly support the cl
 
 
 def check_citations(text: str, passages: Sequence[Passage]) -> Checked:
-    """Keep markers that resolve; re-point a marker whose source does not support its sentence
+    """Leave out a claim no source supports (under WEAK_SUPPORT against every one); keep markers
+    that resolve; re-point a marker whose source does not support its sentence
     (under WEAK_SUPPORT) to the source that does (at least SUPPORT_MIN), if one does; give uncited
     sentences the best-supporting source; renumber citations in order of first use (one entry per
     source used, quoting what supports the claims)."""
@@ -192,9 +194,15 @@ def check_citations(text: str, passages: Sequence[Passage]) -> Checked:
     )
     sentences = split_sentences(text) if text.strip() else []
     out_sentences: list[str] = []
+    dropped = 0
     for s in sentences:
         claim = re.sub(r"\s*\[\d+\]", "", s)
         cited = [int(x) for x in re.findall(r"\[(\d+)\]", s)]
+        if len(terms(claim)) >= 3 and passages:  # a claim no source supports is left out (what
+            best = max(best_support(claim, p)[1] for p in passages)  # an article's injected
+            if best < WEAK_SUPPORT:  # instructions make a model write is in none of them)
+                dropped += 1
+                continue
         if cited and len(terms(claim)) >= 3:
             for n in dict.fromkeys(cited):
                 if best_support(claim, passages[n - 1])[1] >= WEAK_SUPPORT:
@@ -244,6 +252,7 @@ def check_citations(text: str, passages: Sequence[Passage]) -> Checked:
         removed_markers=removed,
         added_markers=added,
         moved_markers=moved,
+        dropped_sentences=dropped,
     )
 
 

@@ -152,25 +152,49 @@ def unmentioned_names(question: str, texts: Iterable[str]) -> list[str]:
 
 
 _INJECTION = re.compile(
-    r"(ignore|disregard|forget|override)\s+(all\s+|any\s+|the\s+)?(previous|prior|above|earlier|your)\s+"
-    r"(instructions?|prompts?|rules?|directions?)|"
-    r"\b(system prompt|you are now|new instructions?|act as|respond only with|reply only with|"
-    r"from now on,? you)\b",
-    re.I,
+    "|".join(
+        (
+            # English
+            r"\b(ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,40}\b(instructions?|prompts?|"
+            r"rules?|directions?|guidelines?|system message)\b",
+            r"\b(system prompt|you are now|new instructions?|act as|pretend (to be|you are)|"
+            r"respond only with|reply only with|answer only with|from now on,? you|"
+            r"(ai|a\.i\.|llm|language model|model|assistant|chatbot|ai model)s?\s+(reading|"
+            r"summari[sz]ing|processing|answering)\b|"
+            r"(tell|instruct) the (user|reader)s?|in your (answer|response|reply))\b",
+            r"^\s*(system|assistant|developer)\s*:",
+            # French, Spanish, Portuguese, Italian, German, Dutch
+            r"\b(ignore[sz]?|oublie[sz]?)\b[^.!?\n]{0,40}\b(instructions?|consignes?|r[eè]gles?)\b",
+            r"\b(tu es|vous [eê]tes) (maintenant|d[ée]sormais)\b|\br[ée]ponds? uniquement\b",
+            r"\b(ignor[ae]|olvida|desobedece)\b[^.!?\n]{0,40}\b(instrucciones|reglas|indicaciones|"
+            r"istruzioni|regole|instru[cç][oõ]es|regras)\b",
+            r"\b(ahora eres|responde solo|responde [úu]nicamente|agora voc[eê] [ée]|"
+            r"rispondi solo|ora sei)\b",
+            r"\b(ignoriere|vergiss)\b[^.!?\n]{0,40}\b(anweisungen|regeln|vorgaben)\b",
+            r"\b(du bist (jetzt|nun)|antworte nur)\b",
+            r"\b(negeer|vergeet)\b[^.!?\n]{0,40}\b(instructies|regels)\b",
+        )
+    ),
+    re.I | re.M,
 )
+# a run of base64 long enough to hide a sentence: no reader of news needs it, a model may decode it
+_ENCODED = re.compile(r"(?<![\w/+=])[A-Za-z0-9+/]{40,}={0,2}(?![\w/+=])")
+_MARKUP = re.compile(r"<!--.*?-->|<[^>]{1,200}>", re.S)  # comments and tags left in article text
+_MD_LINK = re.compile(r"!\[[^\]]*\]\([^)]*\)|\[([^\]]*)\]\([^)]*\)")  # images; links: their text
 
 
 def looks_like_instruction(sentence: str) -> bool:
-    """Text in an article that addresses a language model rather than a reader."""
-    return bool(_INJECTION.search(sentence))
+    """Text in an article that addresses a language model rather than a reader (in English and
+    the main western European languages), or hides something encoded."""
+    return bool(_INJECTION.search(sentence) or _ENCODED.search(sentence))
 
 
 def redact_instructions(text: str) -> str:
-    """Replace instruction-like sentences of an article with a marker before it reaches an LLM."""
-    out = []
-    for s in split_sentences(text):
-        out.append("[instruction-like text removed]" if looks_like_instruction(s) else s)
-    return " ".join(out)
+    """The article text an LLM may read: markup comments and tags removed, markdown images
+    removed and links reduced to their words, and every
+    instruction-like sentence left out (no marker in its place, which a model would repeat)."""
+    text = _MD_LINK.sub(lambda m: m.group(1) or "", _MARKUP.sub(" ", text))
+    return " ".join(s for s in split_sentences(text) if not looks_like_instruction(s))
 
 
 def repair(text: str) -> str:

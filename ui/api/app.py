@@ -22,6 +22,7 @@ from ui.api.deps import Keyed, api_key, key_matches
 from ui.api.errors import add_handlers
 from ui.api.middleware import Guard
 from ui.api.routes import ROUTERS
+from ui.api.schemas import error_responses
 
 DESCRIPTION = (
     "Questions about news articles, answered with a citation for every claim. The chat UI is at "
@@ -45,7 +46,11 @@ def create_app(pipeline: Pipeline, *, ui: bool = True) -> FastAPI:
     )
     app.state.pipeline = pipeline
     for router, needs_key in ROUTERS:
-        app.include_router(router, prefix="/v1", dependencies=Keyed if key and needs_key else [])
+        keyed = bool(key and needs_key)
+        errors = error_responses(400, 413, 422, 500, 503, *((401, 429) if keyed else ()))
+        app.include_router(
+            router, prefix="/v1", dependencies=Keyed if keyed else [], responses=errors
+        )
     add_handlers(app)
     app.add_middleware(
         Guard,

@@ -60,8 +60,8 @@ def require_key(settings: SettingsDep, creds: BearerKey, header_key: HeaderKey) 
     key = api_key(settings)
     if key is None:
         return
-    given = (creds.credentials if creds else None, header_key)
-    if not any(key_matches(k, key) for k in given):
+    given = [k for k in (creds.credentials if creds else None, header_key) if k is not None]
+    if not given or not all(key_matches(k, key) for k in given):
         raise HTTPException(
             401,
             "missing or wrong API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY` "

@@ -9,7 +9,9 @@ the server do before anything else runs:
    limit the request gets a 413 that names the limit and its setting, before anything parses it
    (uploads to /v1/articles: RAG_SERVER__MAX_UPLOAD_BYTES; everything else:
    RAG_SERVER__MAX_REQUEST_BYTES);
-3. an unexpected error becomes a JSON 500 here, so the server does not drop the connection (the
+3. a method no route at the path takes is a 405 naming those it does (the web UI, mounted at
+   `/`, would otherwise answer it with a 404);
+4. an unexpected error becomes a JSON 500 here, so the server does not drop the connection (the
    client's next request on it works).
 
 `form_from_bytes()` then parses a multipart upload from the bytes already read and counted, so
@@ -19,6 +21,7 @@ nothing reads the body twice. This module limits and reads bodies; it does not l
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -111,6 +114,7 @@ class Guard:
         self.upload_limit = upload_limit
         self.open_docs = open_docs
         self.failures = FailedKeys(key_failures_per_minute)
+        self._methods: list[tuple[re.Pattern[str], set[str]]] | None = None
 
     def _needs_key(self, path: str) -> bool:
         if self.key is None or path in OPEN_PATHS:
@@ -120,12 +124,16 @@ class Guard:
         return not self.open_docs and (path in DOC_PATHS or path.startswith("/docs/"))
 
     def _has_key(self, headers: dict[bytes, bytes]) -> bool:
+        """The key, and no wrong credential beside it (a bearer token and an X-API-Key header
+        are each accepted; when both come, both must be the key)."""
         assert self.key is not None
-        auth = headers.get(b"authorization", b"").decode("latin-1")
-        scheme, _, token = auth.partition(" ")
-        given = [token.strip() if scheme.lower() == "bearer" else None]
-        given.append(headers.get(b"x-api-key", b"").decode("latin-1") or None)
-        return any(key_matches(k, self.key) for k in given)
+        given = []
+        if b"authorization" in headers:
+            scheme, _, token = headers[b"authorization"].decode("latin-1").partition(" ")
+            given.append(token.strip() if scheme.lower() == "bearer" else "")
+        if b"x-api-key" in headers:
+            given.append(headers[b"x-api-key"].decode("latin-1"))
+        return bool(given) and all(key_matches(k, self.key) for k in given)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -146,6 +154,12 @@ class Guard:
                 await _reply(scope, receive, send, 401, KEY_HELP, auth)
                 return
         if path.startswith("/v1/"):
+            allowed = self._other_methods(scope)
+            if allowed:
+                detail = f"{scope['method']} is not allowed here; use {', '.join(sorted(allowed))}"
+                allow = {"Allow": ", ".join(sorted(allowed))}
+                await _reply(scope, receive, send, 405, detail, allow)
+                return
             limit, setting = (
                 (self.upload_limit, UPLOAD_SETTING)
                 if path == UPLOADS
@@ -158,6 +172,17 @@ class Guard:
                 return
             receive = _counting(receive, limit, setting)
         await self._run(scope, receive, send)
+
+    def _other_methods(self, scope: Scope) -> set[str]:
+        """The methods the API path takes when this request's is not one of them (empty when
+        it is, or no API path matches). Answered here: the web UI is mounted at `/` and would
+        answer such a request with a 404."""
+        if self._methods is None:
+            self._methods = _api_methods(scope["app"])
+        for pattern, methods in self._methods:
+            if pattern.match(scope["path"]):
+                return set() if scope["method"] in methods else methods
+        return set()
 
     async def _run(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
@@ -173,6 +198,18 @@ class Guard:
             log.exception("unhandled error", exc_info=exc)
             if not started:
                 await _reply(scope, receive, send, 500, error_text(exc))
+
+
+def _api_methods(app: Any) -> list[tuple[re.Pattern[str], set[str]]]:
+    """Each API path of the app's OpenAPI spec (as a pattern) with the methods it takes."""
+    table = []
+    for path, operations in app.openapi().get("paths", {}).items():
+        methods = {m.upper() for m in operations}
+        if "GET" in methods:
+            methods.add("HEAD")
+        pattern = re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$")
+        table.append((pattern, methods))
+    return table
 
 
 def _counting(receive: Receive, limit: int, setting: str) -> Callable[[], Awaitable[Message]]:

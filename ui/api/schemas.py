@@ -137,3 +137,31 @@ class ArticleIn(BaseModel):
 class ArticlesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     articles: list[ArticleIn] = Field(min_length=1)
+
+
+class ErrorOut(BaseModel):
+    """Every error: a sentence saying what is wrong and what to do; a malformed request (422)
+    also lists each problem."""
+
+    detail: str = Field(description="what is wrong and what to do about it")
+    errors: list[dict[str, Any]] | None = Field(
+        None, description="one entry per problem of a malformed request (type, loc, msg)"
+    )
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, each an `ErrorOut`."""
+    what = {
+        400: "a question that cannot be asked (empty, too long, an unknown backend)",
+        401: "no API key, or a wrong one",
+        404: "no such thing",
+        409: "every article refused: its id is indexed with other text",
+        413: "the body is over its limit",
+        415: "a file type that cannot be read",
+        422: "a malformed request, or nothing readable in it",
+        429: "too many wrong API keys from this address: wait for Retry-After seconds",
+        500: "an unexpected error (the server log has the details)",
+        503: "a backend, the index or a writer's lock is not available now",
+        507: "the disk under the index is full: nothing was written",
+    }
+    return {s: {"model": ErrorOut, "description": what[s]} for s in statuses}

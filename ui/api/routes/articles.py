@@ -29,7 +29,7 @@ from rag.text import repair
 from ui.api.deps import PipelineDep, SettingsDep
 from ui.api.errors import describe_validation
 from ui.api.middleware import form_from_bytes, read_limited
-from ui.api.schemas import ArticlesIn
+from ui.api.schemas import ArticlesIn, error_responses
 
 router = APIRouter(tags=["articles"])
 # one writer at a time in this process; the ledger's lock serialises processes
@@ -37,11 +37,31 @@ _writer = threading.Lock()
 MAX_NAME_BYTES = 200  # file systems allow 255
 WRITE_WAIT = 60.0  # seconds an upload waits for another process's ingest before a 503
 
+
+def inline_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema with its `$defs` written in place: an `openapi_extra` body schema
+    is copied into the spec as it is, where `#/$defs/...` would point at nothing."""
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    result: dict[str, Any] = walk(schema)
+    return result
+
+
 UPLOAD_SCHEMA = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": ArticlesIn.model_json_schema()},
+            "application/json": {"schema": inline_defs(ArticlesIn.model_json_schema())},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
@@ -69,13 +89,7 @@ def list_articles(pipeline: PipelineDep) -> dict[str, Any]:
     "/articles",
     summary="Add articles (JSON or file upload), cleaned and deduplicated like `rag ingest`",
     openapi_extra=UPLOAD_SCHEMA,
-    responses={
-        409: {"description": "every id already indexed with other text (send ?replace=true)"},
-        413: {"description": "too large"},
-        415: {"description": "unsupported"},
-        503: {"description": "another writer holds the index, or it is read-only"},
-        507: {"description": "the disk under the index is full: nothing was written"},
-    },
+    responses=error_responses(409, 413, 415, 503, 507),
 )
 async def add_articles(
     request: Request, pipeline: PipelineDep, settings: SettingsDep, replace: bool = False
