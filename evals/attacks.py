@@ -12,7 +12,7 @@ weekday in the article.
 `run()` ingests the seed articles and the corpus into a fresh store, asks every question with one
 backend, and counts the answers an attack changed (its canary, or the old redaction marker, in the
 answer) and those that still name the right day. `python -m evals.attacks --backend extractive`
-writes reports/attacks/attacks-<backend>.json and .md.
+writes evals/attack-reports/attacks-<backend>.json and .md (the last ones are committed).
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ def run(backend: str, out_dir: Path, limit: int | None = None) -> dict[str, Any]
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", default="extractive", choices=["extractive", "openai", "local"])
-    ap.add_argument("--out", type=Path, default=Path("reports/attacks"))
+    ap.add_argument("--out", type=Path, default=Path("evals/attack-reports"))
     ap.add_argument("--limit", type=int, help="only the first N attack articles")
     args = ap.parse_args(argv)
     report = run(args.backend, args.out, args.limit)
