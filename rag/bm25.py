@@ -240,10 +240,15 @@ def rebuild_in_background(settings: Settings) -> None:
     (`python -m rag.bm25`): a server keeps answering meanwhile and picks it up when saved."""
     s = settings.store
     cache_dir = Path(s.path) / "bm25" / s.collection
-    cache_dir.mkdir(parents=True, exist_ok=True)
     env = os.environ | {"RAG_STORE__PATH": str(s.path), "RAG_STORE__COLLECTION": s.collection}
     env.pop("RAG_STORE__HOST", None)
-    with (cache_dir.parent / f"{s.collection}.build.log").open("ab") as out:
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        out = (cache_dir.parent / f"{s.collection}.build.log").open("ab")
+    except OSError as exc:  # a read-only store: answered from the saved index as patched
+        log.warning("cannot rebuild the BM25 index of %s (%s)", s.path, exc)
+        return
+    with out:
         subprocess.Popen(
             [sys.executable, "-m", "rag.bm25"],
             env=env,
