@@ -9,6 +9,11 @@ extractive answers), and on the largest store also times adding 10 new articles 
 a `rag serve` start after that (on the saved BM25 index, patched, while a separate process rebuilds
 it: how long that takes) and re-ingesting the unchanged archive. Prints a table, writes bench/results/scale.json. Stores go
 in --work (kept, for reuse with --reuse) or a temporary folder.
+
+With `--chroma` the vectors go to a real `chroma run` server per fraction (the scale-out path:
+RAG_STORE__HOST), the ledger stays in the store folder, and the BM25 index is built from the
+chunks read back from the server at each start (nothing is saved beside a server's store); its
+server's memory is reported too. Results: bench/results/scale-chroma.json.
 """
 
 from __future__ import annotations
@@ -25,7 +30,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DATA, dir_size_mb, serve_env, start_serve, stop, write_result
+from bench.common import (
+    DATA,
+    dir_size_mb,
+    free_port,
+    serve_env,
+    start_serve,
+    stop,
+    write_result,
+)
 from bench.serve import memory_mb, pct
 
 OTHER_YEAR = DATA.parent / "realtimeqa-2022-2024"
@@ -56,11 +69,44 @@ def questions(n: int) -> list[str]:
     return out
 
 
-def serve_and_ask(store: Path, work: Path, qs: list[str]) -> dict[str, Any]:
+def start_chroma(path: Path, log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """A real `chroma run` server on 127.0.0.1 over `path`, once it answers."""
+    import chromadb
+
+    port = free_port()
+    exe = str(Path(sys.executable).parent / "chroma")
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.time() + 120
+    while True:
+        try:
+            chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
+            return proc, port
+        except Exception:
+            if proc.poll() is not None or time.time() > deadline:
+                stop(proc)
+                raise SystemExit(f"chroma run did not start:\n{log.read_text()[-2000:]}") from None
+            time.sleep(0.5)
+
+
+def env_for(store: Path, port: int | None) -> dict[str, str]:
+    env = serve_env(store)
+    if port is not None:
+        env |= {"RAG_STORE__HOST": "127.0.0.1", "RAG_STORE__PORT": str(port)}
+    return env
+
+
+def serve_and_ask(
+    store: Path, work: Path, qs: list[str], port: int | None = None
+) -> dict[str, Any]:
     import httpx
 
     t = time.perf_counter()
-    proc, base, _ = start_serve(work, serve_env(store), f"serve-{store.name}.log")
+    proc, base, _ = start_serve(work, env_for(store, port), f"serve-{store.name}.log")
     log = work / f"serve-{store.name}.log"
     url = base + "/v1"
     try:
@@ -115,6 +161,8 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=40, help="questions asked per store")
     ap.add_argument("--work", type=Path, help="keep the stores here (default: a temp folder)")
     ap.add_argument("--reuse", action="store_true", help="skip building stores already in --work")
+    ap.add_argument("--chroma", action="store_true", help="vectors in a `chroma run` server")
+    ap.add_argument("--skip-largest", action="store_true", help="no add-10 / re-ingest steps")
     args = ap.parse_args()
     from index.intake import intake
 
@@ -127,19 +175,34 @@ def main() -> None:
     cli = [sys.executable, "-m", "ui.cli", "ingest", "--quiet", "--json"]
     for frac in (float(f) for f in args.fractions.split(",")):
         n = round(total * frac)
-        store = work / f"store-{n}"
+        store = work / f"store-{n}{'-chroma' if args.chroma else ''}"
         row: dict[str, Any] = {"fraction": frac, "articles": n}
-        if not (args.reuse and store.exists()):
-            secs, rss, out = timed(
-                [*cli, "--limit", str(n), *map(str, CORPORA)], serve_env(store), work
-            )
-            report = json.loads(out)
-            row |= {"ingest_s": round(secs, 1), "ingest_peak_rss_mb": round(rss), "chunks": 0}
-            row["chunks"] = report["chunks_added"]
-        row["disk_mb"] = round(dir_size_mb(store))
-        row |= serve_and_ask(store, work, qs)
+        chroma, port = (None, None)
+        if args.chroma:
+            chroma, port = start_chroma(store / "chroma-server", work / f"chroma-{n}.log")
+        try:
+            if not (args.reuse and store.exists() and (store / "ledger-news.sqlite3").exists()):
+                secs, rss, out = timed(
+                    [*cli, "--limit", str(n), *map(str, CORPORA)], env_for(store, port), work
+                )
+                report = json.loads(out)
+                row |= {"ingest_s": round(secs, 1), "ingest_peak_rss_mb": round(rss)}
+                row["chunks"] = report["chunks_added"]
+            row["disk_mb"] = round(dir_size_mb(store))
+            row |= serve_and_ask(store, work, qs, port)
+            if chroma is not None:
+                row["chroma_server_memory"] = memory_mb(chroma.pid)
+        finally:
+            if chroma is not None:
+                stop(chroma)
         rows.append(row)
         print(json.dumps(row), flush=True)
+    if args.skip_largest or args.chroma:
+        name = "scale-chroma" if args.chroma else "scale"
+        print("wrote", write_result(name, {"args": {k: str(v) for k, v in vars(args).items()},
+                                           "total_articles": total, "rows": rows}))  # fmt: skip
+        tmp.cleanup()
+        return
     largest = rows[-1]
     store = work / f"store-{largest['articles']}"
     again, _, _ = timed([*cli, "--limit", str(largest["articles"]), *map(str, CORPORA)],

@@ -343,8 +343,8 @@ def mine(
                 text = _with_of(text, sent.text)
             if not _accepts(kind, expected, where, duration) or _in_question(text, kind, q_words):
                 continue
-            if expected == DATE and _AGE.search(text):
-                continue  # "42-year-old" is an age, not a date
+            if expected == DATE and (_AGE.search(text) or _SPAN_OF_TIME.match(text)):
+                continue  # "42-year-old" is an age, "11 weeks" a length of time: not a date
             key = " ".join(_words(_ARTICLE.sub("", text)))
             if not key:
                 continue
@@ -385,6 +385,15 @@ _DURATION = re.compile(
 )
 _COUNTED = re.compile(r"\bhow many\s+(?:\w+\s+)??(\w+)", re.I)
 _AGE = re.compile(r"^\d+-year(?:-old)?$|\byears? old\b", re.I)
+_SPAN_OF_TIME = re.compile(  # a length of time, which answers "how long", never "when"
+    r"^(?:the\s+)?(?:about|around|nearly|almost|more than|over|under|some|just|only|another)?\s*"
+    r"(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|"
+    r"a few|many)[\s-]+(?:\w+[\s-]+)?(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|"
+    r"decades?|centuries)(?:\s+(?:long|later|earlier))?$"
+    r"|^(?:(?:many|several|recent|coming|past|few|the)\s+)*"
+    r"(?:seconds|minutes|hours|days|weeks|months|years|decades|centuries)$",
+    re.I,
+)
 PROXIMITY_WEIGHT = 0.3  # share of a sentence's support that depends on the span's place in it
 PROXIMITY_SCALE = 6  # words away from a question word at which a span's closeness halves
 COUNTED_BONUS = 1.15  # "22 seasons" for "how many seasons"

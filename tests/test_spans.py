@@ -361,6 +361,14 @@ def test_the_question_s_own_country_and_ages_are_no_answers(tagger: EntityTagger
     assert texts(mine("Since when has she been leader?", ages, tagger))[0] == "2017"
 
 
+def test_a_length_of_time_is_no_answer_to_when(tagger: EntityTagger) -> None:
+    pier = [Sentence("The pier reopened on Wednesday after 11 weeks of repairs.", 0.8, "a1")]
+    assert texts(mine("When did the pier reopen?", pier, tagger)) == ["Wednesday"]
+    years = [Sentence("The war has lasted nearly three years, since February 2022.", 0.8, "a1")]
+    assert "nearly three years" not in texts(mine("When did the war start?", years, tagger))
+    assert texts(mine("How many years has the war lasted?", years, tagger))  # still a count
+
+
 def test_a_nationality_is_no_named_thing(tagger: EntityTagger) -> None:
     apps = [Sentence("Ministers must delete the Chinese-owned app TikTok from phones.", 0.7, "a1")]
     assert "Chinese" not in texts(mine("Which app must ministers delete?", apps, tagger))
