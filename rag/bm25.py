@@ -242,6 +242,8 @@ def rebuild_in_background(settings: Settings) -> None:
     cache_dir = Path(s.path) / "bm25" / s.collection
     env = os.environ | {"RAG_STORE__PATH": str(s.path), "RAG_STORE__COLLECTION": s.collection}
     env.pop("RAG_STORE__HOST", None)
+    if s.host:  # the vectors are on a Chroma server
+        env |= {"RAG_STORE__HOST": s.host, "RAG_STORE__PORT": str(s.port)}
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         out = (cache_dir.parent / f"{s.collection}.build.log").open("ab")

@@ -237,9 +237,8 @@ class HybridRetriever:
 
     def _load(self, store: Store) -> tuple[Catalogue, BM25Index]:
         s = self.settings.store
-        if s.host:  # nothing saved beside a Chroma server's store
-            catalogue = Catalogue.from_store(store, self._ledger)
-            return catalogue, BM25Index.build(catalogue, None)
+        # saved beside the store folder, which holds the ledger also when a Chroma server holds
+        # the vectors: each machine that serves keeps its own copy, keyed by the chunks it indexes
         cache = Path(s.path) / "bm25" / s.collection
         ids = store.ids()
         fingerprint = store.fingerprint(ids)

@@ -266,7 +266,9 @@ def test_filters_by_date_and_source(pipeline) -> None:  # type: ignore[no-untype
 
 
 @pytest.mark.slow
-def test_chroma_server_store(tmp_path: Path, chroma_server, embed_model) -> None:  # type: ignore[no-untyped-def]
+def test_chroma_server_store(
+    tmp_path: Path, chroma_server, embed_model, request: pytest.FixtureRequest
+) -> None:  # type: ignore[no-untyped-def]
     host, port = chroma_server
     settings = make_settings(tmp_path / "state", store={"host": host, "port": port})
     report = ingest([SEEDS], settings, embed_model, progress=False)
@@ -277,6 +279,11 @@ def test_chroma_server_store(tmp_path: Path, chroma_server, embed_model) -> None
     pipe = build(settings, embed_model=embed_model)
     top = pipe.retriever.retrieve("What did Hegseth say about 5%?", top_k=5)
     assert any("almost near consensus" in p.text for p in top)
+    # BM25 is saved beside the store folder: the next start reads no chunk back from the server
+    reads = request.getfixturevalue("store_reads")
+    again_pipe = build(settings, embed_model=embed_model)
+    assert reads == [] and again_pipe.catalogue.size == pipe.catalogue.size
+    assert (tmp_path / "state" / "bm25").is_dir()
 
 
 def test_unreachable_chroma_server(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
