@@ -83,3 +83,31 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def start_chroma(
+    path: Path, log: Path, timeout: float = 120
+) -> tuple[subprocess.Popen[bytes], int]:
+    """A real `chroma run` server on 127.0.0.1 over `path`, once it answers: (process, port)."""
+    import chromadb
+
+    port = free_port()
+    exe = str(Path(sys.executable).parent / "chroma")
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.time() + timeout
+    while True:
+        try:
+            chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
+            return proc, port
+        except Exception:
+            if proc.poll() is not None or time.time() > deadline:
+                stop(proc)
+                raise RuntimeError(
+                    f"chroma run did not start:\n{log.read_text()[-2000:]}"
+                ) from None
+            time.sleep(0.3)

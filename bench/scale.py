@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (
     DATA,
     dir_size_mb,
-    free_port,
     serve_env,
+    start_chroma,
     start_serve,
     stop,
     write_result,
@@ -67,30 +67,6 @@ def questions(n: int) -> list[str]:
         step = max(1, len(rows) // n)
         out += [r["question"] for r in rows[::step][: n // 2]]
     return out
-
-
-def start_chroma(path: Path, log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """A real `chroma run` server on 127.0.0.1 over `path`, once it answers."""
-    import chromadb
-
-    port = free_port()
-    exe = str(Path(sys.executable).parent / "chroma")
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.time() + 120
-    while True:
-        try:
-            chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
-            return proc, port
-        except Exception:
-            if proc.poll() is not None or time.time() > deadline:
-                stop(proc)
-                raise SystemExit(f"chroma run did not start:\n{log.read_text()[-2000:]}") from None
-            time.sleep(0.5)
 
 
 def env_for(store: Path, port: int | None) -> dict[str, str]:

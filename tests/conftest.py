@@ -7,7 +7,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -97,45 +96,13 @@ class ChromaServer(tuple[str, int]):
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
     """A real `chroma run` server on 127.0.0.1, stopped after the test."""
-    import chromadb
+    from bench.common import start_chroma, stop
 
-    port = free_port()
-    log = (tmp_path / "chroma.log").open("w")
-    proc = subprocess.Popen(
-        [
-            str(BIN / "chroma"),
-            "run",
-            "--path",
-            str(tmp_path / "chroma-server"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.time() + 60
-    while True:
-        try:
-            chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
-            break
-        except Exception:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                raise RuntimeError(
-                    "chroma run did not start: " + (tmp_path / "chroma.log").read_text()[-2000:]
-                ) from None
-            time.sleep(0.3)
+    proc, port = start_chroma(tmp_path / "chroma-server", tmp_path / "chroma.log", timeout=60)
     server = ChromaServer(("127.0.0.1", port))
     server.proc = proc
     yield server
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    stop(proc, timeout=10)
 
 
 INJECTION = (
