@@ -240,19 +240,8 @@ async def _reply(
     )
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The whole body, or a 413 as soon as more than `limit` bytes have arrived."""
-    size, parts = 0, []
-    async for part in request.stream():
-        size += len(part)
-        if size > limit:
-            raise HTTPException(413, too_large(limit))
-        parts.append(part)
-    return b"".join(parts)
-
-
 async def form_from_bytes(request: Request, body: bytes) -> FormData:
-    """Parse a multipart/form-data body that `read_limited` already consumed.
+    """Parse a multipart/form-data body already read (and counted by `Guard`).
 
     Starlette parses a form from the request's stream, which is spent by now, so the form is
     parsed by a second `Request` on the same scope whose `receive` replays the bytes we hold

@@ -28,7 +28,7 @@ from rag.pipeline import Pipeline
 from rag.text import repair
 from ui.api.deps import PipelineDep, SettingsDep
 from ui.api.errors import describe_validation
-from ui.api.middleware import form_from_bytes, read_limited
+from ui.api.middleware import form_from_bytes
 from ui.api.schemas import ArticlesIn, error_responses
 
 router = APIRouter(tags=["articles"])
@@ -98,7 +98,7 @@ async def add_articles(
     `?replace=true` (the others are added: `results` says added / changed / unchanged /
     refused for each; 409 when every one is refused); another writer holding the index for over
     a minute is a 503; a full disk a 507 (nothing written)."""
-    body = await read_limited(request, settings.server.max_upload_bytes)
+    body = await request.body()  # counted against its limit by `Guard` as it arrived
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json":
         articles, problems = json_articles(body, file_limits(settings, upload=True))
