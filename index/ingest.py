@@ -37,7 +37,7 @@ from pydantic import PrivateAttr
 
 from index.intake import file_limits, intake
 from index.loaders import DEFAULT_LIMITS, Article, Limits, LoadProblem
-from rag.errors import ArticleConflictError, RagError, StoreFullError
+from rag.errors import ArticleConflictError, Deadline, RagError, StoreFullError
 from rag.ledger import Ledger, Recorded, docstore_path, open_ledger
 from rag.passages import EMBED_KEYS, LLM_KEYS, PARA_HASHES, ChunkMeta
 from rag.settings import Settings
@@ -76,6 +76,7 @@ class IngestReport:
     restored: int = 0  # indexed again: an article carrying paragraphs of theirs changed or went
     status: dict[str, str] = field(default_factory=dict)  # id -> added/changed/unchanged/refused
     refused: list[str] = field(default_factory=list)  # indexed with other text, replace not asked
+    not_added: list[str] = field(default_factory=list)  # left unwritten when the deadline passed
     problems: list[LoadProblem] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -219,11 +220,14 @@ def ingest(
     articles: list[Article] | None = None,
     lock_timeout: float = -1,
     replace: bool = True,
+    deadline: Deadline | None = None,
 ) -> IngestReport:
     """Bring the index up to date with the articles under `paths` (or the given `articles`).
     Waits for another process's ingest into the same index to end (at most `lock_timeout`
     seconds if >= 0, then `LedgerBusyError`). With `replace=False` an article whose id is
-    indexed with other text is refused (`ArticleConflictError`) and nothing is written."""
+    indexed with other text is refused (`ArticleConflictError`) and nothing is written. Past the
+    `deadline` (checked before each batch) the articles not yet written are left as they were
+    and listed in `report.not_added`, each whole batch written before it stays."""
     report = IngestReport()
     if articles is None:
         articles = load_articles(paths, report, file_limits(settings))
@@ -259,6 +263,7 @@ def ingest(
                 progress=progress,
                 batch_size=batch_size,
                 on_batch=on_batch,
+                deadline=deadline,
             )
     finally:
         ledger.close()
@@ -280,6 +285,7 @@ def _ingest(
     progress: bool,
     batch_size: int,
     on_batch: Callable[[int], None] | None,
+    deadline: Deadline | None = None,
 ) -> None:
     if rebuild:
         store.reset()
@@ -363,7 +369,15 @@ def _ingest(
     } | dict.fromkeys(report.refused, "refused")
 
     writer = _Writer(store, ledger, settings, embed_model, report)
-    writer.write(todo, progress=progress, batch_size=batch_size, on_batch=on_batch)
+    writer.write(
+        todo, progress=progress, batch_size=batch_size, on_batch=on_batch, deadline=deadline
+    )
+    if report.not_added:
+        late = set(report.not_added)
+        report.updated -= sum(1 for i in late if i in known)
+        report.new -= sum(1 for i in late if i not in known)
+        report.status.update(dict.fromkeys(report.not_added, "not added"))
+        articles = [a for a in articles if a.id not in late]  # their old versions stay
     # an article that left a paragraph to one that changed or went indexes it itself now
     given = {a.id: a for a in articles}
     for _ in range(3):
@@ -421,6 +435,7 @@ class _Writer:
         progress: bool,
         batch_size: int,
         on_batch: Callable[[int], None] | None,
+        deadline: Deadline | None = None,
     ) -> None:
         bar = None
         if progress and todo:
@@ -435,6 +450,9 @@ class _Writer:
             )
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
+            if deadline is not None and deadline.passed():
+                self.report.not_added = [d.id for d in todo[start:]]
+                break
             self.store.check_space(sum(len(d.document.text) for d in batch) * 8 + 2**20)
             try:
                 # older versions, and leftovers of an interrupted run

@@ -28,6 +28,7 @@ from index.loaders import (
     discover,
     load,
 )
+from rag.errors import Deadline
 from rag.settings import Settings
 
 Record = tuple[Mapping[str, object], str]  # a JSON object and where it came from
@@ -51,13 +52,16 @@ def _declash(found: dict[str, Article], article: Article) -> None:
 
 
 def articles_from_records(
-    records: Iterable[Record], limits: Limits = DEFAULT_LIMITS
+    records: Iterable[Record], limits: Limits = DEFAULT_LIMITS, deadline: Deadline | None = None
 ) -> tuple[list[Article], list[LoadProblem]]:
     """One article per JSON object (title, text or body, url, published, source, authors, id),
-    in the order given; an unusable record becomes a problem naming its location."""
+    in the order given; an unusable record becomes a problem naming its location. Past the
+    `deadline`, `TimeLimitError` (nothing is returned)."""
     found: dict[str, Article] = {}
     problems: list[LoadProblem] = []
     for record, location in records:
+        if deadline is not None:
+            deadline.check("reading the articles")
         try:
             article = article_from_record(dict(record), location, limits)
         except (KeyError, ValueError) as exc:
@@ -72,17 +76,21 @@ def articles_from_files(
     *,
     display_name: Callable[[Path], str] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    deadline: Deadline | None = None,
 ) -> tuple[list[Article], list[LoadProblem]]:
     """Every article in these files (many per .jsonl), in the order given.
 
     `display_name(path)` replaces the path wherever it would show (article locations, which end
-    up in citations, and problems): an upload's temporary file becomes e.g. `upload:NAME`."""
+    up in citations, and problems): an upload's temporary file becomes e.g. `upload:NAME`.
+    Past the `deadline` (checked after each article), `TimeLimitError`."""
     found: dict[str, Article] = {}
     problems: list[LoadProblem] = []
     for path in paths:
         raw = str(path)
         shown = display_name(path) if display_name else raw
         for item in load(path, limits):
+            if deadline is not None:
+                deadline.check(f"reading {shown}")
             if isinstance(item, LoadProblem):
                 location = item.location
                 if location.startswith(raw):

@@ -5,6 +5,9 @@ The CLI prints them without a traceback and exits 2; the HTTP API maps them to 4
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
+
 
 class RagError(Exception):
     """Base class: a message for a person, never a stack trace."""
@@ -52,6 +55,34 @@ class StoreReadOnlyError(StoreUnavailableError):
 
 class StoreFullError(RagError):
     """The disk under the store is full: nothing was written."""
+
+
+class TimeLimitError(LoaderError):
+    """A job ran past its time limit (`Deadline`): what was done is kept, the rest is named."""
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A time limit on a job, with the setting that sets it (named when it is passed)."""
+
+    seconds: float
+    setting: str
+    ends: float = field(default=0.0)
+
+    @classmethod
+    def after(cls, seconds: float, setting: str) -> Deadline:
+        return cls(seconds, setting, time.monotonic() + seconds)
+
+    def passed(self) -> bool:
+        return time.monotonic() > self.ends
+
+    def check(self, doing: str) -> None:
+        """`TimeLimitError` once the time is up: `doing` took too long, nothing was added."""
+        if self.passed():
+            raise TimeLimitError(
+                f"{doing} took longer than {self.seconds:g} s ({self.setting}): nothing was added; "
+                "send it in smaller parts, or raise the limit"
+            )
 
 
 class StoreDamagedError(StoreUnavailableError):

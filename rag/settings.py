@@ -116,6 +116,11 @@ class ServerSettings(BaseModel):
         200_000_000, ge=1000, description="what an uploaded file may expand to (a .gz)"
     )
     max_upload_records: int = Field(20_000, ge=1, description="articles in one uploaded file")
+    max_upload_seconds: float = Field(
+        300,
+        gt=0,
+        description="reading and indexing one upload; past it, what is not yet added is not (422)",
+    )
     max_request_bytes: int = Field(
         1_000_000, ge=1000, description="any other /v1 request body (a question, a chat)"
     )

@@ -23,6 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from rag.errors import Deadline
 from rag.settings import Settings
 from tests.test_server import QUESTION, Server, launch, stop, wait_ready
 
@@ -269,3 +270,75 @@ def test_wrong_keys_are_rate_limited_and_docs_need_the_key(pipeline) -> None:  #
     assert client.get("/v1/health").status_code == 200  # health needs no key
     opened = TestClient(create_app(with_server(pipeline, **settings, open_docs=True), ui=False))
     assert opened.get("/openapi.json").status_code == 200
+
+
+class CountedDeadline(Deadline):
+    """A deadline that passes at its `n`-th look (a clock the test controls, not wall time)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(5.0, "RAG_SERVER__MAX_UPLOAD_SECONDS")
+        object.__setattr__(self, "looks", [n])
+
+    def passed(self) -> bool:
+        left = self.looks[0] = self.looks[0] - 1  # type: ignore[attr-defined]
+        return left < 0
+
+
+def test_an_upload_past_its_time_keeps_whole_batches_and_names_the_rest(
+    tmp_path: Path, embed_model: Any
+) -> None:
+    """The deadline passes after two batches of one: those two articles are added whole, the
+    changed one after them keeps its old version, the rest are not added; the store is
+    consistent, and sending the rest again adds them."""
+    from index.check import check
+    from index.ingest import ingest
+    from index.loaders import Article
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path / "store")
+
+    def article(i: int, words: str) -> Article:
+        text = f"The Elwin council met on day {i} and {words} about the harbour pier repairs."
+        return Article(id=f"a{i}", title=f"Council {i}", paragraphs=[text], location=f"t:{i}")
+
+    ingest([], settings, embed_model, articles=[article(3, "agreed")], progress=False)
+    batch = [article(i, "argued" if i == 3 else "agreed") for i in range(1, 7)]
+    report = ingest(
+        [],
+        settings,
+        embed_model,
+        articles=batch,
+        progress=False,
+        batch_size=1,
+        deadline=CountedDeadline(2),
+    )
+    assert report.not_added == ["a3", "a4", "a5", "a6"]
+    assert report.status == {"a1": "added", "a2": "added"} | dict.fromkeys(
+        report.not_added, "not added"
+    )
+    assert (report.new, report.updated) == (2, 0)
+    assert check(settings, embed_model).problems == 0
+    from rag.store import Store
+
+    texts = Store(settings.store).collection.get(include=["documents", "metadatas"])
+    by_article = {m["document_id"]: d for m, d in zip(texts["metadatas"], texts["documents"])}
+    assert sorted(by_article) == ["a1", "a2", "a3"] and "agreed" in by_article["a3"]
+    again = ingest([], settings, embed_model, articles=batch, progress=False)
+    assert (again.new, again.updated, again.unchanged) == (3, 1, 2) and not again.not_added
+
+
+def test_an_upload_past_its_time_limit_is_a_422_naming_the_setting(pipeline) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_api import with_server
+    from ui.api import create_app
+
+    client = TestClient(create_app(with_server(pipeline, max_upload_seconds=1e-9), ui=False))
+    before = client.get("/v1/articles").json()["count"]
+    lines = "\n".join(
+        json.dumps({"title": f"Pier {i}", "text": f"The Elwin pier reopened on day {i}."})
+        for i in range(50)
+    )
+    r = client.post("/v1/articles", files={"files": ("many.jsonl", lines.encode())})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert "RAG_SERVER__MAX_UPLOAD_SECONDS" in detail and "nothing was added" in detail
+    assert client.get("/v1/articles").json()["count"] == before

@@ -243,3 +243,47 @@ def test_markdown_in_an_article_is_shown_as_text(page: Page, server: Server) -> 
         assert "[update](http://evil.example)" in shown
     finally:
         beacon.shutdown()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_with_a_key_the_ui_opens_only_after_its_login(
+    browser: Browser, seeded: Settings, tmp_path: Path
+) -> None:
+    """With RAG_SERVER__API_KEY set, the routes Gradio leaves open (the heartbeat stream, token,
+    user, app_id, startup-events) answer 401 until the browser has logged in; the login page still
+    loads, and after logging in with the key the chat answers."""
+    import httpx
+
+    key = "web-ui-key"
+    srv = launch(seeded, tmp_path, RAG_SERVER__API_KEY=key)
+    try:
+        wait_ready(srv)
+        gated = ["/gradio_api/token", "/gradio_api/user", "/gradio_api/app_id"]
+        for path in [*gated, "/gradio_api/heartbeat/abc", "/gradio_api/startup-events"]:
+            r = httpx.get(srv.url + path, timeout=10)
+            assert r.status_code == 401, (path, r.text)
+            assert "log in to the web UI" in r.json()["detail"]
+        assert httpx.get(srv.url + "/gradio_api/app_id", headers={"X-API-Key": key}).is_success
+
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT)
+        page.goto(srv.url + "/")
+        page.get_by_label("username").fill("reader")
+        page.get_by_label("password").fill("wrong")
+        page.get_by_role("button", name="Login").click()
+        page.get_by_text("Incorrect Credentials").wait_for()
+        page.get_by_label("username").fill("reader")  # the login form is cleared after a miss
+        page.get_by_label("password").fill(key)
+        page.get_by_role("button", name="Login").click()
+        page.locator("#question textarea").wait_for()
+        ask(page, "What did Hegseth say about 5%?")
+        page.locator('#chat a[href="#cite-0-1"]').first.wait_for()
+        assert "almost near consensus" in page.locator("#chat").inner_text()
+        cookies = {c["name"]: c["value"] for c in context.cookies()}
+        r = httpx.get(srv.url + "/gradio_api/user", cookies=cookies, timeout=10)
+        assert r.status_code == 200 and r.json() == "reader"
+        context.close()
+    finally:
+        stop(srv)

@@ -10,11 +10,12 @@ handles a request itself.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.routing import Mount
 
 import rag
 from rag.pipeline import Pipeline
@@ -77,7 +78,7 @@ def mount_web_ui(app: FastAPI, pipeline: Pipeline) -> FastAPI:
     from ui.web import CSS, HEAD, build_ui
 
     key = api_key(pipeline.settings)
-    return gr.mount_gradio_app(
+    app = gr.mount_gradio_app(
         app,
         build_ui(pipeline),
         path="/",
@@ -91,3 +92,21 @@ def mount_web_ui(app: FastAPI, pipeline: Pipeline) -> FastAPI:
         head=HEAD,
         show_error=False,
     )
+    if key:
+        app.state.ui_login = _ui_login_of(app)
+    return app
+
+
+def _ui_login_of(app: FastAPI) -> Callable[[Mapping[str, str]], bool]:
+    """Whether a request's cookies carry a login of the Gradio app mounted on `app` (Gradio's own
+    record of its sessions: the `access-token-<cookie id>` cookie among its tokens), for `Guard`
+    to let the routes Gradio leaves open through only after a login."""
+    from gradio.routes import App
+
+    (ui,) = [r.app for r in app.routes if isinstance(r, Mount) and isinstance(r.app, App)]
+
+    def logged_in(cookies: Mapping[str, str]) -> bool:
+        names = (f"access-token-{ui.cookie_id}", f"access-token-unsecure-{ui.cookie_id}")
+        return any(cookies.get(n) in ui.tokens for n in names if cookies.get(n))
+
+    return logged_in

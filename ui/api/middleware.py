@@ -12,7 +12,10 @@ the server do before anything else runs:
 3. a method no route at the path takes is a 405 naming those it does (the web UI, mounted at
    `/`, would otherwise answer it with a 404);
 4. an unexpected error becomes a JSON 500 here, so the server does not drop the connection (the
-   client's next request on it works).
+   client's next request on it works);
+5. the few routes of the web UI that Gradio leaves open behind its own login (the session
+   heartbeat, a long-lived stream; token, user, app_id, startup-events) need a UI login or the
+   key too (`UI_GATED`; the app puts the login check on `app.state.ui_login`).
 
 `form_from_bytes()` then parses a multipart upload from the bytes already read and counted, so
 nothing reads the body twice. This module limits and reads bodies; it does not look inside them.
@@ -40,6 +43,14 @@ log = logging.getLogger(__name__)
 
 OPEN_PATHS = ("/v1/health",)
 DOC_PATHS = ("/docs", "/redoc", "/openapi.json")
+UI_GATED = (
+    "/gradio_api/heartbeat/",
+    "/gradio_api/token",
+    "/gradio_api/user",
+    "/gradio_api/app_id",
+    "/gradio_api/startup-events",
+)
+UI_HELP = "log in to the web UI first (any user name, the API key as password) or send the API key"
 UPLOADS = "/v1/articles"
 UPLOAD_SETTING = "RAG_SERVER__MAX_UPLOAD_BYTES"
 REQUEST_SETTING = "RAG_SERVER__MAX_REQUEST_BYTES"
@@ -153,6 +164,9 @@ class Guard:
                 auth = {"WWW-Authenticate": "Bearer"}
                 await _reply(scope, receive, send, 401, KEY_HELP, auth)
                 return
+        elif self.key is not None and path.startswith(UI_GATED) and not self._ui_login(scope):
+            await _reply(scope, receive, send, 401, UI_HELP)
+            return
         if path.startswith("/v1/"):
             allowed = self._other_methods(scope)
             if allowed:
@@ -172,6 +186,13 @@ class Guard:
                 return
             receive = _counting(receive, limit, setting)
         await self._run(scope, receive, send)
+
+    def _ui_login(self, scope: Scope) -> bool:
+        """A web UI login (Gradio's session cookie, as `app.state.ui_login` judges it), or the key."""
+        if self._has_key(dict(scope["headers"])):
+            return True
+        judge = getattr(scope["app"].state, "ui_login", None)
+        return judge is not None and bool(judge(Request(scope).cookies))
 
     def _other_methods(self, scope: Scope) -> set[str]:
         """The methods the API path takes when this request's is not one of them (empty when

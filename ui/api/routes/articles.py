@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from index.intake import articles_from_files, articles_from_records, file_limits
 from index.loaders import SUFFIXES, Article, Limits, LoadProblem
+from rag.errors import Deadline, TimeLimitError
 from rag.pipeline import Pipeline
 from rag.text import repair
 from ui.api.deps import PipelineDep, SettingsDep
@@ -36,6 +37,7 @@ router = APIRouter(tags=["articles"])
 _writer = threading.Lock()
 MAX_NAME_BYTES = 200  # file systems allow 255
 WRITE_WAIT = 60.0  # seconds an upload waits for another process's ingest before a 503
+UPLOAD_SECONDS = "RAG_SERVER__MAX_UPLOAD_SECONDS"
 
 
 def inline_defs(schema: dict[str, Any]) -> dict[str, Any]:
@@ -97,15 +99,17 @@ async def add_articles(
     """An article whose id is already indexed with other text is refused unless
     `?replace=true` (the others are added: `results` says added / changed / unchanged /
     refused for each; 409 when every one is refused); another writer holding the index for over
-    a minute is a 503; a full disk a 507 (nothing written)."""
+    a minute is a 503; a full disk a 507 (nothing written). Reading and indexing one upload may
+    take RAG_SERVER__MAX_UPLOAD_SECONDS: past it, a 422 that says which articles were added
+    (whole) and which were not (left as they were)."""
     body = await request.body()  # counted against its limit by `Guard` as it arrived
+    deadline = Deadline.after(settings.server.max_upload_seconds, UPLOAD_SECONDS)
+    limits = file_limits(settings, upload=True)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json":
-        articles, problems = json_articles(body, file_limits(settings, upload=True))
+        articles, problems = json_articles(body, limits, deadline)
     elif ctype == "multipart/form-data":
-        articles, problems = await uploaded_articles(
-            request, body, file_limits(settings, upload=True)
-        )
+        articles, problems = await uploaded_articles(request, body, limits, deadline)
     else:
         raise HTTPException(
             415,
@@ -118,10 +122,12 @@ async def add_articles(
             "no article could be read: "
             + "; ".join(f"{p.location}: {p.message}" for p in problems),
         )
-    return await run_in_threadpool(write, pipeline, articles, problems, replace)
+    return await run_in_threadpool(write, pipeline, articles, problems, replace, deadline)
 
 
-def json_articles(body: bytes, limits: Limits) -> tuple[list[Article], list[LoadProblem]]:
+def json_articles(
+    body: bytes, limits: Limits, deadline: Deadline | None = None
+) -> tuple[list[Article], list[LoadProblem]]:
     """The articles of a JSON body (422 with what is wrong when it is not `ArticlesIn`). Parsed
     as FastAPI parses the other bodies, so invalid Unicode is repaired, not refused."""
     expected = ' (expected {"articles": [{"title": ..., "text": ...}]})'
@@ -139,11 +145,12 @@ def json_articles(body: bytes, limits: Limits) -> tuple[list[Article], list[Load
             for i, a in enumerate(parsed.articles)
         ),
         limits,
+        deadline,
     )
 
 
 async def uploaded_articles(
-    request: Request, body: bytes, limits: Limits
+    request: Request, body: bytes, limits: Limits, deadline: Deadline | None = None
 ) -> tuple[list[Article], list[LoadProblem]]:
     """The articles in a multipart upload's files (415 for a type `index.loaders` cannot read)."""
     form = await form_from_bytes(request, body)
@@ -171,6 +178,7 @@ async def uploaded_articles(
                 paths,
                 display_name=lambda p: f"upload:{p.name}",
                 limits=limits,
+                deadline=deadline,
             )
     finally:
         await form.close()
@@ -192,9 +200,14 @@ def upload_name(filename: str | None) -> str:
 
 
 def write(
-    pipeline: Pipeline, articles: list[Article], problems: list[LoadProblem], replace: bool = False
+    pipeline: Pipeline,
+    articles: list[Article],
+    problems: list[LoadProblem],
+    replace: bool = False,
+    deadline: Deadline | None = None,
 ) -> dict[str, Any]:
-    """Ingest the articles into the pipeline's store and let it see them; the report as JSON."""
+    """Ingest the articles into the pipeline's store and let it see them; the report as JSON
+    (`TimeLimitError`, after the refresh, when the deadline left some articles unwritten)."""
     from index.ingest import ingest
 
     with _writer:
@@ -206,8 +219,20 @@ def write(
             progress=False,
             replace=replace,
             lock_timeout=WRITE_WAIT,
+            deadline=deadline,
         )
         pipeline.refresh()
+    if report.not_added and deadline is not None:
+        late = report.not_added
+        done = [a.id for a in articles if report.status.get(a.id) != "not added"]
+        raise TimeLimitError(
+            f"indexing the upload took longer than {deadline.seconds:g} s ({deadline.setting}): "
+            f"{len(done)} of {len(articles)} articles were added or found unchanged"
+            + (f" ({', '.join(done[:5])}{', ...' if len(done) > 5 else ''})" if done else "")
+            + f", {len(late)} were not and stay as they were ({', '.join(late[:5])}"
+            + f"{', ...' if len(late) > 5 else ''}): send those again in smaller uploads, "
+            "or raise the limit"
+        )
     return {
         "articles": report.articles,
         "article_ids": [a.id for a in articles],
