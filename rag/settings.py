@@ -67,6 +67,19 @@ class IngestSettings(BaseModel):
     )
 
 
+class FetchSettings(BaseModel):
+    """How pages and feeds are fetched (`rag ingest URL`, `--urls`, feeds, `{"urls": [...]}`)."""
+
+    timeout: float = Field(20.0, gt=0, description="seconds for one page: connect and read")
+    max_bytes: int = Field(10_000_000, ge=1000, description="the largest page or feed read")
+    concurrency: int = Field(4, ge=1, le=32, description="pages fetched at once")
+    max_redirects: int = Field(5, ge=0, le=20, description="redirects followed for one URL")
+    user_agent: str = Field(
+        "news-rag/0.1 (a question-answering index of news articles; +https://example.org/news-rag)",
+        description="the User-Agent sent with every request",
+    )
+
+
 class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     top_k: int = Field(5, ge=1, le=100, description="passages `rag search` shows")
@@ -148,6 +161,7 @@ class Settings(BaseSettings):
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
