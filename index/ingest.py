@@ -378,8 +378,15 @@ def _ingest(
         report.new -= sum(1 for i in late if i not in known)
         report.status.update(dict.fromkeys(report.not_added, "not added"))
         articles = [a for a in articles if a.id not in late]  # their old versions stay
-    # an article that left a paragraph to one that changed or went indexes it itself now
-    given = {a.id: a for a in articles}
+    _restore_stranded(writer, ledger, {a.id: a for a in articles}, batch_size)
+
+
+def _restore_stranded(
+    writer: _Writer, ledger: Ledger, given: dict[str, Article], batch_size: int
+) -> None:
+    """An article that left a paragraph to one that changed or went indexes it itself now (from
+    `given`, or as the ledger keeps it)."""
+    report = writer.report
     for _ in range(3):
         stranded = ledger.stranded()
         if not stranded:
@@ -404,6 +411,42 @@ def _ingest(
         again = [deduplicate(art, owner) for art in back]
         writer.write(again, progress=False, batch_size=batch_size, on_batch=None)
         report.restored += len(again)
+
+
+def remove(
+    ids: Sequence[str],
+    settings: Settings,
+    embed_model: Any,
+    *,
+    lock_timeout: float = -1,
+    batch_size: int = 32,
+) -> IngestReport:
+    """Take articles out of the index: their chunks (dense and, through the store, BM25), their
+    ledger entries, paragraph books and fetched URLs. An article that left a shared paragraph to
+    one of them (a syndicated copy) indexes that paragraph itself now, so it still answers.
+    `report.status` says "removed" or "not found" for each id; ingesting an article again
+    restores it."""
+    report = IngestReport(articles=len(ids))
+    ledger = open_ledger(settings)
+    try:
+        with ledger.writing(timeout=lock_timeout):
+            store = Store(settings.store, create=True, verify=True, fresh=True)
+            known = ledger.entries()
+            found = [i for i in dict.fromkeys(ids) if i in known]
+            vector_store = store.vector_store()
+            for doc_id in found:
+                vector_store.delete(doc_id)
+            ledger.remove(found)
+            report.removed = len(found)
+            report.status = {i: "removed" if i in known else "not found" for i in ids}
+            if ledger.stranded():
+                dim = len(embed_model.get_query_embedding("dimension probe"))
+                store.check_model(embed_model.model_name, dim)
+                writer = _Writer(store, ledger, settings, embed_model, report)
+                _restore_stranded(writer, ledger, {}, batch_size)
+    finally:
+        ledger.close()
+    return report
 
 
 class _Writer:

@@ -14,16 +14,18 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from html.parser import HTMLParser
 from pathlib import Path
-from typing import IO, ClassVar
+from typing import IO
 from urllib.parse import urlparse
 
 from index.clean import Cleaned, clean
+from index.html import Page as WebPage
+from index.html import extract_page
 from rag.dates import parse_date
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".jsonl.gz", ".json")
 MAX_FILE_BYTES = 50_000_000
+HTML_MARKUP_FACTOR = 10  # a page's HTML may be this many times the longest article
 
 
 @dataclass(frozen=True)
@@ -147,89 +149,50 @@ def load_md(path: Path, limits: Limits = DEFAULT_LIMITS) -> Article:
     return _from_cleaned(_file_id(path), c, str(path))
 
 
-class _HTMLText(HTMLParser):
-    _SKIP: ClassVar[set[str]] = {
-        "script",
-        "style",
-        "nav",
-        "footer",
-        "aside",
-        "form",
-        "noscript",
-        "header",
-        "svg",
-    }
-    _BLOCK: ClassVar[set[str]] = {
-        "p",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "li",
-        "blockquote",
-        "div",
-        "br",
-        "figcaption",
-        "section",
-    }
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.meta: dict[str, str] = {}
-        self.title = ""
-        self.h1 = ""
-        self._skip = 0
-        self._in_title = False
-        self._in_h1 = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "meta":
-            key = (a.get("name") or a.get("property") or "").lower()
-            if key and a.get("content"):
-                self.meta[key] = a["content"]
-        if tag in self._SKIP:
-            self._skip += 1
-        if tag == "title":
-            self._in_title = True
-        if tag == "h1":
-            self._in_h1 = True
-        if tag in self._BLOCK:
-            self.parts.append("\n\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP and self._skip:
-            self._skip -= 1
-        if tag == "title":
-            self._in_title = False
-        if tag == "h1":
-            self._in_h1 = False
-        if tag in self._BLOCK:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title += data
-            return
-        if self._skip:
-            return
-        if self._in_h1:
-            self.h1 += data
-            return
-        self.parts.append(data)
+def load_html(
+    path: Path, limits: Limits = DEFAULT_LIMITS, *, extractor: str = "trafilatura"
+) -> Article:
+    """A saved web page: its main text and metadata (see `index.html`)."""
+    html = _bounded_html(_decode(path), limits)
+    return article_from_html(html, _file_id(path), str(path), limits=limits, extractor=extractor)
 
 
-def load_html(path: Path, limits: Limits = DEFAULT_LIMITS) -> Article:
-    parser = _HTMLText()
-    parser.feed(_decode(path))
-    m = parser.meta
-    title = (m.get("og:title") or parser.h1 or parser.title).strip() or None
-    c = clean(_bounded("".join(parser.parts), limits), title=title)
-    c.date = c.date or parse_date(m.get("article:published_time") or m.get("date"))
-    c.author = c.author or m.get("author") or None
-    c.source = c.source or m.get("og:site_name") or None
-    return _from_cleaned(_file_id(path), c, str(path))
+def _bounded_html(html: str, limits: Limits) -> str:
+    """A page may carry markup several times its text; past that, it is refused like an article."""
+    if len(html) > HTML_MARKUP_FACTOR * limits.article_chars:
+        raise TooLarge(
+            f"the page has {len(html):,} characters of HTML; the limit is "
+            f"{HTML_MARKUP_FACTOR} x {limits.article_chars:,} ({limits.names[3]}): "
+            "raise the limit to read it"
+        )
+    return html
+
+
+def article_from_html(
+    html: str,
+    art_id: str,
+    location: str,
+    *,
+    url: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    extractor: str = "trafilatura",
+) -> Article:
+    """The article in a page's HTML: main text cleaned like other text formats, with the page's
+    headline, date, author and site name."""
+    return article_from_page(
+        extract_page(html, url=url, extractor=extractor), art_id, location, limits
+    )
+
+
+def article_from_page(
+    page: WebPage, art_id: str, location: str, limits: Limits = DEFAULT_LIMITS
+) -> Article:
+    """An `Article` from what `index.html.extract_page` found."""
+    c = clean(_bounded(page.text, limits), title=page.title)
+    c.date = page.date or c.date
+    c.author = page.author or c.author
+    c.source = page.site or c.source
+    return _from_cleaned(art_id, c, location)
 
 
 def _host(url: str) -> str | None:

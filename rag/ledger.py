@@ -18,6 +18,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -50,6 +51,9 @@ CREATE TABLE IF NOT EXISTS copies (
     article TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (article, hash)
 );
 CREATE INDEX IF NOT EXISTS copies_hash ON copies (hash);
+-- pages fetched from the web: each URL asked for, redirected to or named canonical -> its article
+CREATE TABLE IF NOT EXISTS urls (url TEXT PRIMARY KEY, article TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS urls_article ON urls (article);
 """
 
 
@@ -111,6 +115,8 @@ class Ledger:
                 )
             if "body" not in columns:  # a ledger from before it kept the articles themselves
                 self._db.execute("ALTER TABLE articles ADD COLUMN body BLOB")
+            if "indexed_at" not in columns:  # a ledger from before it noted when
+                self._db.execute("ALTER TABLE articles ADD COLUMN indexed_at REAL")
             if not self._db.execute("SELECT 1 FROM articles LIMIT 1").fetchone():
                 # a new (or empty) ledger keeps the paragraph books from its first article on
                 self._db.execute(
@@ -162,14 +168,18 @@ class Ledger:
         leaves to other articles (replacing what was recorded for them before)."""
         rows = list(rows)
         ids = [(r.id,) for r in rows]
+        now = time.time()
         with self._mutex, self._db:
             self._db.executemany(
-                "INSERT INTO articles (id, hash, chunks, text_hash, input_hash, body) "
-                "VALUES (?, ?, ?, ?, ?, ?) "
+                "INSERT INTO articles (id, hash, chunks, text_hash, input_hash, body, indexed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET hash=excluded.hash, chunks=excluded.chunks, "
                 "text_hash=excluded.text_hash, input_hash=excluded.input_hash, "
-                "body=excluded.body",
-                [(r.id, r.hash, r.chunks, r.text_hash, r.input_hash, _pack(r.body)) for r in rows],
+                "body=excluded.body, indexed_at=excluded.indexed_at",
+                [
+                    (r.id, r.hash, r.chunks, r.text_hash, r.input_hash, _pack(r.body), now)
+                    for r in rows
+                ],
             )
             self._db.executemany("DELETE FROM paragraphs WHERE owner=?", ids)
             self._db.executemany("DELETE FROM copies WHERE article=?", ids)
@@ -273,11 +283,36 @@ class Ledger:
             self._db.executemany("DELETE FROM articles WHERE id=?", rows)
             self._db.executemany("DELETE FROM paragraphs WHERE owner=?", rows)
             self._db.executemany("DELETE FROM copies WHERE article=?", rows)
+            self._db.executemany("DELETE FROM urls WHERE article=?", rows)
             self._bump()
+
+    def arrivals(self, limit: int = 20) -> list[tuple[str, float]]:
+        """The articles indexed (or indexed anew) most recently: (id, Unix time), newest first."""
+        with self._mutex:
+            rows = self._db.execute(
+                "SELECT id, indexed_at FROM articles WHERE indexed_at IS NOT NULL "
+                "ORDER BY indexed_at DESC LIMIT ?",
+                (limit,),
+            )
+            return [(i, float(t)) for i, t in rows]
+
+    def urls(self, urls: Iterable[str]) -> dict[str, str]:
+        """Which of these URLs an indexed article was fetched from (URL -> article id)."""
+        sql = (
+            "SELECT u.url, u.article FROM urls u JOIN articles a ON a.id = u.article "
+            "WHERE u.url IN ({marks})"
+        )
+        return dict(self._where_in(sql, urls))
+
+    def note_urls(self, rows: Iterable[tuple[str, str]]) -> None:
+        """(URL, article id): the page at this URL is that article (asked for, redirected to, or
+        named canonical by the page)."""
+        with self._mutex, self._db:
+            self._db.executemany("INSERT OR REPLACE INTO urls (url, article) VALUES (?, ?)", rows)
 
     def clear(self) -> None:
         with self._mutex, self._db:
-            for table in ("articles", "paragraphs", "copies"):
+            for table in ("articles", "paragraphs", "copies", "urls"):
                 self._db.execute(f"DELETE FROM {table}")
             self._db.execute("INSERT OR IGNORE INTO state (key, value) VALUES ('paragraphs', '1')")
             self._bump()
@@ -355,3 +390,16 @@ def open_ledger(cfg: Settings) -> Ledger:
             f"the ingestion ledger {path} cannot be opened ({exc}); check the folder and the "
             "disk, then `rag check`"
         ) from None
+
+
+def arrivals(cfg: Settings, limit: int = 1000) -> dict[str, float]:
+    """Article id -> when it was last indexed (Unix time), the latest `limit`; empty when there
+    is no ledger yet (a Chroma server's store written from another machine)."""
+    path = ledger_path(cfg)
+    if not path.exists():
+        return {}
+    ledger = Ledger(path)
+    try:
+        return dict(ledger.arrivals(limit))
+    finally:
+        ledger.close()

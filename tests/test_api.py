@@ -190,8 +190,10 @@ def test_openapi_lists_every_path_once(client: TestClient) -> None:
         "/v1/models/{model_id}",
         "/v1/health",
         "/v1/articles",
+        "/v1/articles/{article_id}",
     ]
     assert set(paths["/v1/articles"]) == {"get", "post"}
+    assert set(paths["/v1/articles/{article_id}"]) == {"delete"}
     upload = paths["/v1/articles"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data"} <= set(upload)
 

@@ -321,7 +321,9 @@ def test_an_upload_past_its_time_keeps_whole_batches_and_names_the_rest(
     from rag.store import Store
 
     texts = Store(settings.store).collection.get(include=["documents", "metadatas"])
-    by_article = {m["document_id"]: d for m, d in zip(texts["metadatas"], texts["documents"])}
+    by_article = {
+        m["document_id"]: d for m, d in zip(texts["metadatas"], texts["documents"], strict=True)
+    }
     assert sorted(by_article) == ["a1", "a2", "a3"] and "agreed" in by_article["a3"]
     again = ingest([], settings, embed_model, articles=batch, progress=False)
     assert (again.new, again.updated, again.unchanged) == (3, 1, 2) and not again.not_added

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,14 @@ class Server:
         return self.log.read_text(errors="replace")[-3000:]
 
 
-def launch(seeded: Settings, workdir: Path, *, empty: bool = False, **env: str) -> Server:
+def launch(
+    seeded: Settings,
+    workdir: Path,
+    *,
+    empty: bool = False,
+    args: Sequence[str] = (),
+    **env: str,
+) -> Server:
     """Start `python -m ui.cli serve` on a free port, in `workdir`, on a copy of the seeded store
     (or, with `empty`, on no store at all, with seeds/ in the working directory)."""
     store = workdir / "store"
@@ -59,7 +66,7 @@ def launch(seeded: Settings, workdir: Path, *, empty: bool = False, **env: str) 
         PYTHONPATH=str(ROOT),
         **env,
     )
-    cmd = [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)]
+    cmd = [sys.executable, "-m", "ui.cli", "serve", "--port", str(port), *args]
     log = workdir / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=workdir, env=environ, stdout=out, stderr=subprocess.STDOUT)

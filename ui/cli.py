@@ -15,11 +15,12 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from rag.errors import RagError
+from rag.errors import LoaderError, RagError
 
 if TYPE_CHECKING:
+    from index.ingest import IngestReport
     from rag.retrieval import Filters
     from rag.settings import Settings
 
@@ -28,11 +29,23 @@ settings come from the environment and .env (see .env.example), e.g.
   RAG_LLM__BACKEND=openai RAG_LLM__BASE_URL=http://127.0.0.1:8080/v1 rag ask "..."
 examples:
   rag ingest seeds/                 index the demo articles
+  rag ingest https://example.org/feed.xml   a feed's articles (again later: only new ones)
+  rag ingest --watch inbox/         index files as they arrive, change or go (Ctrl-C stops)
+  rag remove ARTICLE_ID             take an article out of the index
   rag check --repair                the index and its ledger agree (or are made to)
   rag search "What did Hegseth say about 5%?" --json
   rag ask "What did Hegseth say about 5%?"
   rag serve                         web UI and HTTP API on http://127.0.0.1:7860
 """
+
+
+def _period(value: str) -> float:
+    from index.watch import parse_every
+
+    try:
+        return parse_every(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _date(value: str) -> date:
@@ -71,16 +84,45 @@ def parser() -> argparse.ArgumentParser:
         "ingest",
         help="add articles to the index (incremental)",
         description="Load, clean, deduplicate, chunk and embed articles into the index. Files: "
-        ".txt (seed format), .md, .html, .jsonl and .jsonl.gz (one article per line). Unchanged "
-        "articles are skipped; changed ones are re-indexed; a repeated paragraph is indexed once.",
+        ".txt (seed format), .md, .html (main text and metadata by trafilatura), .jsonl and "
+        ".jsonl.gz (one article per line). URLs: web pages, and RSS/Atom feeds (each item's "
+        "page is fetched); a URL ingested before is not fetched again unless --refresh "
+        "(RAG_FETCH__* set timeouts, size cap, concurrency). Unchanged articles are skipped; "
+        "changed ones are re-indexed; a repeated paragraph is indexed once.",
     )
-    p.add_argument("paths", nargs="+", type=Path, help="files or folders of articles")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH_OR_URL",
+        help="files or folders of articles, page or feed URLs",
+    )
+    p.add_argument("--urls", type=Path, metavar="FILE", help="a file of URLs, one per line")
+    p.add_argument(
+        "--refresh", action="store_true", help="fetch URLs again even if they were ingested before"
+    )
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="after ingesting, keep following the folder given: new and changed files are "
+        "ingested, deleted ones removed, within seconds (Ctrl-C stops)",
+    )
     p.add_argument(
         "--prune", action="store_true", help="remove indexed articles that are not in PATHS"
     )
     p.add_argument("--rebuild", action="store_true", help="drop the index first and build it anew")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--limit", type=int, help="ingest only the first N articles (sorted by id)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser(
+        "remove",
+        help="take articles out of the index",
+        description="Remove articles by id (`rag search --json` and GET /v1/articles show ids): "
+        "their chunks, lexical entries and duplicate links go; a copy that shared paragraphs "
+        "with one of them indexes those itself and still answers. Ingesting an article again "
+        "restores it. Exit code 1 when an id is not found.",
+    )
+    p.add_argument("ids", nargs="+", metavar="ID", help="article ids")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser(
@@ -136,6 +178,26 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", help="address to listen on (RAG_SERVER__HOST, 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (RAG_SERVER__PORT, 7860)")
+    p.add_argument(
+        "--watch",
+        type=Path,
+        metavar="DIR",
+        help="ingest the article files in DIR, then follow it: new and changed files are "
+        "answerable within seconds, deleted ones stop being cited",
+    )
+    p.add_argument(
+        "--feeds",
+        type=Path,
+        metavar="FILE",
+        help="a file of feed (or page) URLs, one per line, polled --every period",
+    )
+    p.add_argument(
+        "--every",
+        type=_period,
+        default="15m",
+        metavar="PERIOD",
+        help="how often --feeds are polled: 90s, 15m, 2h (default 15m)",
+    )
 
     p = sub.add_parser(
         "eval",
@@ -163,33 +225,114 @@ def _filters(args: argparse.Namespace) -> Filters:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from index.fetch import read_url_list
+
     from index.ingest import ingest
     from index.intake import intake
+    from index.web import ingest_urls, is_url
     from rag import embeddings
 
     settings = _settings(args)
-    found = intake(args.paths) if args.limit else None
-    report = ingest(
-        args.paths,
-        settings,
-        embeddings.build(settings.embed, settings.store),
-        prune=args.prune,
-        rebuild=args.rebuild,
-        progress=not args.quiet and not args.json,
-        articles=found.articles[: args.limit] if found else None,
-    )
-    if found:  # ingest was handed the articles: the files and problems are intake's
-        report.files = found.files
-        report.problems[:0] = found.problems
-    if args.json:
-        out = {k: v for k, v in report.__dict__.items() if k != "problems"}
-        out["problems"] = [p.__dict__ for p in report.problems]
-        print(json.dumps(out, indent=2))
-    else:
-        for prob in report.problems:
-            print(f"skipped {prob.location}: {prob.message}", file=sys.stderr)
-        print(report.summary())
+    urls = [p for p in args.paths if is_url(p)]
+    if args.urls:
+        try:
+            urls += read_url_list(args.urls)
+        except OSError as exc:
+            raise LoaderError(f"cannot read the URL list {args.urls}: {exc.strerror}") from None
+    paths = [Path(p) for p in args.paths if not is_url(p)]
+    if not paths and not urls:
+        raise LoaderError("nothing to ingest: give files, folders or URLs (or --urls FILE)")
+    if urls and (args.prune or args.rebuild):
+        raise LoaderError("--prune and --rebuild take files and folders only, not URLs")
+    embed_model = embeddings.build(settings.embed, settings.store)
+    progress = not args.quiet and not args.json
+    reports: list[IngestReport] = []
+    if paths:
+        found = intake(paths) if args.limit else None
+        report = ingest(
+            paths,
+            settings,
+            embed_model,
+            prune=args.prune,
+            rebuild=args.rebuild,
+            progress=progress,
+            articles=found.articles[: args.limit] if found else None,
+        )
+        if found:  # ingest was handed the articles: the files and problems are intake's
+            report.files = found.files
+            report.problems[:0] = found.problems
+        reports.append(report)
+    if urls:
+        if progress:
+            print(f"fetching {len(urls)} URL(s)…", file=sys.stderr)
+        web, _ = ingest_urls(urls, settings, embed_model, refresh=args.refresh, progress=progress)
+        reports.append(web)
+    if args.watch:
+        return _follow(paths, settings, embed_model, reports)
+    for report in reports:
+        if args.json:
+            out = {k: v for k, v in report.__dict__.items() if k != "problems"}
+            out["problems"] = [p.__dict__ for p in report.problems]
+            print(json.dumps(out, indent=2))
+        else:
+            for prob in report.problems:
+                print(f"skipped {prob.location}: {prob.message}", file=sys.stderr)
+            print(report.summary())
     return 0
+
+
+def _follow(
+    paths: list[Path], settings: Settings, embed_model: Any, reports: list[IngestReport]
+) -> int:
+    """`rag ingest --watch DIR`: report the first ingest, then follow the folder until Ctrl-C."""
+    import threading
+    import time
+
+    from index.watch import FolderSync, Round, watch_folder
+
+    if len(paths) != 1 or not paths[0].is_dir():
+        raise LoaderError("--watch follows one folder: give exactly one folder to ingest")
+    for report in reports:
+        print(report.summary())
+    sync = FolderSync(paths[0], settings, embed_model)
+    sync.sync()  # learns which file gave which article (all unchanged by now)
+
+    def said(done: Round) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {done.summary()}", flush=True)
+
+    print(f"watching {sync.folder} (Ctrl-C stops)", flush=True)
+    stop = threading.Event()
+    try:
+        watch_folder(sync, stop, said)
+    except KeyboardInterrupt:
+        stop.set()
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from index.ingest import remove
+    from rag import embeddings
+
+    settings = _settings(args)
+    report = remove(args.ids, settings, embeddings.build(settings.embed, settings.store))
+    missing = [i for i, s in report.status.items() if s == "not found"]
+    if args.json:
+        print(json.dumps({"status": report.status, "restored": report.restored}, indent=2))
+    else:
+        for art_id in missing:
+            print(
+                f"not found: {art_id} (GET /v1/articles or `rag search --json` show ids)",
+                file=sys.stderr,
+            )
+        print(
+            f"{report.removed} article(s) removed"
+            + (
+                f"; {report.restored} copies now index the paragraphs they shared"
+                if report.restored
+                else ""
+            )
+        )
+    return 1 if missing else 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -264,7 +407,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ui.server import run
 
     settings = _settings(args)
-    run(settings, args.host or settings.server.host, args.port or settings.server.port)
+    feeds: list[str] = []
+    if args.feeds:
+        from index.fetch import read_url_list
+
+        try:
+            feeds = read_url_list(args.feeds)
+        except OSError as exc:
+            raise LoaderError(f"cannot read the feed list {args.feeds}: {exc.strerror}") from None
+    if args.watch and not args.watch.is_dir():
+        raise LoaderError(f"--watch {args.watch}: no such folder (make it, or watch another)")
+    run(
+        settings,
+        args.host or settings.server.host,
+        args.port or settings.server.port,
+        watch=args.watch,
+        feeds=feeds,
+        every=args.every,
+    )
     return 0
 
 
@@ -276,6 +436,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "ingest": cmd_ingest,
+    "remove": cmd_remove,
     "check": cmd_check,
     "search": cmd_search,
     "ask": cmd_ask,

@@ -65,7 +65,7 @@ def create_app(pipeline: Pipeline, *, ui: bool = True) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=server.cors_origins,
-            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
     return mount_web_ui(app, pipeline) if ui else app

@@ -134,9 +134,31 @@ class ArticleIn(BaseModel):
         return self
 
 
+MAX_URLS = 200  # URLs in one request
+
+
 class ArticlesIn(BaseModel):
+    """Articles given whole, or URLs of pages and RSS/Atom feeds to fetch them from (one of)."""
+
     model_config = ConfigDict(extra="forbid")
-    articles: list[ArticleIn] = Field(min_length=1)
+    articles: list[ArticleIn] | None = Field(None, min_length=1)
+    urls: list[Text] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_URLS,
+        description="http(s) URLs of pages, or of feeds whose items' pages are fetched; a URL "
+        "ingested before is not fetched again unless `refresh`",
+    )
+    refresh: bool = Field(False, description="fetch `urls` again even if ingested before")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ArticlesIn:
+        if (self.articles is None) == (self.urls is None):
+            raise ValueError("send either 'articles' or 'urls'")
+        for url in self.urls or []:
+            if not url.lower().startswith(("http://", "https://")) or len(url) > 2000:
+                raise ValueError(f"not an http(s) URL of at most 2,000 characters: {url[:80]!r}")
+        return self
 
 
 class ErrorOut(BaseModel):

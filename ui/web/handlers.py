@@ -24,6 +24,7 @@ import gradio as gr
 from rag.answer import Answer, Delta
 from rag.dates import parse_day
 from rag.errors import RagError
+from rag.ledger import arrivals
 from rag.pipeline import Pipeline
 from rag.retrieval import Filters
 from ui.web.render import (
@@ -147,12 +148,14 @@ class ChatHandlers:
     def list_articles(self) -> tuple[str, Any]:
         """The article table, and the source filter's choices (articles may have been added)."""
         try:
+            self.pipeline.refresh()  # a watched folder or an upload may have added some
             found = self.pipeline.catalogue.articles()
+            arrived = arrivals(self.pipeline.settings, len(found))
         except Exception:
             log.exception("listing articles failed")
             return "<p>The article list is not available right now.</p>", gr.update()
         names = sorted({str(a["source"]) for a in found if a.get("source")})
-        return articles_html(found), gr.update(choices=names)
+        return articles_html(found, arrived), gr.update(choices=names)
 
     @staticmethod
     def pick_example(evt: gr.SelectData) -> str:

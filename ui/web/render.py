@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -149,23 +150,36 @@ def source_panel(citation: Citation, passage: str | None) -> str:
     )
 
 
-def articles_html(articles: Sequence[dict[str, Any]]) -> str:
-    """The table of indexed articles (title, date, source, chunks)."""
+def articles_html(
+    articles: Sequence[dict[str, Any]], arrived: dict[str, float] | None = None
+) -> str:
+    """The table of indexed articles (title, date, source, chunks, when it arrived), the latest
+    arrivals first (`arrived`: article id -> Unix time it was indexed)."""
     if not articles:
         return "<p>No articles are indexed yet: run <code>rag ingest DIR</code>.</p>"
+    arrived = arrived or {}
+    ordered = sorted(articles, key=lambda a: -arrived.get(str(a.get("article_id")), 0.0))
     rows = "".join(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
             html.escape(str(a.get("title", ""))),
             html.escape(str(a.get("date") or "undated")),
             html.escape(str(a.get("source") or "—")),
             a.get("chunks", 0),
+            _when(arrived.get(str(a.get("article_id")))),
         )
-        for a in articles
+        for a in ordered
     )
     return (
-        f"<p>{len(articles)} articles</p><table class='articles-table'><tr><th>Title</th>"
-        f"<th>Date</th><th>Source</th><th>Chunks</th></tr>{rows}</table>"
+        f"<p>{len(articles)} articles, the latest arrivals first</p>"
+        "<table class='articles-table'><tr><th>Title</th><th>Date</th><th>Source</th>"
+        f"<th>Chunks</th><th>Arrived</th></tr>{rows}</table>"
     )
+
+
+def _when(at: float | None) -> str:
+    if at is None:
+        return "—"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
 
 
 def chat_messages(turns: Sequence[dict[str, Any]]) -> list[dict[str, str]]:

@@ -1,5 +1,6 @@
-"""`GET /v1/articles` (what is indexed) and `POST /v1/articles` (add articles: a JSON body
-`{"articles": [{"title": ..., "text": ...}]}` or a multipart upload of files named `files`).
+"""`GET /v1/articles` (what is indexed), `POST /v1/articles` (add articles: a JSON body
+`{"articles": [{"title": ..., "text": ...}]}`, `{"urls": [...]}` of pages or feeds to fetch, or a
+multipart upload of files named `files`) and `DELETE /v1/articles/{id}`.
 
 Added articles are read by `index.intake` (the same readers as `rag ingest`; an uploaded file's
 location becomes `upload:NAME`) and written by `index.ingest.ingest` with the same cleaning and
@@ -22,6 +23,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from index.ingest import IngestReport
 from index.intake import articles_from_files, articles_from_records, file_limits
 from index.loaders import SUFFIXES, Article, Limits, LoadProblem
 from rag.errors import Deadline, TimeLimitError
@@ -107,7 +109,12 @@ async def add_articles(
     limits = file_limits(settings, upload=True)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json":
-        articles, problems = json_articles(body, limits, deadline)
+        parsed = parse_articles_in(body)
+        if parsed.urls is not None:
+            return await run_in_threadpool(
+                write_urls, pipeline, parsed.urls, parsed.refresh, deadline
+            )
+        articles, problems = json_articles(parsed, limits, deadline)
     elif ctype == "multipart/form-data":
         articles, problems = await uploaded_articles(request, body, limits, deadline)
     else:
@@ -125,24 +132,50 @@ async def add_articles(
     return await run_in_threadpool(write, pipeline, articles, problems, replace, deadline)
 
 
-def json_articles(
-    body: bytes, limits: Limits, deadline: Deadline | None = None
-) -> tuple[list[Article], list[LoadProblem]]:
-    """The articles of a JSON body (422 with what is wrong when it is not `ArticlesIn`). Parsed
-    as FastAPI parses the other bodies, so invalid Unicode is repaired, not refused."""
-    expected = ' (expected {"articles": [{"title": ..., "text": ...}]})'
+def parse_articles_in(body: bytes) -> ArticlesIn:
+    """A JSON body as `ArticlesIn` (422 with what is wrong when it is not one). Parsed as FastAPI
+    parses the other bodies, so invalid Unicode is repaired, not refused."""
+    expected = ' (expected {"articles": [{"title": ..., "text": ...}]} or {"urls": [...]})'
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise HTTPException(422, f"the request body is not valid JSON ({exc})" + expected) from None
     try:
-        parsed = ArticlesIn.model_validate(data)
+        return ArticlesIn.model_validate(data)
     except ValidationError as exc:
         raise HTTPException(422, describe_validation(exc.errors()) + expected) from None
+
+
+@router.delete(
+    "/articles/{article_id:path}",
+    summary="Remove an article (its chunks, lexical entries and duplicate links)",
+    responses=error_responses(404, 503),
+)
+def delete_article(article_id: str, pipeline: PipelineDep) -> dict[str, Any]:
+    """A copy that shared paragraphs with it indexes them itself and still answers (`restored`
+    counts those); adding the article again restores it. 404 when no such article is indexed."""
+    from index.ingest import remove
+
+    with _writer:
+        report = remove(
+            [article_id], pipeline.settings, pipeline.embed_model, lock_timeout=WRITE_WAIT
+        )
+        pipeline.refresh()
+    if report.status[article_id] == "not found":
+        raise HTTPException(
+            404, f"no article {article_id!r} is indexed: GET /v1/articles lists their ids"
+        )
+    return {"id": article_id, "status": "removed", "restored": report.restored}
+
+
+def json_articles(
+    parsed: ArticlesIn, limits: Limits, deadline: Deadline | None = None
+) -> tuple[list[Article], list[LoadProblem]]:
+    """The articles given whole in a JSON body."""
     return articles_from_records(
         (
             (a.model_dump(exclude_none=True), a.url or f"POST /v1/articles #{i}")
-            for i, a in enumerate(parsed.articles)
+            for i, a in enumerate(parsed.articles or [])
         ),
         limits,
         deadline,
@@ -222,12 +255,46 @@ def write(
             deadline=deadline,
         )
         pipeline.refresh()
+    return _answer(report, [a.id for a in articles], problems, deadline)
+
+
+def write_urls(
+    pipeline: Pipeline, urls: list[str], refresh: bool, deadline: Deadline
+) -> dict[str, Any]:
+    """Fetch and ingest the URLs' articles (`index.web`); the report as JSON, as for articles
+    (422 when no URL gave an article and none was ingested before)."""
+    from index.web import ingest_urls
+
+    with _writer:
+        report, found = ingest_urls(
+            urls,
+            pipeline.settings,
+            pipeline.embed_model,
+            refresh=refresh,
+            progress=False,
+            lock_timeout=WRITE_WAIT,
+            deadline=deadline,
+        )
+        pipeline.refresh()
+    ids = [a.id for a in found.articles] + list(dict.fromkeys(found.skipped.values()))
+    if not ids:
+        raise HTTPException(
+            422,
+            "no article could be fetched: "
+            + "; ".join(f"{p.location}: {p.message}" for p in report.problems),
+        )
+    return _answer(report, ids, [], deadline)
+
+
+def _answer(
+    report: IngestReport, ids: list[str], problems: list[LoadProblem], deadline: Deadline | None
+) -> dict[str, Any]:
     if report.not_added and deadline is not None:
         late = report.not_added
-        done = [a.id for a in articles if report.status.get(a.id) != "not added"]
+        done = [i for i in ids if report.status.get(i) != "not added"]
         raise TimeLimitError(
             f"indexing the upload took longer than {deadline.seconds:g} s ({deadline.setting}): "
-            f"{len(done)} of {len(articles)} articles were added or found unchanged"
+            f"{len(done)} of {len(ids)} articles were added or found unchanged"
             + (f" ({', '.join(done[:5])}{', ...' if len(done) > 5 else ''})" if done else "")
             + f", {len(late)} were not and stay as they were ({', '.join(late[:5])}"
             + f"{', ...' if len(late) > 5 else ''}): send those again in smaller uploads, "
@@ -235,8 +302,8 @@ def write(
         )
     return {
         "articles": report.articles,
-        "article_ids": [a.id for a in articles],
-        "results": [{"id": a.id, "status": report.status.get(a.id, "unchanged")} for a in articles],
+        "article_ids": ids,
+        "results": [{"id": i, "status": report.status.get(i, "unchanged")} for i in ids],
         "new": report.new,
         "updated": report.updated,
         "unchanged": report.unchanged,

@@ -1,0 +1,211 @@
+"""Articles from the web: pages and feeds by URL (`rag ingest URL...`, `--urls FILE`, a feed's
+URL, `POST /v1/articles {"urls": [...]}`).
+
+`articles_from_urls(urls, settings, seen)` fetches each URL (`index.fetch`: timeouts, size cap,
+a few at a time, redirects within limits); a feed (RSS/Atom) stands for its items, whose pages are
+fetched in turn, the item's title, date and author used where the page lacks them. A page becomes
+an article through the same reader as a saved `.html` (`index.loaders.article_from_html`), its id
+derived from its canonical URL (the page's `<link rel=canonical>`, else where it was fetched from),
+so the same story reached by two addresses is one article. A URL already ingested (asked for,
+redirected to, or named canonical by an indexed page; compared normalised: scheme and host
+lowercased, tracking parameters and fragments dropped) is not fetched again unless `refresh`.
+Every URL that fails costs only itself: a one-line problem.
+
+This module turns URLs into articles; writing them is `index.ingest`'s, and remembering which URL
+gave which article is the ledger's (`WebIntake.urls`, recorded after the write).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from index.fetch import FeedItem, FetchProblem, Page, fetch_all, read_feed
+from index.html import extract_page
+from index.ingest import IngestReport
+from index.loaders import Article, Limits, LoadProblem, TooLarge, article_from_page
+from rag.errors import Deadline
+from rag.settings import Settings
+
+Seen = Callable[[Iterable[str]], dict[str, str]]  # normalised URLs -> the article ids they gave
+
+
+def is_url(text: str) -> bool:
+    return text.lower().startswith(("http://", "https://"))
+
+
+def normal_url(url: str) -> str:
+    """The form URLs are compared in: scheme and host lowercased, default port, tracking
+    parameters and the fragment dropped (courlan's strict normalisation)."""
+    from courlan import normalize_url
+
+    try:
+        return str(normalize_url(url.strip(), strict=True))
+    except ValueError:
+        return url.strip()
+
+
+def url_id(url: str) -> str:
+    """An article id for the page at this (canonical) URL."""
+    return "u-" + hashlib.sha1(normal_url(url).encode()).hexdigest()[:16]
+
+
+@dataclass
+class WebIntake:
+    """What `articles_from_urls` found: articles, problems, the URLs skipped as already ingested
+    (URL -> article id), and the (normalised URL, article id) pairs to record once written."""
+
+    articles: list[Article] = field(default_factory=list)
+    problems: list[LoadProblem] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    urls: list[tuple[str, str]] = field(default_factory=list)
+    feeds: int = 0
+
+
+def articles_from_urls(
+    urls: Sequence[str],
+    settings: Settings,
+    limits: Limits,
+    *,
+    seen: Seen | None = None,
+    refresh: bool = False,
+    on_fetched: Callable[[Page | FetchProblem], None] | None = None,
+) -> WebIntake:
+    """The articles at these URLs (pages, or feeds standing for their items)."""
+    out = WebIntake()
+    pages = _fetch_new(list(dict.fromkeys(urls)), settings, out, seen, refresh, on_fetched)
+    items: dict[str, FeedItem] = {}
+    for page in pages:
+        if page.is_feed:
+            out.feeds += 1
+            try:
+                entries = read_feed(page)
+            except ValueError as exc:
+                out.problems.append(LoadProblem(page.url, str(exc)))
+                continue
+            for item in entries:
+                items.setdefault(item.link, item)
+        else:
+            _add_page(page, None, limits, out)
+    if items:
+        fetched = _fetch_new(list(items), settings, out, seen, refresh, on_fetched)
+        for page in fetched:
+            if page.is_feed:
+                out.problems.append(LoadProblem(page.url, "a feed's item links to another feed"))
+            else:
+                _add_page(page, items.get(page.url), limits, out)
+    return out
+
+
+def _fetch_new(
+    urls: list[str],
+    settings: Settings,
+    out: WebIntake,
+    seen: Seen | None,
+    refresh: bool,
+    on_fetched: Callable[[Page | FetchProblem], None] | None,
+) -> list[Page]:
+    """Fetch the URLs not ingested before (all with `refresh`); problems go in `out`."""
+    if seen is not None and not refresh:
+        known = seen(normal_url(u) for u in urls)
+        for u in urls:
+            if normal_url(u) in known:
+                out.skipped[u] = known[normal_url(u)]
+        urls = [u for u in urls if u not in out.skipped]
+    pages: list[Page] = []
+    for result in fetch_all(urls, settings.fetch, on_done=on_fetched):
+        if isinstance(result, FetchProblem):
+            out.problems.append(LoadProblem(result.url, result.message))
+        else:
+            pages.append(result)
+    return pages
+
+
+def _add_page(page: Page, item: FeedItem | None, limits: Limits, out: WebIntake) -> None:
+    if not page.is_html:
+        out.problems.append(LoadProblem(page.url, f"not a web page ({page.content_type})"))
+        return
+    found = extract_page(_decode(page), url=page.final_url)
+    canonical = found.canonical
+    where = canonical if canonical and is_url(canonical) else page.final_url
+    art_id = url_id(where)
+    try:
+        article = article_from_page(found, art_id, where, limits)
+    except TooLarge as exc:
+        out.problems.append(LoadProblem(page.url, str(exc)))
+        return
+    if not article.paragraphs:
+        out.problems.append(LoadProblem(page.url, "no article text found on the page"))
+        return
+    if item is not None:  # the feed knows what the page may not say
+        if item.title and article.title == art_id:
+            article.title = item.title
+        article.date = article.date or item.published
+        article.author = article.author or item.author
+    if any(a.id == art_id for a in out.articles):
+        out.problems.append(LoadProblem(page.url, f"the same page as {where} (given twice)"))
+        return
+    out.articles.append(article)
+    out.urls.extend(
+        (normal_url(u), art_id) for u in dict.fromkeys((page.url, page.final_url, where))
+    )
+
+
+def _decode(page: Page) -> str:
+    if page.charset:
+        try:
+            return page.body.decode(page.charset, errors="replace")
+        except LookupError:
+            pass
+    from trafilatura.utils import decode_file
+
+    return str(decode_file(page.body))
+
+
+def ingest_urls(
+    urls: Sequence[str],
+    settings: Settings,
+    embed_model: Any,
+    *,
+    refresh: bool = False,
+    progress: bool = True,
+    lock_timeout: float = -1,
+    deadline: Deadline | None = None,
+) -> tuple[IngestReport, WebIntake]:
+    """Fetch the URLs' articles (see `articles_from_urls`), ingest them, and record which URL
+    gave which article (so the next run fetches only what is new). URLs skipped as already
+    ingested are reported "unchanged"."""
+    from index.ingest import ingest
+    from index.intake import file_limits
+    from rag.ledger import open_ledger
+
+    ledger = open_ledger(settings)
+    try:
+        found = articles_from_urls(
+            urls, settings, file_limits(settings), seen=ledger.urls, refresh=refresh
+        )
+        report = IngestReport()
+        if found.articles:
+            report = ingest(
+                [],
+                settings,
+                embed_model,
+                articles=found.articles,
+                progress=progress,
+                lock_timeout=lock_timeout,
+                deadline=deadline,
+            )
+            written = {
+                i for i, s in report.status.items() if s in ("added", "changed", "unchanged")
+            }
+            ledger.note_urls((u, i) for u, i in found.urls if i in written)
+        report.problems[:0] = found.problems
+        report.unchanged += len(found.skipped)
+        report.articles += len(found.skipped)
+        for art_id in found.skipped.values():
+            report.status.setdefault(art_id, "unchanged")
+    finally:
+        ledger.close()
+    return report, found
