@@ -156,6 +156,7 @@ def clean(text: str, *, title: str | None = None) -> Cleaned:
         kept.append(line)
 
     # the headline: given, or the first short line that does not end like a sentence
+    lede_titled = False  # the headline is made from the first paragraph, which stays
     if out.title is None and kept:
         first = kept[0]
         if len(first) <= 200 and not first.endswith("."):
@@ -163,11 +164,12 @@ def clean(text: str, *, title: str | None = None) -> Cleaned:
             kept = kept[1:]
         else:
             out.title = _title_from_lede(first)
+            lede_titled = True
     # a headline repeated further down (004 prints it twice) is dropped
     norm_title = fold(out.title or "")
     body: list[str] = []
     for j, line in enumerate(kept):
-        if norm_title and fold(line) == norm_title:
+        if norm_title and fold(line) == norm_title and not (lede_titled and j == 0):
             out.removed.append(line)
             continue
         # an unrelated headline in the middle of the story: short, no final punctuation,

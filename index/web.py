@@ -18,9 +18,10 @@ gave which article is the ledger's (`WebIntake.urls`, recorded after the write).
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from index.fetch import FeedItem, FetchProblem, Page, fetch_all, read_feed
 from index.html import extract_page
@@ -29,7 +30,13 @@ from index.loaders import Article, Limits, LoadProblem, TooLarge, article_from_p
 from rag.errors import Deadline
 from rag.settings import Settings
 
-Seen = Callable[[Iterable[str]], dict[str, str]]  # normalised URLs -> the article ids they gave
+
+class UrlBooks(Protocol):
+    """What the ledger remembers of URLs (`rag.ledger.Ledger`)."""
+
+    def urls(self, urls: Iterable[str]) -> dict[str, str]: ...
+
+    def failed_urls(self, urls: Iterable[str], since: float) -> dict[str, str]: ...
 
 
 def is_url(text: str) -> bool:
@@ -61,6 +68,7 @@ class WebIntake:
     problems: list[LoadProblem] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     urls: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (normalised URL, why), to note
     feeds: int = 0
 
 
@@ -69,13 +77,18 @@ def articles_from_urls(
     settings: Settings,
     limits: Limits,
     *,
-    seen: Seen | None = None,
+    books: UrlBooks | None = None,
     refresh: bool = False,
+    allow_private: bool = True,
     on_fetched: Callable[[Page | FetchProblem], None] | None = None,
 ) -> WebIntake:
-    """The articles at these URLs (pages, or feeds standing for their items)."""
+    """The articles at these URLs (pages, or feeds standing for their items). With `books`, a
+    URL that gave an article is skipped, and one that failed within RAG_FETCH__RETRY_AFTER is
+    reported without fetching it again (`refresh`: fetch everything). Without `allow_private`,
+    a URL naming a loopback, private or link-local address is refused unfetched."""
     out = WebIntake()
-    pages = _fetch_new(list(dict.fromkeys(urls)), settings, out, seen, refresh, on_fetched)
+    fetch = _Fetcher(settings, out, books, refresh, allow_private, on_fetched)
+    pages = fetch(list(dict.fromkeys(urls)))
     items: dict[str, FeedItem] = {}
     for page in pages:
         if page.is_feed:
@@ -90,8 +103,7 @@ def articles_from_urls(
         else:
             _add_page(page, None, limits, out)
     if items:
-        fetched = _fetch_new(list(items), settings, out, seen, refresh, on_fetched)
-        for page in fetched:
+        for page in fetch(list(items)):
             if page.is_feed:
                 out.problems.append(LoadProblem(page.url, "a feed's item links to another feed"))
             else:
@@ -99,28 +111,82 @@ def articles_from_urls(
     return out
 
 
-def _fetch_new(
-    urls: list[str],
-    settings: Settings,
-    out: WebIntake,
-    seen: Seen | None,
-    refresh: bool,
-    on_fetched: Callable[[Page | FetchProblem], None] | None,
-) -> list[Page]:
-    """Fetch the URLs not ingested before (all with `refresh`); problems go in `out`."""
-    if seen is not None and not refresh:
-        known = seen(normal_url(u) for u in urls)
-        for u in urls:
-            if normal_url(u) in known:
-                out.skipped[u] = known[normal_url(u)]
-        urls = [u for u in urls if u not in out.skipped]
-    pages: list[Page] = []
-    for result in fetch_all(urls, settings.fetch, on_done=on_fetched):
-        if isinstance(result, FetchProblem):
-            out.problems.append(LoadProblem(result.url, result.message))
-        else:
-            pages.append(result)
-    return pages
+class _Fetcher:
+    """Fetches URLs for one intake: skips those the books know, refuses private addresses when
+    asked, puts problems (and failures to note) in the intake."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        out: WebIntake,
+        books: UrlBooks | None,
+        refresh: bool,
+        allow_private: bool,
+        on_fetched: Callable[[Page | FetchProblem], None] | None,
+    ) -> None:
+        self.settings, self.out, self.books = settings, out, books
+        self.refresh, self.allow_private, self.on_fetched = refresh, allow_private, on_fetched
+
+    def __call__(self, urls: list[str]) -> list[Page]:
+        out = self.out
+        if self.books is not None and not self.refresh:
+            normal = {u: normal_url(u) for u in urls}
+            known = self.books.urls(normal.values())
+            since = time.time() - self.settings.fetch.retry_after
+            failed = self.books.failed_urls(normal.values(), since)
+            for u in urls:
+                if normal[u] in known:
+                    out.skipped[u] = known[normal[u]]
+                elif normal[u] in failed:
+                    out.problems.append(
+                        LoadProblem(
+                            u,
+                            f"failed before ({failed[normal[u]]}); tried again after "
+                            "RAG_FETCH__RETRY_AFTER seconds, or now with --refresh",
+                        )
+                    )
+            urls = [u for u in urls if normal[u] not in known and normal[u] not in failed]
+        if not self.allow_private:
+            for u in [u for u in urls if private_host(u)]:
+                out.problems.append(
+                    LoadProblem(
+                        u,
+                        "refused: it names a loopback, private or link-local address "
+                        "(RAG_FETCH__PRIVATE_URLS=true lets API clients fetch those)",
+                    )
+                )
+                urls.remove(u)
+        pages: list[Page] = []
+        for result in fetch_all(urls, self.settings.fetch, on_done=self.on_fetched):
+            if isinstance(result, FetchProblem):
+                out.problems.append(LoadProblem(result.url, result.message))
+                out.failed.append((normal_url(result.url), result.message))
+            elif not self.allow_private and private_host(result.final_url):
+                out.problems.append(
+                    LoadProblem(result.url, "refused: it redirected to a private address")
+                )
+            else:
+                pages.append(result)
+        return pages
+
+
+def private_host(url: str) -> bool:
+    """Whether the URL's host is, or resolves to, a loopback, private, link-local or otherwise
+    non-public address (a name that does not resolve counts as not private: fetching it fails)."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError):
+        return False
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not address.is_global:
+            return True
+    return False
 
 
 def _add_page(page: Page, item: FeedItem | None, limits: Limits, out: WebIntake) -> None:
@@ -140,7 +206,7 @@ def _add_page(page: Page, item: FeedItem | None, limits: Limits, out: WebIntake)
         out.problems.append(LoadProblem(page.url, "no article text found on the page"))
         return
     if item is not None:  # the feed knows what the page may not say
-        if item.title and article.title == art_id:
+        if item.title and not found.title:
             article.title = item.title
         article.date = article.date or item.published
         article.author = article.author or item.author
@@ -173,6 +239,7 @@ def ingest_urls(
     progress: bool = True,
     lock_timeout: float = -1,
     deadline: Deadline | None = None,
+    allow_private: bool = True,
 ) -> tuple[IngestReport, WebIntake]:
     """Fetch the URLs' articles (see `articles_from_urls`), ingest them, and record which URL
     gave which article (so the next run fetches only what is new). URLs skipped as already
@@ -184,8 +251,14 @@ def ingest_urls(
     ledger = open_ledger(settings)
     try:
         found = articles_from_urls(
-            urls, settings, file_limits(settings), seen=ledger.urls, refresh=refresh
+            urls,
+            settings,
+            file_limits(settings),
+            books=ledger,
+            refresh=refresh,
+            allow_private=allow_private,
         )
+        ledger.note_failed_urls(found.failed)
         report = IngestReport()
         if found.articles:
             report = ingest(

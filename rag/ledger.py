@@ -54,6 +54,8 @@ CREATE INDEX IF NOT EXISTS copies_hash ON copies (hash);
 -- pages fetched from the web: each URL asked for, redirected to or named canonical -> its article
 CREATE TABLE IF NOT EXISTS urls (url TEXT PRIMARY KEY, article TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS urls_article ON urls (article);
+-- URLs whose fetch failed, and when: not tried again for a while (RAG_FETCH__RETRY_AFTER)
+CREATE TABLE IF NOT EXISTS failed_urls (url TEXT PRIMARY KEY, message TEXT NOT NULL, at REAL);
 """
 
 
@@ -304,15 +306,31 @@ class Ledger:
         )
         return dict(self._where_in(sql, urls))
 
+    def failed_urls(self, urls: Iterable[str], since: float) -> dict[str, str]:
+        """Which of these URLs failed to give an article after `since` (URL -> why)."""
+        sql = "SELECT url, message, at FROM failed_urls WHERE url IN ({marks})"
+        return {u: m for u, m, at in self._where_in(sql, urls) if at >= since}
+
+    def note_failed_urls(self, rows: Iterable[tuple[str, str]]) -> None:
+        """(URL, why): its fetch failed now."""
+        now = time.time()
+        with self._mutex, self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO failed_urls (url, message, at) VALUES (?, ?, ?)",
+                [(u, m, now) for u, m in rows],
+            )
+
     def note_urls(self, rows: Iterable[tuple[str, str]]) -> None:
         """(URL, article id): the page at this URL is that article (asked for, redirected to, or
         named canonical by the page)."""
+        rows = list(rows)
         with self._mutex, self._db:
             self._db.executemany("INSERT OR REPLACE INTO urls (url, article) VALUES (?, ?)", rows)
+            self._db.executemany("DELETE FROM failed_urls WHERE url=?", [(u,) for u, _ in rows])
 
     def clear(self) -> None:
         with self._mutex, self._db:
-            for table in ("articles", "paragraphs", "copies", "urls"):
+            for table in ("articles", "paragraphs", "copies", "urls", "failed_urls"):
                 self._db.execute(f"DELETE FROM {table}")
             self._db.execute("INSERT OR IGNORE INTO state (key, value) VALUES ('paragraphs', '1')")
             self._bump()

@@ -74,6 +74,14 @@ class FetchSettings(BaseModel):
     max_bytes: int = Field(10_000_000, ge=1000, description="the largest page or feed read")
     concurrency: int = Field(4, ge=1, le=32, description="pages fetched at once")
     max_redirects: int = Field(5, ge=0, le=20, description="redirects followed for one URL")
+    retry_after: float = Field(
+        3600, ge=0, description="seconds before a URL that failed is fetched again (--refresh: now)"
+    )
+    private_urls: bool = Field(
+        False,
+        description="let API clients ({'urls': [...]}) fetch loopback, private and link-local "
+        "addresses (`rag ingest` always may)",
+    )
     user_agent: str = Field(
         "news-rag/0.1 (a question-answering index of news articles; +https://example.org/news-rag)",
         description="the User-Agent sent with every request",

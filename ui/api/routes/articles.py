@@ -274,6 +274,7 @@ def write_urls(
             progress=False,
             lock_timeout=WRITE_WAIT,
             deadline=deadline,
+            allow_private=pipeline.settings.fetch.private_urls,
         )
         pipeline.refresh()
     ids = [a.id for a in found.articles] + list(dict.fromkeys(found.skipped.values()))
