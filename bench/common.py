@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +60,14 @@ def serve_env(store: Path, backend: str = "extractive") -> dict[str, str]:
 
 
 def start_serve(
-    workdir: Path, env: dict[str, str], log_name: str = "server.log"
+    workdir: Path, env: dict[str, str], log_name: str = "server.log", args: Sequence[str] = ()
 ) -> tuple[subprocess.Popen[bytes], str, Path]:
     """A real `rag serve` on a free loopback port: (process, base URL, its log file)."""
     port = free_port()
     log = workdir / log_name
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "ui.cli", "serve", "--port", str(port), *args],
             cwd=workdir,
             env=env,
             stdout=out,

@@ -190,3 +190,16 @@ def _poll(api: str, ask: dict[str, str], ok: Any, limit: float = 60) -> float | 
             return time.monotonic() - start
         time.sleep(0.5)
     return None
+
+
+def test_the_article_list_shows_the_latest_arrivals_first() -> None:
+    from ui.web.render import articles_html
+
+    listed = [
+        {"article_id": "old", "title": "Old story", "date": "2025-01-01", "chunks": 2},
+        {"article_id": "new", "title": "New story", "date": "2024-01-01", "chunks": 1},
+        {"article_id": "seed", "title": "Seed story", "date": None, "chunks": 1},
+    ]
+    page = articles_html(listed, {"old": 1_700_000_000.0, "new": 1_800_000_000.0})
+    assert page.index("New story") < page.index("Old story") < page.index("Seed story")
+    assert "<th>Arrived</th>" in page and page.count("—") >= 2  # the seed: no time known

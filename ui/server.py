@@ -51,8 +51,7 @@ def run(
 
         sync = FolderSync(watch, settings, embed_model)
         _say(f"news-rag: ingesting {sync.folder}: {sync.sync().summary()}")
-    else:
-        seed_if_empty(settings, embed_model, say=_say)
+    seed_if_empty(settings, embed_model, say=_say)  # nothing in the folder or the index yet
     pipeline = build(settings, embed_model=embed_model)
     app = create_app(pipeline)
     stop = threading.Event()
