@@ -157,3 +157,28 @@ def test_a_feed_item_fills_what_the_page_lacks() -> None:
         "Ann Lee",
     )
     assert article.location == "http://x.test/a" and article.id.startswith("u-")
+
+
+def test_polled_feeds_bring_new_items_only(
+    news_site: NewsSite, tmp_path: Path, embed_model: Any
+) -> None:
+    import threading
+
+    from index.watch import Round, poll_feeds
+
+    settings = make_settings(tmp_path / "store", fetch={"timeout": 1, "max_bytes": 1_000_000})
+    rounds: list[Round] = []
+    stop = threading.Event()
+
+    def seen(done: Round) -> None:
+        rounds.append(done)
+        if len(rounds) == 2:
+            stop.set()
+
+    # two rounds, 10 s apart (the shortest period): the second finds nothing new
+    poll_feeds([news_site.url + "/feed.xml"], settings, embed_model, 10, stop, seen)
+    first, second = rounds
+    assert len(first.added) == 3 and len(first.problems) == 3
+    assert second.added == [] and all("failed before" in p for p in second.problems)
+    stories = sorted(p for p in news_site.requests if p.startswith("/story"))
+    assert stories == ["/story-1.html", "/story-2.html", "/story-3.html"]  # each fetched once
