@@ -5,7 +5,7 @@ Starts a real `rag serve --watch DIR` on a copy of a store (the seeds' by defaul
 for an archive), then, for each of N new articles (made from templates with distinct places and
 numbers, so none is a duplicate), writes it into DIR and asks about it until the answer cites
 it, and deletes it and asks until no answer cites it; then sends N more through the API and asks
-until cited. Prints and writes (bench/results/arrival.json) seconds to answerable (p50, max) for
+until cited. Prints and writes (bench/results/arrival.json, or arrival-archive.json with --store) seconds to answerable (p50, max) for
 both ways, and seconds to forgotten after a delete.
 
     python -m bench.arrival [-n 10] [--store DIR]
@@ -112,7 +112,7 @@ def main() -> None:
         "deleted_file_to_not_cited": summary(forgotten),
         "post_articles_to_answerable": summary(posted),
     }
-    out = write_result("arrival", result)
+    out = write_result("arrival-archive" if args.store else "arrival", result)
     print(
         f"watched folder: answerable p50 {result['watched_folder_to_answerable']['p50_s']} s "
         f"(max {result['watched_folder_to_answerable']['max_s']}); deleted: not cited p50 "

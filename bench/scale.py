@@ -139,10 +139,18 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="skip building stores already in --work")
     ap.add_argument("--chroma", action="store_true", help="vectors in a `chroma run` server")
     ap.add_argument("--skip-largest", action="store_true", help="no add-10 / re-ingest steps")
+    ap.add_argument(
+        "--corpus",
+        type=Path,
+        action="append",
+        help="article files instead of the two RealTimeQA corpora (e.g. bench/derive.py's)",
+    )
+    ap.add_argument("--name", help="results file name (default scale / scale-chroma)")
     args = ap.parse_args()
     from index.intake import intake
 
-    total = len(intake(CORPORA).articles)
+    corpora = args.corpus or CORPORA
+    total = len(intake(corpora).articles)
     qs = questions(args.questions)
     tmp = tempfile.TemporaryDirectory(prefix="rag-scale-")
     work = args.work or Path(tmp.name)
@@ -159,7 +167,7 @@ def main() -> None:
         try:
             if not (args.reuse and store.exists() and (store / "ledger-news.sqlite3").exists()):
                 secs, rss, out = timed(
-                    [*cli, "--limit", str(n), *map(str, CORPORA)], env_for(store, port), work
+                    [*cli, "--limit", str(n), *map(str, corpora)], env_for(store, port), work
                 )
                 report = json.loads(out)
                 row |= {"ingest_s": round(secs, 1), "ingest_peak_rss_mb": round(rss)}
@@ -174,14 +182,14 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     if args.skip_largest or args.chroma:
-        name = "scale-chroma" if args.chroma else "scale"
+        name = args.name or ("scale-chroma" if args.chroma else "scale")
         print("wrote", write_result(name, {"args": {k: str(v) for k, v in vars(args).items()},
                                            "total_articles": total, "rows": rows}))  # fmt: skip
         tmp.cleanup()
         return
     largest = rows[-1]
     store = work / f"store-{largest['articles']}"
-    again, _, _ = timed([*cli, "--limit", str(largest["articles"]), *map(str, CORPORA)],
+    again, _, _ = timed([*cli, "--limit", str(largest["articles"]), *map(str, corpora)],
                         serve_env(store), work)  # fmt: skip
     extra = work / "ten-new.jsonl"
     with extra.open("w", encoding="utf-8") as f:
@@ -211,8 +219,8 @@ def main() -> None:
         },
     }
     print(json.dumps(result["largest"]))
-    print("wrote", write_result("scale", {"args": {k: str(v) for k, v in vars(args).items()},
-                                          **result}))  # fmt: skip
+    args_out = {k: str(v) for k, v in vars(args).items()}
+    print("wrote", write_result(args.name or "scale", {"args": args_out, **result}))
     tmp.cleanup()
 
 
