@@ -1,10 +1,12 @@
 """The main text and metadata of a web page: `extract_page(html, url=...)` -> `Page`.
 
-The default extractor is trafilatura, made for news pages: it finds the article among menus,
-teasers, captions and footers, and reads the page's own metadata (JSON-LD, OpenGraph, `<meta>`,
-`<time>`, bylines; dates through htmldate). When it finds no article (a page of a few lines),
-the plain reader takes over: every text block outside scripts, navigation, headers, footers,
-asides and forms, with the headline from `og:title`, the first `<h1>` or `<title>`. `extractor="plain"`
+The default extractor is trafilatura, made for news pages, set to favour precision (a menu line
+in an answer costs more than a missed sentence): it finds the article among menus, teasers,
+captions and footers, and reads the page's own metadata (JSON-LD, OpenGraph, `<meta>`, `<time>`,
+bylines; dates through htmldate). "trafilatura-balanced" is its default setting, which keeps more
+of a small page's surroundings (a navigation line, say). When trafilatura finds no article, the
+plain reader takes over: every text block outside scripts, navigation, headers, footers, asides
+and forms, with the headline from `og:title`, the first `<h1>` or `<title>`. `extractor="plain"`
 asks for the plain reader alone (the loader before trafilatura, kept as the fallback and as the
 baseline `python -m evals.pages` compares against).
 
@@ -21,7 +23,7 @@ from typing import ClassVar
 
 from rag.dates import parse_date
 
-EXTRACTORS = ("trafilatura", "trafilatura-precision", "plain")
+EXTRACTORS = ("trafilatura", "trafilatura-balanced", "plain")
 
 
 @dataclass
@@ -44,7 +46,7 @@ def extract_page(html: str, *, url: str | None = None, extractor: str = "trafila
     plain = _plain(html)
     if extractor == "plain":
         return plain
-    found = _trafilatura(html, url, precision=extractor == "trafilatura-precision")
+    found = _trafilatura(html, url, precision=extractor == "trafilatura")
     if found is None or not found.text.strip():
         return plain
     # what trafilatura's metadata lacks, the plain reader's <meta> may have
