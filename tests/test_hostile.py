@@ -344,3 +344,24 @@ def test_an_upload_past_its_time_limit_is_a_422_naming_the_setting(pipeline) -> 
     detail = r.json()["detail"]
     assert "RAG_SERVER__MAX_UPLOAD_SECONDS" in detail and "nothing was added" in detail
     assert client.get("/v1/articles").json()["count"] == before
+
+
+def test_values_of_the_wrong_type_are_refused_not_coerced(pipeline) -> None:  # type: ignore[no-untyped-def]
+    """Found by schemathesis once requests carried both credentials: `"stream": 0` was read as
+    false and `"as_of": 0` as 1970-01-01 (a 200 answer as of 1970)."""
+    from ui.api import create_app
+
+    client = TestClient(create_app(pipeline, ui=False))
+    q = "What did Hegseth say about 5%?"
+    chat = {"messages": [{"role": "user", "content": q}]}
+    for path, body in [
+        ("/v1/query", {"question": q, "stream": 0}),
+        ("/v1/query", {"question": q, "as_of": 0}),
+        ("/v1/query", {"question": q, "top_k": "5"}),
+        ("/v1/query", {"question": q, "filters": {"date_to": 20250101}}),
+        ("/v1/chat/completions", {**chat, "as_of": 0}),
+        ("/v1/chat/completions", {**chat, "stream": "yes"}),
+    ]:
+        r = client.post(path, json=body)
+        assert r.status_code == 422, (body, r.text)
+    assert client.post("/v1/query", json={"question": q, "as_of": "2025-06-06"}).status_code == 200

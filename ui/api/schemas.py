@@ -13,7 +13,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
 
 from rag.answerers import BACKENDS
 from rag.dates import parse_date
@@ -33,12 +41,24 @@ MODEL_ID = "news-rag"
 EXAMPLE_QUESTION = "What did Hegseth say about 5%?"
 
 
+def _iso_day(value: object) -> object:
+    """A date comes as "YYYY-MM-DD" (a number is not read as seconds since 1970)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError("a date is a string like 2025-06-05, not a number")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
+Flag = StrictBool  # `"stream": 0` is a 422, not false
+Count = StrictInt
+
+
 class FiltersIn(BaseModel):
     """Only passages from articles published in [date_from, date_to] and from these sources."""
 
     model_config = ConfigDict(extra="forbid")
-    date_from: date | None = Field(None, description="YYYY-MM-DD, inclusive")
-    date_to: date | None = Field(None, description="YYYY-MM-DD, inclusive")
+    date_from: Day | None = Field(None, description="YYYY-MM-DD, inclusive")
+    date_to: Day | None = Field(None, description="YYYY-MM-DD, inclusive")
     sources: list[Text] | None = Field(None, description="source names, e.g. ['reuters.com']")
 
     @model_validator(mode="after")
@@ -64,14 +84,14 @@ class HistoryMessage(BaseModel):
 
 class QueryIn(BaseModel):
     question: Text = Field(description="what to ask about the articles")
-    top_k: int | None = Field(None, ge=1, le=50, description="passages to answer from")
+    top_k: Count | None = Field(None, ge=1, le=50, description="passages to answer from")
     filters: FiltersIn | None = None
     backend: Text | None = Field(None, description=f"one of {', '.join(BACKENDS)}")
     history: list[HistoryMessage] | None = Field(
         None, description="earlier turns, so a follow-up question can be made standalone"
     )
-    as_of: date | None = Field(None, description=AS_OF)
-    stream: bool = Field(False, description="send server-sent events instead of one JSON answer")
+    as_of: Day | None = Field(None, description=AS_OF)
+    stream: Flag = Field(False, description="send server-sent events instead of one JSON answer")
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"question": EXAMPLE_QUESTION, "top_k": 5}]}
@@ -107,12 +127,12 @@ class ChatCompletionIn(BaseModel):
     )
     model: Text = MODEL_ID
     messages: list[ChatMessageIn] = Field(min_length=1)
-    stream: bool = False
+    stream: Flag = False
     # extensions (the openai client sends them with extra_body=...)
-    top_k: int | None = Field(None, ge=1, le=50)
+    top_k: Count | None = Field(None, ge=1, le=50)
     filters: FiltersIn | None = None
     backend: Text | None = None
-    as_of: date | None = Field(None, description=AS_OF)
+    as_of: Day | None = Field(None, description=AS_OF)
 
 
 class ArticleIn(BaseModel):
@@ -149,7 +169,7 @@ class ArticlesIn(BaseModel):
         description="http(s) URLs of pages, or of feeds whose items' pages are fetched; a URL "
         "ingested before is not fetched again unless `refresh`",
     )
-    refresh: bool = Field(False, description="fetch `urls` again even if ingested before")
+    refresh: Flag = Field(False, description="fetch `urls` again even if ingested before")
 
     @model_validator(mode="after")
     def _one_of(self) -> ArticlesIn:
