@@ -131,14 +131,36 @@ def watch_folder(
     stop: threading.Event,
     on_change: Callable[[Round], None] | None = None,
     *,
+    on_ready: Callable[[], None] | None = None,
     debounce_ms: int = 500,
 ) -> None:
-    """Follow the folder until `stop` is set (errors of a round are logged, the watch goes on)."""
+    """Follow the folder until `stop` is set (errors of a round are logged, the watch goes on).
+    Once the OS watch is in place, the folder is synced again (a file that arrived while it was
+    being set up would otherwise wait for its next change), then `on_ready` is called."""
     from watchfiles import watch
 
-    for changes in watch(sync.folder, stop_event=stop, debounce=debounce_ms, raise_interrupt=False):
+    ready = False
+    for changes in watch(
+        sync.folder,
+        stop_event=stop,
+        debounce=debounce_ms,
+        raise_interrupt=False,
+        yield_on_timeout=True,
+        rust_timeout=1000,
+    ):
+        if ready and not changes:
+            continue
         try:
-            done = sync.apply(changes)
+            if not ready:
+                ready = True
+                done = sync.sync()
+                gone = sync.apply(changes) if changes else Round()
+                done.removed += gone.removed
+                done.problems += gone.problems
+                if on_ready is not None:
+                    on_ready()
+            else:
+                done = sync.apply(changes)
         except RagError as exc:
             log.error("watching %s: %s", sync.folder, exc)
             continue

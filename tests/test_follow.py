@@ -203,3 +203,44 @@ def test_the_article_list_shows_the_latest_arrivals_first() -> None:
     page = articles_html(listed, {"old": 1_700_000_000.0, "new": 1_800_000_000.0})
     assert page.index("New story") < page.index("Old story") < page.index("Seed story")
     assert "<th>Arrived</th>" in page and page.count("—") >= 2  # the seed: no time known
+
+
+@pytest.mark.slow
+def test_rag_ingest_watch_follows_until_ctrl_c(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    inbox = _corpus(tmp_path / "inbox")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env |= {"RAG_STORE__PATH": str(tmp_path / "store"), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ui.cli", "ingest", "--quiet", "--watch", str(inbox)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("watching"):
+                break
+        assert "3 new" in "".join(lines), lines
+        (inbox / "d_new.txt").write_text(
+            "Title: Ferry\n\nThe Elwin ferry returns on 3 May.", "utf-8"
+        )
+        for line in proc.stdout:
+            lines.append(line)
+            if "added or changed" in line:
+                break
+        assert "1 added or changed, 0 removed" in lines[-1], lines
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0, lines

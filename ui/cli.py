@@ -226,7 +226,6 @@ def _filters(args: argparse.Namespace) -> Filters:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from index.fetch import read_url_list
-
     from index.ingest import ingest
     from index.intake import intake
     from index.web import ingest_urls, is_url
@@ -300,10 +299,12 @@ def _follow(
     def said(done: Round) -> None:
         print(f"{time.strftime('%H:%M:%S')} {done.summary()}", flush=True)
 
-    print(f"watching {sync.folder} (Ctrl-C stops)", flush=True)
+    def ready() -> None:
+        print(f"watching {sync.folder} (Ctrl-C stops)", flush=True)
+
     stop = threading.Event()
     try:
-        watch_folder(sync, stop, said)
+        watch_folder(sync, stop, said, on_ready=ready)
     except KeyboardInterrupt:
         stop.set()
     return 0
