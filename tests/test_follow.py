@@ -244,3 +244,4 @@ def test_rag_ingest_watch_follows_until_ctrl_c(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0, lines
+    assert "stopped watching" in proc.stdout.read()

@@ -284,6 +284,7 @@ def _follow(
     paths: list[Path], settings: Settings, embed_model: Any, reports: list[IngestReport]
 ) -> int:
     """`rag ingest --watch DIR`: report the first ingest, then follow the folder until Ctrl-C."""
+    import signal
     import threading
     import time
 
@@ -303,10 +304,11 @@ def _follow(
         print(f"watching {sync.folder} (Ctrl-C stops)", flush=True)
 
     stop = threading.Event()
-    try:
-        watch_folder(sync, stop, said, on_ready=ready)
-    except KeyboardInterrupt:
-        stop.set()
+    # Ctrl-C or SIGTERM ends the watch at its next look (about a second), not mid-ingest
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    watch_folder(sync, stop, said, on_ready=ready)
+    print("stopped watching", flush=True)
     return 0
 
 
