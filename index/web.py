@@ -249,6 +249,13 @@ def ingest_urls(
     from rag.ledger import open_ledger
 
     ledger = open_ledger(settings)
+    bar = None
+    if progress:
+        import sys
+
+        from tqdm import tqdm
+
+        bar = tqdm(desc="fetching", unit="page", file=sys.stderr, dynamic_ncols=True)
     try:
         found = articles_from_urls(
             urls,
@@ -257,7 +264,10 @@ def ingest_urls(
             books=ledger,
             refresh=refresh,
             allow_private=allow_private,
+            on_fetched=(lambda _: bar.update(1)) if bar is not None else None,
         )
+        if bar is not None:
+            bar.close()
         ledger.note_failed_urls(found.failed)
         report = IngestReport()
         if found.articles:

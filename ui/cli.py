@@ -262,8 +262,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             report.problems[:0] = found.problems
         reports.append(report)
     if urls:
-        if progress:
-            print(f"fetching {len(urls)} URL(s)…", file=sys.stderr)
         web, _ = ingest_urls(urls, settings, embed_model, refresh=args.refresh, progress=progress)
         reports.append(web)
     if args.watch:
