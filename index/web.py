@@ -81,13 +81,16 @@ def articles_from_urls(
     refresh: bool = False,
     allow_private: bool = True,
     on_fetched: Callable[[Page | FetchProblem], None] | None = None,
+    deadline: Deadline | None = None,
 ) -> WebIntake:
     """The articles at these URLs (pages, or feeds standing for their items). With `books`, a
     URL that gave an article is skipped, and one that failed within RAG_FETCH__RETRY_AFTER is
     reported without fetching it again (`refresh`: fetch everything). Without `allow_private`,
-    a URL naming a loopback, private or link-local address is refused unfetched."""
+    a URL naming a loopback, private or link-local address is refused unfetched. Past the
+    `deadline` (looked at after each round of fetching: the pages asked for, then a feed's
+    items), `TimeLimitError`: nothing is added."""
     out = WebIntake()
-    fetch = _Fetcher(settings, out, books, refresh, allow_private, on_fetched)
+    fetch = _Fetcher(settings, out, books, refresh, allow_private, on_fetched, deadline)
     pages = fetch(list(dict.fromkeys(urls)))
     items: dict[str, FeedItem] = {}
     for page in pages:
@@ -123,9 +126,11 @@ class _Fetcher:
         refresh: bool,
         allow_private: bool,
         on_fetched: Callable[[Page | FetchProblem], None] | None,
+        deadline: Deadline | None,
     ) -> None:
         self.settings, self.out, self.books = settings, out, books
         self.refresh, self.allow_private, self.on_fetched = refresh, allow_private, on_fetched
+        self.deadline = deadline
 
     def __call__(self, urls: list[str]) -> list[Page]:
         out = self.out
@@ -157,7 +162,10 @@ class _Fetcher:
                 )
                 urls.remove(u)
         pages: list[Page] = []
-        for result in fetch_all(urls, self.settings.fetch, on_done=self.on_fetched):
+        results = fetch_all(urls, self.settings.fetch, on_done=self.on_fetched)
+        if self.deadline is not None:
+            self.deadline.check("fetching the URLs")
+        for result in results:
             if isinstance(result, FetchProblem):
                 out.problems.append(LoadProblem(result.url, result.message))
                 out.failed.append((normal_url(result.url), result.message))
@@ -265,9 +273,10 @@ def ingest_urls(
             refresh=refresh,
             allow_private=allow_private,
             on_fetched=(lambda _: bar.update(1)) if bar is not None else None,
+            deadline=deadline,
         )
         if bar is not None:
-            bar.close()
+            bar.close()  # (again in `finally`: closing twice is harmless)
         ledger.note_failed_urls(found.failed)
         report = IngestReport()
         if found.articles:
@@ -290,5 +299,7 @@ def ingest_urls(
         for art_id in found.skipped.values():
             report.status.setdefault(art_id, "unchanged")
     finally:
+        if bar is not None:
+            bar.close()
         ledger.close()
     return report, found

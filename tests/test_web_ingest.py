@@ -182,3 +182,21 @@ def test_polled_feeds_bring_new_items_only(
     assert second.added == [] and all("failed before" in p for p in second.problems)
     stories = sorted(p for p in news_site.requests if p.startswith("/story"))
     assert stories == ["/story-1.html", "/story-2.html", "/story-3.html"]  # each fetched once
+
+
+def test_fetching_past_the_upload_time_adds_nothing(
+    news_site: NewsSite, tmp_path: Path, embed_model: Any
+) -> None:
+    from index.web import ingest_urls
+    from rag.errors import Deadline, TimeLimitError
+
+    settings = make_settings(tmp_path / "store", fetch={"timeout": 1})
+    with pytest.raises(TimeLimitError, match="RAG_SERVER__MAX_UPLOAD_SECONDS"):
+        ingest_urls(
+            [news_site.url + "/feed.xml"],
+            settings,
+            embed_model,
+            progress=False,
+            deadline=Deadline.after(1e-9, "RAG_SERVER__MAX_UPLOAD_SECONDS"),
+        )
+    assert not (tmp_path / "store" / "chroma").exists()  # nothing was written
