@@ -64,6 +64,9 @@ _INFLATE_WBITS = {
 _MAX_MESSAGE = 200  # characters of a server's or library's own words kept in a problem
 
 
+Vet = Callable[[str], "str | None"]  # a URL -> why it may not be fetched (None: it may)
+
+
 @dataclass(frozen=True)
 class Page:
     """A fetched HTML page or feed: `url` as asked, `final_url` after redirects, `content_type`
@@ -118,8 +121,12 @@ def fetch_all(
     settings: FetchSettings,
     *,
     on_done: Callable[[Page | FetchProblem], None] | None = None,
+    vet: Vet | None = None,
 ) -> list[Page | FetchProblem]:
     """Fetch `urls`, at most `settings.concurrency` at once; one result per URL, in their order.
+
+    `vet(url)` is asked before every request, each redirect's target included: a string it
+    returns is the URL's problem and nothing is requested (e.g. a private address refused).
 
     `on_done` is called with each result as it arrives (once per entry of `urls`, so a URL given
     twice, which is fetched once, is reported twice), in the calling thread, or, when called
@@ -134,7 +141,7 @@ def fetch_all(
     wanted = list(urls)
 
     def run() -> list[Page | FetchProblem]:
-        return asyncio.run(_fetch_all(wanted, settings, on_done))
+        return asyncio.run(_fetch_all(wanted, settings, on_done, vet))
 
     try:
         asyncio.get_running_loop()
@@ -150,6 +157,7 @@ async def _fetch_all(
     urls: list[str],
     settings: FetchSettings,
     on_done: Callable[[Page | FetchProblem], None] | None,
+    vet: Vet | None = None,
 ) -> list[Page | FetchProblem]:
     counts: dict[str, int] = {}
     for url in urls:
@@ -157,7 +165,9 @@ async def _fetch_all(
     done: dict[str, Page | FetchProblem] = {}
     gate = asyncio.Semaphore(settings.concurrency)
     async with _client(settings) as client:
-        tasks = [asyncio.create_task(_fetch_one(client, url, settings, gate)) for url in counts]
+        tasks = [
+            asyncio.create_task(_fetch_one(client, url, settings, gate, vet)) for url in counts
+        ]
         try:
             for next_done in asyncio.as_completed(tasks):
                 url, result = await next_done
@@ -183,15 +193,18 @@ def _client(settings: FetchSettings) -> httpx.AsyncClient:
             "Accept-Encoding": "gzip",
         },
         timeout=httpx.Timeout(settings.timeout),  # connect, each read, each write, the pool
-        follow_redirects=True,
-        max_redirects=settings.max_redirects,
+        follow_redirects=False,  # followed in `_get`: each hop vetted, no redirect body read
         # one more attempt when a connection cannot be made; never a repeated request
         transport=httpx.AsyncHTTPTransport(limits=limits, retries=1),
     )
 
 
 async def _fetch_one(
-    client: httpx.AsyncClient, url: str, settings: FetchSettings, gate: asyncio.Semaphore
+    client: httpx.AsyncClient,
+    url: str,
+    settings: FetchSettings,
+    gate: asyncio.Semaphore,
+    vet: Vet | None = None,
 ) -> tuple[str, Page | FetchProblem]:
     target = url.strip()
     try:
@@ -203,7 +216,7 @@ async def _fetch_one(
     async with gate:  # the deadline starts when this URL's turn comes, not while it waits
         try:
             async with asyncio.timeout(settings.timeout):
-                return url, await _get(client, url, target, settings)
+                return url, await _get(client, url, target, settings, vet)
         except TimeoutError:
             return url, FetchProblem(url, _timed_out(settings))
         except zlib.error:
@@ -215,24 +228,46 @@ async def _fetch_one(
 
 
 async def _get(
-    client: httpx.AsyncClient, url: str, target: str, settings: FetchSettings
+    client: httpx.AsyncClient,
+    url: str,
+    target: str,
+    settings: FetchSettings,
+    vet: Vet | None = None,
 ) -> Page | FetchProblem:
-    async with client.stream("GET", target) as response:
-        if not response.is_success:
-            return FetchProblem(url, _status(response))
-        media, charset = _content_type(response.headers.get("content-type", ""))
-        if media and not (media in HTML_TYPES or media in FEED_TYPES or _is_xml(media)):
-            return FetchProblem(url, f"not a web page or feed ({media})")
-        coding = response.headers.get("content-encoding", "").strip().lower()
-        if coding not in ("", "identity", *_INFLATE_WBITS):
-            return FetchProblem(url, f"compressed as {coding!r}, which is not supported")
-        declared = response.headers.get("content-length", "")
-        if declared.strip().isdigit() and int(declared) > settings.max_bytes:
-            return FetchProblem(url, f"{_too_large(settings)}: not read")
-        body = await _read_capped(response, settings.max_bytes, _INFLATE_WBITS.get(coding))
-        if body is None:
-            return FetchProblem(url, f"{_too_large(settings)}: stopped reading")
-        final_url = str(response.url)
+    for _hop in range(settings.max_redirects + 1):
+        if vet is not None:
+            refused = await asyncio.to_thread(vet, target)
+            if refused:
+                return FetchProblem(url, refused)
+        async with client.stream("GET", target) as response:
+            if not response.is_redirect:
+                return await _page(url, response, settings)
+            following = response.next_request  # the Location, resolved; its body is not read
+        if following is None:
+            return FetchProblem(url, f"{_status(response)} without a Location to follow")
+        target = str(following.url)
+    return FetchProblem(
+        url, f"more than {settings.max_redirects} redirects (RAG_FETCH__MAX_REDIRECTS)"
+    )
+
+
+async def _page(url: str, response: httpx.Response, settings: FetchSettings) -> Page | FetchProblem:
+    """The page of a response that is not a redirect (its body read within the cap)."""
+    if not response.is_success:
+        return FetchProblem(url, _status(response))
+    media, charset = _content_type(response.headers.get("content-type", ""))
+    if media and not (media in HTML_TYPES or media in FEED_TYPES or _is_xml(media)):
+        return FetchProblem(url, f"not a web page or feed ({media})")
+    coding = response.headers.get("content-encoding", "").strip().lower()
+    if coding not in ("", "identity", *_INFLATE_WBITS):
+        return FetchProblem(url, f"compressed as {coding!r}, which is not supported")
+    declared = response.headers.get("content-length", "")
+    if declared.strip().isdigit() and int(declared) > settings.max_bytes:
+        return FetchProblem(url, f"{_too_large(settings)}: not read")
+    body = await _read_capped(response, settings.max_bytes, _INFLATE_WBITS.get(coding))
+    if body is None:
+        return FetchProblem(url, f"{_too_large(settings)}: stopped reading")
+    final_url = str(response.url)
     if not body or body.isspace():
         return FetchProblem(url, "the server sent an empty page")
     if not media:

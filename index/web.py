@@ -151,31 +151,33 @@ class _Fetcher:
                         )
                     )
             urls = [u for u in urls if normal[u] not in known and normal[u] not in failed]
+        vet = None
         if not self.allow_private:
             for u in [u for u in urls if private_host(u)]:
-                out.problems.append(
-                    LoadProblem(
-                        u,
-                        "refused: it names a loopback, private or link-local address "
-                        "(RAG_FETCH__PRIVATE_URLS=true lets API clients fetch those)",
-                    )
-                )
+                out.problems.append(LoadProblem(u, PRIVATE_REFUSED))
                 urls.remove(u)
+            vet = _refuse_private  # a redirect's target too, before it is requested
         pages: list[Page] = []
-        results = fetch_all(urls, self.settings.fetch, on_done=self.on_fetched)
+        results = fetch_all(urls, self.settings.fetch, on_done=self.on_fetched, vet=vet)
         if self.deadline is not None:
             self.deadline.check("fetching the URLs")
         for result in results:
             if isinstance(result, FetchProblem):
                 out.problems.append(LoadProblem(result.url, result.message))
                 out.failed.append((normal_url(result.url), result.message))
-            elif not self.allow_private and private_host(result.final_url):
-                out.problems.append(
-                    LoadProblem(result.url, "refused: it redirected to a private address")
-                )
             else:
                 pages.append(result)
         return pages
+
+
+PRIVATE_REFUSED = (
+    "refused: it names a loopback, private or link-local address "
+    "(RAG_FETCH__PRIVATE_URLS=true lets API clients fetch those)"
+)
+
+
+def _refuse_private(url: str) -> str | None:
+    return "refused: it redirects to a private address" if private_host(url) else None
 
 
 def private_host(url: str) -> bool:

@@ -288,3 +288,19 @@ def test_read_url_list(tmp_path: Path) -> None:
         "https://news.example/b",
         "https://news.example/c#comments",
     ]
+
+
+def test_each_redirect_target_is_vetted_before_it_is_requested(news_site: NewsSite) -> None:
+    """A redirect to a place `vet` refuses (a private address, for API clients) is a problem,
+    and the target is never requested; the redirect's own body is not read."""
+
+    def vet(url: str) -> str | None:
+        return "refused: no story-2" if "story-2" in url else None
+
+    base = news_site.url
+    (stopped, fine) = fetch_all(
+        [f"{base}/redirect?to=/story-2.html", f"{base}/story-1.html"], FAST, vet=vet
+    )
+    assert isinstance(stopped, FetchProblem) and stopped.message == "refused: no story-2"
+    assert isinstance(fine, Page)
+    assert not any(p.startswith("/story-2") for p in news_site.requests)
