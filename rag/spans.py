@@ -279,6 +279,7 @@ def _counts_noun(span: str, sentence: str, noun: str | None) -> bool:
 
 
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.I)
+_POSSESSIVE = re.compile(r"['’]s$")
 _TRAILING = re.compile(r"(?:\s+(?:to|and|or|of|in|on|at|for|from|by|with|the|a|an))+$", re.I)
 _GENERIC = frozenset("the of and new us u.s. uk united".split())
 
@@ -295,8 +296,9 @@ def _in_question(span: str, kind: str, question_words: set[str]) -> bool:
 
 
 def _clean_span(text: str) -> str:
-    """spaCy's span without a dangling preposition or article ('2.3 percent to')."""
-    return _TRAILING.sub("", text.strip(" ,;:'\"“”‘’()"))
+    """spaCy's span without a dangling preposition or article ('2.3 percent to') or a possessive
+    ending ("Port Ellery's": the answer is the place, not what belongs to it)."""
+    return _TRAILING.sub("", _POSSESSIVE.sub("", text.strip(" ,;:'\"“”‘’()")))
 
 
 def _accepts(kind: str, expected: str, where: bool = False, duration: bool = False) -> bool:

@@ -384,3 +384,12 @@ def test_a_match_up_is_no_longer_form_of_a_team(tagger: EntityTagger) -> None:
     assert sorted(c.text for c in folded) == ["Bills-Bengals", "Buffalo Bills"]
     buffalo = next(c for c in folded if c.text == "Buffalo Bills")
     assert [s.article_id for s in buffalo.sentences] == ["a3", "a2"]
+
+
+def test_a_span_loses_a_possessive_ending() -> None:
+    from rag.spans import _clean_span
+
+    assert _clean_span("Port Ellery's") == "Port Ellery"
+    assert _clean_span("Buffalo Bills’s") == "Buffalo Bills"
+    assert _clean_span("2.3 percent to") == "2.3 percent"
+    assert _clean_span("Sars") == "Sars"  # a name that ends in s keeps it
