@@ -43,13 +43,15 @@ def extract_page(html: str, *, url: str | None = None, extractor: str = "trafila
     """The page's article and metadata (`url`: where it was fetched, for relative links)."""
     if extractor not in EXTRACTORS:
         raise ValueError(f"unknown extractor {extractor!r}; use one of {', '.join(EXTRACTORS)}")
-    plain = _plain(html)
     if extractor == "plain":
-        return plain
+        return _plain(html)
     found = _trafilatura(html, url, precision=extractor == "trafilatura")
     if found is None or not found.text.strip():
-        return plain
+        return _plain(html)
+    if found.title and found.date and found.author and found.site:
+        return found
     # what trafilatura's metadata lacks, the plain reader's <meta> may have
+    plain = _plain(html)
     found.title = found.title or plain.title
     found.date = found.date or plain.date
     found.author = found.author or plain.author

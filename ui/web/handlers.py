@@ -148,7 +148,7 @@ class ChatHandlers:
     def list_articles(self) -> tuple[str, Any]:
         """The article table, and the source filter's choices (articles may have been added)."""
         try:
-            self.pipeline.refresh()  # a watched folder or an upload may have added some
+            self.pipeline.retriever.sync()  # a watched folder or a writer may have added some
             found = self.pipeline.catalogue.articles()
             arrived = arrivals(self.pipeline.settings, len(found))
         except Exception:
