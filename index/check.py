@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from index.ingest import article_from_body, ingest
+from rag.bm25 import store_fingerprint
 from rag.hnsw_check import damaged
 from rag.ledger import Ledger, open_ledger
 from rag.passages import ChunkMeta
@@ -141,6 +142,8 @@ def _inspect(store: Store, ledger: Ledger, settings: Settings, report: CheckRepo
     recorded = ledger.chunk_counts()
     versions = ledger.hashes()
     report.articles = len(recorded)
+    derived = ledger.chunk_ids()
+    named = set(derived) if derived is not None else None
     held: Counter[str] = Counter()
     for rec in store.records():
         article = ChunkMeta.from_metadata(rec.metadata).article_id
@@ -153,6 +156,11 @@ def _inspect(store: Store, ledger: Ledger, settings: Settings, report: CheckRepo
         if article in versions and versions[article] and version != versions[article][:8]:
             report.outdated_chunks.append(rec.id)
             continue
+        if named is not None and article in recorded and rec.id not in named:
+            # the ledger's rows name every chunk (what a server starts from): one past the
+            # recorded count is left over from an earlier write of the same version
+            report.outdated_chunks.append(rec.id)
+            continue
         held[article] += 1
     report.orphaned = sorted(set(held) - set(recorded))
     # a count of 0 recorded from an old docstore means "not counted": any chunk will do
@@ -160,8 +168,8 @@ def _inspect(store: Store, ledger: Ledger, settings: Settings, report: CheckRepo
     report.stranded = sorted(ledger.stranded())
     cache = _bm25_dir(settings)
     if cache is not None and cache.is_dir():
-        # named by the store's fingerprint (its chunk ids): any other is of an older store
-        current = store.fingerprint()
+        # named by the fingerprint of the chunks it indexes: any other is of an older store
+        current = store_fingerprint(store, ledger)
         for folder in sorted(cache.iterdir()):
             if folder.name != current or _bm25_docs(folder) != report.chunks:
                 report.stale_caches.append(folder.name)

@@ -39,7 +39,7 @@ from index.intake import file_limits, intake
 from index.loaders import DEFAULT_LIMITS, Article, Limits, LoadProblem
 from rag.errors import ArticleConflictError, Deadline, RagError, StoreFullError
 from rag.ledger import Ledger, Recorded, docstore_path, open_ledger
-from rag.passages import EMBED_KEYS, LLM_KEYS, PARA_HASHES, ChunkMeta
+from rag.passages import EMBED_KEYS, LLM_KEYS, PARA_HASHES, ChunkMeta, chunk_id
 from rag.settings import Settings
 from rag.store import Store
 from rag.text import normalize
@@ -120,7 +120,7 @@ class ParagraphTagger(TransformComponent):
 
 
 def _chunk_id(i: int, doc: BaseNode) -> str:
-    return f"{doc.id_}:{doc.hash[:8]}:{i}"
+    return chunk_id(doc.id_, doc.hash, i)
 
 
 def make_splitter(cfg: Settings) -> SentenceSplitter:
@@ -297,7 +297,7 @@ def _ingest(
             log.info("imported %d articles from %s", ledger.import_docstore(old_state), old_state)
         else:
             old_state.rename(old_state.with_name(old_state.name + ".imported"))
-    if store.count() == 0 and len(ledger):
+    if len(ledger) and store.is_empty():
         # the store was lost or dropped: what the ledger records is written again when given
         # (the rest stays recorded, with its text, for `rag check --repair` to restore)
         log.warning("the collection is empty but the ledger is not: writing articles again")

@@ -1,26 +1,33 @@
-"""BM25 over every chunk in the store, as a llama-index retriever, cached on disk beside the store.
+"""BM25 over every chunk in the store, as a llama-index retriever, saved on disk beside the store.
 
-llama-index's `BM25Retriever` (bm25s with an English stemmer) does the scoring. `BM25Index` builds
-it from a `Catalogue`'s records once per store fingerprint and keeps it in `cache_dir` (rebuilt when
-the chunks change), with the catalogue's summary beside it; a saved index is opened memory-mapped
-and gives back the chunk records it holds, so a restart reads nothing from the store but its
-fingerprint. `FilteredBM25` is the per-query `BaseRetriever` that `QueryFusionRetriever`
-fuses: it applies the date/source filters and drops the zero-score padding bm25s adds when fewer
-chunks match than were asked for. Nothing here embeds, fuses or folds duplicates.
+llama-index's `BM25Retriever` (bm25s with an English stemmer) does the scoring. `BM25Index.build`
+indexes chunk records as they stream past (from the store by id, or from the index saved before
+an ingest plus the chunks added since), writing each record to the index's corpus file as it goes
+and keeping only packed token ids in memory, then saves the index under the fingerprint of the
+chunk ids it holds, with the catalogue's summary beside it. The ids come from the ledger's rows
+(`chunk_ids`), so a start reads nothing from the store: it opens the saved index memory-mapped
+and gets the chunk records from it. `FilteredBM25` is the per-query `BaseRetriever` that
+`QueryFusionRetriever` fuses: it applies the date/source filters and drops the zero-score
+padding bm25s adds when fewer chunks match than were asked for. Nothing here embeds, fuses or
+folds duplicates.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import itertools
 import json
 import logging
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,11 +35,11 @@ import numpy as np
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
-from rag.catalogue import TEXT, Catalogue, Joined, JsonLines, Summary
+from rag.catalogue import TEXT, Catalogue, Joined, JsonLines, Summary, SummaryBuilder, corpus_entry
 from rag.errors import RagError
 from rag.ledger import Ledger
 from rag.settings import Settings
-from rag.store import Store
+from rag.store import Store, fingerprint_of
 
 if TYPE_CHECKING:
     from rag.retrieval import Filters
@@ -41,7 +48,8 @@ log = logging.getLogger(__name__)
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # llama-index's BM25Retriever's default
 
 
-SUMMARY = "catalogue.json"  # the catalogue's summary, saved beside the index it was built with
+SUMMARY = "catalogue.json"
+BUILD_BATCH = 10_000  # records tokenised at a time while an index is built  # the catalogue's summary, saved beside the index it was built with
 
 
 class BM25Index:
@@ -135,36 +143,68 @@ class BM25Index:
         return catalogue, BM25Index(self.retriever, self.summary, excluded)
 
     @classmethod
-    def build(cls, catalogue: Catalogue, cache_dir: Path | None) -> BM25Index:
-        """Index the catalogue's chunks and save the index for the next start. Tokenised as
-        llama-index's `BM25Retriever` does (English stop words and Snowball stemmer, the title
-        with the text), but from the records themselves: a llama-index node per chunk cost
-        gigabytes on a store of a quarter million chunks."""
+    def build(
+        cls,
+        records: Iterable[tuple[str, dict[str, Any]]],
+        fingerprint: str,
+        cache_dir: Path | None,
+    ) -> BM25Index:
+        """Index chunk records (as read from the store, or from a saved index) as they stream
+        past, save the index for the next start and open it from there, memory-mapped. Tokenised
+        as llama-index's `BM25Retriever` does (English stop words and Snowball stemmer, the title
+        with the text) by bm25s's `Tokenizer`, a batch at a time: each record goes to the corpus
+        file as it is read, so memory holds 4 bytes per token, never the texts (a million and a
+        half chunks read back at once took 10 GB and crashed chromadb)."""
         import bm25s
         import Stemmer
+        from bm25s.tokenization import Tokenized, Tokenizer
+        from bm25s.utils.corpus import find_newline_positions, save_mmindex
         from llama_index.retrievers.bm25 import BM25Retriever
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)
-        if not catalogue.size:
-            return cls(None, catalogue.summary)
-        corpus, texts = catalogue.bm25_corpus()
-        stemmer = Stemmer.Stemmer("english")
-        tokens = bm25s.tokenize(
-            texts, stopwords="en", stemmer=stemmer, token_pattern=TOKEN_PATTERN, show_progress=False
-        )
-        del texts
-        bm25 = bm25s.BM25()
-        bm25.index(tokens, show_progress=False)
-        bm25.corpus = corpus
-        retriever = BM25Retriever(
-            existing_bm25=bm25,
-            stemmer=stemmer,
-            similarity_top_k=min(10, len(corpus)),
-            token_pattern=TOKEN_PATTERN,
-        )
-        if cache_dir is not None:
-            _save(retriever, catalogue, cache_dir)
-        return cls(retriever, catalogue.summary)
+        root, part = _workspace(cache_dir)
+        try:
+            stemmer = Stemmer.Stemmer("english")
+            tokenizer = Tokenizer(stopwords="en", stemmer=stemmer, splitter=TOKEN_PATTERN)
+            collect = SummaryBuilder()
+            tokens: list[array[int]] = []
+            corpus = part / "corpus.jsonl"
+            with corpus.open("w", encoding="utf-8") as out:
+                stream = iter(records)
+                while batch := list(itertools.islice(stream, BUILD_BATCH)):
+                    texts = []
+                    for chunk_id, meta in batch:
+                        collect.add(chunk_id, meta)
+                        entry, text = corpus_entry(chunk_id, meta)
+                        out.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                        texts.append(text)
+                    ids = tokenizer.tokenize(texts, update_vocab=True, show_progress=False)
+                    tokens.extend(array("i", doc) for doc in ids)
+            summary = collect.summary()
+            save_mmindex(find_newline_positions(corpus, show_progress=False), path=corpus)
+            if tokens:
+                bm25 = bm25s.BM25()
+                bm25.index(
+                    Tokenized(ids=tokens, vocab=tokenizer.get_vocab_dict()), show_progress=False
+                )
+                del tokens
+                retriever = BM25Retriever(
+                    existing_bm25=bm25,
+                    stemmer=stemmer,
+                    similarity_top_k=min(10, len(summary.ids)),
+                    token_pattern=TOKEN_PATTERN,
+                )
+                retriever.persist(str(part), show_progress=False)  # the corpus is written above
+            summary.save(part / SUMMARY)
+            _keep(part, root / fingerprint, root)
+        finally:
+            shutil.rmtree(part, ignore_errors=True)
+        built = cls.cached(root, fingerprint) if summary.ids else cls(None, summary)
+        if root != cache_dir:
+            shutil.rmtree(root, ignore_errors=True)  # what is mapped stays readable
+        if built is None:
+            raise RagError(f"the BM25 index saved in {root} cannot be read back")
+        return built
 
     def retriever_for(self, k: int, filters: Filters) -> FilteredBM25:
         return FilteredBM25(self, k, filters)
@@ -210,34 +250,64 @@ def _saved_dirs(cache_dir: Path) -> list[Path]:
     return [d for d in cache_dir.iterdir() if d.is_dir() and not d.name.startswith(".")]
 
 
-def _save(retriever: Any, catalogue: Catalogue, cache_dir: Path) -> None:
-    """Save the index for `catalogue.fingerprint`, whole or not at all (written aside, then
-    renamed: a reader never sees half of it), and remove those saved for other chunks (a process
-    still reading one keeps its pages until it lets go)."""
-    final = cache_dir / catalogue.fingerprint
-    part = cache_dir / f".part-{os.getpid()}-{threading.get_ident()}"
+def _workspace(cache_dir: Path | None) -> tuple[Path, Path]:
+    """Where an index is written (a folder aside in `cache_dir`) and the folder it is kept in:
+    a temporary one when there is no cache or it cannot be written (a read-only store)."""
+    if cache_dir is not None:
+        part = cache_dir / f".part-{os.getpid()}-{threading.get_ident()}"
+        try:
+            shutil.rmtree(part, ignore_errors=True)
+            part.mkdir(parents=True)
+            return cache_dir, part
+        except OSError as exc:
+            log.warning(
+                "cannot save the BM25 index in %s (%s): kept for this run only", cache_dir, exc
+            )
+    root = Path(tempfile.mkdtemp(prefix="rag-bm25-"))
+    part = root / ".part"
+    part.mkdir()
+    return root, part
+
+
+def _keep(part: Path, final: Path, cache_dir: Path) -> None:
+    """Put an index written aside in place, whole or not at all (renamed: a reader never sees
+    half of it), and remove those saved for other chunks (a process still reading one keeps its
+    pages until it lets go)."""
     try:
-        shutil.rmtree(part, ignore_errors=True)
-        part.mkdir(parents=True)
-        retriever.persist(str(part), show_progress=False)
-        catalogue.summary.save(part / SUMMARY)
         if final.exists() and Summary.load(final / SUMMARY) is None:
             shutil.rmtree(final, ignore_errors=True)  # saved by an older version
-        try:
+        with contextlib.suppress(OSError):  # another process saved the same index first
             part.rename(final)
-        except OSError:  # another process saved the same index first
-            shutil.rmtree(part, ignore_errors=True)
         for old in _saved_dirs(cache_dir):
             if old != final:
                 shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
-        shutil.rmtree(part, ignore_errors=True)
-        log.warning("could not cache BM25 index: %s", exc)
+        log.warning("could not keep the BM25 index: %s", exc)
 
 
-def rebuild_in_background(settings: Settings) -> None:
+def chunk_ids(store: Store, ledger: Ledger | None) -> list[str]:
+    """The ids of every chunk in the store: named by the ledger's rows when there is a ledger
+    (a second at a million chunks), else read from the store (a minute at a million)."""
+    named = ledger.chunk_ids() if ledger is not None else None
+    return named if named is not None else store.ids()
+
+
+def store_fingerprint(store: Store, ledger: Ledger | None) -> str:
+    """The name of the store's set of chunks, under which its BM25 index is saved: from the
+    ledger's rows when it can name them, else from the chunk ids read from the store."""
+    named = ledger.fingerprint() if ledger is not None else None
+    return named if named is not None else fingerprint_of(store.ids())
+
+
+def chunk_records(store: Store, ids: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(chunk id, metadata with the text) of these chunks, read from the store by id, in pages."""
+    return ((r.id, r.metadata | {TEXT: r.text}) for r in store.records_of(ids))
+
+
+def rebuild_in_background(settings: Settings, *, wait: bool = False) -> None:
     """Start a separate process that builds and saves the BM25 index of the store as it is now
-    (`python -m rag.bm25`): a server keeps answering meanwhile and picks it up when saved."""
+    (`python -m rag.bm25`): a server keeps answering meanwhile and picks it up when saved.
+    `wait`: until it is saved (its memory is its own, not added to the caller's)."""
     s = settings.store
     cache_dir = Path(s.path) / "bm25" / s.collection
     env = os.environ | {"RAG_STORE__PATH": str(s.path), "RAG_STORE__COLLECTION": s.collection}
@@ -251,14 +321,38 @@ def rebuild_in_background(settings: Settings) -> None:
         log.warning("cannot rebuild the BM25 index of %s (%s)", s.path, exc)
         return
     with out:
-        subprocess.Popen(
+        builder = subprocess.Popen(
             [sys.executable, "-m", "rag.bm25"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            start_new_session=True,  # outlives a short-lived parent such as `rag ask`
+            start_new_session=not wait,  # outlives a short-lived parent such as `rag ask`
         )
+    if wait:
+        builder.wait()
+
+
+def after_ingest(settings: Settings, chunks: int) -> str | None:
+    """After an ingest into a store of more than RAG_RETRIEVAL__REBUILD_INLINE_MAX chunks, its
+    saved BM25 index brought up to date for the next start: built now when none is saved (a
+    first `rag serve` would otherwise build it), else rebuilt aside (servers answer from the
+    saved one, patched, meanwhile). What was done, to show; None for a smaller store (a start
+    builds its index in seconds)."""
+    if chunks <= settings.retrieval.rebuild_inline_max:
+        return None
+    s = settings.store
+    cache_dir = Path(s.path) / "bm25" / s.collection
+    if BM25Index.saved(cache_dir) is None:
+        started = time.perf_counter()
+        rebuild_in_background(settings, wait=True)
+        took = time.perf_counter() - started
+        return f"keyword (BM25) index of {chunks:,} chunks built and saved in {took:.0f} s"
+    rebuild_in_background(settings)
+    return (
+        f"keyword (BM25) index of {chunks:,} chunks being rebuilt aside "
+        f"(log: {cache_dir.parent / (s.collection + '.build.log')})"
+    )
 
 
 def main() -> int:
@@ -279,24 +373,22 @@ def main() -> int:
             log.info("another process is building this index")
             return 0
         store = Store(s, fresh=True)
-        ids = store.ids()
-        fingerprint = store.fingerprint(ids)
-        if BM25Index.cached(cache_dir, fingerprint) is not None:
-            return 0
         try:
             ledger: Ledger | None = open_ledger(settings)
         except RagError:
             ledger = None
+        name = store_fingerprint(store, ledger)
+        if BM25Index.cached(cache_dir, name) is not None:
+            return 0
+        ids = chunk_ids(store, ledger)
         base = BM25Index.saved(cache_dir)
         if base is not None:
-            catalogue, _ = base.patch(store, ids, fingerprint, ledger)
+            records = base.patch(store, ids, name, ledger)[0].records()
         else:
-            catalogue = Catalogue.from_store(store, ledger, fingerprint)
+            records = chunk_records(store, ids)
         started = time.perf_counter()
-        BM25Index.build(catalogue, cache_dir)
-        log.info(
-            "BM25 index of %d chunks saved in %.1f s", catalogue.size, time.perf_counter() - started
-        )
+        BM25Index.build(records, name, cache_dir)
+        log.info("BM25 index of %d chunks saved in %.1f s", len(ids), time.perf_counter() - started)
     return 0
 
 

@@ -13,6 +13,7 @@ existing one is imported once.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ from typing import Any, NamedTuple
 from filelock import FileLock, Timeout
 
 from rag.errors import BusyError, StoreReadOnlyError, StoreUnavailableError
+from rag.passages import chunk_id
 from rag.settings import Settings, StoreSettings
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ CREATE TABLE IF NOT EXISTS articles (
     text_hash TEXT NOT NULL DEFAULT '',
     input_hash TEXT NOT NULL DEFAULT ''
 );
+-- what names every chunk (`chunk_ids`, `fingerprint`), read without the rows' article bodies
+CREATE INDEX IF NOT EXISTS articles_chunks ON articles (id, hash, chunks);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO state (key, value) VALUES ('version', '0');
 -- the article that indexes each paragraph (the first to bring it)
@@ -258,6 +262,34 @@ class Ledger:
     def chunk_counts(self) -> dict[str, int]:
         with self._mutex:
             return dict(self._db.execute("SELECT id, chunks FROM articles"))
+
+    def _chunk_rows(self) -> list[tuple[str, str, int]] | None:
+        """(article, content hash, chunks) of every article with chunks, by id; None when one
+        lacks its hash (imported from a docstore): its chunk ids cannot be named."""
+        with self._mutex:
+            rows = self._db.execute(
+                "SELECT id, hash, chunks FROM articles WHERE chunks > 0 ORDER BY id"
+            ).fetchall()
+        return None if any(not h for _, h, _ in rows) else rows
+
+    def chunk_ids(self) -> list[str] | None:
+        """Every chunk id the recorded articles have in the store, derived from their rows
+        (`rag.passages.chunk_id`) without reading the store; None when they cannot be named.
+        `rag check` confirms they are the store's."""
+        rows = self._chunk_rows()
+        if rows is None:
+            return None
+        return [chunk_id(a, h, i) for a, h, n in rows for i in range(n)]
+
+    def fingerprint(self) -> str | None:
+        """A name for the set of chunks the ledger records, which changes whenever one is added
+        or removed (a tenth of a second at 100k articles, where naming all 1.5M chunks takes
+        two): what a saved BM25 index is kept under. None when the chunks cannot be named."""
+        rows = self._chunk_rows()
+        if rows is None:
+            return None
+        digest = hashlib.sha1("".join(f"{a}:{h[:8]}:{n}\n" for a, h, n in rows).encode())
+        return f"{sum(n for _, _, n in rows)}-{digest.hexdigest()[:16]}"
 
     def note_inputs(self, rows: Iterable[tuple[str, str]]) -> None:
         """(article id, input hash) for recorded articles found unchanged by their document hash

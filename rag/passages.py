@@ -25,6 +25,12 @@ EMBED_KEYS = ("title",)
 LLM_KEYS = ("title", "date", "source")
 
 
+def chunk_id(article_id: str, content_hash: str, position: int) -> str:
+    """A chunk's id: its article, the article's content hash as indexed and the chunk's place in
+    it. So the ledger's (article, hash, chunk count) rows name every chunk in the store."""
+    return f"{article_id}:{content_hash[:8]}:{position}"
+
+
 def date_num(day: date | None) -> int:
     return int(day.strftime("%Y%m%d")) if day else 0
 

@@ -113,3 +113,121 @@ def test_an_index_saved_by_an_older_version_is_replaced(tmp_path: Path, embed_mo
     (saved / "catalogue.json").write_text(json.dumps(data | {"version": 0}))
     build(settings, embed_model=embed_model)
     assert json.loads((saved / "catalogue.json").read_text())["version"] == data["version"]
+
+
+def test_a_start_names_its_chunks_from_the_ledger_and_never_lists_the_store(
+    tmp_path: Path, embed_model, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Listing every chunk id of a 1.47M-chunk Chroma store took a minute, counting them 15 s:
+    a start names them from the ledger's rows (article, content hash, chunk count), which name
+    exactly the store's chunks, and finds the index saved under their fingerprint."""
+    from index.ingest import ingest
+    from rag.ledger import open_ledger
+    from rag.pipeline import build
+    from rag.store import Store
+    from tests.conftest import SEEDS, make_settings
+
+    settings = make_settings(tmp_path / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    store_ids = Store(settings.store).ids()
+    ledger = open_ledger(settings)
+    named, name = ledger.chunk_ids(), ledger.fingerprint()
+    ledger.close()
+    assert named is not None and sorted(named) == sorted(store_ids)
+    assert name is not None and name.startswith(f"{len(store_ids)}-")
+    build(settings, embed_model=embed_model)  # builds and saves the BM25 index
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("a start read the whole store")
+
+    monkeypatch.setattr(Store, "ids", refuse)
+    monkeypatch.setattr(Store, "count", refuse)
+    monkeypatch.setattr(Store, "records", refuse)
+    monkeypatch.setattr(Store, "records_of", refuse)
+    pipe = build(settings, embed_model=embed_model)
+    assert pipe.catalogue.fingerprint == name
+    assert sorted(pipe.catalogue.summary.ids) == sorted(store_ids)
+    answer = pipe.qa.ask("What did Hegseth say about 5%?", backend="extractive")
+    assert answer.citations and not answer.declined
+
+
+def test_bm25_built_in_batches_is_the_index_built_at_once(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
+    """The index is built from records streamed a batch at a time (a vocabulary growing across
+    batches, token ids packed as they come): the same vocabulary, scores and hits as one batch."""
+    import numpy as np
+    from llama_index.core.schema import QueryBundle
+
+    import rag.bm25 as bm25_module
+    from index.ingest import ingest
+    from rag.bm25 import BM25Index, chunk_records
+    from rag.retrieval import Filters
+    from rag.store import Store, fingerprint_of
+    from tests.conftest import SEEDS, make_settings
+
+    settings = make_settings(tmp_path / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    store = Store(settings.store)
+    ids = store.ids()
+    fp = fingerprint_of(ids)
+    whole = BM25Index.build(chunk_records(store, ids), fp, tmp_path / "whole")
+    bm25_module.BUILD_BATCH, before = 3, bm25_module.BUILD_BATCH
+    try:
+        batched = BM25Index.build(chunk_records(store, ids), fp, tmp_path / "batched")
+    finally:
+        bm25_module.BUILD_BATCH = before
+    assert whole.retriever.bm25.vocab_dict == batched.retriever.bm25.vocab_dict
+    for key in ("data", "indices", "indptr"):
+        assert np.array_equal(whole.retriever.bm25.scores[key], batched.retriever.bm25.scores[key])
+    assert list(whole.records) == list(batched.records)
+    for q in ("Hegseth NATO spending 5%", "Starmer defence April 2027", "harbour storm"):
+        hits = [
+            [h.node.node_id for h in index.retriever_for(5, Filters()).retrieve(QueryBundle(q))]
+            for index in (whole, batched)
+        ]
+        assert hits[0] == hits[1]
+    assert whole.size == len(ids) and sorted(whole.summary.ids) == sorted(ids)
+
+
+def test_rag_ingest_leaves_a_big_store_ready_to_serve(tmp_path: Path, seeds_copy: Path) -> None:
+    """Above RAG_RETRIEVAL__REBUILD_INLINE_MAX chunks (0 here) `rag ingest` saves the BM25 index
+    before it returns, so the next start opens it instead of building it; after a further
+    ingest it is rebuilt aside."""
+    import os
+    import subprocess
+    import sys
+
+    from rag.bm25 import BM25Index
+    from tests.conftest import ROOT, make_settings
+
+    store_dir = tmp_path / "store"
+    env = os.environ | {"RAG_STORE__PATH": str(store_dir), "RAG_RETRIEVAL__REBUILD_INLINE_MAX": "0"}
+    cli = [sys.executable, "-m", "ui.cli", "ingest", str(seeds_copy)]
+    done = subprocess.run(cli, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "built and saved" in done.stderr
+    settings = make_settings(store_dir)
+    cache = store_dir / "bm25" / settings.store.collection
+    assert BM25Index.cached(cache, _ledger_fingerprint(settings)) is not None
+    (seeds_copy / "harbour.txt").write_text(
+        "Elwin harbour reopens\n\nThe harbour of Elwin reopened its northern pier on Friday."
+    )
+    done = subprocess.run(cli, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "being rebuilt aside" in done.stderr
+    fp = _ledger_fingerprint(settings)
+    deadline = time.monotonic() + 120
+    while BM25Index.cached(cache, fp) is None:
+        assert time.monotonic() < deadline, "the BM25 index was not rebuilt"
+        time.sleep(0.5)
+
+
+def _ledger_fingerprint(settings) -> str:  # type: ignore[no-untyped-def]
+    from rag.ledger import open_ledger
+
+    ledger = open_ledger(settings)
+    try:
+        name = ledger.fingerprint()
+    finally:
+        ledger.close()
+    assert name is not None
+    return name

@@ -65,25 +65,40 @@ def test_orphaned_empty_and_outdated_chunks_are_found_and_removed(
     some = next(store.records())
     article = some.metadata["article_id"]
     vector = [0.1] * len(embed_model.get_text_embedding("x"))
+    current = some.id.split(":")[1]  # the hash of the version the ledger records
     store.collection.add(  # what older versions and interrupted writes could leave behind
-        ids=["ghost:00000000:0", f"{article}:deadbeef:0", "hollow:11111111:0"],
-        embeddings=[vector, vector, vector],
-        documents=["A chunk no ledger records.", "An older version of the article.", ""],
+        ids=[
+            "ghost:00000000:0",
+            f"{article}:deadbeef:0",
+            f"{article}:{current}:99",
+            "hollow:11111111:0",
+        ],
+        embeddings=[vector] * 4,
+        documents=[
+            "A chunk no ledger records.",
+            "An older version of the article.",
+            "Past the chunks the ledger counts for this version.",
+            "",
+        ],
         metadatas=[
             {**some.metadata, "article_id": "ghost", "document_id": "ghost"},
+            some.metadata,
             some.metadata,
             {**some.metadata, "article_id": "hollow", "document_id": "hollow"},
         ],
     )
     report = check(settings, embed_model)
     assert report.orphaned == ["ghost"]
-    assert report.outdated_chunks == [f"{article}:deadbeef:0"]
+    # a server names the chunks from the ledger's rows: one they do not name is reported
+    assert sorted(report.outdated_chunks) == sorted(
+        [f"{article}:{current}:99", f"{article}:deadbeef:0"]
+    )
     assert report.empty_chunks == ["hollow:11111111:0"]
-    assert not report.missing and report.problems == 3
+    assert not report.missing and report.problems == 4
     repaired = check(settings, embed_model, repair=True)
     assert repaired.repaired == {
         "empty chunks deleted": 1,
-        "outdated chunks deleted": 1,
+        "outdated chunks deleted": 2,
         "orphaned articles deleted": 1,
     }
     assert Store(settings.store).count() == before

@@ -266,6 +266,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         reports.append(web)
     if args.watch:
         return _follow(paths, settings, embed_model, reports)
+    if any(r.new or r.updated or r.removed for r in reports):
+        from rag.bm25 import after_ingest
+        from rag.ledger import open_ledger
+
+        ledger = open_ledger(settings)
+        try:
+            note = after_ingest(settings, sum(ledger.chunk_counts().values()))
+        finally:
+            ledger.close()
+        if note and progress:
+            print(note, file=sys.stderr)
     for report in reports:
         if args.json:
             out = {k: v for k, v in report.__dict__.items() if k != "problems"}

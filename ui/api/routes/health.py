@@ -25,7 +25,7 @@ router = APIRouter(tags=["status"])
 )
 def health(pipeline: PipelineDep) -> Any:
     try:
-        pipeline.store.count()
+        pipeline.store.is_empty()
     except Exception as exc:  # chromadb raises many kinds: connection, database, file errors
         return JSONResponse(
             {
