@@ -180,12 +180,17 @@ def _say(text: str) -> None:
 
 
 def _gold_pipeline(settings: Settings, embed_model: Any, *, seeds: bool) -> Any:
-    from index.seed import CHECKOUT_SEEDS, seed_if_empty
+    from index.seed import CHECKOUT_SEEDS, refuse_if_lost, seed_if_empty
+    from rag.errors import IndexMissingError
     from rag.pipeline import build
 
     if seeds:  # the gold set asks about this checkout's seeds/: ingest them into an empty index
         seed_if_empty(settings, embed_model, say=_say, seeds=CHECKOUT_SEEDS)
-    return build(settings, embed_model=embed_model)
+    try:
+        return build(settings, embed_model=embed_model)
+    except IndexMissingError:
+        refuse_if_lost(settings)  # the store was lost, not new: say how to get it back
+        raise
 
 
 def _warn_missing_articles(pipe: Any, records: Sequence[GoldRecord]) -> None:

@@ -41,29 +41,37 @@ def index_is_empty(settings: Settings) -> bool:
     from rag.store import Store
 
     try:
-        return Store(settings.store).count() == 0
+        return Store(settings.store).is_empty()
     except IndexMissingError:
         return True
 
 
-def _refuse_if_lost(settings: Settings) -> None:
-    """An empty index whose ledger records articles was not new: it was lost. Say so, and how to
-    get it back, instead of quietly serving the demo articles in its place."""
+def _recorded(settings: Settings) -> int:
+    """Articles the index's ledger records (0 when it has none)."""
     from rag.ledger import Ledger, ledger_path
 
     path = ledger_path(settings)
     if not path.exists():
-        return
+        return 0
     ledger = Ledger(path, read_only=True)
     try:
-        recorded = len(ledger)
+        return len(ledger)
     finally:
         ledger.close()
+
+
+def refuse_if_lost(settings: Settings) -> None:
+    """An empty index whose ledger records articles was not new: it was lost. Say so, and how to
+    get it back, instead of quietly serving the demo articles in its place (or saying to ingest
+    the demo)."""
+    from rag.ledger import ledger_path
+
+    recorded = _recorded(settings)
     if recorded:
         raise IndexMissingError(
-            f"the index at {_where(settings)} is empty or gone, but its ledger {path} records "
-            f"{recorded} articles: run `rag check --repair` to index them again from the ledger "
-            "(or `rag ingest --rebuild DIR` from their files)"
+            f"the index at {_where(settings)} is empty or gone, but its ledger "
+            f"{ledger_path(settings)} records {recorded} articles: run `rag check --repair` to "
+            "index them again from the ledger (or `rag ingest --rebuild DIR` from their files)"
         )
 
 
@@ -75,10 +83,11 @@ def seed_if_empty(
     seeds: Path | None = None,
 ) -> IngestReport | None:
     """Ingest `seeds` (default: `seeds_dir()`) when the index is empty, saying so and then the
-    report's summary; None when the index already holds articles."""
-    if not index_is_empty(settings):
+    report's summary; None when the index already holds articles, or its ledger records some
+    (the store is not opened then: `rag.pipeline.build` does, and an empty one is an error that
+    `refuse_if_lost` words)."""
+    if _recorded(settings) or not index_is_empty(settings):
         return None
-    _refuse_if_lost(settings)
     seeds = seeds if seeds is not None and seeds.is_dir() else seeds_dir()
     if seeds is None:
         raise IndexMissingError(

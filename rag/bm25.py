@@ -383,7 +383,7 @@ def main() -> int:
         ids = chunk_ids(store, ledger)
         base = BM25Index.saved(cache_dir)
         if base is not None:
-            records = base.patch(store, ids, name, ledger)[0].records()
+            records = base.patch(store, ids, name, None)[0].records()
         else:
             records = chunk_records(store, ids)
         started = time.perf_counter()

@@ -18,6 +18,7 @@ import json
 import mmap
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,22 @@ class JsonLines(Sequence[dict[str, Any]]):
     def __len__(self) -> int:
         return len(self._offsets)
 
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self.picked(range(len(self)))
+
+    def picked(self, positions: Sequence[int]) -> Iterator[dict[str, Any]]:
+        """The records at these (ascending) positions, read through the file in one pass: a
+        whole index read through the memory map would count its gigabytes in this process."""
+        wanted = iter(positions)
+        at = next(wanted, None)
+        with self.path.open("rb") as fh:
+            for i, line in enumerate(fh):
+                if at is None:
+                    return
+                if i == at:
+                    yield orjson.loads(line)
+                    at = next(wanted, None)
+
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
@@ -163,6 +180,13 @@ class Joined(Sequence[dict[str, Any]]):
 
     def __len__(self) -> int:
         return len(self._keep) + len(self._extra)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if isinstance(self._base, JsonLines):
+            yield from self._base.picked(self._keep)
+        else:
+            yield from (self._base[i] for i in self._keep)
+        yield from self._extra
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
@@ -190,16 +214,16 @@ class Catalogue:
         self.fingerprint = fingerprint
         self.summary = summary
         self._records = records
-        self._position = {chunk_id: i for i, chunk_id in enumerate(summary.ids)}
         self.latest = summary.latest  # the newest article's date as YYYYMMDD (0: none is dated)
-        self.dup_map: dict[str, set[str]] = defaultdict(set)
-        for h, articles in summary.dup_map.items():
-            self.dup_map[h] = set(articles)
+        # who else carries each paragraph takes a second or two at a million chunks: found
+        # aside while the rest of a start goes on, waited for when first needed
+        self._position: dict[str, int] | None = None
+        pool = ThreadPoolExecutor(1, thread_name_prefix="catalogue")
+        self._lookups = pool.submit(_lookups, summary, ledger)
+        pool.shutdown(wait=False)
         # articles with nothing of their own to index have no chunk: the ledger names them
         self.chunkless: list[dict[str, Any]] = []
         if ledger is not None:
-            for h, copies in ledger.copies_map().items():
-                self.dup_map[h] |= copies
             empty = [i for i, n in ledger.chunk_counts().items() if n == 0]
             for body in ledger.bodies(empty).values():
                 entry = ChunkMeta(
@@ -211,21 +235,27 @@ class Catalogue:
                     location=str(body.get("location") or ""),
                 ).catalogue_entry()
                 self.chunkless.append(entry | {"chunks": 0})
-        listed = {e["article_id"]: e for e in self.chunkless} | summary.articles
-        self._articles = sorted(listed.values(), key=lambda e: (e["date"], e["article_id"]))
+        self._listed = {e["article_id"]: e for e in self.chunkless} | summary.articles
+        self._sorted: list[dict[str, Any]] | None = None  # sorted when first listed
 
     def records(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """(chunk id, record) for every chunk, in order, each read when it is reached."""
-        for at, chunk_id in enumerate(self.summary.ids):
-            yield chunk_id, self._records[at]
+        yield from zip(self.summary.ids, self._records, strict=True)
 
     @property
     def size(self) -> int:
         """Chunks indexed."""
         return len(self.summary.ids)
 
+    @property
+    def dup_map(self) -> dict[str, set[str]]:
+        """Paragraph hash -> the articles whose copy of it was indexed under another article."""
+        return self._lookups.result()
+
     def chunk_text(self, chunk_id: str) -> str | None:
         """The full text of one indexed chunk (what a citation's chunk id names), if still there."""
+        if self._position is None:  # made on the first citation shown (a second at 1.5M)
+            self._position = {chunk_id: i for i, chunk_id in enumerate(self.summary.ids)}
         at = self._position.get(chunk_id)
         return None if at is None else _text(self._records[at])
 
@@ -239,7 +269,29 @@ class Catalogue:
 
     def articles(self) -> list[dict[str, Any]]:
         """One entry per article with its metadata and chunk count, oldest first."""
-        return [dict(e) for e in self._articles]
+        if self._sorted is None:
+            self._sorted = sorted(self._listed.values(), key=lambda e: (e["date"], e["article_id"]))
+        return [dict(e) for e in self._sorted]
+
+    @property
+    def article_count(self) -> int:
+        return len(self._listed)
+
+    def sources(self) -> list[str]:
+        """The sources of the articles, each once, sorted."""
+        return sorted({str(e["source"]) for e in self._listed.values() if e["source"]})
+
+
+def _lookups(summary: Summary, ledger: Ledger | None) -> dict[str, set[str]]:
+    """Each paragraph hash's articles that carry it indexed elsewhere (from the chunks' metadata
+    and the ledger's copies)."""
+    dup_map: dict[str, set[str]] = defaultdict(set)
+    for h, articles in summary.dup_map.items():
+        dup_map[h] = set(articles)
+    if ledger is not None:
+        for h, copies in ledger.copies_map().items():
+            dup_map[h] |= copies
+    return dup_map
 
 
 def corpus_entry(chunk_id: str, meta: dict[str, Any]) -> tuple[dict[str, Any], str]:

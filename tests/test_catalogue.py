@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from rag.catalogue import JsonLines, Summary
+from rag.catalogue import Joined, JsonLines, Summary
 
 
 def test_json_lines_reads_the_right_record_from_many_threads(tmp_path: Path) -> None:
@@ -29,6 +29,12 @@ def test_json_lines_reads_the_right_record_from_many_threads(tmp_path: Path) -> 
         got = list(pool.map(lambda i: lines[i], order))
     assert got == [rows[i] for i in order]
     assert lines[3:6] == rows[3:6]
+    # read through in one pass (an index rebuilt from this one): the same records
+    assert list(lines) == rows
+    keep = [0, 5, 6, 1999]
+    assert list(lines.picked(keep)) == [rows[i] for i in keep]
+    joined = Joined(lines, keep, [{"node_id": "new"}])
+    assert list(joined) == [joined[i] for i in range(len(joined))]
 
 
 def test_a_summary_round_trips_and_refuses_another_version(tmp_path: Path) -> None:

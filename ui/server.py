@@ -23,6 +23,17 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+def _open_store(settings: Settings) -> None:
+    """Open the store and read from it once (what loads its vector index); a failure is left for
+    the pipeline to report."""
+    from rag.store import Store
+
+    try:
+        Store(settings.store).is_empty()
+    except Exception:  # chromadb raises many kinds; `build` opens the store again and says why
+        return
+
+
 def run(
     settings: Settings,
     host: str | None = None,
@@ -34,11 +45,15 @@ def run(
 ) -> None:
     """Build the pipeline (ingesting seeds/ into an empty index first) and serve until stopped;
     with `watch`, ingest that folder first and follow it; with `feeds`, poll them `every` s."""
+    # Chroma reads a collection's vector index from disk on its first use (5 s at 1.5M chunks):
+    # begun now, it loads while the rest of the server is imported and built
+    threading.Thread(target=_open_store, args=(settings,), name="store-open", daemon=True).start()
     import uvicorn
 
-    from index.seed import seed_if_empty
+    from index.seed import refuse_if_lost, seed_if_empty
     from rag import embeddings
     from rag.answerers import resolve_backend
+    from rag.errors import IndexMissingError
     from rag.pipeline import build
     from ui.api import create_app
 
@@ -52,14 +67,18 @@ def run(
         sync = FolderSync(watch, settings, embed_model)
         _say(f"news-rag: ingesting {sync.folder}: {sync.sync().summary()}")
     seed_if_empty(settings, embed_model, say=_say)  # nothing in the folder or the index yet
-    pipeline = build(settings, embed_model=embed_model)
+    try:
+        pipeline = build(settings, embed_model=embed_model)
+    except IndexMissingError:
+        refuse_if_lost(settings)  # the store was lost, not new: say how to get it back
+        raise
     app = create_app(pipeline)
     stop = threading.Event()
     _follow(pipeline, sync, list(feeds), every, stop)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     catalogue = pipeline.catalogue
     _say(
-        f"news-rag: {catalogue.size} chunks from {len(catalogue.articles())} articles; "
+        f"news-rag: {catalogue.size} chunks from {catalogue.article_count} articles; "
         f"answers: {resolve_backend(settings)}\n"
         f"  chat UI   http://{shown}:{port}/\n"
         f"  HTTP API  http://{shown}:{port}/v1  (OpenAI base_url; docs at /docs)"

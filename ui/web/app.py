@@ -13,7 +13,7 @@ import gradio as gr
 from rag.answerers import BACKENDS
 from rag.pipeline import Pipeline
 from ui.web.handlers import ChatHandlers
-from ui.web.render import PANEL_EMPTY, articles_html
+from ui.web.render import PANEL_EMPTY
 
 EXAMPLES = [
     "What did Hegseth say about 5%?",
@@ -25,8 +25,7 @@ EXAMPLES = [
 def build_ui(pipeline: Pipeline) -> gr.Blocks:
     settings = pipeline.settings
     on = ChatHandlers(pipeline)
-    indexed = pipeline.catalogue.articles()
-    known_sources = sorted({str(a["source"]) for a in indexed if a["source"]})
+    known_sources = pipeline.catalogue.sources()
 
     with gr.Blocks(title="News Q&A with citations") as demo:
         turns = gr.State([])
@@ -91,7 +90,7 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                         info="empty: all sources",
                     )
                 with gr.Accordion("Indexed articles", open=False):
-                    articles = gr.HTML(articles_html(indexed))
+                    articles = gr.HTML("<p>Listing the articles…</p>")  # filled on load
                     refresh = gr.Button("Refresh", size="sm")
         cite_ref = gr.Textbox(visible="hidden", elem_id="cite-ref")
 

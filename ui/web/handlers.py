@@ -28,6 +28,7 @@ from rag.ledger import arrivals
 from rag.pipeline import Pipeline
 from rag.retrieval import Filters
 from ui.web.render import (
+    ARTICLE_ROWS,
     PANEL_EMPTY,
     answer_markdown,
     articles_html,
@@ -150,11 +151,11 @@ class ChatHandlers:
         try:
             self.pipeline.retriever.sync()  # a watched folder or a writer may have added some
             found = self.pipeline.catalogue.articles()
-            arrived = arrivals(self.pipeline.settings, len(found))
+            arrived = arrivals(self.pipeline.settings, ARTICLE_ROWS)
         except Exception:
             log.exception("listing articles failed")
             return "<p>The article list is not available right now.</p>", gr.update()
-        names = sorted({str(a["source"]) for a in found if a.get("source")})
+        names = self.pipeline.catalogue.sources()
         return articles_html(found, arrived), gr.update(choices=names)
 
     @staticmethod

@@ -150,15 +150,24 @@ def source_panel(citation: Citation, passage: str | None) -> str:
     )
 
 
+ARTICLE_ROWS = 200  # rows of the article table: an archive of 100k articles is not one page
+
+
 def articles_html(
-    articles: Sequence[dict[str, Any]], arrived: dict[str, float] | None = None
+    articles: Sequence[dict[str, Any]],
+    arrived: dict[str, float] | None = None,
+    limit: int = ARTICLE_ROWS,
 ) -> str:
     """The table of indexed articles (title, date, source, chunks, when it arrived), the latest
-    arrivals first (`arrived`: article id -> Unix time it was indexed)."""
+    `limit` arrivals first (`arrived`: article id -> Unix time it was indexed)."""
     if not articles:
         return "<p>No articles are indexed yet: run <code>rag ingest DIR</code>.</p>"
     arrived = arrived or {}
-    ordered = sorted(articles, key=lambda a: -arrived.get(str(a.get("article_id")), 0.0))
+    ordered = sorted(  # the latest arrivals, then the newest by date (arrival not known)
+        articles,
+        key=lambda a: (arrived.get(str(a.get("article_id")), 0.0), str(a.get("date") or "")),
+        reverse=True,
+    )[:limit]
     rows = "".join(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
             html.escape(str(a.get("title", ""))),
@@ -170,7 +179,9 @@ def articles_html(
         for a in ordered
     )
     return (
-        f"<p>{len(articles)} articles, the latest arrivals first</p>"
+        f"<p>{len(articles):,} articles, the latest arrivals first"
+        + (f" (the latest {limit} shown)" if len(articles) > limit else "")
+        + "</p>"
         "<table class='articles-table'><tr><th>Title</th><th>Date</th><th>Source</th>"
         f"<th>Chunks</th><th>Arrived</th></tr>{rows}</table>"
     )

@@ -40,7 +40,7 @@ def health(pipeline: PipelineDep) -> Any:
     return {
         "status": "ok",
         "chunks": catalogue.size,
-        "articles": len(catalogue.articles()),
+        "articles": catalogue.article_count,
         "embedding_model": str(getattr(pipeline.embed_model, "model_name", "")),
         "answer_backend": resolve_backend(pipeline.settings),
         "version": rag.__version__,
