@@ -199,10 +199,12 @@ def main() -> None:
     again, _, _ = timed([*cli, "--limit", str(largest["articles"]), *map(str, corpora)],
                         serve_env(store), work)  # fmt: skip
     extra = work / "ten-new.jsonl"
+    run = time.strftime("%Y%m%dT%H%M%S")  # new articles on every run, also on a reused store
     with extra.open("w", encoding="utf-8") as f:
         for i in range(10):
-            f.write(json.dumps({"id": f"scale-new-{i}", "title": f"Harbour update {i}",
+            f.write(json.dumps({"id": f"scale-new-{run}-{i}", "title": f"Harbour update {i}",
                                 "text": f"The harbour of Elwin reopened pier {i} on Monday "
+                                        f"({run}) "
                                         "after storm repairs, the port authority said.",
                                 "published": "2024-12-01"}) + "\n")  # fmt: skip
     add10, add_rss, _ = timed([*cli, str(extra)], serve_env(store), work)
