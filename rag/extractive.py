@@ -50,7 +50,8 @@ MIN_SCORE = 0.42  # below this the best sentence does not answer the question (s
 KEEP_RATIO = 0.8  # further sentences must score this close to the best one
 MAX_SENTENCES = 3
 EVIDENCE_SENTENCES = 12  # sentences an LLM reads (a few hundred tokens instead of whole chunks)
-MINE_SENTENCES = 40  # the best-scoring sentences of all passages are searched for short answers
+MINE_SENTENCES = 20  # the best-scoring sentences of all passages are searched for short answers
+# (40 scored the same on RealTimeQA 2023 and 2022-24, kfr 0.472 / 0.507, at 10 ms more per answer)
 MINE_MIN = 0.2  # a sentence this far from the question supports no short answer
 SPAN_MIN = 0.35  # a short answer needs one sentence at least this close to the question
 RIVAL_RATIO = 0.9  # a runner-up this well supported, by two or more other articles: a disagreement
