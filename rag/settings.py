@@ -92,7 +92,11 @@ class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     top_k: int = Field(5, ge=1, le=100, description="passages `rag search` shows")
     answer_passages: int = Field(
-        6, ge=1, le=50, description="passages an answer is made from (ask, the API, the UI, evals)"
+        10,
+        ge=1,
+        le=50,
+        description="passages an answer is made from (ask, the API, the UI, evals): the "
+        "extractive answer quotes the best 6 and mines the short answer from all of them",
     )
     periods: bool = Field(
         False,
