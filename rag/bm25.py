@@ -48,8 +48,8 @@ log = logging.getLogger(__name__)
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # llama-index's BM25Retriever's default
 
 
-SUMMARY = "catalogue.json"
-BUILD_BATCH = 10_000  # records tokenised at a time while an index is built  # the catalogue's summary, saved beside the index it was built with
+SUMMARY = "catalogue.json"  # the catalogue's summary, saved beside the index it was built with
+BUILD_BATCH = 10_000  # records tokenised at a time while an index is built
 
 
 class BM25Index:

@@ -165,14 +165,9 @@ class ExtractiveAnswerer:
         # someone the question names but no passage mentions: the articles cannot say
         missing = unmentioned_names(question, (p.title + " " + p.text for p in quotable))
         cands = self._scored(question, quotable)
-        pool = (
-            cands
-            + [  # the further passages' sentences, scored among all
-                c for c in self._scored(question, passages) if c.rank >= len(quotable)
-            ]
-            if len(quotable) < len(passages)
-            else cands
-        )
+        pool = cands
+        if len(passages) > len(quotable):  # the further passages' sentences, scored among all
+            pool = cands + [c for c in self._scored(question, passages) if c.rank >= len(quotable)]
         if missing:
             return self._decline(
                 question, passages, cands, f"The articles don't mention {', '.join(missing)}.", base

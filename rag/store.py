@@ -235,11 +235,6 @@ class Store:
             for cid, text, meta in zip(page["ids"], docs, page["metadatas"], strict=True):
                 yield ChunkRecord(cid, text or "", dict(meta or {}))
 
-    def fingerprint(self, ids: Sequence[str] | None = None) -> str:
-        """Changes whenever a chunk is added or removed; `ids`: the store's, when the caller has
-        just read them (reading them all takes a minute at a million chunks)."""
-        return fingerprint_of(self.ids() if ids is None else ids)
-
     def is_empty(self) -> bool:
         """No chunk at all (one row asked for: `count()` scans the whole collection)."""
         return not self.collection.get(limit=1, include=[])["ids"]
