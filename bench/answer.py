@@ -7,7 +7,8 @@ stage; for the local model also prompt and decode tokens/s as llama.cpp reports 
 bench/results/answer.json. With `--store DIR` it measures the extractive backend on an archive
 already indexed there instead (the RealTimeQA collection that `rag eval --dataset realtimeqa
 --store DIR` builds), asking `-n` of the dataset's answerable questions, each as of its own date,
-and writes bench/results/answer-archive.json. The openai backend is the same code path as local (an OpenAI-compatible
+and writes bench/results/answer-archive.json, with the named entities that short answers need
+read from the store's entity table (`rag entities`) side by side with tagging them while asked. The openai backend is the same code path as local (an OpenAI-compatible
 server), so it is measured through it.
 """
 
@@ -166,47 +167,81 @@ def main() -> None:
 
 
 def archive(args: argparse.Namespace) -> None:
-    """Extractive answers over an archive already indexed in `args.store`, warm."""
+    """Extractive answers over an archive already indexed in `args.store`, warm: named entities
+    read from the store's entity table (`rag entities`) side by side with tagging them while
+    asked (each with its own caches; questions interleaved, the order alternating)."""
     import rag  # noqa: F401
     from evals.dataset import load_realtimeqa, spread
     from evals.harness import realtimeqa_settings
     from rag.dates import parse_date
     from rag.embeddings import build as build_embed
+    from rag.entities import EntityTable, table_path
+    from rag.extractive import ExtractiveAnswerer
     from rag.pipeline import build
     from rag.settings import load
 
     settings = realtimeqa_settings(load(None, llm={"backend": "extractive"}), args.store)
     t0 = time.perf_counter()
-    pipe = build(settings, embed_model=build_embed(settings.embed))
+    embed = build_embed(settings.embed)
+    pipe = build(settings, embed_model=embed)
     opened = time.perf_counter() - t0
+    table = EntityTable(table_path(settings.store))
+    table_sentences, table_chunks = table.counts()
+    modes = {
+        "entity table": ExtractiveAnswerer(embed, table),
+        "tagged live": ExtractiveAnswerer(embed),
+    }
     records = spread(load_realtimeqa(args.data).answerable())[: args.n]
-    pipe.qa.ask(records[0].user_input, backend="extractive")  # warm-up
-    totals: list[float] = []
-    stages: dict[str, list[float]] = {}
-    declined = 0
-    for rec in records:
-        as_of = parse_date(rec.date) if rec.date else None
-        t1 = time.perf_counter()
-        a = pipe.qa.ask(rec.user_input, backend="extractive", as_of=as_of)
-        totals.append(time.perf_counter() - t1)
-        for k, v in a.timings.items():
-            stages.setdefault(k, []).append(v)
-        declined += a.declined
-    result = {
+    answerers = pipe.qa.answerers
+
+    def ask(mode: str, rec: object) -> object:
+        answerers.extractive = answerers._live["extractive"] = modes[mode]
+        as_of = parse_date(rec.date) if rec.date else None  # type: ignore[attr-defined]
+        return pipe.qa.ask(rec.user_input, backend="extractive", as_of=as_of)  # type: ignore[attr-defined]
+
+    for mode in modes:
+        ask(mode, records[0])  # warm-up
+    totals: dict[str, list[float]] = {m: [] for m in modes}
+    stages: dict[str, dict[str, list[float]]] = {m: {} for m in modes}
+    declined = dict.fromkeys(modes, 0)
+    same = 0
+    for i, rec in enumerate(records):
+        order = list(modes) if i % 2 == 0 else list(reversed(modes))
+        answers = {}
+        for mode in order:
+            t1 = time.perf_counter()
+            a = ask(mode, rec)
+            totals[mode].append(time.perf_counter() - t1)
+            for k, v in a.timings.items():  # type: ignore[attr-defined]
+                stages[mode].setdefault(k, []).append(v)
+            declined[mode] += a.declined  # type: ignore[attr-defined]
+            answers[mode] = (a.answer, a.short_answer)  # type: ignore[attr-defined]
+        same += len(set(answers.values())) == 1
+    result: dict[str, object] = {
         "store": str(args.store),
         "data": args.data.name,
         "chunks": pipe.store.count(),
         "open_s": round(opened, 1),
-        "questions": len(totals),
-        "p50_ms": round(pct(totals, 0.5) * 1000, 1),
-        "p95_ms": round(pct(totals, 0.95) * 1000, 1),
-        "mean_ms": round(statistics.mean(totals) * 1000, 1),
-        "stage_p50_ms": {k: round(pct(v, 0.5) * 1000, 1) for k, v in stages.items()},
-        "stage_p95_ms": {k: round(pct(v, 0.95) * 1000, 1) for k, v in stages.items()},
-        "declined": declined,
-        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "questions": len(records),
+        "entity_table": {"sentences": table_sentences, "chunks": table_chunks},
+        "same_answers": same,
     }
-    print(json.dumps(result), flush=True)
+    for mode, answerer in modes.items():
+        t = totals[mode]
+        result[mode] = {
+            "p50_ms": round(pct(t, 0.5) * 1000, 1),
+            "p95_ms": round(pct(t, 0.95) * 1000, 1),
+            "mean_ms": round(statistics.mean(t) * 1000, 1),
+            "stage_p50_ms": {k: round(pct(v, 0.5) * 1000, 1) for k, v in stages[mode].items()},
+            "stage_p95_ms": {k: round(pct(v, 0.95) * 1000, 1) for k, v in stages[mode].items()},
+            "declined": declined[mode],
+            "sentences_from_table": answerer.tagger.looked_up,
+            "sentences_tagged_live": answerer.tagger.tagged,
+        }
+    live, read = result["tagged live"], result["entity table"]
+    result["speedup_p50"] = round(live["p50_ms"] / read["p50_ms"], 2)  # type: ignore[index]
+    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    print(json.dumps(result, indent=1), flush=True)
     print(f"written to {write_result('answer-archive', result)}")
 
 

@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,6 +34,7 @@ import numpy as np
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
+from rag.aside import run_aside
 from rag.catalogue import TEXT, Catalogue, Joined, JsonLines, Summary, SummaryBuilder, corpus_entry
 from rag.errors import RagError
 from rag.ledger import Ledger
@@ -308,33 +308,12 @@ def chunk_records(store: Store, ids: Sequence[str]) -> Iterator[tuple[str, dict[
     return ((r.id, r.metadata | {TEXT: r.text}) for r in store.records_of(ids))
 
 
-def rebuild_in_background(settings: Settings, *, wait: bool = False) -> None:
+def rebuild_in_background(settings: Settings, *, wait: bool = False) -> Path | None:
     """Start a separate process that builds and saves the BM25 index of the store as it is now
     (`python -m rag.bm25`): a server keeps answering meanwhile and picks it up when saved.
-    `wait`: until it is saved (its memory is its own, not added to the caller's)."""
-    s = settings.store
-    cache_dir = Path(s.path) / "bm25" / s.collection
-    env = os.environ | {"RAG_STORE__PATH": str(s.path), "RAG_STORE__COLLECTION": s.collection}
-    env.pop("RAG_STORE__HOST", None)
-    if s.host:  # the vectors are on a Chroma server
-        env |= {"RAG_STORE__HOST": s.host, "RAG_STORE__PORT": str(s.port)}
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        out = (cache_dir.parent / f"{s.collection}.build.log").open("ab")
-    except OSError as exc:  # a read-only store: answered from the saved index as patched
-        log.warning("cannot rebuild the BM25 index of %s (%s)", s.path, exc)
-        return
-    with out:
-        builder = subprocess.Popen(
-            [sys.executable, "-m", "rag.bm25"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=not wait,  # outlives a short-lived parent such as `rag ask`
-        )
-    if wait:
-        builder.wait()
+    `wait`: until it is saved. Its log's path (None for a read-only store: answered from the
+    saved index as patched)."""
+    return run_aside(settings, "rag.bm25", "build", wait=wait)
 
 
 def after_ingest(settings: Settings, chunks: int) -> str | None:
@@ -352,11 +331,8 @@ def after_ingest(settings: Settings, chunks: int) -> str | None:
         rebuild_in_background(settings, wait=True)
         took = time.perf_counter() - started
         return f"keyword (BM25) index of {chunks:,} chunks built and saved in {took:.0f} s"
-    rebuild_in_background(settings)
-    return (
-        f"keyword (BM25) index of {chunks:,} chunks being rebuilt aside "
-        f"(log: {cache_dir.parent / (s.collection + '.build.log')})"
-    )
+    log_file = rebuild_in_background(settings)
+    return f"keyword (BM25) index of {chunks:,} chunks being rebuilt aside (log: {log_file})"
 
 
 def main() -> int:

@@ -35,11 +35,19 @@ import numpy as np
 from rag.answer import DECLINE_TEXT, Answer, Delta, citation_for
 from rag.dates import DAYS, MONTHS, resolve
 from rag.passages import Passage
-from rag.spans import DATE, Candidate, EntityTagger, Sentence, expected_type, mine
+from rag.spans import (
+    DATE,
+    Candidate,
+    EntityLookup,
+    EntityTagger,
+    Sentence,
+    expected_type,
+    mine,
+)
 from rag.text import (
-    looks_like_instruction,
     mentions,
     names,
+    quotable,
     split_sentences,
     terms,
     unmentioned_names,
@@ -109,9 +117,11 @@ class ExtractiveAnswerer:
 
     CACHE_SIZE = 50_000  # sentence vectors kept: the same passages come back for many questions
 
-    def __init__(self, embed_model: Any | None = None) -> None:
+    def __init__(
+        self, embed_model: Any | None = None, entities: EntityLookup | None = None
+    ) -> None:
         self.embed_model = embed_model
-        self.tagger = EntityTagger()
+        self.tagger = EntityTagger(entities)  # the store's entity table, read before tagging
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -226,7 +236,7 @@ class ExtractiveAnswerer:
             _Cand(s, p, rank, i)
             for rank, p in enumerate(passages)
             for i, s in enumerate(split_sentences(p.text))
-            if len(s) > 25 and not looks_like_instruction(s)
+            if quotable(s)
         ]
         if not cands:
             return cands

@@ -14,6 +14,7 @@ from typing import Any
 from rag import embeddings
 from rag.answerers import Answerers
 from rag.catalogue import Catalogue
+from rag.entities import EntityTable, table_path
 from rag.extractive import ExtractiveAnswerer
 from rag.retrieval import HybridRetriever
 from rag.service import QAService
@@ -51,6 +52,7 @@ def build(settings: Settings, *, embed_model: Any = None) -> Pipeline:
     embed_model = embed_model or embeddings.build(settings.embed, settings.store)
     store = Store(settings.store)
     retriever = HybridRetriever(store, embed_model, settings)
-    answerers = Answerers(settings, ExtractiveAnswerer(embed_model))
+    entities = EntityTable(table_path(settings.store))  # tagged at ingest; read when there
+    answerers = Answerers(settings, ExtractiveAnswerer(embed_model, entities))
     qa = QAService(settings, retriever, answerers)
     return Pipeline(settings=settings, embed_model=embed_model, retriever=retriever, qa=qa)

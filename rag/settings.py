@@ -57,13 +57,20 @@ class ChunkSettings(BaseModel):
 
 
 class IngestSettings(BaseModel):
-    """What one file or article may make ingestion read (`rag ingest` and uploads alike)."""
+    """What one file or article may make ingestion read (`rag ingest` and uploads alike), and
+    what `rag ingest` starts after it."""
 
     max_article_chars: int = Field(1_000_000, ge=1000, description="the longest article")
     max_line_chars: int = Field(5_000_000, ge=1000, description="the longest line of a .jsonl")
     max_records: int = Field(1_000_000, ge=1, description="articles in one file")
     max_expanded_bytes: int = Field(
         4_000_000_000, ge=1000, description="what one file may expand to when decompressed"
+    )
+    tag_entities: bool = Field(
+        True,
+        description="after `rag ingest` adds chunks, tag the named entities of their sentences "
+        "in a separate process (`rag entities`), so that answers need not tag them while a "
+        "question waits",
     )
 
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from rag.dates import DAYS
 from rag.errors import BackendUnavailableError
@@ -192,13 +192,25 @@ class Candidate:
         return list(dict.fromkeys(s.article_id for s in self.sentences))
 
 
+class EntityLookup(Protocol):
+    """Entities tagged before (`rag.entities.EntityTable`): spaCy's (text, label) pairs of those
+    of the sentences it has."""
+
+    def lookup(self, sentences: Sequence[str]) -> dict[str, list[tuple[str, str]]]: ...
+
+
 class EntityTagger:
     """spaCy's NER over sentences, each tagged once and remembered (the same passages come back
-    for many questions). Thread-safe; the model loads on first use."""
+    for many questions). With a `table`, sentences tagged when they were ingested are read from
+    it and only the others are tagged while the question waits. Thread-safe; the model loads on
+    first use."""
 
     CACHE_SIZE = 50_000
 
-    def __init__(self) -> None:
+    def __init__(self, table: EntityLookup | None = None) -> None:
+        self.table = table
+        self.looked_up = 0  # sentences the table had
+        self.tagged = 0  # sentences tagged here
         self._cache: OrderedDict[str, list[tuple[str, str]]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -207,17 +219,33 @@ class EntityTagger:
         with self._lock:
             todo = [s for s in dict.fromkeys(sentences) if s not in self._cache]
         if todo:
-            nlp = _nlp()
-            fresh = {
-                s: [(e.text, LABELS[e.label_]) for e in doc.ents if e.label_ in LABELS]
-                for s, doc in zip(todo, nlp.pipe(todo, batch_size=64), strict=True)
-            }
+            known = self.table.lookup(todo) if self.table is not None else {}
+            rest = [s for s in todo if s not in known]
+            found = known | dict(zip(rest, tag(rest), strict=True))
+            fresh = {s: kinds(found[s]) for s in todo}
             with self._lock:
+                self.looked_up += len(known)
+                self.tagged += len(rest)
                 self._cache.update(fresh)
                 while len(self._cache) > self.CACHE_SIZE:
                     self._cache.popitem(last=False)
+        else:
+            fresh = {}
         with self._lock:
-            return [list(self._cache.get(s, [])) for s in sentences]
+            return [list(fresh[s] if s in fresh else self._cache.get(s, [])) for s in sentences]
+
+
+def tag(sentences: Sequence[str]) -> list[list[tuple[str, str]]]:
+    """spaCy's named entities of each sentence: (text, OntoNotes label), in order."""
+    if not sentences:
+        return []
+    return [[(e.text, e.label_) for e in doc.ents] for doc in _nlp().pipe(sentences, batch_size=64)]
+
+
+def kinds(entities: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """spaCy's (text, label) pairs as (text, the kind of thing a question asks for); entities
+    of no such kind left out."""
+    return [(text, LABELS[label]) for text, label in entities if label in LABELS]
 
 
 @lru_cache(maxsize=1)

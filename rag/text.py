@@ -189,6 +189,12 @@ def looks_like_instruction(sentence: str) -> bool:
     return bool(_INJECTION.search(sentence) or _ENCODED.search(sentence))
 
 
+def quotable(sentence: str) -> bool:
+    """A sentence an extractive answer may quote and mine: long enough to say something, and
+    addressed to a reader, not to a model."""
+    return len(sentence) > 25 and not looks_like_instruction(sentence)
+
+
 def redact_instructions(text: str) -> str:
     """The article text an LLM may read: markup comments and tags removed, markdown images
     removed and links reduced to their words, and every

@@ -23,6 +23,9 @@ BIN = Path(sys.executable).parent
 # hermetic: the developer's own settings (a key, a base URL, a store) never reach the tests
 for _name in [n for n in os.environ if n.startswith(("RAG_", "OPENAI_"))]:
     del os.environ[_name]
+# `rag ingest` run by a test tags no entities in a process of its own that would outlive the
+# test's temporary store (tests/test_entities.py turns it on where it checks it)
+os.environ["RAG_INGEST__TAG_ENTITIES"] = "false"
 
 
 def sse_events(lines: Iterable[str]) -> list[tuple[str, Any]]:

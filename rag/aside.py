@@ -1,0 +1,57 @@
+"""Work on a store done by a separate process beside whoever asked for it: the BM25 rebuild after
+an ingest, the tagging of named entities in new sentences.
+
+`run_aside(settings, module)` starts `python -m <module>` on the store the settings name (passed
+to it in the environment), its output appended to a log file beside the store. A server keeps
+answering meanwhile and picks the result up when it is saved. Nothing here knows what the module
+does; each module locks its store itself so that one runs at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def log_path(settings: Settings, what: str) -> Path:
+    """Where the process doing `what` for the store's collection writes its log."""
+    s = settings.store
+    return Path(s.path) / "bm25" / f"{s.collection}.{what}.log"
+
+
+def run_aside(settings: Settings, module: str, what: str, *, wait: bool = False) -> Path | None:
+    """Start `python -m module` on the store of `settings`; its log's path, or None when the
+    store's folder cannot be written (a read-only store). `wait`: until it ends (its memory is
+    its own, not added to the caller's); else it outlives a short-lived caller such as `rag
+    ingest`."""
+    s = settings.store
+    env = os.environ | {"RAG_STORE__PATH": str(s.path), "RAG_STORE__COLLECTION": s.collection}
+    env.pop("RAG_STORE__HOST", None)
+    if s.host:  # the vectors are on a Chroma server
+        env |= {"RAG_STORE__HOST": s.host, "RAG_STORE__PORT": str(s.port)}
+    path = log_path(settings, what)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        out = path.open("ab")
+    except OSError as exc:
+        log.warning("cannot run %s for %s (%s)", module, s.path, exc)
+        return None
+    with out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=not wait,
+        )
+    if wait:
+        proc.wait()
+    return path
