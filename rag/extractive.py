@@ -36,7 +36,11 @@ from rag.answer import DECLINE_TEXT, Answer, Delta, citation_for
 from rag.dates import DAYS, MONTHS, resolve
 from rag.passages import Passage
 from rag.spans import (
+    COUNT,
     DATE,
+    MONEY,
+    NUMBER,
+    PERCENT,
     Candidate,
     EntityLookup,
     EntityTagger,
@@ -54,6 +58,14 @@ from rag.text import (
 )
 
 MODEL_NAME = "extractive-v1"
+# what a question asking for a figure or a date lacks when no passage about it gives one
+FIGURES = {
+    NUMBER: "a number",
+    COUNT: "a number",
+    MONEY: "an amount",
+    PERCENT: "a percentage",
+    DATE: "a date",
+}
 MIN_SCORE = 0.42  # below this the best sentence does not answer the question (see tests)
 KEEP_RATIO = 0.8  # further sentences must score this close to the best one
 MAX_SENTENCES = 3
@@ -213,6 +225,12 @@ class ExtractiveAnswerer:
         spans = self._spans(question, pool, expected) if expected else []
         if not spans and not chosen:
             return self._decline(question, passages, cands, DECLINE_TEXT, base)
+        if not spans and expected in FIGURES:
+            # a figure or a date is known by its form (unlike a name, which the tagger may
+            # miss): when no close sentence of a passage about it carries one, none is given
+            what = FIGURES[expected]
+            text = f"{DECLINE_TEXT} No passage about it gives {what}."
+            return self._decline(question, passages, cands, text, base)
         lead, quoted = "", list(chosen)
         if spans:
             lead, quoted = self._lead(spans, chosen)

@@ -269,3 +269,37 @@ def test_percentages_match_however_they_are_written(pipeline) -> None:  # type: 
         "It comes after the government's defence review was released yesterday, which is based on"
         " reaching 2.5 per cent of GDP on defence by 2027."
     ) in [c.quote for c in a.citations]
+
+
+@pytest.mark.parametrize(
+    ("question", "without", "with_figure", "short"),
+    [
+        (
+            "What share of its budget has Norway committed to defence?",
+            "Norway has committed to raise its defence spending, ministers in Oslo said on "
+            "Monday. The plan for Norway's defence spending is backed by every party.",
+            "Norway has committed 3.5% of its budget to defence by 2030, Oslo said.",
+            "3.5% of its budget",
+        ),
+        (
+            "How many soldiers did Norway send to the exercise?",
+            "Norway sent soldiers to the exercise in the north, the army said. The soldiers "
+            "Norway sent to the exercise trained with allies.",
+            "Norway sent 1,200 soldiers to the exercise, the army said.",
+            "1,200",
+        ),
+    ],
+)
+def test_a_question_for_a_figure_no_passage_gives_is_declined(
+    embed_model: Any, question: str, without: str, with_figure: str, short: str
+) -> None:
+    """A figure is known by its form: when the passages about what the question names give
+    none, the answer says so instead of quoting sentences close to the question."""
+    from rag.extractive import ExtractiveAnswerer
+
+    answerer = ExtractiveAnswerer(embed_model)
+    declined = answerer.answer(question, [_p(1, without)])
+    assert declined.declined and "No passage about it gives" in declined.answer, declined.answer
+    assert declined.related  # the closest passage, offered to read
+    answered = answerer.answer(question, [_p(1, without + " " + with_figure)])
+    assert not answered.declined and answered.short_answer == short, answered.answer
