@@ -193,3 +193,14 @@ def _locked(path: Path) -> bool:
             return True
         fcntl.flock(f, fcntl.LOCK_UN)
         return False
+
+
+def test_rag_entities_without_an_index_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ui.cli import main
+
+    monkeypatch.setenv("RAG_STORE__PATH", str(tmp_path / "store"))
+    assert main(["--env-file", str(tmp_path / "none.env"), "entities", "--quiet"]) == 2
+    assert "run `rag ingest" in capsys.readouterr().err
+    assert not table_path(make_settings(tmp_path / "store").store).exists()
