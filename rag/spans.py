@@ -11,7 +11,9 @@ sentence, a span beside the question's words counts more than one far from them,
 many seasons" a figure followed by "seasons" more; support from articles much older than the
 newest retrieved one counts less (news is answered by the latest reports). Variants fold into the
 longest form ("Bills" into "Buffalo Bills"). Spans the question itself contains are not answers,
-nor are ages for "when" or nationalities for "which app".
+nor are ages for "when", nationalities for "which app", or a city for "which country"
+(`rag.places`). `EntityTagger` reads the entities from the store's entity table
+(`rag.entities`) when they were tagged at ingest, and tags the rest.
 
 Nothing here retrieves, scores sentences or writes the answer text (`rag.extractive` does).
 """
@@ -27,6 +29,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any, Protocol
 
+from rag import places
 from rag.dates import DAYS
 from rag.errors import BackendUnavailableError
 from rag.text import percent_signs, terms
@@ -164,6 +167,14 @@ def expected_type(question: str) -> str | None:
                     return None  # "which countries": a list, answered with sentences
         return THING  # which song, which virus, what is it called: some named thing
     return None
+
+
+def asked_place(question: str) -> str | None:
+    """The kind of place a "which country / state / city" question asks for, if it says."""
+    m = _WHICH.search(question)
+    if not m:
+        return None
+    return next((places.ASKED[w] for w in m.group(1).lower().split() if w in places.ASKED), None)
 
 
 @dataclass
@@ -363,6 +374,7 @@ def mine(
     where = bool(re.search(r"\bwhere\b", question, re.I))
     # "how many years": spaCy calls "nearly 600 years" a date
     duration = bool(_DURATION.search(question))
+    place = asked_place(question) if expected == PLACE else None  # "which country": no city
     found: dict[str, Candidate] = {}
     for sent, ents in zip(sentences, tagger.entities([s.text for s in sentences]), strict=True):
         for raw, kind in dict.fromkeys(ents):
@@ -375,6 +387,8 @@ def mine(
                 continue
             if expected == DATE and (_AGE.search(text) or _SPAN_OF_TIME.match(text)):
                 continue  # "42-year-old" is an age, "11 weeks" a length of time: not a date
+            if place and kind == PLACE and not places.fits(text, place):
+                continue
             key = " ".join(_words(_ARTICLE.sub("", text)))
             if not key:
                 continue

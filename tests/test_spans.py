@@ -393,3 +393,50 @@ def test_a_span_loses_a_possessive_ending() -> None:
     assert _clean_span("Buffalo Bills’s") == "Buffalo Bills"
     assert _clean_span("2.3 percent to") == "2.3 percent"
     assert _clean_span("Sars") == "Sars"  # a name that ends in s keeps it
+
+
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [
+        ("Which African country asked China for a loan this week?", "country"),
+        ("The president of which nation resigned?", "country"),
+        ("Which US state deployed 200 officers?", "state"),
+        ("Which city saw temperatures over 110 degrees?", "city"),
+        ("Which county was flooded?", "county"),
+        ("Where did the debate take place?", None),
+        ("Which team does Damar Hamlin play for?", None),
+    ],
+)
+def test_the_kind_of_place_a_question_asks_for(question: str, asked: str | None) -> None:
+    assert spans.asked_place(question) == asked
+
+
+def test_geonames_knows_countries_states_and_cities_offline() -> None:
+    from rag import places
+
+    assert places.fits("France", "country") and places.fits("the U.S.", "country")
+    assert places.fits("Britain", "country")  # as news names it, besides GeoNames' names
+    assert not places.fits("New Orleans", "country")  # a city
+    assert not places.fits("Alaska", "country")  # a US state
+    assert not places.fits("Somewhere Nobody Lists", "country")  # all countries are listed
+    assert places.fits("Somewhere Nobody Lists", "city")  # but not every town
+    assert places.fits("New York", "city") and places.fits("New York", "state")
+    assert not places.fits("Pima County", "state")
+    assert not places.fits("Texas", "city") and not places.fits("Russia", "city")
+    assert not places.fits("Europe", "city") and not places.fits("the Middle East", "country")
+
+
+def test_a_which_country_question_is_not_answered_with_a_city_or_a_state() -> None:
+    first = "The leaders met in New Orleans and in Texas on Monday to discuss the loan."
+    second = "Kenya asked China for a $1 billion loan, its president said after the talks."
+    tagger = ScriptedTagger(
+        {
+            first: [("New Orleans", PLACE), ("Texas", PLACE), ("Monday", DATE)],
+            second: [("Kenya", PLACE), ("China", PLACE), ("$1 billion", MONEY)],
+        }
+    )
+    question = "Which country asked China for a loan?"
+    found = mine(question, [Sentence(first, 0.9, "a1"), Sentence(second, 0.6, "a2")], tagger)
+    assert texts(found) == ["Kenya"]
+    where = mine("Where did the leaders meet?", [Sentence(first, 0.9, "a1")], tagger)
+    assert texts(where)[:2] == ["New Orleans", "Texas"]  # any place answers "where"

