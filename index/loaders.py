@@ -279,15 +279,16 @@ def load_jsonl(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Article 
         yield LoadProblem(str(path), f"cannot read: {exc}")
 
 
-_LINE = re.compile(r"[^\n]*\S[^\n]*")  # a line with something on it
 BLOCK = 1 << 20
 
 
 def bounded_lines(fh: IO[str], limits: Limits) -> Iterator[tuple[int, str | None]]:
     """(line number, line) for each line of the text stream that is not blank; None for a line
-    longer than `limits.line_chars` (not kept). Read in blocks and searched by a regex, so a
+    longer than `limits.line_chars`, blank or not (not kept). Read in blocks and searched by a regex, so a
     flood of empty lines costs little; raises `TooLarge` once more than `limits.expanded_bytes`
     have been read."""
+    # a line with something on it, or one too long (blank or not: reported, not kept)
+    wanted = re.compile(rf"[^\n]*\S[^\n]*|[^\n]{{{limits.line_chars + 1},}}")
     read = lines = 0  # characters read; newlines before the text being searched
     carry = ""  # the line the previous block ended inside
     skipping = False  # inside a line already found too long
@@ -314,7 +315,7 @@ def bounded_lines(fh: IO[str], limits: Limits) -> Iterator[tuple[int, str | None
             yield lines, None
             skipping = False
         base = lines
-        for m in _LINE.finditer(done, at):
+        for m in wanted.finditer(done, at):
             lines = base + done.count("\n", at, m.start())
             base, at = lines, m.start()
             line = m.group()

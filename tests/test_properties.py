@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import tiktoken
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from index.clean import clean
@@ -22,6 +22,8 @@ lines_text = st.text(alphabet=st.sampled_from(list('ab é\n\t{}"\\x')), max_size
 
 @QUICK
 @given(lines_text, st.integers(min_value=1, max_value=30))
+@example("  \n", 1)  # a blank line too long is reported as too long (found by hypothesis)
+@example("  ", 1)  # also as the last line
 def test_bounded_lines_is_splitting_on_newlines(text: str, longest: int) -> None:
     expected = [
         (n, None if len(line) > longest else line)
