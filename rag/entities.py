@@ -195,7 +195,7 @@ class FillReport:
     total_chunks: int
 
     def summary(self) -> str:
-        rate = f", {self.sentences / self.seconds:,.0f} sentences/s" if self.seconds > 0 else ""
+        rate = f", {self.sentences / self.seconds:,.0f} sentences/s" if self.sentences else ""
         return (
             f"named entities: {self.sentences:,} sentences of {self.chunks:,} new chunks tagged "
             f"in {self.seconds:.1f} s{rate}; the table holds {self.total_sentences:,} sentences "
