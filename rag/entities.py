@@ -35,6 +35,7 @@ import orjson
 
 from rag.aside import run_aside
 from rag.errors import RagError
+from rag.ledger import Ledger, open_ledger, where_in
 from rag.settings import Settings, StoreSettings
 from rag.spans import SPACY_MODEL, tag
 from rag.text import quotable, split_sentences
@@ -130,23 +131,19 @@ class EntityTable:
             conn = self._reader()
             if conn is None or not keys:
                 return found
-            key_list = list(keys)
+            sql = "SELECT key, ents FROM sentences WHERE key IN ({marks})"
             try:
-                for at in range(0, len(key_list), 500):
-                    part = key_list[at : at + 500]
-                    rows = conn.execute(
-                        f"SELECT key, ents FROM sentences WHERE key IN ({','.join('?' * len(part))})",
-                        part,
-                    )
-                    for key, ents in rows:
-                        found[keys[key]] = [(t, label) for t, label in orjson.loads(ents)]
+                for key, ents in where_in(conn, sql, keys):
+                    found[keys[key]] = [(t, label) for t, label in orjson.loads(ents)]
             except sqlite3.Error as exc:  # being replaced, or damaged: tag them instead
                 log.warning("entity table %s not read: %s", self.path, exc)
                 return {}
         return found
 
     def missing(self, sentences: Sequence[str]) -> list[str]:
-        return [s for s in sentences if s not in self.lookup(sentences)]
+        """Those of the sentences the table lacks (looked up once for all of them)."""
+        known = self.lookup(sentences)
+        return [s for s in sentences if s not in known]
 
     def done_chunks(self) -> set[str]:
         assert self._conn is not None
@@ -209,7 +206,6 @@ def fill(settings: Settings, *, processes: int = 1, progress: bool = False) -> F
     and a second run goes on from there. `processes`: pages tagged at once, each process with
     its own spaCy and its own reader of the store."""
     from rag.bm25 import chunk_ids
-    from rag.ledger import Ledger, open_ledger
     from rag.store import Store
 
     started = time.perf_counter()

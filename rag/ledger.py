@@ -94,6 +94,15 @@ def _unpack(blob: bytes) -> dict[str, Any]:
     return dict(json.loads(zlib.decompress(blob)))
 
 
+def where_in(db: sqlite3.Connection, sql: str, keys: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
+    """Rows of `sql` (whose one `{marks}` is an IN list) for all `keys`, in batches of
+    parameters SQLite accepts."""
+    wanted = list(dict.fromkeys(keys))
+    for start in range(0, len(wanted), _CHUNK):
+        part = wanted[start : start + _CHUNK]
+        yield from db.execute(sql.format(marks=",".join("?" * len(part))), part)
+
+
 class LedgerBusyError(BusyError):
     """Another process is writing to the same index."""
 
@@ -218,13 +227,8 @@ class Ledger:
             self._db.execute("INSERT OR IGNORE INTO state (key, value) VALUES ('paragraphs', '1')")
 
     def _where_in(self, sql: str, keys: Iterable[str]) -> Iterator[tuple[Any, ...]]:
-        """Rows of `sql` (whose one `{marks}` is an IN list) for all `keys`, in batches of
-        parameters SQLite accepts."""
-        wanted = list(dict.fromkeys(keys))
         with self._mutex:
-            for start in range(0, len(wanted), _CHUNK):
-                part = wanted[start : start + _CHUNK]
-                yield from self._db.execute(sql.format(marks=",".join("?" * len(part))), part)
+            yield from where_in(self._db, sql, keys)
 
     def owners(self, hashes: Iterable[str]) -> dict[str, str]:
         """Paragraph hash -> the article indexing it, for those of `hashes` that are indexed."""
