@@ -14,6 +14,11 @@ Three sources:
 - RealTimeQA (`../shared/data/realtimeqa-2023/`): its quiz questions with their choices, and which
   of them are answerable given the corpus (the answer text occurs, case-insensitively, in one of the
   question's `article_ids` articles), plus a reproducible choice of articles for `--limit` runs.
+  An answerable question is also tagged by how fresh that support is: `support:recent` when one
+  of those articles was published in the RECENT_DAYS before the question's date (the week's
+  news is in the corpus), `support:older` when only older articles carry the answer text (often
+  by coincidence: an old story that names the same country or team), so that a report can tell
+  the two apart.
 
 This module reads and validates files; it does not run questions, score answers or write anything.
 """
@@ -24,9 +29,11 @@ import gzip
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
+from rag.dates import parse_date
 from rag.errors import RagError
 
 T = TypeVar("T")
@@ -362,6 +369,19 @@ def iter_corpus(path: Path, ids: Iterable[str] | None = None) -> Iterator[dict[s
         raise DatasetError(f"cannot read the RealTimeQA corpus {path}: {exc}") from None
 
 
+RECENT_DAYS = 30
+
+
+def _freshness(support: list[str], published: dict[str, date | None], asked: object) -> str:
+    """`support:recent` when an article carrying the answer was published in the RECENT_DAYS up
+    to the question's date, else `support:older` (also when the dates are unknown)."""
+    day = parse_date(asked)
+    recent = day is not None and any(
+        (d := published.get(a)) is not None and 0 <= (day - d).days <= RECENT_DAYS for a in support
+    )
+    return "support:recent" if recent else "support:older"
+
+
 def load_realtimeqa(data_dir: Path = REALTIMEQA_DIR) -> RealTimeQA:
     """Questions, with answerability computed against the corpus (about 632 of 1,429)."""
     data_dir = Path(data_dir)
@@ -389,8 +409,10 @@ def load_realtimeqa(data_dir: Path = REALTIMEQA_DIR) -> RealTimeQA:
         raise DatasetError("invalid RealTimeQA questions:\n  " + "\n  ".join(problems[:20]))
     needed = {a for q in raw for a in q["article_ids"]}
     texts: dict[str, str] = {}
+    published: dict[str, date | None] = {}
     for row in iter_corpus(data_dir / "corpus.jsonl.gz", needed):
         texts[str(row["id"])] = str(row.get("text") or "").lower()  # the README's rule
+        published[str(row["id"])] = parse_date(row.get("published") or row.get("date"))
     records: list[GoldRecord] = []
     supporting: dict[str, list[str]] = {}
     for q in raw:
@@ -409,7 +431,8 @@ def load_realtimeqa(data_dir: Path = REALTIMEQA_DIR) -> RealTimeQA:
                 key_facts=[answers],
                 reference_context_ids=[str(a) for a in q["article_ids"]],
                 answerable=bool(support),
-                tags=["answerable" if support else "unanswerable"],
+                tags=["answerable" if support else "unanswerable"]
+                + ([_freshness(support, published, q.get("date"))] if support else []),
                 choices=[str(c) for c in q["choices"]],
                 answers=answers,
                 date=str(q.get("date") or ""),

@@ -34,6 +34,16 @@ HEADLINE = (
     "decline_accuracy",
 )
 LOWER_IS_BETTER_PREFIX = "latency_"
+
+
+def _tag_columns(overall: dict[str, Any]) -> list[str]:
+    """The metrics shown per tag: the headline ones, and RealTimeQA's answer figures."""
+    cols = [c for c in HEADLINE if c in overall]
+    if "choice_correct" in overall:
+        cols += ["answer_recall@5", "answer_recall@10", "choice_correct"]
+    return cols
+
+
 LATENCY_NOISE_S = 0.005  # latency deltas below 5 ms or 20 % are not called faster/slower
 LATENCY_NOISE_REL = 0.2
 _SKIP_DELTA = ("n", "errors", "declined")
@@ -88,9 +98,7 @@ def console_table(run: EvalRun) -> str:
     parts = [head, "", _table(["metric", "overall"], rows)]
     tags = run.aggregates["tags"]
     if tags:
-        cols = [c for c in HEADLINE if c in overall]
-        if "choice_correct" in overall:
-            cols += ["answer_recall@5", "answer_recall@10", "choice_correct"]
+        cols = _tag_columns(overall)
         trows = [[t, str(a["n"]), *(_fmt(a.get(c)) for c in cols)] for t, a in tags.items()]
         parts += ["", _table(["tag", "n", *cols], trows)]
     if run.judges:
@@ -286,7 +294,7 @@ def markdown(run: EvalRun, comparison: Comparison | None = None) -> str:
         lines.append(f"| {name} | {_fmt(v)} | {bar} |")
     tags = run.aggregates["tags"]
     if tags:
-        cols = [c for c in HEADLINE if c in overall]
+        cols = _tag_columns(overall)
         lines += ["", "## Per tag", "", "| tag | n | " + " | ".join(cols) + " |"]
         lines.append("|---|---:|" + "---:|" * len(cols))
         for t, a in tags.items():

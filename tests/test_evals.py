@@ -481,6 +481,18 @@ def test_realtimeqa_answerable_and_article_selection(rt_data: Path) -> None:
         load_realtimeqa(rt_data / "nowhere")
 
 
+def test_realtimeqa_tags_how_fresh_the_support_is(rt_data: Path) -> None:
+    # the Bills article is from the question's day: the week's news is in the corpus
+    first = load_realtimeqa(rt_data).records[0]
+    assert "support:recent" in first.tags
+    # asked two months later, only an older article carries the answer text
+    late = [dict(RT_QUESTIONS[0], date="2023/03/05"), RT_QUESTIONS[1]]
+    (rt_data / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in late) + "\n")
+    records = load_realtimeqa(rt_data).records
+    assert "support:older" in records[0].tags and "support:recent" not in records[0].tags
+    assert records[1].tags == ["unanswerable"]  # no support: no freshness
+
+
 @pytest.mark.slow
 def test_realtimeqa_run_on_its_own_collection(
     rt_data: Path, tmp_path: Path, embed_model: Any
