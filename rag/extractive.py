@@ -69,7 +69,7 @@ FIGURES = {
 MIN_SCORE = 0.42  # below this the best sentence does not answer the question (see tests)
 KEEP_RATIO = 0.8  # further sentences must score this close to the best one
 MAX_SENTENCES = 3
-EVIDENCE_SENTENCES = 12  # sentences an LLM reads (a few hundred tokens instead of whole chunks)
+EVIDENCE_SENTENCES = 6  # sentences an LLM reads (a few hundred tokens instead of whole chunks)
 MINE_SENTENCES = 20  # the best-scoring sentences of all passages are searched for short answers
 # (40 scored the same on RealTimeQA 2023 and 2022-24, kfr 0.472 / 0.507, at 10 ms more per answer)
 # the best passages quoted; further ones only feed the short answer (RAG_RETRIEVAL__ANSWER_PASSAGES,
@@ -290,7 +290,11 @@ class ExtractiveAnswerer:
         """What a language model needs to read instead of whole passages: the sentences closest
         to the question (by passage, in reading order) and the short-answer candidates."""
         cands = self._scored(question, passages)
-        best = sorted(cands, key=lambda c: -c.score)[:EVIDENCE_SENTENCES]
+        # a sentence two passages share (overlapping chunks, a syndicated copy) is read once
+        unique: dict[str, _Cand] = {}
+        for c in sorted(cands, key=lambda c: (-c.score, c.rank)):
+            unique.setdefault(c.text, c)
+        best = list(unique.values())[:EVIDENCE_SENTENCES]
         best = [c for c in best if c.score >= MINE_MIN] or best[:3]
         by_passage: dict[int, list[str]] = {}
         for c in sorted(best, key=lambda c: (c.rank, c.order)):

@@ -62,7 +62,7 @@ def build_prompt(
         text = p.text if evidence is None else " ".join(evidence.sentences.get(i - 1, []))
         if not text:
             continue
-        title = fenced(p.title)
+        title = fenced(p.title if evidence is None else _shortened(p.title))
         meta = fenced(f"{p.date or 'undated'}, {p.source or 'unknown source'}")
         body = fenced(text)
         blocks.append(f'<source n="{i}">\nSource [{i}]: {title} ({meta})\n{body}\n</source>')
@@ -77,6 +77,15 @@ def build_prompt(
         ChatMessage(role=MessageRole.SYSTEM, content=SYSTEM_PROMPT),
         ChatMessage(role=MessageRole.USER, content=user),
     ]
+
+
+TITLE_WORDS = 10  # a headline beside the best sentences: enough to say what the article is about
+
+
+def _shortened(title: str) -> str:
+    """The headline's first TITLE_WORDS words, with an ellipsis when it goes on."""
+    words = title.split()
+    return title if len(words) <= TITLE_WORDS else " ".join(words[:TITLE_WORDS]) + "…"
 
 
 def fenced(text: str) -> str:

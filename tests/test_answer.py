@@ -303,3 +303,25 @@ def test_a_question_for_a_figure_no_passage_gives_is_declined(
     assert declined.related  # the closest passage, offered to read
     answered = answerer.answer(question, [_p(1, without + " " + with_figure)])
     assert not answered.declined and answered.short_answer == short, answered.answer
+
+
+def test_a_language_model_reads_a_shared_sentence_once_under_a_short_headline(
+    embed_model: Any,
+) -> None:
+    """Overlapping chunks and syndicated copies repeat sentences: the evidence an LLM reads
+    lists each once (under the best-ranked passage that has it), and a long headline is cut."""
+    from rag.extractive import ExtractiveAnswerer
+
+    shared = "Starmer has committed to spending 2.5% of GDP on defence from April 2027."
+    passages = [
+        _p(1, f"The talks were held in London on Monday. {shared}"),
+        _p(2, f"{shared} Rutte praised the commitment."),
+    ]
+    passages[0].title = " ".join(["Starmer"] + ["word"] * 20)
+    evidence = ExtractiveAnswerer(embed_model).evidence("How much will Starmer spend?", passages)
+    listed = [s for sentences in evidence.sentences.values() for s in sentences]
+    assert listed.count(shared) == 1 and shared in evidence.sentences[0]
+    prompt = str(build_prompt("How much will Starmer spend?", passages, evidence)[-1].content)
+    assert prompt.count(shared) == 1
+    assert "Starmer word word word word word word word word word…" in prompt
+    assert " ".join(["word"] * 11) not in prompt
