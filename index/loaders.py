@@ -284,9 +284,9 @@ BLOCK = 1 << 20
 
 def bounded_lines(fh: IO[str], limits: Limits) -> Iterator[tuple[int, str | None]]:
     """(line number, line) for each line of the text stream that is not blank; None for a line
-    longer than `limits.line_chars`, blank or not (not kept). Read in blocks and searched by a regex, so a
-    flood of empty lines costs little; raises `TooLarge` once more than `limits.expanded_bytes`
-    have been read."""
+    longer than `limits.line_chars`, blank or not (not kept). Read in blocks and searched by a
+    regex, so a flood of empty lines costs little; raises `TooLarge` once more than
+    `limits.expanded_bytes` have been read."""
     # a line with something on it, or one too long (blank or not: reported, not kept)
     wanted = re.compile(rf"[^\n]*\S[^\n]*|[^\n]{{{limits.line_chars + 1},}}")
     read = lines = 0  # characters read; newlines before the text being searched
