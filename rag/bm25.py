@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
+from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from rag.aside import run_aside
 from rag.catalogue import TEXT, Catalogue, Joined, JsonLines, Summary, SummaryBuilder, corpus_entry
@@ -224,9 +225,13 @@ class FilteredBM25(BaseRetriever):
         self._filters = filters
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        from llama_index.retrievers.bm25 import BM25Retriever
+        """What llama-index's `BM25Retriever` does (the same tokens, scores and nodes), with
+        the filter's mask passed to bm25s as the array it is: the retriever takes a list and
+        makes an array of it again on every query, 5 ms at 120k chunks."""
+        import bm25s
 
-        if self._index.retriever is None:
+        lib = self._index.retriever
+        if lib is None:
             return []
         k = min(self._k, self._index.size)
         mask = None
@@ -237,15 +242,20 @@ class FilteredBM25(BaseRetriever):
                 ok &= ~excluded
             if not ok.any():
                 return []
-            mask = ok.astype(np.int8).tolist()
-        r = BM25Retriever(
-            existing_bm25=self._index.retriever.bm25, similarity_top_k=k, corpus_weight_mask=mask
+            mask = ok.astype(np.int64)
+        tokens = bm25s.tokenize(
+            query_bundle.query_str,
+            stemmer=None if lib.skip_stemming else lib.stemmer,
+            token_pattern=lib.token_pattern,
+            show_progress=False,
         )
-        return [
-            hit
-            for hit in r.retrieve(query_bundle)
-            if (hit.score or 0) > 0 and self._filters.accepts(hit.node.metadata)
-        ]
+        found, scores = lib.bm25.retrieve(tokens, k=k, show_progress=False, weight_mask=mask)
+        hits = []
+        for doc, score in zip(found[0], scores[0], strict=True):
+            record = doc if isinstance(doc, dict) else lib.corpus[int(doc)]
+            if score > 0 and self._filters.accepts(record):
+                hits.append(NodeWithScore(node=metadata_dict_to_node(record), score=float(score)))
+        return hits
 
 
 def _saved_dirs(cache_dir: Path) -> list[Path]:

@@ -252,12 +252,21 @@ class Catalogue:
         """Paragraph hash -> the articles whose copy of it was indexed under another article."""
         return self._lookups.result()
 
+    def _at(self, chunk_id: str) -> int | None:
+        if self._position is None:  # made on first use (a second at 1.5M chunks)
+            self._position = {chunk_id: i for i, chunk_id in enumerate(self.summary.ids)}
+        return self._position.get(chunk_id)
+
     def chunk_text(self, chunk_id: str) -> str | None:
         """The full text of one indexed chunk (what a citation's chunk id names), if still there."""
-        if self._position is None:  # made on the first citation shown (a second at 1.5M)
-            self._position = {chunk_id: i for i, chunk_id in enumerate(self.summary.ids)}
-        at = self._position.get(chunk_id)
+        at = self._at(chunk_id)
         return None if at is None else _text(self._records[at])
+
+    def record(self, chunk_id: str) -> dict[str, Any] | None:
+        """One chunk's record (flat metadata as llama-index stores it, the text under `_text` or
+        inside `_node_content`), or None for a chunk this catalogue does not list."""
+        at = self._at(chunk_id)
+        return None if at is None else self._records[at]
 
     def also_in(self, meta: ChunkMeta) -> list[str]:
         """Other articles that carry paragraphs of this chunk (indexed once, under its article)."""

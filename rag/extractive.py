@@ -53,6 +53,7 @@ from rag.text import (
     names,
     quotable,
     split_sentences,
+    term_set,
     terms,
     unmentioned_names,
 )
@@ -259,7 +260,7 @@ class ExtractiveAnswerer:
         if not cands:
             return cands
         q_terms = set(terms(question))
-        sent_terms = [set(terms(c.text)) for c in cands]
+        sent_terms = [term_set(c.text) for c in cands]
         df = Counter(t for st in sent_terms for t in st)
         n = len(cands)
 

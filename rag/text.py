@@ -177,6 +177,14 @@ _INJECTION = re.compile(
     ),
     re.I | re.M,
 )
+
+
+@lru_cache(maxsize=1 << 16)
+def term_set(text: str) -> frozenset[str]:
+    """`terms` as a set, remembered: the same sentences come back for many questions."""
+    return frozenset(terms(text))
+
+
 # a run of base64 long enough to hide a sentence: no reader of news needs it, a model may decode it
 _ENCODED = re.compile(r"(?<![\w/+=])[A-Za-z0-9+/]{40,}={0,2}(?![\w/+=])")
 _MARKUP = re.compile(r"<!--.*?-->|<[^>]{1,200}>", re.S)  # comments and tags left in article text
@@ -189,6 +197,7 @@ def looks_like_instruction(sentence: str) -> bool:
     return bool(_INJECTION.search(sentence) or _ENCODED.search(sentence))
 
 
+@lru_cache(maxsize=1 << 16)  # the same sentences come back for many questions
 def quotable(sentence: str) -> bool:
     """A sentence an extractive answer may quote and mine: long enough to say something, and
     addressed to a reader, not to a model."""

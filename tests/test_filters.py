@@ -10,6 +10,7 @@ from datetime import date
 
 import numpy as np
 import pytest
+from llama_index.core import VectorStoreIndex
 
 from rag.passages import DATE_NUM, SOURCE, date_num
 from rag.retrieval import OVERFETCH, FilteredDense, Filters
@@ -36,7 +37,12 @@ def test_the_bm25_mask_agrees_with_accepts(filters: Filters) -> None:
 
 
 def test_filtered_dense_returns_the_best_chunks_that_pass(pipeline) -> None:  # type: ignore[no-untyped-def]
-    index = pipeline.retriever.index
+    """The same chunks, in the same order, with the same nodes (text, metadata, hash: fusion
+    tells nodes apart by hash) as llama-index's own retriever over the Chroma collection."""
+    retriever = pipeline.retriever
+    index = VectorStoreIndex.from_vector_store(
+        retriever.store.vector_store(), embed_model=retriever.embed_model
+    )
     everything = pipeline.store.count()
     fell_back = kept_wide = 0
     for query, filters, k in itertools.product(
@@ -50,12 +56,54 @@ def test_filtered_dense_returns_the_best_chunks_that_pass(pipeline) -> None:  # 
         [1, 2, 3],
     ):
         ranked = index.as_retriever(similarity_top_k=everything).retrieve(query)
-        slow = [h.node.node_id for h in ranked if filters.accepts(h.node.metadata)][:k]
-        fast = [h.node.node_id for h in FilteredDense(index, k, filters).retrieve(query)]
-        assert fast == slow, (query, filters, k)
+        slow = [h for h in ranked if filters.accepts(h.node.metadata)][:k]
+        dense = FilteredDense(
+            retriever.store, retriever.embed_model, retriever.catalogue, k, filters
+        )
+        fast = dense.retrieve(query)
+        assert [h.node.node_id for h in fast] == [h.node.node_id for h in slow], (query, filters)
+        assert [h.node.hash for h in fast] == [h.node.hash for h in slow]
+        assert [h.score for h in fast] == pytest.approx([h.score for h in slow])
         wide = index.as_retriever(similarity_top_k=k * OVERFETCH).retrieve(query)
         if sum(filters.accepts(h.node.metadata) for h in wide) >= k:
             kept_wide += 1
         else:
             fell_back += 1
     assert fell_back and kept_wide  # both paths were taken
+
+
+def test_a_chunk_the_catalogue_does_not_list_yet_is_read_from_the_store(pipeline) -> None:  # type: ignore[no-untyped-def]
+    """A chunk written since the catalogue was loaded: the dense side reads it from Chroma,
+    the same node as the catalogue's."""
+
+    class Stale:  # a catalogue loaded before every chunk was written
+        def record(self, chunk_id: str) -> None:
+            return None
+
+    retriever = pipeline.retriever
+    for filters in (Filters(), Filters(as_of=date(2025, 6, 5))):
+        args = (retriever.store, retriever.embed_model)
+        known = FilteredDense(*args, retriever.catalogue, 5, filters).retrieve("Hegseth 5%")
+        unknown = FilteredDense(*args, Stale(), 5, filters).retrieve("Hegseth 5%")  # type: ignore[arg-type]
+        assert len(known) == 5
+        assert [(h.node.node_id, h.node.get_content()) for h in unknown] == [
+            (h.node.node_id, h.node.get_content()) for h in known
+        ]
+        assert [h.node.metadata for h in unknown] == [h.node.metadata for h in known]
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=str)
+def test_filtered_bm25_gives_what_llama_index_gives(pipeline, filters: Filters) -> None:  # type: ignore[no-untyped-def]
+    """The BM25 side passes its mask to bm25s as an array; llama-index's own retriever, given
+    the mask as a list, returns the same nodes with the same scores."""
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    bm25 = pipeline.retriever._bm25
+    mask = filters.mask(*bm25.columns()).astype(np.int8).tolist()
+    for query in ("Rutte Starmer talks", "defence spending 5%", "Hegseth"):
+        ours = bm25.retriever_for(8, filters).retrieve(query)
+        theirs = BM25Retriever(
+            existing_bm25=bm25.retriever.bm25, similarity_top_k=8, corpus_weight_mask=mask
+        ).retrieve(query)
+        theirs = [h for h in theirs if (h.score or 0) > 0 and filters.accepts(h.node.metadata)]
+        assert [(h.node.hash, h.score) for h in ours] == [(h.node.hash, h.score) for h in theirs]
