@@ -1,8 +1,9 @@
 """Hybrid retrieval: dense (Chroma) plus BM25, fused by reciprocal rank, with filters and
 syndicated copies folded.
 
-llama-index supplies the parts: the vector index's retriever over Chroma and `rag.bm25`'s
-`FilteredBM25` (both `BaseRetriever`s) go straight into `QueryFusionRetriever` in reciprocal-rank
+llama-index supplies the parts: `FilteredDense` (Chroma's search, hits read from the catalogue)
+and `rag.bm25`'s `FilteredBM25` (both `BaseRetriever`s, each giving the nodes llama-index's own
+Chroma and BM25 retrievers give) go straight into `QueryFusionRetriever` in reciprocal-rank
 mode; `SyndicationFolder` is a node postprocessor that folds repeated passages (one syndicated
 paragraph, several articles) into one hit that says which other articles carry it. Our additions
 are small: `Filters` (date range and sources, applied to both sides) and turning nodes into
