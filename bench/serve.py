@@ -7,7 +7,9 @@ questions from evals/gold/seeds.jsonl back to back, for a fixed time per concurr
 loop is bounded in time and in requests and targets only 127.0.0.1.
 
 Prints per level: requests/s, latency p50/p95/p99, errors (any non-200 or transport error), and
-the server's resident memory (now and peak, from /proc). Writes bench/results/serve.json.
+the server's resident memory (now and peak, from /proc; with its answer processes). Each
+`--answer-processes` value (default 0 and 2) gets its own server and the same load, and the
+requests/s ratio is printed. Writes bench/results/serve.json.
 
 With `--store DIR` the server runs on an archive already indexed there (the RealTimeQA collection
 that `rag eval --dataset realtimeqa --store DIR` builds) and the clients ask the answerable
@@ -42,8 +44,7 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
 
 
-def memory_mb(pid: int) -> dict[str, float]:
-    """Resident and peak resident memory of a process (and its children's current RSS)."""
+def _status_mb(pid: int) -> dict[str, float]:
     out: dict[str, float] = {}
     status = Path(f"/proc/{pid}/status").read_text()
     for line in status.splitlines():
@@ -55,9 +56,41 @@ def memory_mb(pid: int) -> dict[str, float]:
     return out
 
 
-def start_server(workdir: Path, backend: str) -> tuple[subprocess.Popen[bytes], str, Path]:
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (
+                entry.name.isdigit()
+                and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid
+            ):
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """Resident and peak resident memory of the server process, and the current RSS of its
+    children (the answer processes) and of all together."""
+    out = _status_mb(pid)
+    children = 0.0
+    for child in _children(pid):
+        try:
+            children += _status_mb(child).get("rss_mb", 0.0)
+        except OSError:
+            continue
+    out["children_rss_mb"] = round(children, 1)
+    out["total_rss_mb"] = round(out.get("rss_mb", 0.0) + children, 1)
+    return out
+
+
+def start_server(
+    workdir: Path, backend: str, processes: int
+) -> tuple[subprocess.Popen[bytes], str, Path]:
     shutil.copytree(ROOT / "seeds", workdir / "seeds")
-    return start_serve(workdir, serve_env(workdir / "store", backend))
+    env = serve_env(workdir / "store", backend)
+    return start_serve(workdir, env, args=["--answer-processes", str(processes)])
 
 
 async def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
@@ -149,24 +182,24 @@ def archive_questions(data: Path, dated: bool) -> list[Question]:
     return out
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def run(args: argparse.Namespace, processes: int) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="rag-bench-serve-"))
     if args.store:
         questions = archive_questions(args.data, args.as_of)
         env = serve_env(args.store, args.backend) | {"RAG_STORE__COLLECTION": args.collection}
-        proc, url, log = start_serve(workdir, env)
+        proc, url, log = start_serve(workdir, env, args=["--answer-processes", str(processes)])
     else:
         gold = [
             json.loads(line) for line in (ROOT / "evals/gold/seeds.jsonl").read_text().splitlines()
         ]
         questions = [(g["user_input"], None) for g in gold if not g.get("history")]
-        proc, url, log = start_server(workdir, args.backend)
+        proc, url, log = start_server(workdir, args.backend, processes)
     try:
         t0 = time.perf_counter()
         await wait_ready(url, proc, log, args.start_timeout)
         startup = time.perf_counter() - t0
         print(
-            f"server up at {url} in {startup:.1f}s "
+            f"--answer-processes {processes}: server up at {url} in {startup:.1f}s "
             f"({'on ' + str(args.store) if args.store else 'ingested the seeds'}); "
             f"memory {memory_mb(proc.pid)}"
         )
@@ -181,12 +214,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"{clients:>3} clients: {row['requests_per_s']:>6.2f} req/s  "
                 f"p50 {row['p50_ms']:>7.1f} ms  p95 {row['p95_ms']:>7.1f} ms  "
                 f"p99 {row['p99_ms']:>7.1f} ms  errors {row['errors']}  "
-                f"server RSS {row['rss_mb']} MB (peak {row['peak_rss_mb']} MB)",
+                f"server RSS {row['rss_mb']} MB (peak {row['peak_rss_mb']} MB), "
+                f"with its answer processes {row['total_rss_mb']} MB",
                 flush=True,
             )
             for sample in row["error_samples"]:
                 print(f"      error: {sample}")
         return {
+            "answer_processes": processes,
             "store": str(args.store) if args.store else "seeds",
             "as_of": bool(args.store and args.as_of),
             "endpoint": args.endpoint,
@@ -216,6 +251,14 @@ def main() -> None:
         "--endpoint", choices=["query", "chat"], default="query", help="/v1/query or chat"
     )
     ap.add_argument("--backend", default="extractive", help="answer backend of the server")
+    ap.add_argument(
+        "--answer-processes",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[0, 2],
+        metavar="N[,N…]",
+        help="`rag serve --answer-processes` values, one server each, run one after the other "
+        "(default 0,2: the server answering alone, and with two answer processes)",
+    )
     ap.add_argument("--start-timeout", type=float, default=300)
     ap.add_argument("--out", help="result name: bench/results/NAME.json (default serve, or "
                     "serve-archive with --store)")  # fmt: skip
@@ -237,9 +280,21 @@ def main() -> None:
     args.out = args.out or ("serve-archive" if args.store else "serve")
     if args.duration <= 0 or args.duration > 600:
         ap.error("--duration must be in (0, 600] seconds")
-    result = asyncio.run(run(args))
+    runs = [asyncio.run(run(args, n)) for n in args.answer_processes]
+    result: dict[str, Any] = {"runs": runs}
+    if len(runs) > 1:  # the same load on each setting, side by side
+        base = runs[0]
+        result["requests_per_s_ratio"] = {
+            f"{r['answer_processes']} vs {base['answer_processes']} answer processes": {
+                str(a["clients"]): round(a["requests_per_s"] / b["requests_per_s"], 2)
+                for a, b in zip(r["levels"], base["levels"], strict=True)
+                if b["requests_per_s"]
+            }
+            for r in runs[1:]
+        }
+        print(f"requests/s ratio per clients: {result['requests_per_s_ratio']}")
     path = write_result(args.out, result)
-    errors = sum(r["errors"] for r in result["levels"])
+    errors = sum(r["errors"] for run in runs for r in run["levels"])
     print(f"wrote {path.relative_to(ROOT)}; errors in total: {errors}")
     sys.exit(1 if errors else 0)
 

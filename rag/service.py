@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import TypedDict, Unpack
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from rag.answer import Answer, Delta, final_answer
 from rag.answerers import Answerer, Answerers
@@ -24,6 +24,9 @@ from rag.passages import Passage, date_num
 from rag.retrieval import Filters, HybridRetriever
 from rag.settings import Settings
 from rag.text import repair
+
+if TYPE_CHECKING:
+    from rag.answer_pool import AnswerPool
 
 History = Sequence[dict[str, str]]
 REPORTING_LAG = timedelta(days=2)  # what happened on Monday is often published on Tuesday
@@ -63,12 +66,16 @@ class QAService:
         self.settings = settings
         self.retriever = retriever
         self.answerers = answerers
+        self.pool: AnswerPool | None = None  # set by a server with answer processes
 
     def answerer(self, backend: str | None = None) -> Answerer:
         """The backend a request gets (started if need be); unknown or unavailable ones raise."""
         return self.answerers.get(backend)
 
     def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
         self.answerers.close()
 
     def validate(self, question: str) -> str:
@@ -171,5 +178,11 @@ class QAService:
     def ask(
         self, question: str, *, backend: str | None = None, **options: Unpack[Options]
     ) -> Answer:
-        """Retrieve and answer at once."""
+        """Retrieve and answer at once (an extractive answer in an answer process, if the
+        server started some: `rag.answer_pool`)."""
+        if self.pool is not None and self.answerer(backend).name == "extractive":
+            self.validate(question)  # a bad question fails here, as without the pool
+            answer = self.pool.ask(question, backend, dict(options))
+            if answer is not None:
+                return answer
         return final_answer(self.stream(question, backend=backend, **options))

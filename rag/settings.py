@@ -165,6 +165,13 @@ class ServerSettings(BaseModel):
     key_failures_per_minute: int = Field(
         30, ge=1, description="wrong API keys one address may send per minute before a 429"
     )
+    answer_processes: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="processes that make extractive answers beside the server's own (0: the "
+        "server answers itself, on one core); each holds its own copy of the index in memory",
+    )
 
 
 class Settings(BaseSettings):

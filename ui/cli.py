@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.errors import LoaderError, RagError
+from rag.errors import ConfigError, LoaderError, RagError
 
 if TYPE_CHECKING:
     from index.ingest import IngestReport
@@ -218,6 +218,13 @@ def parser() -> argparse.ArgumentParser:
         default="15m",
         metavar="PERIOD",
         help="how often --feeds are polled: 90s, 15m, 2h (default 15m)",
+    )
+    p.add_argument(
+        "--answer-processes",
+        type=int,
+        metavar="N",
+        help="make extractive answers in N more processes, to answer on every core under load "
+        "(RAG_SERVER__ANSWER_PROCESSES, 0); each holds its own copy of the index in memory",
     )
 
     p = sub.add_parser(
@@ -469,6 +476,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise LoaderError(f"cannot read the feed list {args.feeds}: {exc.strerror}") from None
     if args.watch and not args.watch.is_dir():
         raise LoaderError(f"--watch {args.watch}: no such folder (make it, or watch another)")
+    if args.answer_processes is not None:
+        if args.answer_processes < 0:
+            raise ConfigError("--answer-processes must be 0 or more")
+        settings.server.answer_processes = args.answer_processes
     run(
         settings,
         args.host or settings.server.host,

@@ -72,6 +72,12 @@ def run(
     except IndexMissingError:
         refuse_if_lost(settings)  # the store was lost, not new: say how to get it back
         raise
+    processes = settings.server.answer_processes
+    if processes:
+        from rag.answer_pool import AnswerPool
+
+        _say(f"news-rag: starting {processes} answer process(es) …")
+        pipeline.qa.pool = AnswerPool(settings, processes)
     app = create_app(pipeline)
     stop = threading.Event()
     _follow(pipeline, sync, list(feeds), every, stop)
@@ -88,6 +94,7 @@ def run(
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         stop.set()
+        pipeline.close()
 
 
 def _follow(
