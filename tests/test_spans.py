@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rag import spans
+from rag import places, spans
 from rag.spans import (
     COUNT,
     DATE,
@@ -474,6 +474,41 @@ def test_a_length_of_time_is_no_answer_to_when(tagger: EntityTagger) -> None:
     years = [Sentence("The war has lasted nearly three years, since February 2022.", 0.8, "a1")]
     assert "nearly three years" not in texts(mine("When did the war start?", years, tagger))
     assert texts(mine("How many years has the war lasted?", years, tagger))  # still a count
+
+
+def test_how_many_units_of_time_is_answered_by_a_length_in_that_unit(tagger: EntityTagger) -> None:
+    """A date span answers "how many seconds / centuries" only with a length in that unit
+    (cut out of a longer span), and that length beats a bare number."""
+    clock = [
+        Sentence("The clock moved from 100 seconds to midnight to 90 seconds in 2023.", 0.7, "a1")
+    ]
+    found = texts(mine("The clock was set to how many seconds before midnight?", clock, tagger))
+    assert "2023" not in found and "midnight" not in " ".join(found)
+    assert found[:2] and set(found[:2]) <= {"100 seconds", "90 seconds"}, found
+    pope = [
+        Sentence("Benedict, whose death at 95 was announced Saturday, had been pope.", 0.66, "a1"),
+        Sentence("He was the first pope to resign in six centuries.", 0.58, "a2"),
+    ]
+    asked = "Benedict was the first pope to resign in how many centuries?"
+    assert texts(mine(asked, pope, tagger))[0] == "six centuries"
+    assert spans._length_in("midnight to 90 seconds", "seconds") == "90 seconds"
+    assert spans._length_in("1947", "years") is None
+    assert spans._length_in("nearly 600 years", "years") == "nearly 600 years"
+    assert spans._length_in("two minutes", "seconds") is None
+
+
+def test_a_country_the_question_names_in_other_words_is_no_answer(tagger: EntityTagger) -> None:
+    balloon = [
+        Sentence(
+            "The United States said the balloon flew over Canada before it was shot.", 0.7, "a1"
+        )
+    ]
+    asked = "US jets shot down a balloon off the East Coast. Which country did it fly over first?"
+    assert texts(mine(asked, balloon, tagger)) == ["Canada"]
+    unnamed = "Jets shot down a balloon off the East Coast. Which country did it fly over first?"
+    assert "The United States" in texts(mine(unnamed, balloon, tagger))
+    assert places.countries_in("Tell us: did the U.S. or Britain act?") == {"US", "GB"}
+    assert places.country_code("America") == places.country_code("the United States") == "US"
 
 
 def test_a_nationality_is_no_named_thing(tagger: EntityTagger) -> None:
