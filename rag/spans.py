@@ -509,9 +509,10 @@ def mine(
             if kind in (PERCENT, MONEY):
                 text = _with_of(text, sent.text)
             if expected == COUNT and kind == DATE and asked_unit is not None:
-                text = _length_in(text, asked_unit.group(1))  # "1947": no length of time
-                if not text:
+                length = _length_in(text, asked_unit.group(1))  # "1947": no length of time
+                if not length:
                     continue
+                text = length
             if not _accepts(kind, expected, where, duration) or _in_question(text, kind, q_words):
                 continue
             if expected == DATE and (_AGE.search(text) or _SPAN_OF_TIME.match(text)):
