@@ -129,7 +129,12 @@ class QAService:
         base = replace(filters or Filters(), as_of=as_of if date_num(as_of) < latest else None)
         period = question_period(asked, as_of)  # always shown; used for ranking only if asked
         window = period if self.settings.retrieval.periods else None
-        passages = self.retriever.retrieve(query, top_k=k, filters=self._window(base, window))
+        boost = None
+        if period is not None and self.settings.retrieval.period_boost:
+            boost = self._window(base, period)
+        passages = self.retriever.retrieve(
+            query, top_k=k, filters=self._window(base, window), boost=boost
+        )
         if window is not None and len(passages) < k:
             seen = {p.chunk_id for p in passages}
             rest = self.retriever.retrieve(query, top_k=k, filters=base)

@@ -575,10 +575,10 @@ _HOW_MUCH = (
 
 def _length_in(span: str, unit: str) -> str | None:
     """The length of time in `unit` a date span gives ("90 seconds" of "midnight to 90
-    seconds", "nearly 600 years"), or None ("1947", "Thursday", "two minutes" for seconds)."""
-    singular = "century" if unit.lower() == "centuries" else unit.lower().removesuffix("s")
-    unit_words = "centur(?:y|ies)" if singular == "century" else singular + "s?"
-    found = re.search(rf"\b{_HOW_MUCH}[\s-]+{unit_words}\b", span, re.I)
+    seconds", "nearly 600 years"), or None ("1947", "Thursday", "two minutes" for seconds; "10
+    day" of "a 10 day shelf-life", which describes something else: a count says "10 days")."""
+    plural = "centuries" if unit.lower() == "centuries" else unit.lower()
+    found = re.search(rf"\b{_HOW_MUCH}\s+{plural}\b", span, re.I)
     return found.group(0) if found else None
 
 

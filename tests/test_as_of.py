@@ -162,3 +162,26 @@ def test_cli_as_of_must_be_a_date(capsys: pytest.CaptureFixture[str]) -> None:
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "--as-of" in err and "'nonsense' is not a date like 2025-06-05" in err, err
+
+
+@pytest.mark.parametrize("boost", [False, True])
+def test_the_period_a_question_names_ranks_its_articles_higher(
+    seeded: Settings, embed_model: Any, boost: bool
+) -> None:
+    """RAG_RETRIEVAL__PERIOD_BOOST: "this week" as of 10 September puts the September talks
+    first (both searches run again within the week count as two more rankings); the June
+    articles, better matches for the words, still follow. Without it the June ones lead."""
+    from rag.pipeline import build
+
+    settings = seeded.model_copy(deep=True)
+    settings.retrieval.period_boost = boost
+    qa = build(settings, embed_model=embed_model).qa
+    got = qa.retrieve("What did Starmer and Rutte discuss this week?", as_of=date(2025, 9, 10))
+    dates = [p.date for p in got.passages]
+    assert got.period is not None and "8 September 2025" in got.period.describe()
+    if boost:
+        assert dates[:3] == ["2025-09-10"] * 3 and "2025-06-05" in dates
+    else:
+        assert dates[0] == "2025-06-05"
+    no_period = qa.retrieve("What did Starmer and Rutte discuss?", as_of=date(2025, 9, 10))
+    assert no_period.period is None  # nothing to boost: the same search either way

@@ -69,6 +69,13 @@ def test_filtered_dense_returns_the_best_chunks_that_pass(pipeline) -> None:  # 
             kept_wide += 1
         else:
             fell_back += 1
+        # a ranking that only adds weight (the period boost) takes what the wide search has
+        only_wide = FilteredDense(
+            retriever.store, retriever.embed_model, retriever.catalogue, k, filters,
+            exhaustive=False,
+        ).retrieve(query)  # fmt: skip
+        passing = [h.node.node_id for h in wide if filters.accepts(h.node.metadata)][:k]
+        assert [h.node.node_id for h in only_wide] == passing
     assert fell_back and kept_wide  # both paths were taken
 
 

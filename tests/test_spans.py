@@ -495,6 +495,8 @@ def test_how_many_units_of_time_is_answered_by_a_length_in_that_unit(tagger: Ent
     assert spans._length_in("1947", "years") is None
     assert spans._length_in("nearly 600 years", "years") == "nearly 600 years"
     assert spans._length_in("two minutes", "seconds") is None
+    assert spans._length_in("10 day", "days") is None  # "the 10 day shelf-life of a lettuce"
+    assert spans._length_in("45 days", "days") == "45 days"
 
 
 def test_a_country_the_question_names_in_other_words_is_no_answer(tagger: EntityTagger) -> None:
