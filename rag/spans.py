@@ -502,6 +502,9 @@ def mine(
     named = names(question) if expected in NAMED else []
     found: dict[str, Candidate] = {}
     for sent, ents in zip(sentences, tagger.entities([s.text for s in sentences]), strict=True):
+        # the people the question names, as this sentence's tags say ("Bills safety Damar
+        # Hamlin"), not an organisation ("Keir Starmer hosted NATO" says nothing of NATO's chief)
+        people = [n for n in named if any(k == PERSON and n in raw for raw, k in ents)]
         for raw, kind in dict.fromkeys(ents):
             text = _clean_span(raw)
             if not text or text not in sent.text:
@@ -532,7 +535,7 @@ def mine(
                 weight *= COUNTED_BONUS
             if _beside_noun(text, sent.text, heads):
                 weight *= HEAD_BONUS
-            if named and _beside_name(text, sent.text, named):
+            if people and _beside_name(text, sent.text, people):
                 weight *= NAME_BONUS
             if sent not in cand.sentences:
                 cand.sentences.append(sent)

@@ -427,6 +427,22 @@ def test_a_name_right_before_the_asked_about_person_says_what_they_belong_to(
     assert texts(mine(question, sentences, tagger))[:2] == ["Bills", "NFL"]
 
 
+def test_a_name_beside_an_organisation_the_question_names_gets_no_bonus(
+    tagger: EntityTagger,
+) -> None:
+    """The bonus is for what stands beside a person the question names; "Keir Starmer hosted
+    NATO" says nothing of who leads NATO (with it, Starmer won the seeds' question)."""
+    sentences = [
+        Sentence(
+            "UK Prime Minister Keir Starmer hosted NATO Secretary General Mark Rutte at Downing "
+            "Street on Tuesday.",
+            0.74,
+            "a1",
+        )
+    ]
+    assert texts(mine("Who is the NATO secretary general?", sentences, tagger))[0] == "Mark Rutte"
+
+
 @pytest.mark.parametrize(
     ("span", "sentence", "beside"),
     [
