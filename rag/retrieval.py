@@ -215,7 +215,8 @@ class FilteredDense(BaseRetriever):
       from Chroma.
     - Chroma's filtered search (a `where` on the date) scans the metadata of every chunk: 0.5 s a
       query over 120k chunks. So the plain search is asked for `OVERFETCH * k` hits and filtered
-      here; only when fewer than `k` of them pass does the filtered search run."""
+      here; only when fewer than `k` of them pass does the filtered search run (never, with
+      `exhaustive=False`)."""
 
     def __init__(
         self,
