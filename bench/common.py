@@ -76,6 +76,21 @@ def start_serve(
     return proc, f"http://127.0.0.1:{port}", log
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (
+                entry.name.isdigit()
+                and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid
+            ):
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
 def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
     """SIGTERM, then SIGKILL if the process has not ended after `timeout` seconds."""
     proc.terminate()

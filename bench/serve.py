@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, serve_env, start_serve, stop, write_result
+from bench.common import ROOT, children, serve_env, start_serve, stop, write_result
 
 MAX_REQUESTS_PER_LEVEL = 100_000  # a hard bound besides the time limit
 
@@ -56,32 +56,18 @@ def _status_mb(pid: int) -> dict[str, float]:
     return out
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if (
-                entry.name.isdigit()
-                and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid
-            ):
-                found.append(int(entry.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
-
-
 def memory_mb(pid: int) -> dict[str, float]:
     """Resident and peak resident memory of the server process, and the current RSS of its
     children (the answer processes) and of all together."""
     out = _status_mb(pid)
-    children = 0.0
-    for child in _children(pid):
+    theirs = 0.0
+    for child in children(pid):
         try:
-            children += _status_mb(child).get("rss_mb", 0.0)
+            theirs += _status_mb(child).get("rss_mb", 0.0)
         except OSError:
             continue
-    out["children_rss_mb"] = round(children, 1)
-    out["total_rss_mb"] = round(out.get("rss_mb", 0.0) + children, 1)
+    out["children_rss_mb"] = round(theirs, 1)
+    out["total_rss_mb"] = round(out.get("rss_mb", 0.0) + theirs, 1)
     return out
 
 

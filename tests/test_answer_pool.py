@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bench.common import children
 from rag.settings import Settings
 from tests.test_server import Server, launch, post, stop, wait_ready
 
@@ -28,16 +29,12 @@ QUESTIONS = [
 def _workers(server: Server) -> list[int]:
     """The answer processes: the server's children started by multiprocessing's spawn."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in children(server.proc.pid):
         try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:
             continue
-        if ppid == server.proc.pid and b"spawn_main" in cmdline:
-            found.append(int(entry.name))
     return sorted(found)
 
 
