@@ -53,6 +53,7 @@ from rag.text import (
     names,
     quotable,
     split_sentences,
+    spoken_of,
     term_set,
     terms,
     unmentioned_names,
@@ -317,7 +318,7 @@ class ExtractiveAnswerer:
         def on_topic(c: _Cand) -> bool:
             if c.rank not in about:
                 text = f"{c.passage.title} {c.passage.text}"
-                about[c.rank] = sum(mentions(text, n) for n in named) >= needed
+                about[c.rank] = sum(spoken_of(text, n) for n in named) >= needed
             return about[c.rank]
 
         pool = sorted(cands, key=lambda c: -c.score)[:MINE_SENTENCES]

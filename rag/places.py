@@ -108,18 +108,34 @@ def country_code(name: str) -> str | None:
     return _country_codes().get(key(name))
 
 
+def _capitalised_runs(text: str) -> list[str]:
+    """Every run of up to four words of the text that starts with a capital ("tell us" is not
+    "the US")."""
+    words = [re.sub(r"['’]s$", "", w).rstrip(".") for w in re.findall(r"[\w.'’]+", text)]
+    return [
+        " ".join(words[i : i + n])
+        for n in range(1, 5)
+        for i in range(len(words) - n + 1)
+        if words[i][:1].isupper()
+    ]
+
+
 def countries_in(text: str) -> set[str]:
     """The ISO codes of the countries the text names (by up to four words in a row)."""
-    words = [re.sub(r"['’]s$", "", w).rstrip(".") for w in re.findall(r"[\w.'’]+", text)]
-    found = set()
-    for n in range(1, 5):
-        for i in range(len(words) - n + 1):
-            if not words[i][:1].isupper():  # "tell us", not "the US"
-                continue
-            code = country_code(" ".join(words[i : i + n]))
-            if code:
-                found.add(code)
-    return found
+    return {code for run in _capitalised_runs(text) if (code := country_code(run))}
+
+
+def in_country(text: str, name: str) -> bool:
+    """Whether the text is about somewhere in the country `name` names: it names the country in
+    any of its names ("the U.S." for "America"), or, for the US, one of its states (news about
+    a strike in California need not say "US")."""
+    code = country_code(name)
+    if code is None:
+        return False
+    runs = _capitalised_runs(text)
+    return any(country_code(r) == code for r in runs) or (
+        code == "US" and any(STATE in kinds_of(r) for r in runs)
+    )
 
 
 def kinds_of(name: str) -> frozenset[str]:

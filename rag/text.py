@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
+from rag import places
 from rag.dates import DAYS, MONTHS
 
 _BOUNDARY = re.compile(r"(?<=[.!?])([”\"’']?)\s+(?=[“\"‘'(\[A-Z0-9£$€])")
@@ -109,15 +110,35 @@ _NOT_NAMES = frozenset(
 ) | {w.capitalize() for w in (*DAYS, *MONTHS)}
 
 
+# words that open a sentence without being names: "… this week. Around how many workers …"
+_OPENERS = frozenset(
+    """
+    around approximately roughly nearly almost all some both each every many few true false
+    despite following under among amid during since until while although though once today
+    now currently meanwhile however still yet finally overall altogether instead including
+    """.split()
+)
+
+
+def _opens_sentence(question: str, at: int) -> bool:
+    before = question[:at].rstrip()
+    return not before or before[-1] in '.?!:;"“'
+
+
 def names(question: str) -> list[str]:
     """Capitalised words of a question that look like names ('Emmanuel Macron', 'Hegseth'); the
-    question's first word, question words, months and weekdays are not names."""
+    question's first word, question words, months and weekdays are not names, nor is a common
+    word that opens one of its sentences ("… this week. Around how many …", "He said …")."""
     found: list[str] = []
     first = True
     for m in _NAME.finditer(question):
         words = [re.sub(r"['’]s?$", "", w) for w in m.group(1).split()]
         if first and m.start() == len(question) - len(question.lstrip()):
             words = words[1:]
+        elif _opens_sentence(question, m.start()):
+            low = words[0].lower()
+            if low in _STOP or low in _OPENERS or low.endswith("ly"):
+                words = words[1:]
         first = False
         words = [w for w in words if w and w not in _NOT_NAMES]
         if words:
@@ -128,15 +149,25 @@ def names(question: str) -> list[str]:
 _ACRONYM_DOTS = re.compile(r"(?<=\b[A-Za-z])\.(?=[A-Za-z]\b\.?)")
 
 
+# "Australian" is said of Australia, "European" of Europe, "Chinese" of China
+_DEMONYM = re.compile(r"(?<=\w{4})(?:ian|ean|an|ese|ish|i)s?$")
+
+
 def mentions(text: str, name: str) -> bool:
     """Whether any part of a name ('Emmanuel Macron': 'Emmanuel' or 'Macron') occurs in text
-    ('US' is found in 'U.S.')."""
+    ('US' is found in 'U.S.', 'Australian' in 'Australia')."""
     low = _ACRONYM_DOTS.sub("", text).lower()
     return any(
-        re.search(rf"\b{re.escape(part.lower().replace('.', ''))}", low)
+        re.search(rf"\b{re.escape(_DEMONYM.sub('', part.lower().replace('.', '')))}", low)
         for part in name.split()
         if len(part) > 1
     )
+
+
+def spoken_of(text: str, name: str) -> bool:
+    """`mentions`, or for a country's name, the text names it otherwise or a place in it ("the
+    U.S." or "California" for "US")."""
+    return mentions(text, name) or places.in_country(text, name)
 
 
 def unmentioned_names(question: str, texts: Iterable[str]) -> list[str]:
@@ -145,7 +176,7 @@ def unmentioned_names(question: str, texts: Iterable[str]) -> list[str]:
     passages miss ('Britain' where they say 'UK') is left to the answerer's other checks."""
     corpus = " ".join(texts)
     asked = names(question)
-    missing = [n for n in asked if not mentions(corpus, n)]
+    missing = [n for n in asked if not spoken_of(corpus, n)]
     if missing and len(missing) == len(asked):
         return missing
     return [n for n in missing if len(n.split()) >= 2]

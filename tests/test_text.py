@@ -9,6 +9,7 @@ from rag.text import (
     normalize,
     percent_signs,
     split_sentences,
+    spoken_of,
     terms,
     unmentioned_names,
 )
@@ -41,8 +42,35 @@ def test_terms_stem_and_unify_percentages() -> None:
 def test_names_skip_question_words_months_and_days() -> None:
     assert names("What did Emmanuel Macron say on Monday in June?") == ["Emmanuel Macron"]
     assert names("Who is Hegseth?") == ["Hegseth"]
+
+
+def test_names_skip_common_words_that_open_a_sentence() -> None:
+    # "Around" opens the question's second sentence: a passage about the strike need not say it
+    q = "The largest health care strike in US history began. Around how many employees walked out?"
+    assert names(q) == ["US"]
+    assert names("In May, Gavin Newsom signed a bill. He said what? Approximately how many?") == [
+        "Gavin Newsom"
+    ]
+    # a name that opens a sentence stays one
+    assert names("A storm hit the coast. Miami saw how much rain?") == ["Miami"]
     assert unmentioned_names("What did Macron say?", ["Starmer spoke."]) == ["Macron"]
     assert unmentioned_names("What did Macron say?", ["Mr Macron spoke."]) == []
+
+
+def test_a_people_s_name_is_mentioned_by_its_country_s() -> None:
+    # "Which animal escaped from an Australian zoo?": a passage about a zoo in Australia says
+    asked = "Which animal escaped from an Australian zoo?"
+    assert unmentioned_names(asked, ["A lion escaped from a zoo in Australia."]) == []
+    assert unmentioned_names("Which European animal?", ["Boars roam Europe."]) == []
+    assert unmentioned_names(asked, ["A lion escaped from a zoo in Austria."]) == ["Australian"]
+
+
+def test_a_country_is_mentioned_by_its_other_names_and_the_us_by_its_states() -> None:
+    asked = "How many workers walked off the job in the largest strike in US history?"
+    assert unmentioned_names(asked, ["75,000 workers struck in California and Oregon."]) == []
+    assert unmentioned_names(asked, ["The United States saw 75,000 workers strike."]) == []
+    assert unmentioned_names(asked, ["75,000 workers struck in Ontario."]) == ["US"]
+    assert spoken_of("Strikes in Toronto.", "Canada") is False  # no provinces or cities
 
 
 def test_instruction_like_text() -> None:
