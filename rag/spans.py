@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -89,6 +89,13 @@ _PLACE_NOUNS = frozenset(
     volcano place location area
     """.split()
 )
+# a title is asked for: news quotes it ("Everything Everywhere All at Once"); no person answers
+_WORK_NOUNS = frozenset(
+    """
+    film movie show series song album book novel play comedy drama musical sitcom documentary
+    podcast opera ballet painting anthem single track franchise sequel
+    """.split()
+)
 _FACILITY_NOUNS = frozenset("port airport park stadium arena venue street building bridge".split())
 _ORG_NOUNS = frozenset(
     """
@@ -110,7 +117,7 @@ _EXPLAIN = re.compile(
 # several answers, or one answer and an explanation: told in sentences, not one span
 _SEVERAL = re.compile(
     r"\b(?:when|where|who|what|which|how)\b.+?(?:,\s*and|\band)\s+(?:when|where|who|what|which|"
-    r"how|why)\b|\bwhat else\b|\b(?:what|which) (?:two|three|four|both|several|other)\b"
+    r"how|why)\b|\bwhat else\b|\b(?:what|which) (?:two|three|four|both|several)\b"
 )
 # "who is Mark Rutte?": a description of someone the question names
 _DESCRIBE_PERSON = re.compile(r"^\s*(?i:and\s+)?(?i:who) (?i:is|was|are|were)\s+[A-Z]")
@@ -492,31 +499,40 @@ def mine(
     counted = _COUNTED.search(question)
     noun = next(iter(terms(counted.group(1))), None) if counted else None
     where = bool(re.search(r"\bwhere\b", question, re.I))
-    # "how many years": spaCy calls "nearly 600 years" a date; only such a length is an answer
+    # "how many years" (or seasons): spaCy calls "nearly 600 years" a date; only such a length
+    # in the unit asked is an answer
     asked_unit = _DURATION.search(question)
-    duration = asked_unit is not None
+    unit = asked_unit.group(1) if asked_unit else counted.group(1) if counted else None
     place = asked_place(question) if expected == PLACE else None  # "which country": no city
     # "US jets shot down a balloon: which country did it belong to?": not the United States
     countries = places.countries_in(question) if expected == PLACE else set()
     heads = asked_nouns(question)
+    work = expected == THING and bool(heads & _WORK_STEMS)  # "which film": a title
     named = names(question) if expected in NAMED else []
     found: dict[str, Candidate] = {}
-    for sent, ents in zip(sentences, tagger.entities([s.text for s in sentences]), strict=True):
+    tagged = _consistent([s.text for s in sentences], tagger.entities([s.text for s in sentences]))
+    for sent, ents in zip(sentences, tagged, strict=True):
         # the people the question names, as this sentence's tags say ("Bills safety Damar
         # Hamlin"), not an organisation ("Keir Starmer hosted NATO" says nothing of NATO's chief)
         people = [n for n in named if any(k == PERSON and n in raw for raw, k in ents)]
-        for raw, kind in dict.fromkeys(ents):
+        titles = _quoted_titles(sent.text) if work else []
+        for raw, kind in dict.fromkeys([*ents, *((t, THING) for t in titles)]):
+            if work and kind != THING:
+                continue  # the film's star or studio is no film
             text = _clean_span(raw)
             if not text or text not in sent.text:
                 continue
             if kind in (PERCENT, MONEY):
                 text = _with_of(text, sent.text)
-            if expected == COUNT and kind == DATE and asked_unit is not None:
-                length = _length_in(text, asked_unit.group(1))  # "1947": no length of time
-                if not length:
+            length = False
+            if expected == COUNT and kind == DATE and unit is not None:
+                in_unit = _length_in(text, unit)  # "1947": no length of time
+                if not in_unit:
                     continue
-                text = length
-            if not _accepts(kind, expected, where, duration) or _in_question(text, kind, q_words):
+                text, length = in_unit, True
+            if expected == COUNT and kind == NUMBER and _modifies(text, sent.text, noun):
+                continue  # "the seven-time Super Bowl winner" played no seven seasons
+            if not _accepts(kind, expected, where, length) or _in_question(text, kind, q_words):
                 continue
             if expected == DATE and (_AGE.search(text) or _SPAN_OF_TIME.match(text)):
                 continue  # "42-year-old" is an age, "11 weeks" a length of time: not a date
@@ -537,6 +553,8 @@ def mine(
                 weight *= HEAD_BONUS
             if people and _beside_name(text, sent.text, people):
                 weight *= NAME_BONUS
+            if work and text in titles:
+                weight *= HEAD_BONUS  # a quoted title, as news gives one
             if sent not in cand.sentences:
                 cand.sentences.append(sent)
             cand.support[id(sent)] = max(weight, cand.support.get(id(sent), 0.0))
@@ -563,6 +581,36 @@ def mine(
     return sorted(cands, key=lambda c: -c.score)
 
 
+def _consistent(
+    texts: Sequence[str], tagged: Sequence[list[tuple[str, str]]]
+) -> list[list[tuple[str, str]]]:
+    """One name, one kind, wherever it is written: a name the tagger found in one sentence is
+    that kind in every sentence that writes it, and a person's surname alone is that person
+    ("Jimmy Kimmel will host…" and "…Kimmel has hosted the Oscars"; the tagger missed the
+    second). Each name takes the kind it is tagged most often."""
+    votes: dict[str, Counter[str]] = {}
+    for ents in tagged:
+        for raw, kind in ents:
+            if kind in NAMED and raw[:1].isupper():
+                votes.setdefault(raw, Counter())[kind] += 1
+    known = {raw: v.most_common(1)[0][0] for raw, v in votes.items()}
+    for raw, kind in list(known.items()):
+        words = raw.split()
+        if kind == PERSON and len(words) >= 2 and len(words[-1]) > 2:
+            known[words[-1]] = PERSON
+    out = []
+    for text, ents in zip(texts, tagged, strict=True):
+        ents = [(raw, known.get(raw, kind) if kind in NAMED else kind) for raw, kind in ents]
+        have = " ".join(raw for raw, _ in ents)
+        more = [
+            (raw, kind)
+            for raw, kind in known.items()
+            if raw not in have and re.search(rf"(?<![\w-]){re.escape(raw)}(?![\w-])", text)
+        ]
+        out.append([*ents, *more])
+    return out
+
+
 _DURATION = re.compile(
     r"\bhow many (?:more |other |total |full )?"
     r"(years|months|weeks|days|hours|minutes|seconds|decades|centuries)\b",
@@ -575,6 +623,29 @@ _HOW_MUCH = (
     r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
     r"seventy|eighty|ninety|hundred|a few|several|a dozen)"
 )
+
+
+_WORK_STEMS = frozenset(terms(" ".join(_WORK_NOUNS)))
+_QUOTED = re.compile(r"[“\"‘']([A-Z0-9][^“”\"]{0,80}?)[,.]?[”\"’'](?!\w)")
+
+
+def _quoted_titles(sentence: str) -> list[str]:
+    """Titles quoted in a sentence: up to ten words in quotes, most of them capitalised
+    ("Everything Everywhere All at Once", "Barbie"); not a quoted remark."""
+    out = []
+    for m in _QUOTED.finditer(sentence):
+        words = m.group(1).split()
+        capitals = sum(w[0].isupper() or w[0].isdigit() for w in words)
+        if len(words) <= 10 and capitals * 2 > len(words) and not re.search(r"[.!?;]", m.group(1)):
+            out.append(m.group(1))
+    return out
+
+
+def _modifies(span: str, sentence: str, noun: str | None) -> bool:
+    """A number made into "N-time" ("the seven-time Super Bowl winner") says how often someone
+    did something, and counts no seasons or games (only "how many times")."""
+    rest = sentence[sentence.find(span) + len(span) :]
+    return re.match(r"-time\b", rest, re.I) is not None and noun != "time"
 
 
 def _length_in(span: str, unit: str) -> str | None:

@@ -55,6 +55,7 @@ def texts(found: Sequence[Candidate]) -> list[str]:
         ("Which state passed the abortion law?", PLACE),
         ("Which city was hit hardest by the storm?", PLACE),
         ("Which island nation declared a state of emergency?", PLACE),
+        ("The US and which other country launched joint drills this week?", PLACE),
         ("Where will the summit be held?", PLACE),
         ("When will the talks take place?", DATE),
         ("How many people were injured when the bridge collapsed?", COUNT),
@@ -513,6 +514,63 @@ def test_how_many_units_of_time_is_answered_by_a_length_in_that_unit(tagger: Ent
     assert spans._length_in("two minutes", "seconds") is None
     assert spans._length_in("10 day", "days") is None  # "the 10 day shelf-life of a lettuce"
     assert spans._length_in("45 days", "days") == "45 days"
+
+
+def test_a_count_in_another_unit_than_time_and_numbers_that_describe(tagger: EntityTagger) -> None:
+    """ "How many seasons": a date span "22 seasons" counts them; the "seven" of "seven-time
+    winner" describes the winner and counts no seasons (but answers "how many times")."""
+    brady = [
+        Sentence(
+            "The seven-time Super Bowl winner announced his retirement on Wednesday.", 0.66, "a1"
+        ),
+        Sentence("Brady was set to announce his retirement after 22 seasons.", 0.59, "a2"),
+    ]
+    asked = "Brady is retiring. How many seasons did he play in the NFL?"
+    found = texts(mine(asked, brady, tagger))
+    assert found[:1] == ["22 seasons"] and "seven" not in found, found
+    assert texts(mine("How many times did he win the Super Bowl?", brady, tagger))[:1] == ["seven"]
+
+
+def test_which_film_is_answered_with_a_title_not_its_star(tagger: EntityTagger) -> None:
+    oscars = [
+        Sentence(
+            "The film scored 11 honors, star Michelle Yeoh was nominated for best actress and "
+            "Jamie Lee Curtis earned her first nomination.",
+            0.7,
+            "a1",
+        ),
+        Sentence(
+            '"Everything Everywhere All at Once" ruled Tuesday with 11 nominations.', 0.47, "a2"
+        ),
+        Sentence("He said “I think we will win this, and we will.”", 0.45, "a3"),
+    ]
+    found = texts(mine("Which film scored the most Oscar nominations?", oscars, tagger))
+    assert found[:1] == ["Everything Everywhere All at Once"], found
+    assert not {"Michelle Yeoh", "Jamie Lee Curtis"} & set(found)
+    assert not any("win this" in f for f in found)  # a quoted remark is no title
+    # who starred in it is still a person's name
+    who = texts(mine("Who was nominated for best actress?", oscars, tagger))
+    assert {"Michelle Yeoh", "Jamie Lee Curtis"} <= set(who[:2])
+
+
+def test_a_name_keeps_its_kind_in_every_sentence_and_a_surname_is_its_person() -> None:
+    texts_ = [
+        "Jimmy Kimmel will return to host the Academy Awards.",
+        "The gig marks the second year in a row Kimmel has hosted the Oscars.",
+        "Kimmelman wrote about it; Obama met Kimmel-Jones.",
+        "Washington said the Washington Post had the story.",
+    ]
+    tagged = [
+        [("Jimmy Kimmel", PERSON), ("the Academy Awards", THING)],
+        [("Kimmel", ORG), ("second year", DATE)],  # the tagger's slip
+        [("Obama", PERSON)],
+        [("Washington", PLACE), ("the Washington Post", ORG)],
+    ]
+    out = spans._consistent(texts_, tagged)
+    assert ("Kimmel", PERSON) in out[1] and ("Kimmel", ORG) not in out[1]
+    assert ("second year", DATE) in out[1]  # dates are left as they are
+    assert ("Kimmel", PERSON) not in out[2]  # not a part of another word
+    assert out[3] == tagged[3]  # nothing to change
 
 
 def test_a_country_the_question_names_in_other_words_is_no_answer(tagger: EntityTagger) -> None:
