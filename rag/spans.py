@@ -663,7 +663,9 @@ def _consistent(
         more = [
             (raw, kind)
             for raw, kind in known.items()
-            if raw not in have and re.search(rf"(?<![\w-]){re.escape(raw)}(?![\w-])", text)
+            if raw in text  # a plain look first: most names are in few of the sentences
+            and raw not in have
+            and re.search(rf"(?<![\w-]){re.escape(raw)}(?![\w-])", text)
         ]
         out.append([*ents, *more])
     return out
