@@ -50,11 +50,22 @@ class ArrayEmbedding(BaseEmbedding):
     """A local model that embeds a batch of texts into a NumPy array (`embed`); llama-index's
     query and text methods are built on it."""
 
+    QUERY_CACHE: ClassVar[int] = 256  # a question is embedded by each search and the answer
+    _queries: dict[str, list[float]] = PrivateAttr(default_factory=dict)
+
     def embed(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
 
     def _get_query_embedding(self, query: str) -> list[float]:
-        return self.embed([query])[0].tolist()
+        """The query's vector, remembered for the few more times one question asks for it (the
+        dense search, the period's, the answer's sentence ranking)."""
+        found = self._queries.get(query)
+        if found is None:
+            found = self.embed([query])[0].tolist()
+            if len(self._queries) >= self.QUERY_CACHE:
+                self._queries.pop(next(iter(self._queries)), None)
+            self._queries[query] = found
+        return list(found)
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
         return self._get_query_embedding(query)
