@@ -79,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--top-k",
         type=_positive,
         help="passages each answer is made from (default as `rag ask`: "
-        "RAG_RETRIEVAL__ANSWER_PASSAGES, 10); retrieval metrics are always measured at k = 5 and 10",
+        "RAG_RETRIEVAL__ANSWER_PASSAGES, 20); retrieval metrics are always measured at k = 5 and 10",
     )
     parser.add_argument(
         "--mode",

@@ -377,7 +377,7 @@ class HybridRetriever:
         top_k = top_k or self.settings.retrieval.top_k
         filters = filters or Filters()
         self.sync()
-        k = max(self.settings.retrieval.candidates, top_k * 3)
+        k = max(self.settings.retrieval.candidates, top_k)
         with self._lock:
             catalogue, bm25, store = self.catalogue, self._bm25, self.store
         dense = FilteredDense(store, self.embed_model, catalogue, k, filters)
