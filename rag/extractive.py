@@ -45,8 +45,10 @@ from rag.spans import (
     EntityLookup,
     EntityTagger,
     Sentence,
+    asking_part,
     expected_type,
     mine,
+    only_ahead,
 )
 from rag.text import (
     mentions,
@@ -199,6 +201,10 @@ class ExtractiveAnswerer:
             )
         if not cands:
             return self._decline(question, passages, cands, DECLINE_TEXT, base)
+        ahead = only_ahead(asking_part(question), (p.text for p in passages))
+        if ahead:  # "what did he say in his speech": the articles only announce the speech
+            text = f"{DECLINE_TEXT} They tell of {ahead} only as still to come."
+            return self._decline(question, passages, cands, text, base)
         wants_quote = bool(_SAY.search(question))
         wants_date = bool(_WHENQ.search(question))
         wants_person = bool(_WHOQ.search(question))

