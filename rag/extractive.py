@@ -149,7 +149,8 @@ class ExtractiveAnswerer:
         with self._lock:
             missing = [s for s in dict.fromkeys(sentences) if s not in self._vectors]
         if missing:
-            fresh = self.embed_model.get_text_embedding_batch(missing)
+            embed = getattr(self.embed_model, "embed", None)  # a local model's array, at once
+            fresh = embed(missing) if embed else self.embed_model.get_text_embedding_batch(missing)
             with self._lock:
                 for s, v in zip(missing, fresh, strict=True):
                     self._vectors[s] = np.asarray(v, dtype=np.float32)
@@ -191,10 +192,9 @@ class ExtractiveAnswerer:
         quotable = passages[:QUOTE_PASSAGES]
         # someone the question names but no passage mentions: the articles cannot say
         missing = unmentioned_names(question, (p.title + " " + p.text for p in quotable))
-        cands = self._scored(question, quotable)
-        pool = cands
-        if len(passages) > len(quotable):  # the further passages' sentences, scored among all
-            pool = cands + [c for c in self._scored(question, passages) if c.rank >= len(quotable)]
+        # the further passages' sentences are scored among all, the quotable ones among themselves
+        pool = self._scored(question, passages, first=len(quotable))
+        cands = [c for c in pool if c.rank < len(quotable)]
         if missing:
             return self._decline(
                 question, passages, cands, f"The articles don't mention {', '.join(missing)}.", base
@@ -255,10 +255,14 @@ class ExtractiveAnswerer:
         short = spans[0].text if spans else None
         return Answer(answer=" ".join(parts), citations=citations, short_answer=short, **base)
 
-    def _scored(self, question: str, passages: Sequence[Passage]) -> list[_Cand]:
+    def _scored(
+        self, question: str, passages: Sequence[Passage], first: int | None = None
+    ) -> list[_Cand]:
         """Every sentence of the passages, scored against the question: content-word overlap
         (stemmed, weighted by rarity among them), MiniLM similarity, the passage's rank, and
-        cues for the kind of question (a quote, a figure, a date, the person named)."""
+        cues for the kind of question (a quote, a figure, a date, the person named). With
+        `first`, the sentences of the first passages are scored among themselves (rarity counted
+        over them alone) and the others among all, as two calls would, in one pass."""
         cands = [
             _Cand(s, p, rank, i)
             for rank, p in enumerate(passages)
@@ -269,30 +273,41 @@ class ExtractiveAnswerer:
             return cands
         q_terms = set(terms(question))
         sent_terms = [term_set(c.text) for c in cands]
-        df = Counter(t for st in sent_terms for t in st)
-        n = len(cands)
-
-        def idf(t: str) -> float:
-            return math.log(1 + n / (1 + df.get(t, 0)))
-
-        q_weight = sum(idf(t) for t in q_terms) or 1.0
         sims = self._similarities(question, [c.text for c in cands])
         wants_quote = bool(_SAY.search(question))
         wants_number = bool(_NUMQ.search(question))
         wants_date = bool(_WHENQ.search(question))
         people = names(question)
-        for c, st, sim in zip(cands, sent_terms, sims, strict=True):
-            lexical = sum(idf(t) for t in q_terms & st) / q_weight
-            score = 0.45 * lexical + 0.45 * max(float(sim), 0.0) + 0.04 / (1 + c.rank)
+        cues: list[tuple[float, float, list[float]]] = []  # similarity, rank, cue bonuses
+        for c, sim in zip(cands, sims, strict=True):
+            bonus = []
             if wants_quote and _QUOTE.search(c.text):
-                score += 0.08
+                bonus.append(0.08)
             if wants_number and _NUMBER.search(c.text):
-                score += 0.05
+                bonus.append(0.05)
             if wants_date and _DATEISH.search(c.text):
-                score += 0.08
+                bonus.append(0.08)
             if people and any(mentions(c.text, p) for p in people):
-                score += 0.08
-            c.score = score
+                bonus.append(0.08)
+            cues.append((0.45 * max(float(sim), 0.0), 0.04 / (1 + c.rank), bonus))
+        spans = [range(len(cands))]
+        if first is not None:  # cands are in passage order
+            spans.append(range(sum(1 for c in cands if c.rank < first)))
+        for span in spans:  # rarity over all, then the first passages' over themselves
+            df = Counter(t for i in span for t in sent_terms[i])
+            n = len(span)
+
+            def idf(t: str, df: Counter[str] = df, n: int = n) -> float:
+                return math.log(1 + n / (1 + df.get(t, 0)))
+
+            q_weight = sum(idf(t) for t in q_terms) or 1.0
+            for i in span:
+                similarity, rank, bonus = cues[i]
+                score = 0.45 * (sum(idf(t) for t in q_terms & sent_terms[i]) / q_weight)
+                score += similarity + rank
+                for b in bonus:
+                    score += b
+                cands[i].score = score
         return cands
 
     def evidence(self, question: str, passages: Sequence[Passage]) -> Evidence:
