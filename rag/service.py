@@ -132,13 +132,19 @@ class QAService:
         boost = None
         if period is not None and self.settings.retrieval.period_boost:
             boost = self._window(base, period)
+        # with re-ranking, all the fused candidates are read and the best k kept (not where the
+        # period's articles are asked to come first)
+        rerank = self.settings.retrieval.rerank and window is None
+        fetch = max(k, self.settings.retrieval.candidates) if rerank else k
         passages = self.retriever.retrieve(
-            query, top_k=k, filters=self._window(base, window), boost=boost
+            query, top_k=fetch, filters=self._window(base, window), boost=boost
         )
-        if window is not None and len(passages) < k:
+        if window is not None and len(passages) < fetch:
             seen = {p.chunk_id for p in passages}
-            rest = self.retriever.retrieve(query, top_k=k, filters=base)
-            passages += [p for p in rest if p.chunk_id not in seen][: k - len(passages)]
+            rest = self.retriever.retrieve(query, top_k=fetch, filters=base)
+            passages += [p for p in rest if p.chunk_id not in seen][: fetch - len(passages)]
+        if rerank:
+            passages = self.answerers.extractive.rerank(query, passages)[:k]
         seconds = time.perf_counter() - started
         return Retrieved(question, asked, query, passages, started, seconds, as_of, period)
 

@@ -11,6 +11,7 @@ import pytest
 
 from rag.answer import Answer, check_citations, is_decline
 from rag.errors import BadQuestionError
+from rag.extractive import ExtractiveAnswerer
 from rag.generate import build_prompt
 from rag.passages import Passage
 from rag.store import Store
@@ -325,3 +326,32 @@ def test_a_language_model_reads_a_shared_sentence_once_under_a_short_headline(
     assert prompt.count(shared) == 1
     assert "Starmer word word word word word word word word word…" in prompt
     assert " ".join(["word"] * 11) not in prompt
+
+
+def test_rerank_lifts_a_passage_whose_one_sentence_says_what_is_asked(embed_model) -> None:  # type: ignore[no-untyped-def]
+    scattered = _p(
+        0,
+        "Damar Hamlin was in the news. Fans asked about the team. Doctors spoke on Monday. "
+        "The play happened in the first quarter.",
+    )
+    answering = _p(1, "Damar Hamlin plays for the Buffalo Bills, the team said on Monday.")
+    unrelated = _p(2, "Rain is expected across the region this weekend.")
+    answerer = ExtractiveAnswerer(embed_model)
+    question = "Which team does Damar Hamlin play for?"
+    ranked = answerer.rerank(question, [scattered, unrelated, answering])
+    assert [p.chunk_id for p in ranked] == ["c1", "c0", "c2"]
+    # the fusion's order holds where the sentences say nothing of the question
+    others = [_p(i, "Rain is expected across the region this weekend.") for i in range(3)]
+    assert answerer.rerank(question, others) == others
+
+
+def test_answers_read_the_reranked_candidates_when_asked(pipeline, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    question = "What did Hegseth say about 5%?"
+    qa = pipeline.qa
+    monkeypatch.setattr(qa.settings.retrieval, "rerank", True)
+    ranked = qa.retrieve(question, top_k=3).passages
+    monkeypatch.setattr(qa.settings.retrieval, "rerank", False)
+    fused = qa.retrieve(question, top_k=qa.settings.retrieval.candidates).passages
+    assert ranked == qa.answerers.extractive.rerank(question, fused)[:3]
+    assert ranked != fused[:3], "re-ranking moves this question's passages"
+    assert qa.retrieve(question, top_k=3).passages == fused[:3]
