@@ -10,6 +10,7 @@ This module does not decide which backend to use; `build()` reads the settings.
 from __future__ import annotations
 
 import importlib.util
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -52,6 +53,7 @@ class ArrayEmbedding(BaseEmbedding):
 
     QUERY_CACHE: ClassVar[int] = 256  # a question is embedded by each search and the answer
     _queries: dict[str, list[float]] = PrivateAttr(default_factory=dict)
+    _queries_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
@@ -62,9 +64,10 @@ class ArrayEmbedding(BaseEmbedding):
         found = self._queries.get(query)
         if found is None:
             found = self.embed([query])[0].tolist()
-            if len(self._queries) >= self.QUERY_CACHE:
-                self._queries.pop(next(iter(self._queries)), None)
-            self._queries[query] = found
+            with self._queries_lock:  # (another thread may be adding one)
+                if len(self._queries) >= self.QUERY_CACHE:
+                    self._queries.pop(next(iter(self._queries)), None)
+                self._queries[query] = found
         return list(found)
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
