@@ -25,6 +25,17 @@ _EXPR = re.compile(
 _FUTURE = re.compile(
     r"\b(will|is to|are to|to be held|is due|are due|set to|plans? to|next)\b", re.I
 )
+# a sentence that tells of something still to come ("Rutte will give a speech at Chatham House",
+# "allies meet in The Hague later this month"), for an answer to decline what the articles only
+# announce; wider than `_FUTURE`, which only decides whether a bare "Thursday" is the next one
+AHEAD = re.compile(
+    r"\b(?:will|shall|won['’]t|would)\b|['’]ll\b|"
+    r"\b(?:set|due|expected|scheduled|poised|slated|going) to\b|"
+    r"\b(?:next|later this|coming) (?:week|month|year|spring|summer|autumn|fall|winter|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bupcoming\b|\bahead of\b|"
+    r"\bin the (?:lead|run)[ -]up to\b|\bplans? to\b|\bon (?:track|course) to\b",
+    re.I,
+)
 
 
 def fmt(d: date) -> str:

@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from rag import places
-from rag.dates import DAYS
+from rag.dates import AHEAD, DAYS
 from rag.errors import BackendUnavailableError
 from rag.text import names, percent_signs, split_sentences, spoken_of, term_set, terms
 
@@ -764,15 +764,6 @@ def _tagger() -> Any:
 # a question about something done: "what did X say in his speech", "after the summit" (not
 # "retired after winning")
 _PAST = re.compile(r"\bdid\b|\bafter\b(?!\s+\w+ing\b)", re.I)
-# words that tell of something still to come
-_AHEAD = re.compile(
-    r"\b(?:will|shall|won['’]t|would)\b|['’]ll\b|"
-    r"\b(?:set|due|expected|scheduled|poised|slated|going) to\b|"
-    r"\b(?:next|later this|coming) (?:week|month|year|spring|summer|autumn|fall|winter|"
-    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bupcoming\b|\bahead of\b|"
-    r"\bin the (?:lead|run)[ -]up to\b|\bplans? to\b|\bon (?:track|course) to\b",
-    re.I,
-)
 
 
 def only_ahead(question: str, texts: Iterable[str]) -> str | None:
@@ -783,7 +774,7 @@ def only_ahead(question: str, texts: Iterable[str]) -> str | None:
     ("what did he say would happen at the summit"), or a sentence tells of the name as done: no
     word of what is to come, or a past-tense verb just before or after it ("as allies met in
     Brussels, Hegseth said there would be a deal later this month")."""
-    if not _PAST.search(question) or _AHEAD.search(question):
+    if not _PAST.search(question) or AHEAD.search(question):
         return None
     sentences = [s for t in texts for s in split_sentences(t)]
     for name in names(question):
@@ -794,7 +785,7 @@ def only_ahead(question: str, texts: Iterable[str]) -> str | None:
 
 
 def _told_as_done(sentence: str, name: str) -> bool:
-    if not _AHEAD.search(sentence):
+    if not AHEAD.search(sentence):
         return True
     at = sentence.find(name)
     if at < 0:
