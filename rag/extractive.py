@@ -51,6 +51,7 @@ from rag.spans import (
     only_ahead,
 )
 from rag.text import (
+    count_tokens,
     mentions,
     names,
     quotable,
@@ -328,9 +329,12 @@ class ExtractiveAnswerer:
 
         return [passages[i] for i in sorted(range(len(passages)), key=lambda i: -worth(i))]
 
-    def evidence(self, question: str, passages: Sequence[Passage]) -> Evidence:
+    def evidence(
+        self, question: str, passages: Sequence[Passage], budget: int | None = None
+    ) -> Evidence:
         """What a language model needs to read instead of whole passages: the sentences closest
-        to the question (by passage, in reading order) and the short-answer candidates."""
+        to the question (by passage, in reading order; with `budget`, the best ones up to about
+        that many tokens, the best always) and the short-answer candidates."""
         cands = self._scored(question, passages)
         # a sentence two passages share (overlapping chunks, a syndicated copy) is read once
         unique: dict[str, _Cand] = {}
@@ -338,6 +342,9 @@ class ExtractiveAnswerer:
             unique.setdefault(c.text, c)
         best = list(unique.values())[:EVIDENCE_SENTENCES]
         best = [c for c in best if c.score >= MINE_MIN] or best[:3]
+        if budget is not None and best:
+            sizes = [count_tokens(c.text) for c in best]
+            best = [c for i, c in enumerate(best) if i == 0 or sum(sizes[: i + 1]) <= budget]
         by_passage: dict[int, list[str]] = {}
         for c in sorted(best, key=lambda c: (c.rank, c.order)):
             by_passage.setdefault(c.rank, []).append(c.text)

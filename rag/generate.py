@@ -28,7 +28,7 @@ from rag.extractive import Evidence, ExtractiveAnswerer
 from rag.llm import make_llm, model_name
 from rag.passages import Passage
 from rag.settings import LLMSettings
-from rag.text import redact_instructions, split_sentences, unmentioned_names
+from rag.text import count_tokens, redact_instructions, split_sentences, unmentioned_names
 
 if TYPE_CHECKING:
     from rag.llamacpp import LlamaServer
@@ -62,11 +62,15 @@ def build_prompt(
         text = p.text if evidence is None else " ".join(evidence.sentences.get(i - 1, []))
         if not text:
             continue
-        title = fenced(p.title if evidence is None else _shortened(p.title))
-        meta = fenced(f"{p.date or 'undated'}, {p.source or 'unknown source'}")
         body = fenced(text)
-        blocks.append(f'<source n="{i}">\nSource [{i}]: {title} ({meta})\n{body}\n</source>')
-    user = "\n\n".join(blocks)
+        if evidence is None:
+            meta = fenced(f"{p.date or 'undated'}, {p.source or 'unknown source'}")
+            head = f"Source [{i}]: {fenced(p.title)} ({meta})"
+            blocks.append(f'<source n="{i}">\n{head}\n{body}\n</source>')
+        else:  # the best sentences: every token counts (a local model reads ~55 a second)
+            head = f"[{i}] {fenced(_shortened(p.title))} ({p.date or 'undated'})"
+            blocks.append(f'<source n="{i}">{head}\n{body}</source>')
+    user = ("\n\n" if evidence is None else "\n").join(blocks)
     if evidence is not None and evidence.candidates:
         found = "; ".join(
             f"{text} {''.join(f'[{n}]' for n in sources)}" for text, sources in evidence.candidates
@@ -92,12 +96,6 @@ def fenced(text: str) -> str:
     """Article text as it may appear between <source> tags: instruction-like sentences and markup
     left out (`redact_instructions`), and no angle bracket left to close the fence with."""
     return redact_instructions(text).replace("<", "‹").replace(">", "›")
-
-
-def count_tokens(text: str) -> int:
-    import tiktoken
-
-    return len(tiktoken.get_encoding("cl100k_base").encode(text))
 
 
 def _usable(text: str) -> bool:
@@ -153,7 +151,7 @@ class OpenAIAnswerer:
             declined.notice = f"not sent to the model: no source mentions {', '.join(missing)}"
             yield declined
             return
-        evidence = self.fallback.evidence(question, passages)
+        evidence = self.fallback.evidence(question, passages, budget=self.cfg.evidence_tokens)
         messages = build_prompt(question, passages, evidence)
         prompt_text = "\n".join(str(m.content) for m in messages)
         t0 = time.perf_counter()

@@ -150,6 +150,13 @@ class LLMSettings(BaseModel):
     max_retries: int = Field(2, ge=0, le=10)
     temperature: float = Field(0.0, ge=0, le=2)
     max_tokens: int = Field(400, ge=1, le=32768)
+    evidence_tokens: int = Field(
+        160,
+        ge=1,
+        le=32768,
+        description="how much of the articles a model reads: their best sentences up to about "
+        "this many tokens (the best one always); prompt reading is most of a local model's time",
+    )
     local_model_path: Path | None = None
     models_dir: Path = Field(
         Path("models"), description="where `auto` and `local` look for *.gguf when no path is set"

@@ -265,3 +265,10 @@ def repair(text: str) -> str:
         return text
     fixed = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return fixed.replace("\x00", " ")
+
+
+def count_tokens(text: str) -> int:
+    """Tokens as OpenAI's models count them (cl100k; local models' tokenizers come close)."""
+    import tiktoken
+
+    return len(tiktoken.get_encoding("cl100k_base").encode(text))

@@ -328,6 +328,36 @@ def test_a_language_model_reads_a_shared_sentence_once_under_a_short_headline(
     assert " ".join(["word"] * 11) not in prompt
 
 
+def test_a_token_budget_keeps_the_best_sentences_and_always_the_best_one(
+    embed_model: Any,
+) -> None:
+    """RAG_LLM__EVIDENCE_TOKENS: a local model reads ~70 prompt tokens a second, so the evidence
+    stops at the budget, best sentences first; the best one is read even when it alone is over."""
+    from rag.extractive import ExtractiveAnswerer
+    from rag.text import count_tokens
+
+    best = "Starmer has committed to spending 2.5% of GDP on defence from April 2027."
+    others = [
+        "Starmer said defence spending would rise again in the next parliament.",
+        "The spending plans were welcomed by Nato allies meeting in Brussels.",
+        "Rutte said every ally should spend more on defence.",
+    ]
+    passages = [_p(1, " ".join([best, *others]))]
+    answerer = ExtractiveAnswerer(embed_model)
+    question = "How much has Starmer committed to spend on defence?"
+
+    def read(budget: int | None) -> list[str]:
+        ev = answerer.evidence(question, passages, budget=budget)
+        return [s for sentences in ev.sentences.values() for s in sentences]
+
+    everything = read(None)
+    assert best in everything and len(everything) == 4
+    assert read(1) == [best]  # over budget alone, still read
+    some = read(count_tokens(best) + count_tokens(others[0]) + 2)
+    assert best in some and 1 < len(some) < 4
+    assert sum(count_tokens(s) for s in some) <= count_tokens(best) + count_tokens(others[0]) + 2
+
+
 def test_rerank_lifts_a_passage_whose_one_sentence_says_what_is_asked(embed_model) -> None:  # type: ignore[no-untyped-def]
     scattered = _p(
         0,

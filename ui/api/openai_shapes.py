@@ -87,7 +87,7 @@ def usage(answer: Answer, question: str, content: str) -> CompletionUsage:
     if answer.tokens:
         prompt, completion = answer.tokens.get("prompt", 0), answer.tokens.get("completion", 0)
     else:
-        from rag.generate import count_tokens
+        from rag.text import count_tokens
 
         prompt, completion = count_tokens(question), count_tokens(content)
     return CompletionUsage(
