@@ -1,10 +1,12 @@
-"""Hybrid retrieval: dense (Chroma) plus BM25, fused by reciprocal rank, with filters and
-syndicated copies folded.
+"""Hybrid retrieval: dense (Chroma) plus BM25, fused by reciprocal rank (or by their relative
+scores), with filters and syndicated copies folded.
 
 llama-index supplies the parts: `FilteredDense` (Chroma's search, hits read from the catalogue)
 and `rag.bm25`'s `FilteredBM25` (both `BaseRetriever`s, each giving the nodes llama-index's own
-Chroma and BM25 retrievers give) go straight into `QueryFusionRetriever` in reciprocal-rank
-mode; `SyndicationFolder` is a node postprocessor that folds repeated passages (one syndicated
+Chroma and BM25 retrievers give) go straight into `QueryFusionRetriever`, in reciprocal-rank
+mode by default or in relative-score mode (each side's scores scaled to 0-1 and weighted:
+RAG_RETRIEVAL__FUSION, RAG_RETRIEVAL__DENSE_WEIGHT);
+`SyndicationFolder` is a node postprocessor that folds repeated passages (one syndicated
 paragraph, several articles) into one hit that says which other articles carry it. Our additions
 are small: `Filters` (date range and sources, applied to both sides) and turning nodes into
 `Passage`s through the chunk metadata contract (`rag.passages`). The article list lives in
@@ -58,6 +60,8 @@ from rag.text import normalize, split_sentences
 log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "bm25")
+# how the hybrid mode fuses its rankings (RAG_RETRIEVAL__FUSION)
+FUSIONS = {"rrf": FUSION_MODES.RECIPROCAL_RANK, "relative": FUSION_MODES.RELATIVE_SCORE}
 ALSO_IN = "also_in"  # set on a folded hit's copy of the node, never stored
 
 
@@ -268,7 +272,7 @@ class FilteredDense(BaseRetriever):
 
 
 class HybridRetriever:
-    """Dense + BM25 + reciprocal-rank fusion over one store, then syndicated copies folded.
+    """Dense + BM25 + fusion (relative scores or reciprocal rank) over one store, then syndicated copies folded.
     Thread-safe for queries; `refresh()` swaps in a new catalogue after an ingest."""
 
     def __init__(self, store: Store, embed_model: Any, settings: Settings) -> None:
@@ -393,10 +397,15 @@ class HybridRetriever:
                     FilteredDense(store, self.embed_model, catalogue, k, boost, exhaustive=False),
                     bm25.retriever_for(k, boost),
                 ]
+            r = self.settings.retrieval
+            weights = None  # (reciprocal rank fusion counts ranks alone: no weights)
+            if r.fusion == "relative":
+                weights = [r.dense_weight, 1 - r.dense_weight] * (1 + len(within) // 2)
             retriever = QueryFusionRetriever(
                 [dense, bm25.retriever_for(k, filters), *within],
                 llm=MockLLM(),
-                mode=FUSION_MODES.RECIPROCAL_RANK,
+                mode=FUSIONS[r.fusion],
+                retriever_weights=weights,
                 similarity_top_k=k,
                 num_queries=1,
                 use_async=False,

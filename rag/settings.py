@@ -125,6 +125,20 @@ class RetrievalSettings(BaseModel):
         "0.778 on 2023, 0.821 -> 0.831 on 2022-24) and answers 2022-24 better (key_fact_recall "
         "0.557 -> 0.570) but 2023 worse (0.547 -> 0.528), so it is off by default",
     )
+    fusion: Literal["rrf", "relative"] = Field(
+        "rrf",
+        description="how hybrid retrieval fuses the dense and BM25 rankings: 'rrf' (reciprocal "
+        "rank) or 'relative' (each side's scores scaled to 0-1 and weighted by dense_weight). "
+        "relative at 0.35 scored a little higher on RealTimeQA (key_fact_recall / choice_correct "
+        "+0.002 / +0.006 on 2023, +0.004 / +0.008 on 2022-24; hit_rate@5 +0.013, +0.031) but "
+        "loses the quote 'What did Hegseth say about 5%?' asks for on the seeds, so rrf stays",
+    )
+    dense_weight: float = Field(
+        0.35,
+        ge=0,
+        le=1,
+        description="relative fusion only: the dense side's weight, BM25 has the rest",
+    )
     candidates: int = Field(
         30,
         ge=1,

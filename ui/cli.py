@@ -161,7 +161,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "search",
         help="show the passages retrieval ranks highest",
-        description="Hybrid search (dense + BM25, reciprocal-rank fused) over the index.",
+        description="Hybrid search (dense + BM25, fused) over the index.",
     )
     p.add_argument("question")
     _add_filters(p)
