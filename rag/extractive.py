@@ -47,6 +47,7 @@ from rag.spans import (
     Sentence,
     asking_part,
     expected_type,
+    full_names,
     mine,
     only_ahead,
 )
@@ -376,7 +377,16 @@ class ExtractiveAnswerer:
             if c.score >= MINE_MIN and on_topic(c)
         ]
         found = mine(question, sentences, self.tagger, expected)
-        return [s for s in found if max(x.score for x in s.sentences) >= SPAN_MIN]
+        found = [s for s in found if max(x.score for x in s.sentences) >= SPAN_MIN]
+        if found:  # 'Carroll': 'E. Jean Carroll', as another sentence writes the name
+            mined = {id(s.ref) for s in sentences}
+            rest = [
+                Sentence(c.text, c.score, c.passage.article_id, c.passage.date, ref=c)
+                for c in sorted(cands, key=lambda c: -c.score)
+                if id(c) not in mined and on_topic(c)
+            ]
+            full_names(found[:1], rest, self.tagger)
+        return found
 
     @staticmethod
     def _lead(spans: list[Candidate], chosen: list[_Cand]) -> tuple[str, list[_Cand]]:

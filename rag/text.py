@@ -125,6 +125,12 @@ def _opens_sentence(question: str, at: int) -> bool:
     return not before or before[-1] in '.?!:;"“'
 
 
+def common_word(word: str) -> bool:
+    """A word that, capitalised at a sentence's start, is no name ('Will', 'Around', 'Only')."""
+    low = word.lower()
+    return low in _STOP or low in _OPENERS or low.endswith("ly")
+
+
 def names(question: str) -> list[str]:
     """Capitalised words of a question that look like names ('Emmanuel Macron', 'Hegseth'); the
     question's first word, question words, months and weekdays are not names, nor is a common
@@ -133,12 +139,10 @@ def names(question: str) -> list[str]:
     first = True
     for m in _NAME.finditer(question):
         words = [re.sub(r"['’]s?$", "", w) for w in m.group(1).split()]
-        if first and m.start() == len(question) - len(question.lstrip()):
+        if (first and m.start() == len(question) - len(question.lstrip())) or (
+            _opens_sentence(question, m.start()) and common_word(words[0])
+        ):
             words = words[1:]
-        elif _opens_sentence(question, m.start()):
-            low = words[0].lower()
-            if low in _STOP or low in _OPENERS or low.endswith("ly"):
-                words = words[1:]
         first = False
         words = [w for w in words if w and w not in _NOT_NAMES]
         if words:
