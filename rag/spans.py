@@ -761,6 +761,17 @@ def _tagger() -> Any:
     return _nlp_module().load(exclude=["parser", "lemmatizer", "ner", "senter"])
 
 
+def warm() -> None:
+    """Load spaCy's entity and part-of-speech pipelines now (about half a second each), so that
+    a server's first questions for a thing do not wait for them; without the model, answers
+    say what to install when they need it."""
+    try:
+        _nlp()
+        _tagger()
+    except BackendUnavailableError:
+        pass
+
+
 # a question about something done: "what did X say in his speech", "after the summit" (not
 # "retired after winning")
 _PAST = re.compile(r"\bdid\b|\bafter\b(?!\s+\w+ing\b)", re.I)

@@ -863,3 +863,12 @@ def test_only_people_and_teams_are_completed(tagger: EntityTagger) -> None:
     paris = _partial("Paris", PLACE)
     full_names([paris], [Sentence("Paris, Texas, held its vote on Monday.", 0.3, "a2")], tagger)
     assert paris.text == "Paris"
+
+
+def test_warm_loads_both_spacy_pipelines_once() -> None:
+    """`rag serve` calls it at start, so the first question for a thing does not load them."""
+    spans._nlp.cache_clear()
+    spans._tagger.cache_clear()
+    spans.warm()
+    assert spans._nlp.cache_info().currsize == 1 and spans._tagger.cache_info().currsize == 1
+    assert "ner" in spans._nlp().pipe_names and "tagger" in spans._tagger().pipe_names

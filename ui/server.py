@@ -72,6 +72,10 @@ def run(
     except IndexMissingError:
         refuse_if_lost(settings)  # the store was lost, not new: say how to get it back
         raise
+    from rag.spans import warm
+
+    # the first question for a name or a kind of thing would load spaCy's pipelines (0.6 s)
+    threading.Thread(target=warm, name="spacy-load", daemon=True).start()
     processes = settings.server.answer_processes
     if processes:
         from rag.answer_pool import AnswerPool
