@@ -65,6 +65,7 @@ def main() -> None:
     from rag.llamacpp import LlamaServer, find_model, packaged_model
     from rag.pipeline import build
     from rag.settings import load
+    from rag.spans import warm
 
     store = Path(tempfile.mkdtemp(prefix="rag-bench-answer-"))
     settings = load(None, store={"path": store}, llm={"backend": "extractive"})
@@ -85,6 +86,7 @@ def main() -> None:
     def run(backend: str, qs: list[str], label: str | None = None) -> None:
         label = label or backend
         pipe.qa.ask(qs[0], backend=backend)  # warm-up
+        warm()  # spaCy's pipelines, as `rag serve` loads them at start
         totals, stages = [], {"retrieve": [], "generate": []}  # type: ignore[var-annotated]
         tokens = fallbacks = declined = 0
         for q in qs:
@@ -179,6 +181,7 @@ def archive(args: argparse.Namespace) -> None:
     from rag.extractive import ExtractiveAnswerer
     from rag.pipeline import build
     from rag.settings import load
+    from rag.spans import warm
 
     settings = realtimeqa_settings(load(None, llm={"backend": "extractive"}), args.store)
     t0 = time.perf_counter()
@@ -201,6 +204,7 @@ def archive(args: argparse.Namespace) -> None:
 
     for mode in modes:
         ask(mode, records[0])  # warm-up
+    warm()  # spaCy's pipelines, as `rag serve` loads them at start
     totals: dict[str, list[float]] = {m: [] for m in modes}
     stages: dict[str, dict[str, list[float]]] = {m: {} for m in modes}
     declined = dict.fromkeys(modes, 0)
