@@ -226,8 +226,9 @@ class FilteredBM25(BaseRetriever):
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         """What llama-index's `BM25Retriever` does (the same tokens, scores and nodes), with
-        the filter's mask passed to bm25s as the array it is: the retriever takes a list and
-        makes an array of it again on every query, 5 ms at 120k chunks."""
+        the filter's mask passed to bm25s as the array it is (the retriever takes a list and
+        makes an array of it again on every query, 5 ms at 120k chunks), and the best `k` taken
+        from the positive scores alone (`top_hits`)."""
         import bm25s
 
         lib = self._index.retriever
@@ -249,13 +250,30 @@ class FilteredBM25(BaseRetriever):
             token_pattern=lib.token_pattern,
             show_progress=False,
         )
-        found, scores = lib.bm25.retrieve(tokens, k=k, show_progress=False, weight_mask=mask)
+        words = bm25s.tokenization.convert_tokenized_to_string_list(tokens)[0]
+        ids = lib.bm25.get_tokens_ids(words)  # (words the index has never seen left out)
+        if not ids:
+            return []
+        scores = lib.bm25.get_scores_from_ids(ids, weight_mask=mask)
+        corpus = lib.bm25.corpus if lib.bm25.corpus is not None else lib.corpus
         hits = []
-        for doc, score in zip(found[0], scores[0], strict=True):
-            record = doc if isinstance(doc, dict) else lib.corpus[int(doc)]
-            if score > 0 and self._filters.accepts(record):
-                hits.append(NodeWithScore(node=metadata_dict_to_node(record), score=float(score)))
+        for i in top_hits(scores, k):
+            record = corpus[int(i)]
+            if self._filters.accepts(record):
+                hits.append(
+                    NodeWithScore(node=metadata_dict_to_node(record), score=float(scores[i]))
+                )
         return hits
+
+
+def top_hits(scores: np.ndarray, k: int) -> np.ndarray:
+    """The indices of the `k` highest positive scores, best first (equal ones by index). bm25s
+    selects from every chunk's score with `np.argpartition`, which is slow on an array that is
+    mostly zeros (11 ms a query at 120k chunks; 0.3 ms over the positive scores alone)."""
+    positive = np.flatnonzero(scores > 0)
+    if len(positive) > k:  # those at least as good as the k-th, ties included
+        positive = positive[scores[positive] >= np.partition(scores[positive], -k)[-k]]
+    return positive[np.lexsort((positive, -scores[positive]))][:k]
 
 
 def _saved_dirs(cache_dir: Path) -> list[Path]:
