@@ -34,7 +34,7 @@ def test_the_same_hits_as_bm25s_selects(pipeline, filters: Filters) -> None:  # 
             )
             theirs = [
                 (d["node_id"] if isinstance(d, dict) else lib.corpus[int(d)]["node_id"], float(s))
-                for d, s in zip(docs[0], scores[0])
+                for d, s in zip(docs[0], scores[0], strict=True)
                 if s > 0
             ]
             if filters.empty():  # words the index has: hits
