@@ -55,6 +55,13 @@ class Passage:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def position(self) -> int | None:
+        """The chunk's place in its article (0: the article's opening), from its id
+        (`chunk_id`); None for an id of another shape."""
+        tail = self.chunk_id.rpartition(":")[2]
+        return int(tail) if tail.isdigit() else None
+
 
 @dataclass(frozen=True)
 class ChunkMeta:

@@ -385,3 +385,23 @@ def test_answers_read_the_reranked_candidates_when_asked(pipeline, monkeypatch) 
     assert ranked == qa.answerers.extractive.rerank(question, fused)[:3]
     assert ranked != fused[:3], "re-ranking moves this question's passages"
     assert qa.retrieve(question, top_k=3).passages == fused[:3]
+
+
+def test_an_articles_opening_sentences_weigh_a_little_more(embed_model: Any) -> None:
+    """News says what happened first: the same sentence scores higher at an article's start
+    (the first two sentences of its first chunk) than further in, by LEAD_BONUS."""
+    from rag.extractive import LEAD_BONUS, ExtractiveAnswerer
+
+    said = "The Milwaukee Bucks became the first team to reach 50 wins this season."
+    other = "Fans gathered outside the arena before the game on Sunday night."
+    opening = Passage("a1:0000aaaa:0", "a1", "T", "2023-03-15", "S", "", "", f"{said} {other}", 1.0)
+    later = Passage("a2:0000bbbb:3", "a2", "T", "2023-03-15", "S", "", "", f"{other} {said}", 1.0)
+    assert opening.position == 0 and later.position == 3
+    answerer = ExtractiveAnswerer(embed_model)
+    question = "Which team was the first to reach 50 wins?"
+    first, second = (
+        next(c.score for c in answerer._scored(question, [p]) if c.text == said)
+        for p in (opening, later)
+    )
+    assert first == pytest.approx(second + LEAD_BONUS)
+    assert Passage("x", "a", "T", "", "", "", "", "t", 1.0).position is None
