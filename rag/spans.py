@@ -554,6 +554,7 @@ def mine(
     countries = places.countries_in(question) if expected in NAMED else set()
     heads = asked_nouns(question)
     work = expected == THING and bool(heads & _WORK_STEMS)  # "which film": a title
+    colour = expected == THING and bool(heads & _COLOUR_STEMS)  # "which color": a colour word
     team = expected == ORG and bool(heads & _TEAM_STEMS)
     year = expected == DATE and _ASKS_YEAR.search(question) is not None
     currency = expected == MONEY and _CURRENCY.search(question) is not None
@@ -568,11 +569,14 @@ def mine(
         # Hamlin"), not an organisation ("Keir Starmer hosted NATO" says nothing of NATO's chief)
         people = [n for n in named if any(k == PERSON and n in raw for raw, k in ents)]
         titles = _quoted_titles(sent.text) if work else []
-        kinds_of_head = _compounds(sent.text, head, q_terms, ents) if head else []
-        extra = [(t, THING) for t in (*titles, *kinds_of_head)]
+        kinds_of_head = _compounds(sent.text, head, q_terms, ents) if head and not colour else []
+        colours = _COLOURS.findall(sent.text) if colour else []
+        extra = [(t, THING) for t in (*titles, *kinds_of_head, *colours)]
         for raw, kind in dict.fromkeys([*ents, *extra]):
             if work and kind != THING:
                 continue  # the film's star or studio is no film
+            if colour and raw not in colours:
+                continue  # no name is a colour
             text = _clean_span(raw)
             if not text or text not in sent.text:
                 continue
@@ -808,6 +812,14 @@ def _told_as_done(sentence: str, name: str) -> bool:
 
 
 _TEAM_STEMS = frozenset(terms("team side squad"))
+_COLOUR_STEMS = frozenset(terms("color colour hue shade"))
+# the colours news names (a closed class: a question for one is answered by one of them)
+_COLOURS = re.compile(
+    r"\b(?:(?:bright|dark|deep|light|pale|neon)[ -])?(?:red|orange|yellow|green|blue|purple|"
+    r"violet|pink|brown|black|white|gr[ae]y|gold|golden|silver|turquoise|teal|magenta|crimson|"
+    r"scarlet|maroon|beige|indigo|amber|emerald)\b",
+    re.I,
+)
 _ACRONYM = re.compile(r"[A-Z][A-Z.&]{1,5}")
 _ASKS_YEAR = re.compile(r"\b(?:what|which) year\b", re.I)
 _YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d(?:s|\b)|['’]\d\d\b")

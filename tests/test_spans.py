@@ -872,3 +872,18 @@ def test_warm_loads_both_spacy_pipelines_once() -> None:
     spans.warm()
     assert spans._nlp.cache_info().currsize == 1 and spans._tagger.cache_info().currsize == 1
     assert "ner" in spans._nlp().pipe_names and "tagger" in spans._tagger().pipe_names
+
+
+def test_a_colour_is_answered_by_a_colour_word_not_a_name(tagger: EntityTagger) -> None:
+    """Colours are a closed class that no entity tagger finds: "which color" is answered by one
+    of them, and a name in the sentence (the comet's, NASA) is no answer."""
+    comet = [
+        Sentence("The comet C/2022 E3 (ZTF) has a green glow, NASA said on Tuesday.", 0.7, "a1"),
+        Sentence("Astronomers say its bright green coma comes from diatomic carbon.", 0.6, "a2"),
+    ]
+    found = mine("A rare comet is visible this week. Which color is it?", comet, tagger)
+    assert found and found[0].text in ("green", "bright green")
+    assert all(c.kind == THING for c in found)
+    assert not any("NASA" in c.text or "ZTF" in c.text for c in found)
+    # a question about something else is answered as before
+    assert "NASA" in texts(mine("Which agency announced the comet?", comet, tagger))
