@@ -3,7 +3,7 @@ vLLM, LM Studio, llama.cpp's server), with the extractive answerer as the safety
 
 The prompt numbers the retrieved passages as sources but shows of each only its sentences closest
 to the question, with the short-answer candidates the extractive answerer mined
-(`ExtractiveAnswerer.evidence`: a few hundred tokens instead of whole passages); it asks for [n]
+(`ExtractiveAnswerer.evidence`: up to RAG_LLM__EVIDENCE_TOKENS, ~160, instead of whole passages); it asks for [n]
 after every claim, for the asked-for thing first, and for "The articles don't say." when they
 don't; a short answer is kept when the model's first sentence names a mined candidate. Article text is wrapped as data and instruction-like
 sentences in it are removed before the model sees them. What comes back is checked
