@@ -28,6 +28,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -47,7 +48,7 @@ from rag.spans import (
     Sentence,
     asking_part,
     expected_type,
-    full_names,
+    full_name,
     mine,
     only_ahead,
 )
@@ -291,6 +292,7 @@ class ExtractiveAnswerer:
         wants_number = bool(_NUMQ.search(question))
         wants_date = bool(_WHENQ.search(question))
         people = names(question)
+        openings = {rank for rank, p in enumerate(passages) if p.position == 0}
         cues: list[tuple[float, float, list[float]]] = []  # similarity, rank, cue bonuses
         for c, sim in zip(cands, sims, strict=True):
             bonus = []
@@ -302,7 +304,7 @@ class ExtractiveAnswerer:
                 bonus.append(0.08)
             if people and any(mentions(c.text, p) for p in people):
                 bonus.append(0.08)
-            if c.order < LEAD_SENTENCES and c.passage.position == 0:
+            if c.order < LEAD_SENTENCES and c.rank in openings:
                 bonus.append(LEAD_BONUS)  # a news story says what happened first
             cues.append((0.45 * max(float(sim), 0.0), 0.04 / (1 + c.rank), bonus))
         spans = [range(len(cands))]
@@ -352,8 +354,12 @@ class ExtractiveAnswerer:
         best = list(unique.values())[:EVIDENCE_SENTENCES]
         best = [c for c in best if c.score >= MINE_MIN] or best[:3]
         if budget is not None and best:
-            sizes = [count_tokens(c.text) for c in best]
-            best = [c for i, c in enumerate(best) if i == 0 or sum(sizes[: i + 1]) <= budget]
+            read = accumulate(count_tokens(c.text) for c in best)
+            best = [
+                c
+                for i, (c, upto) in enumerate(zip(best, read, strict=True))
+                if i == 0 or upto <= budget
+            ]
         by_passage: dict[int, list[str]] = {}
         for c in sorted(best, key=lambda c: (c.rank, c.order)):
             by_passage.setdefault(c.rank, []).append(c.text)
@@ -385,14 +391,15 @@ class ExtractiveAnswerer:
         ]
         found = mine(question, sentences, self.tagger, expected)
         found = [s for s in found if max(x.score for x in s.sentences) >= SPAN_MIN]
-        if found:  # 'Carroll': 'E. Jean Carroll', as another sentence writes the name
-            mined = {id(s.ref) for s in sentences}
-            rest = [
-                Sentence(c.text, c.score, c.passage.article_id, c.passage.date, ref=c)
-                for c in sorted(cands, key=lambda c: -c.score)
-                if id(c) not in mined and on_topic(c)
-            ]
-            full_names(found[:1], rest, self.tagger)
+        if found:  # 'Carroll': 'Jean Carroll', as another sentence writes the name
+
+            def rest() -> Iterator[Sentence]:  # read only for a partial name, best first
+                mined = {id(s.ref) for s in sentences}
+                for c in sorted(cands, key=lambda c: -c.score):
+                    if id(c) not in mined and on_topic(c):
+                        yield Sentence(c.text, c.score, c.passage.article_id, c.passage.date, c)
+
+            full_name(found[0], rest(), self.tagger)
         return found
 
     @staticmethod

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from itertools import islice
 from typing import Any, Protocol
 
 from rag import places
@@ -981,31 +982,27 @@ def _completes(partial: str, full: str, kind: str) -> bool:
     return kind == PERSON or (kind == ORG and _NICKNAME.fullmatch(partial) is not None)
 
 
-def full_names(
-    cands: Sequence[Candidate], sentences: Sequence[Sentence], tagger: EntityTagger
-) -> None:
+def full_name(cand: Candidate, sentences: Iterable[Sentence], tagger: EntityTagger) -> None:
     """A person or a team named in part ('Carroll', 'Bucks') is given the full form ('Jean
     Carroll', 'Milwaukee Bucks') that another sentence of the passages writes, with that
     sentence among the ones carrying it, so a reader gets the name they can act on and its
     citation. Only where the passages give one full form: 'Biden' beside both 'Joe Biden' and
-    'Hunter Biden' stays as it is. `sentences` are the passages' other sentences (any score);
-    only those that write the partial name are tagged."""
-    for cand in cands:
-        if cand.kind not in (PERSON, ORG) or len(cand.text.split()) > 2:
-            continue
-        pattern = re.compile(rf"(?<![\w-]){re.escape(cand.text)}(?![\w-])")
-        have = {s.text for s in cand.sentences}
-        more = [s for s in sentences if s.text not in have and pattern.search(s.text)]
-        more = more[:FULL_NAME_SENTENCES]
-        forms: dict[str, list[Sentence]] = {}
-        for sent, ents in zip(more, tagger.entities([s.text for s in more]), strict=True):
-            for raw, kind in ents:
-                text = _ARTICLE.sub("", _clean_span(raw))  # "The Milwaukee Bucks" opening one
-                if kind == cand.kind and text in sent.text and _completes(cand.text, text, kind):
-                    forms.setdefault(text, []).append(sent)
-        # 'Jean Carroll' and 'E. Jean Carroll' are one form: the longest holds the others
-        longest = [f for f in forms if not any(f != g and g.endswith(" " + f) for g in forms)]
-        if len(longest) != 1:
-            continue
+    'Hunter Biden' stays as it is. `sentences`, the passages' other sentences, best first, are
+    read only for such a name, and only the first few that write it are tagged."""
+    if cand.kind not in (PERSON, ORG) or len(cand.text.split()) > 2:
+        return
+    pattern = re.compile(rf"(?<![\w-]){re.escape(cand.text)}(?![\w-])")
+    have = {s.text for s in cand.sentences}
+    writing = (s for s in sentences if s.text not in have and pattern.search(s.text))
+    more = list(islice(writing, FULL_NAME_SENTENCES))
+    forms: dict[str, list[Sentence]] = {}
+    for sent, ents in zip(more, tagger.entities([s.text for s in more]), strict=True):
+        for raw, kind in ents:
+            text = _ARTICLE.sub("", _clean_span(raw))  # "The Milwaukee Bucks" opening one
+            if kind == cand.kind and text in sent.text and _completes(cand.text, text, kind):
+                forms.setdefault(text, []).append(sent)
+    # 'Jean Carroll' and 'E. Jean Carroll' are one form: the longest holds the others
+    longest = [f for f in forms if not any(f != g and g.endswith(" " + f) for g in forms)]
+    if len(longest) == 1:
         cand.text = longest[0]
         cand.sentences.extend(s for f in forms for s in forms[f] if longest[0] in s.text)

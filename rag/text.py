@@ -139,9 +139,8 @@ def names(question: str) -> list[str]:
     first = True
     for m in _NAME.finditer(question):
         words = [re.sub(r"['’]s?$", "", w) for w in m.group(1).split()]
-        if (first and m.start() == len(question) - len(question.lstrip())) or (
-            _opens_sentence(question, m.start()) and common_word(words[0])
-        ):
+        at_start = first and m.start() == len(question) - len(question.lstrip())
+        if at_start or (_opens_sentence(question, m.start()) and common_word(words[0])):
             words = words[1:]
         first = False
         words = [w for w in words if w and w not in _NOT_NAMES]

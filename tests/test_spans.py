@@ -30,7 +30,7 @@ from rag.spans import (
     Sentence,
     asked_nouns,
     expected_type,
-    full_names,
+    full_name,
     mine,
     only_ahead,
 )
@@ -827,7 +827,7 @@ def test_a_partial_name_takes_the_full_form_another_sentence_writes(tagger: Enti
     carroll = _partial("Carroll", PERSON)
     full = Sentence("E. Jean Carroll sued Donald Trump in New York.", 0.3, "a2")
     other = Sentence("The trial went into its second week on Monday.", 0.5, "a3")
-    full_names([carroll], [other, full], tagger)
+    full_name(carroll, [other, full], tagger)
     assert carroll.text == "E. Jean Carroll"  # (spaCy tags all three words here)
     assert full in carroll.sentences  # the sentence that writes it, to cite
     assert all(carroll.text in s.text for s in carroll.sentences if s is full)
@@ -835,8 +835,8 @@ def test_a_partial_name_takes_the_full_form_another_sentence_writes(tagger: Enti
 
 def test_a_team_named_by_its_nickname_takes_its_full_name(tagger: EntityTagger) -> None:
     bucks = _partial("Bucks", ORG)
-    full_names(
-        [bucks], [Sentence("The Milwaukee Bucks beat the Miami Heat 120-105.", 0.2, "b")], tagger
+    full_name(
+        bucks, [Sentence("The Milwaukee Bucks beat the Miami Heat 120-105.", 0.2, "b")], tagger
     )
     assert bucks.text == "Milwaukee Bucks"
 
@@ -847,21 +847,21 @@ def test_a_partial_name_two_full_names_share_stays_as_it_is(tagger: EntityTagger
         Sentence("Joe Biden spoke at the White House on Tuesday.", 0.3, "a2"),
         Sentence("Hunter Biden appeared in court in Delaware.", 0.3, "a3"),
     ]
-    full_names([biden], others, tagger)
+    full_name(biden, others, tagger)
     assert biden.text == "Biden" and len(biden.sentences) == 1
 
 
 def test_only_people_and_teams_are_completed(tagger: EntityTagger) -> None:
     house = _partial("House", ORG)  # not every organisation that ends in the word is it
-    full_names(
-        [house], [Sentence("The White House said on Monday it would veto it.", 0.3, "a")], tagger
+    full_name(
+        house, [Sentence("The White House said on Monday it would veto it.", 0.3, "a")], tagger
     )
     assert house.text == "House"
     trump = _partial("Donald Trump", PERSON)  # "Will" opening a question is no first name
-    full_names([trump], [Sentence("Will Donald Trump run again in 2028?", 0.3, "a2")], tagger)
+    full_name(trump, [Sentence("Will Donald Trump run again in 2028?", 0.3, "a2")], tagger)
     assert trump.text == "Donald Trump"
     paris = _partial("Paris", PLACE)
-    full_names([paris], [Sentence("Paris, Texas, held its vote on Monday.", 0.3, "a2")], tagger)
+    full_name(paris, [Sentence("Paris, Texas, held its vote on Monday.", 0.3, "a2")], tagger)
     assert paris.text == "Paris"
 
 
