@@ -106,8 +106,8 @@ _NUMQ = re.compile(
     re.I,
 )
 _WHENQ = re.compile(
-    r"\b(when|what date|what day|which day|what time|which month|what year)\b", re.I
-)
+    r"\b(when|(?:what|which)(?: \w+)? (?:dates?|days?)|what time|which month|what year)\b", re.I
+)  # "on what two dates" too
 _WHOQ = re.compile(r"^\s*(?:and\s+)?who\b|\bname of\b|\bwhich (?:person|official|minister)\b", re.I)
 _QUOTE = re.compile(r"[“”\"]|\b(said|says|told|added|warned)\b")
 _NUMBER = re.compile(
@@ -412,6 +412,7 @@ class ExtractiveAnswerer:
                 s
                 for s in spans[1:]
                 if s.score >= RIVAL_RATIO * best.score
+                and s.kind == best.kind  # a company is no rival to a person
                 and min(len(s.articles), len(best.articles)) >= 2
                 and not set(s.articles) & set(best.articles)
             ),

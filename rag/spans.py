@@ -204,7 +204,9 @@ def expected_type(question: str) -> str | None:
         words = m.group(1).lower().split()
         if words[0] in _AUXILIARIES and m.group(0).lower().startswith("what"):
             return None  # "what did the council decide": what happened, told in sentences
-        for word in words:
+        for at, word in enumerate(words):
+            if word == "figure" and at and words[at - 1] in _FIGURES_OF_NOTE:
+                return PERSON  # "which public figure" ("which massive figure": a number)
             for nouns, kind in (
                 (_PERSON_NOUNS, PERSON),
                 (_PLACE_NOUNS, PLACE),
@@ -222,6 +224,10 @@ def expected_type(question: str) -> str | None:
     return None
 
 
+_FIGURES_OF_NOTE = frozenset(
+    "public political famous controversial prominent notable historical religious royal "
+    "cultural literary sports media business key".split()
+)
 _ONE_OF = re.compile(r"^\w+\s+of\s+(?:these|those|the following|the)\b", re.I)  # one of several
 
 

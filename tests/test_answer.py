@@ -72,6 +72,11 @@ def test_relative_date_read_against_article_date(pipeline) -> None:  # type: ign
     assert any(c.date == "2025-06-05" and "next Monday" in c.quote for c in a.citations)
 
 
+def test_a_question_for_several_dates_reads_the_relative_ones(pipeline) -> None:  # type: ignore[no-untyped-def]
+    a = pipeline.qa.ask("Starmer hosted Rutte in London in June. On what two dates?")
+    assert "Monday 9 June 2025" in a.answer  # "next Monday", in an article of Thursday 5 June
+
+
 def test_bad_questions(pipeline) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(BadQuestionError, match="empty"):
         pipeline.qa.ask("   ")

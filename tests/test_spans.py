@@ -94,6 +94,10 @@ def texts(found: Sequence[Candidate]) -> list[str]:
         ("What is the UK's total annual defence budget in pounds?", MONEY),
         ("How many dollars did the film make in its opening weekend?", MONEY),
         ("What is Tesla's share price after the split?", NUMBER),
+        # a figure of note is someone; a "massive figure" is a number
+        ("Which public figure will plead guilty to federal tax charges?", PERSON),
+        ("Which controversial figure was released from prison this week?", PERSON),
+        ("US household debt passed which massive figure this week?", THING),
     ],
 )
 def test_expected_type_of_questions_asking_for_a_thing(question: str, kind: str) -> None:
@@ -887,3 +891,24 @@ def test_a_colour_is_answered_by_a_colour_word_not_a_name(tagger: EntityTagger) 
     assert not any("NASA" in c.text or "ZTF" in c.text for c in found)
     # a question about something else is answered as before
     assert "NASA" in texts(mine("Which agency announced the comet?", comet, tagger))
+
+
+def test_articles_disagree_only_between_answers_of_one_kind() -> None:
+    from rag.extractive import ExtractiveAnswerer
+
+    def cand(text: str, kind: str, score: float, *articles: str) -> Candidate:
+        said = [
+            Sentence(f"{text} said it.", score, a, f"2023-0{i + 1}-01")
+            for i, a in enumerate(articles)
+        ]
+        for s in said:
+            s.ref = s
+        return Candidate(text, kind, score, said)
+
+    person = cand("George Santos", PERSON, 0.49, "a1", "a2")
+    company = cand("The Trump Corp.", ORG, 0.47, "a3", "a4", "a5")
+    lead, _ = ExtractiveAnswerer._lead([person, company], [])
+    assert "disagree" not in lead and lead.startswith("George Santos")
+    other = cand("Hunter Biden", PERSON, 0.47, "a3", "a4")
+    lead, _ = ExtractiveAnswerer._lead([person, other], [])
+    assert lead.startswith("The articles disagree: George Santos") and "Hunter Biden" in lead
