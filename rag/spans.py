@@ -680,7 +680,7 @@ def _consistent(
                 votes.setdefault(raw, Counter())[kind] += 1
     known = {raw: v.most_common(1)[0][0] for raw, v in votes.items()}
     for raw, kind in list(known.items()):
-        words = raw.split()
+        words = _clean_span(raw).split()  # "Jalen Hurts'": "Hurts" is Jalen Hurts
         if kind == PERSON and len(words) >= 2 and len(words[-1]) > 2:
             known[words[-1]] = PERSON
     out = []

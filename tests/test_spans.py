@@ -614,6 +614,16 @@ def test_a_name_keeps_its_kind_in_every_sentence_and_a_surname_is_its_person() -
     assert out[3] == tagged[3]  # nothing to change
 
 
+def test_a_surname_is_its_person_when_the_full_name_is_tagged_with_its_possessive() -> None:
+    texts_ = [
+        "Jalen Hurts' breakout season has enabled him to break through the salary scale.",
+        "Hurts and the Philadelphia Eagles have agreed on a five-year, $255 million deal.",
+    ]
+    tagged = [[("Jalen Hurts'", PERSON)], [("the Philadelphia Eagles", ORG)]]
+    out = spans._consistent(texts_, tagged)
+    assert ("Hurts", PERSON) in out[1]
+
+
 def test_a_national_team_is_named_by_its_country(tagger: EntityTagger) -> None:
     cup = [Sentence("Germany were knocked out of the Women's World Cup by South Korea.", 0.7, "a1")]
     assert "Germany" in texts(mine("Which team was knocked out of the World Cup?", cup, tagger))
