@@ -77,6 +77,17 @@ def test_a_question_for_several_dates_reads_the_relative_ones(pipeline) -> None:
     assert "Monday 9 June 2025" in a.answer  # "next Monday", in an article of Thursday 5 June
 
 
+def test_a_sentence_far_better_than_the_best_passages_is_quoted(pipeline) -> None:  # type: ignore[no-untyped-def]
+    # the LBC article's chunk with this sentence ranks seventh: its other sentences say little
+    a = pipeline.qa.ask(
+        "What did LBC say Britain would be forced to commit to on defence spending?"
+    )
+    assert not a.declined
+    assert any(
+        "3.5 per cent of GDP on defence within the next decade" in c.quote for c in a.citations
+    )
+
+
 def test_bad_questions(pipeline) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(BadQuestionError, match="empty"):
         pipeline.qa.ask("   ")
