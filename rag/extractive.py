@@ -36,6 +36,7 @@ import numpy as np
 from rag.answer import DECLINE_TEXT, Answer, Delta, citation_for
 from rag.dates import DAYS, MONTHS, resolve
 from rag.passages import Passage
+from rag.places import in_region, is_region
 from rag.spans import (
     COUNT,
     DATE,
@@ -299,6 +300,7 @@ class ExtractiveAnswerer:
         wants_number = bool(_NUMQ.search(question))
         wants_date = bool(_WHENQ.search(question))
         people = names(question)
+        regions = [n for n in people if is_region(n)]  # "the Middle East"
         openings = {rank for rank, p in enumerate(passages) if p.position == 0}
         cues: list[tuple[float, float, list[float]]] = []  # similarity, rank, cue bonuses
         for c, sim in zip(cands, sims, strict=True):
@@ -311,6 +313,8 @@ class ExtractiveAnswerer:
                 bonus.append(0.08)
             if people and any(mentions(c.text, p) for p in people):
                 bonus.append(0.08)
+            if regions and any(in_region(c.text, r) for r in regions):
+                bonus.append(0.08)  # the region asked about, by a place in it: "Doha
             if c.order < LEAD_SENTENCES and c.rank in openings:
                 bonus.append(LEAD_BONUS)  # a news story says what happened first
             cues.append((0.45 * max(float(sim), 0.0), 0.04 / (1 + c.rank), bonus))

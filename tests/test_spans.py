@@ -785,6 +785,16 @@ def test_geonames_knows_countries_states_and_cities_offline() -> None:
     assert places.fits("Washington", "city") and places.fits("Singapore", "city")
 
 
+def test_a_region_is_spoken_of_by_a_country_or_a_big_city_in_it() -> None:
+    assert places.is_region("Middle East") and places.is_region("Europe")
+    assert places.in_region("the situation in Doha, with Starmer condemning", "Middle East")
+    assert places.in_region("Talks in Saudi Arabia", "the Middle East")
+    assert places.in_region("talks in Paris", "Europe")
+    assert not places.in_region("talks in Paris", "Middle East")
+    assert not places.in_region("the situation in doha", "Middle East")  # no name
+    assert not places.is_region("Narnia") and not places.in_region("Doha", "Narnia")
+
+
 def test_a_which_country_question_is_not_answered_with_a_city_or_a_state() -> None:
     first = "The leaders met in New Orleans and in Texas on Monday to discuss the loan."
     second = "Kenya asked China for a $1 billion loan, its president said after the talks."
