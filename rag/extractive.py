@@ -248,6 +248,8 @@ class ExtractiveAnswerer:
                     break
                 if not any(_same(c.text, o.text) for o in chosen):
                     chosen.append(c)
+            if wants_quote:
+                chosen += _goes_on(chosen[0], pool, question, chosen)
 
         # a question that asks for a thing is answered with that thing first, or declined when
         # no sentence close enough to the question carries anything of its type
@@ -483,6 +485,25 @@ def _date_note(c: _Cand) -> str:
         return ""
     meanings = "; ".join(f"“{e}” = {meaning}" for e, meaning in found)
     return f"{meanings} (article dated {c.passage.date})"
+
+
+# the next sentence carries on the words of someone just named ("A few countries are 'not quite
+# there yet', he said")
+_GOES_ON = re.compile(
+    r"\b(?:he|she|they)\s+(?:said|says|added|told|warned|argued|insisted|noted|stressed)\b|"
+    r"^(?:He|She|They)\s+(?:said|added|told|warned|argued|insisted|noted|stressed)\b"
+)
+
+
+def _goes_on(first: _Cand, pool: list[_Cand], question: str, chosen: list[_Cand]) -> list[_Cand]:
+    """The sentence after `first` in its passage, when `first` quotes someone the question names
+    and the next one goes on with their words: the two are one quote."""
+    if not any(mentions(first.text, n) for n in names(question)):
+        return []
+    nxt = next((c for c in pool if c.rank == first.rank and c.order == first.order + 1), None)
+    if nxt is None or nxt in chosen or not _GOES_ON.search(nxt.text):
+        return []
+    return [nxt]
 
 
 def _new_names(sentence: str, question: str) -> list[str]:

@@ -97,6 +97,42 @@ def test_a_region_asked_about_is_answered_by_a_place_in_it(pipeline) -> None:  #
     assert any("Doha" in c.quote for c in a.citations)
 
 
+@pytest.mark.parametrize(
+    ("question", "said", "goes_on"),
+    [
+        (
+            "What did Pete Hegseth say about a 5% commitment ahead of the Hague summit?",
+            "almost near consensus",
+            "not quite there yet",
+        ),
+        (
+            "What did Starmer tell the BBC about setting a date for reaching 3% defence spending?",
+            "economic conditions allow",
+            "performative fantasy politics",
+        ),
+    ],
+)
+def test_a_quote_goes_on_into_the_next_sentence_that_carries_on_the_words(  # type: ignore[no-untyped-def]
+    pipeline, question: str, said: str, goes_on: str
+) -> None:
+    a = pipeline.qa.ask(question)
+    assert said in a.answer and goes_on in a.answer
+    assert any(goes_on in c.quote for c in a.citations)
+
+
+def test_a_next_sentence_without_he_said_is_no_part_of_the_quote() -> None:
+    from rag.extractive import _Cand, _goes_on
+
+    p = Passage("c0", "a0", "T", "2025-06-05", "S", "", "", "", 1.0)
+    first = _Cand("Pete Hegseth said allies were close to a deal.", p, 0, 0)
+    said = _Cand("A few countries are not there yet, he said.", p, 0, 1)
+    other = _Cand("The summit opens in The Hague on 24 June.", p, 0, 1)
+    q = "What did Pete Hegseth say about the deal?"
+    assert _goes_on(first, [first, said], q, [first]) == [said]
+    assert _goes_on(first, [first, other], q, [first]) == []
+    assert _goes_on(first, [first, said], "What did Rutte say about the deal?", [first]) == []
+
+
 def test_bad_questions(pipeline) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(BadQuestionError, match="empty"):
         pipeline.qa.ask("   ")
