@@ -109,7 +109,7 @@ _ORG_NOUNS = frozenset(
     station party organization organisation agency group union university college school
     newspaper magazine publisher studio label retailer chain store restaurant automaker band
     manufacturer startup league federation committee court council government ministry
-    department charity foundation hospital church
+    department charity foundation hospital church platform
     """.split()
 )
 _EXPLAIN = re.compile(
@@ -197,7 +197,8 @@ def expected_type(question: str) -> str | None:
     if _EXPLAIN.search(q) or _SEVERAL.search(low) or _DESCRIBE_PERSON.search(q):
         return None  # an explanation, a description, or several things at once
     for pattern, kind in _ASKS:
-        if pattern.search(low):
+        found = pattern.search(low)
+        if found and not (kind == NUMBER and _names_a_kind(found.group(0))):
             return kind
     m = _asked_which(q)
     if m:
@@ -228,6 +229,15 @@ _FIGURES_OF_NOTE = frozenset(
     "public political famous controversial prominent notable historical religious royal "
     "cultural literary sports media business key".split()
 )
+
+
+def _names_a_kind(asked: str) -> bool:
+    """'which streaming platform announced new price': a kind of organisation (or person or
+    place) is asked for before the quantity noun, which belongs to the rest of the question."""
+    words = asked.split()[1:-1]
+    return any(w in nouns for w in words for nouns in (_PERSON_NOUNS, _PLACE_NOUNS, _ORG_NOUNS))
+
+
 _ONE_OF = re.compile(r"^\w+\s+of\s+(?:these|those|the following|the)\b", re.I)  # one of several
 
 

@@ -98,6 +98,9 @@ def texts(found: Sequence[Candidate]) -> list[str]:
         ("Which public figure will plead guilty to federal tax charges?", PERSON),
         ("Which controversial figure was released from prison this week?", PERSON),
         ("US household debt passed which massive figure this week?", THING),
+        # the kind asked for comes before a quantity noun that belongs to the rest
+        ("Which streaming platform announced new price increases this week?", ORG),
+        ("Which country has the highest tax rate?", PLACE),
     ],
 )
 def test_expected_type_of_questions_asking_for_a_thing(question: str, kind: str) -> None:
