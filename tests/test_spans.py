@@ -522,6 +522,15 @@ def test_old_news_counts_less_than_the_newest(tagger: EntityTagger) -> None:
     assert texts(mine("Which tech company announced job cuts?", undated, tagger))[0] == "Meta"
 
 
+def test_a_question_about_what_is_new_weighs_news_of_last_week_less(tagger: EntityTagger) -> None:
+    # ten days older: 90 days' half-life keeps it ahead, a question about "this week" does not
+    old = Sentence("Meta announced 11,000 job cuts, the company said.", 0.9, "old", "2023-01-08")
+    new = Sentence("Microsoft announced 10,000 job cuts.", 0.6, "new", "2023-01-18")
+    assert texts(mine("Which tech company announced job cuts?", [old, new], tagger))[0] == "Meta"
+    this_week = mine("Which tech company announced job cuts this week?", [old, new], tagger)
+    assert texts(this_week)[0] == "Microsoft"
+
+
 def test_the_question_s_own_country_and_ages_are_no_answers(tagger: EntityTagger) -> None:
     states = [Sentence("Legislatures across the U.S. will debate bans, led by Florida.", 0.6, "a1")]
     assert "U.S." not in texts(mine("Which US state wants to ban mandates?", states, tagger))
