@@ -316,7 +316,7 @@ class ExtractiveAnswerer:
             if people and any(mentions(c.text, p) for p in people):
                 bonus.append(0.08)
             if regions and any(in_region(c.text, r) for r in regions):
-                bonus.append(0.08)  # the region asked about, by a place in it: "Doha
+                bonus.append(0.08)  # the region asked about, by a place in it: "Doha"
             if c.order < LEAD_SENTENCES and c.rank in openings:
                 bonus.append(LEAD_BONUS)  # a news story says what happened first
             cues.append((0.45 * max(float(sim), 0.0), 0.04 / (1 + c.rank), bonus))
