@@ -92,7 +92,7 @@ _PLACE_NOUNS = frozenset(
     """
     country nation state city town village county province region island islands continent
     capital territory district neighborhood neighbourhood borough river lake sea ocean mountain
-    volcano place location area
+    volcano place location area destination
     """.split()
 )
 # a title is asked for: news quotes it ("Everything Everywhere All at Once"); no person answers
@@ -204,7 +204,9 @@ def expected_type(question: str) -> str | None:
     if m:
         words = m.group(1).lower().split()
         if words[0] in _AUXILIARIES and m.group(0).lower().startswith("what"):
-            return None  # "what did the council decide": what happened, told in sentences
+            # "what did the council decide": what happened, told in sentences; but "what is
+            # their destination" asks for a place, "what was the venue" for one
+            return _what_is_the(words)
         for at, word in enumerate(words):
             if word == "figure" and at and words[at - 1] in _FIGURES_OF_NOTE:
                 return PERSON  # "which public figure" ("which massive figure": a number)
@@ -222,6 +224,25 @@ def expected_type(question: str) -> str | None:
                     # musicians": one of them
                     return kind if _ONE_OF.search(m.group(0)) else None
         return THING  # which song, which virus, what is it called: some named thing
+    return None
+
+
+def _what_is_the(words: list[str]) -> str | None:
+    """The kind a "what is the X" question asks for when X is a kind of person, place or
+    organisation (else None: "what is the plan" asks for an explanation)."""
+    if len(words) < 3 or words[0] not in ("is", "was", "are", "were"):
+        return None
+    if words[1] not in ("the", "its", "their", "his", "her", "this"):
+        return None
+    for word in words[2:4]:
+        for nouns, kind in (
+            (_PERSON_NOUNS, PERSON),
+            (_PLACE_NOUNS, PLACE),
+            (_FACILITY_NOUNS, FACILITY),
+            (_ORG_NOUNS, ORG),
+        ):
+            if word.strip("?") in nouns:
+                return kind
     return None
 
 

@@ -18,6 +18,7 @@ from rag import places, spans
 from rag.spans import (
     COUNT,
     DATE,
+    FACILITY,
     MONEY,
     NUMBER,
     ORG,
@@ -101,6 +102,10 @@ def texts(found: Sequence[Candidate]) -> list[str]:
         # the kind asked for comes before a quantity noun that belongs to the rest
         ("Which streaming platform announced new price increases this week?", ORG),
         ("Which country has the highest tax rate?", PLACE),
+        # "what is the X", X a kind of place, person or organisation (not "what is the plan")
+        ("The crew launched this week. What is their destination?", PLACE),
+        ("What was the venue?", FACILITY),
+        ("What is the company behind ChatGPT?", ORG),
     ],
 )
 def test_expected_type_of_questions_asking_for_a_thing(question: str, kind: str) -> None:
@@ -116,6 +121,7 @@ def test_expected_type_of_questions_asking_for_a_thing(question: str, kind: str)
         "How did the market react to the rate cut?",
         "What did Rutte say about the 2% target?",
         "What did the council decide?",
+        "What is the plan?",
         "Tell me about the summit.",
     ],
 )
