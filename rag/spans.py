@@ -112,6 +112,13 @@ _ORG_NOUNS = frozenset(
     department charity foundation hospital church platform
     """.split()
 )
+# the kinds of thing a noun of the question asks for, in the order they are tried
+_NOUN_KINDS = (
+    (_PERSON_NOUNS, PERSON),
+    (_PLACE_NOUNS, PLACE),
+    (_FACILITY_NOUNS, FACILITY),
+    (_ORG_NOUNS, ORG),
+)
 _EXPLAIN = re.compile(
     r"^\s*(?:and\s+)?(?:why|how (?:did|does|do|is|are|was|were|has|have|can|could|will|would|"
     r"should)|explain|describe|summari[sz]e|tell me about)\b|"
@@ -210,12 +217,7 @@ def expected_type(question: str) -> str | None:
         for at, word in enumerate(words):
             if word == "figure" and at and words[at - 1] in _FIGURES_OF_NOTE:
                 return PERSON  # "which public figure" ("which massive figure": a number)
-            for nouns, kind in (
-                (_PERSON_NOUNS, PERSON),
-                (_PLACE_NOUNS, PLACE),
-                (_FACILITY_NOUNS, FACILITY),
-                (_ORG_NOUNS, ORG),
-            ):
+            for nouns, kind in _NOUN_KINDS:
                 if word in nouns:
                     return kind
                 singular = {word.removesuffix("s"), word.removesuffix("es"), word[:-3] + "y"}
@@ -235,12 +237,7 @@ def _what_is_the(words: list[str]) -> str | None:
     if words[1] not in ("the", "its", "their", "his", "her", "this"):
         return None
     for word in words[2:4]:
-        for nouns, kind in (
-            (_PERSON_NOUNS, PERSON),
-            (_PLACE_NOUNS, PLACE),
-            (_FACILITY_NOUNS, FACILITY),
-            (_ORG_NOUNS, ORG),
-        ):
+        for nouns, kind in _NOUN_KINDS:
             if word.strip("?") in nouns:
                 return kind
     return None
@@ -256,7 +253,7 @@ def _names_a_kind(asked: str) -> bool:
     """'which streaming platform announced new price': a kind of organisation (or person or
     place) is asked for before the quantity noun, which belongs to the rest of the question."""
     words = asked.split()[1:-1]
-    return any(w in nouns for w in words for nouns in (_PERSON_NOUNS, _PLACE_NOUNS, _ORG_NOUNS))
+    return any(w in nouns for w in words for nouns, _ in _NOUN_KINDS)
 
 
 _ONE_OF = re.compile(r"^\w+\s+of\s+(?:these|those|the following|the)\b", re.I)  # one of several
