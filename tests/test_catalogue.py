@@ -194,6 +194,32 @@ def test_bm25_built_in_batches_is_the_index_built_at_once(tmp_path: Path, embed_
     assert whole.size == len(ids) and sorted(whole.summary.ids) == sorted(ids)
 
 
+def test_a_bm25_index_saved_with_other_parameters_is_built_again(
+    tmp_path: Path, embed_model
+) -> None:  # type: ignore[no-untyped-def]
+    """The index is built with K1 / B; one saved with other values (bm25s's own 1.5 / 0.75,
+    before they changed) is not read, so the next open rebuilds it."""
+    import json
+
+    from index.ingest import ingest
+    from rag.bm25 import K1, B, BM25Index, chunk_records
+    from rag.store import Store, fingerprint_of
+    from tests.conftest import SEEDS, make_settings
+
+    settings = make_settings(tmp_path / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    store = Store(settings.store)
+    ids = store.ids()
+    fp = fingerprint_of(ids)
+    built = BM25Index.build(chunk_records(store, ids), fp, tmp_path / "cache")
+    assert (built.retriever.bm25.k1, built.retriever.bm25.b) == (K1, B)
+    assert BM25Index.cached(tmp_path / "cache", fp) is not None
+    params = tmp_path / "cache" / fp / "params.index.json"
+    saved = json.loads(params.read_text())
+    params.write_text(json.dumps({**saved, "k1": 1.5, "b": 0.75}))
+    assert BM25Index.cached(tmp_path / "cache", fp) is None
+
+
 def test_rag_ingest_leaves_a_big_store_ready_to_serve(tmp_path: Path, seeds_copy: Path) -> None:
     """Above RAG_RETRIEVAL__REBUILD_INLINE_MAX chunks (0 here) `rag ingest` saves the BM25 index
     before it returns, so the next start opens it instead of building it; after a further
