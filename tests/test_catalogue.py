@@ -7,6 +7,7 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from rag.catalogue import Joined, JsonLines, Summary
 
@@ -157,16 +158,10 @@ def test_a_start_names_its_chunks_from_the_ledger_and_never_lists_the_store(
     assert answer.citations and not answer.declined
 
 
-def test_bm25_built_in_batches_is_the_index_built_at_once(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
-    """The index is built from records streamed a batch at a time (a vocabulary growing across
-    batches, token ids packed as they come): the same vocabulary, scores and hits as one batch."""
-    import numpy as np
-    from llama_index.core.schema import QueryBundle
-
-    import rag.bm25 as bm25_module
+def _seeds_chunks(tmp_path: Path, embed_model: Any) -> tuple[Any, list[str], str]:
+    """The seeds ingested into a store under `tmp_path`: the store, its chunk ids, their
+    fingerprint."""
     from index.ingest import ingest
-    from rag.bm25 import BM25Index, chunk_records
-    from rag.retrieval import Filters
     from rag.store import Store, fingerprint_of
     from tests.conftest import SEEDS, make_settings
 
@@ -174,7 +169,20 @@ def test_bm25_built_in_batches_is_the_index_built_at_once(tmp_path: Path, embed_
     ingest([SEEDS], settings, embed_model, progress=False)
     store = Store(settings.store)
     ids = store.ids()
-    fp = fingerprint_of(ids)
+    return store, ids, fingerprint_of(ids)
+
+
+def test_bm25_built_in_batches_is_the_index_built_at_once(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
+    """The index is built from records streamed a batch at a time (a vocabulary growing across
+    batches, token ids packed as they come): the same vocabulary, scores and hits as one batch."""
+    import numpy as np
+    from llama_index.core.schema import QueryBundle
+
+    import rag.bm25 as bm25_module
+    from rag.bm25 import BM25Index, chunk_records
+    from rag.retrieval import Filters
+
+    store, ids, fp = _seeds_chunks(tmp_path, embed_model)
     whole = BM25Index.build(chunk_records(store, ids), fp, tmp_path / "whole")
     bm25_module.BUILD_BATCH, before = 3, bm25_module.BUILD_BATCH
     try:
@@ -199,18 +207,9 @@ def test_a_bm25_index_saved_with_other_parameters_is_built_again(
 ) -> None:  # type: ignore[no-untyped-def]
     """The index is built with K1 / B; one saved with other values (bm25s's own 1.5 / 0.75,
     before they changed) is not read, so the next open rebuilds it."""
-    import json
-
-    from index.ingest import ingest
     from rag.bm25 import K1, B, BM25Index, chunk_records
-    from rag.store import Store, fingerprint_of
-    from tests.conftest import SEEDS, make_settings
 
-    settings = make_settings(tmp_path / "store")
-    ingest([SEEDS], settings, embed_model, progress=False)
-    store = Store(settings.store)
-    ids = store.ids()
-    fp = fingerprint_of(ids)
+    store, ids, fp = _seeds_chunks(tmp_path, embed_model)
     built = BM25Index.build(chunk_records(store, ids), fp, tmp_path / "cache")
     assert (built.retriever.bm25.k1, built.retriever.bm25.b) == (K1, B)
     assert BM25Index.cached(tmp_path / "cache", fp) is not None
