@@ -489,10 +489,8 @@ def _date_note(c: _Cand) -> str:
 
 # the next sentence carries on the words of someone just named ("A few countries are 'not quite
 # there yet', he said")
-_GOES_ON = re.compile(
-    r"\b(?:he|she|they)\s+(?:said|says|added|told|warned|argued|insisted|noted|stressed)\b|"
-    r"^(?:He|She|They)\s+(?:said|added|told|warned|argued|insisted|noted|stressed)\b"
-)
+_SAID = "said|added|told|warned|argued|insisted|noted|stressed"
+_GOES_ON = re.compile(rf"\b(?:he|she|they)\s+(?:{_SAID}|says)\b|^(?:He|She|They)\s+(?:{_SAID})\b")
 
 
 def _goes_on(first: _Cand, pool: list[_Cand], question: str, chosen: list[_Cand]) -> list[_Cand]:

@@ -695,6 +695,13 @@ def mine(
     return sorted(cands, key=lambda c: -c.score)
 
 
+@lru_cache(maxsize=4096)
+def _written(name: str) -> re.Pattern[str]:
+    """The name written whole: not a part of another word ("Kimmel", not "Kimmelman" or
+    "Kimmel-Jones")."""
+    return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
+
+
 def _consistent(
     texts: Sequence[str], tagged: Sequence[list[tuple[str, str]]]
 ) -> list[list[tuple[str, str]]]:
@@ -721,7 +728,7 @@ def _consistent(
             for raw, kind in known.items()
             if raw in text  # a plain look first: most names are in few of the sentences
             and raw not in have
-            and re.search(rf"(?<![\w-]){re.escape(raw)}(?![\w-])", text)
+            and _written(raw).search(text)
         ]
         out.append([*ents, *more])
     return out
@@ -1037,7 +1044,7 @@ def full_name(cand: Candidate, sentences: Iterable[Sentence], tagger: EntityTagg
     read only for such a name, and only the first few that write it are tagged."""
     if cand.kind not in (PERSON, ORG) or len(cand.text.split()) > 2:
         return
-    pattern = re.compile(rf"(?<![\w-]){re.escape(cand.text)}(?![\w-])")
+    pattern = _written(cand.text)
     have = {s.text for s in cand.sentences}
     writing = (s for s in sentences if s.text not in have and pattern.search(s.text))
     more = list(islice(writing, FULL_NAME_SENTENCES))
