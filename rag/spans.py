@@ -598,6 +598,7 @@ def mine(
     head = _asked_head(question) if expected == THING and not work else None
     named = names(question) if expected in NAMED else []
     found: dict[str, Candidate] = {}
+    forms: dict[str, Counter[str]] = {}
     tagged = _consistent([s.text for s in sentences], tagger.entities([s.text for s in sentences]))
     for sent, ents in zip(sentences, tagged, strict=True):
         # the people the question names, as this sentence's tags say ("Bills safety Damar
@@ -646,15 +647,19 @@ def mine(
                 continue  # "annual" says how often; "what year" is answered by a year
             if place and kind == PLACE and not places.fits(text, place):
                 continue
+            if kind == PERSON and _OWNED.search(text):
+                continue  # "Steven Spielberg's West Side Story" is his film, not a person
             if countries and kind == PLACE and places.country_code(text) in countries:
                 continue
             full = places.full_name(text) if kind == PLACE else text  # "S.C.": South Carolina
-            key = " ".join(_words(_ARTICLE.sub("", full)))
+            # "JPMorgan Chase" and "JP Morgan Chase": one name, however the words are spaced
+            key = "".join(_words(_ARTICLE.sub("", full)))
             if not key:
                 continue
             cand = found.setdefault(key, Candidate(text=text, kind=kind))
             if full == text:
                 cand.text = text  # the name in full where an article writes it so
+                forms.setdefault(key, Counter())[_ARTICLE.sub("", text)] += 1
             weight = sent.score * (
                 1 - PROXIMITY_WEIGHT + PROXIMITY_WEIGHT * _proximity(text, sent.text, q_terms)
             )
@@ -671,6 +676,10 @@ def mine(
             if sent not in cand.sentences:
                 cand.sentences.append(sent)
             cand.support[id(sent)] = max(weight, cand.support.get(id(sent), 0.0))
+    for key, written in forms.items():  # spelt as most sentences spell it
+        spelling = written.most_common(1)[0][0]
+        if _ARTICLE.sub("", found[key].text) != spelling:
+            found[key].text = spelling
     cands = _fold_variants(list(found.values()))
     newest = max((s.date for s in sentences if s.date), default="")
     days = RECENT_DAYS if _RECENT.search(question) else RECENCY_DAYS
@@ -864,6 +873,7 @@ _COLOURS = re.compile(
     re.I,
 )
 _ACRONYM = re.compile(r"[A-Z][A-Z.&]{1,5}")
+_OWNED = re.compile(r"\w['’]s\s+\w")  # a possessive inside a name: "Spielberg's West Side Story"
 _ASKS_YEAR = re.compile(r"\b(?:what|which) year\b", re.I)
 _YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d(?:s|\b)|['’]\d\d\b")
 _HOW_OFTEN = re.compile(r"(?:bi-?)?(?:annual|annually|daily|weekly|monthly|yearly|quarterly)", re.I)

@@ -226,6 +226,41 @@ def test_variants_fold_into_the_longest_form(tagger: EntityTagger) -> None:
     assert not any(c.text == "Bills" for c in found)
 
 
+def test_one_name_spaced_two_ways_is_one_candidate_spelt_as_most_write_it(
+    tagger: EntityTagger,
+) -> None:
+    found = mine(
+        "Which bank bought First Republic?",
+        [
+            Sentence("Regulators sold First Republic to JP Morgan Chase on Monday.", 0.8, "a1"),
+            Sentence("JPMorgan Chase bought First Republic after the seizure.", 0.7, "a2"),
+            Sentence("JPMorgan Chase will take on all of its deposits.", 0.6, "a3"),
+        ],
+        tagger,
+    )
+    banks = [c for c in found if "Morgan" in c.text]
+    assert len(banks) == 1, [c.text for c in found]
+    assert banks[0].text == "JPMorgan Chase", "as two of the three sentences spell it"
+    assert banks[0].articles == ["a1", "a2", "a3"], "the support of both spellings adds up"
+
+
+def test_a_name_with_a_possessive_inside_is_no_person(tagger: EntityTagger) -> None:
+    found = mine(
+        "Who won best actress at the Golden Globes?",
+        [
+            Sentence(
+                "Steven Spielberg's West Side Story won best picture, and Michelle Yeoh won best "
+                "actress in a musical or comedy.",
+                0.8,
+                "a1",
+            )
+        ],
+        tagger,
+    )
+    assert all("'s " not in c.text for c in found), [c.text for c in found]
+    assert "Michelle Yeoh" in [c.text for c in found]
+
+
 STARMER = [
     Sentence(
         "Prime Minister Keir Starmer will host Mark Rutte at Downing Street on Monday.", 0.8, "a1"
