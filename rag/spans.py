@@ -632,7 +632,14 @@ def mine(
                 continue  # "in pounds": a share of GDP or a bare number is no sum in pounds
             if team and kind == ORG and _ACRONYM.fullmatch(text):
                 continue  # "NBA", "NCAA", "AP": a league or an agency, not a team
-            national = team and kind == PLACE and places.country_code(text) is not None
+            # a national side is named by its country, but not where it played ("won its
+            # only World Cup in South Africa")
+            national = (
+                team
+                and kind == PLACE
+                and places.country_code(text) is not None
+                and not _VENUE.search(sent.text[: sent.text.find(text)])
+            )
             # a kind of the asked-for noun carries that noun: only its other words are new
             compound = raw in kinds_of_head and (raw, kind) not in ents
             if not (_accepts(kind, expected, where, length) or national) or (
@@ -873,6 +880,9 @@ _COLOURS = re.compile(
     re.I,
 )
 _ACRONYM = re.compile(r"[A-Z][A-Z.&]{1,5}")
+_VENUE = re.compile(
+    r"\b(?:in|at|to|from|into|across|near|outside|inside|throughout)\s+(?:the\s+)?$", re.I
+)
 _OWNED = re.compile(r"\w['’]s\s+\w")  # a possessive inside a name: "Spielberg's West Side Story"
 _ASKS_YEAR = re.compile(r"\b(?:what|which) year\b", re.I)
 _YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d(?:s|\b)|['’]\d\d\b")

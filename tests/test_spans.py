@@ -261,6 +261,24 @@ def test_a_name_with_a_possessive_inside_is_no_person(tagger: EntityTagger) -> N
     assert "Michelle Yeoh" in [c.text for c in found]
 
 
+def test_a_country_where_a_team_played_is_no_team(tagger: EntityTagger) -> None:
+    found = mine(
+        "Which team won the Women's World Cup?",
+        [
+            Sentence(
+                "The triumph came 13 years after the men's national team won its only World Cup "
+                "title in South Africa.",
+                0.9,
+                "a1",
+            ),
+            Sentence("Spain beat England 1-0 in Sydney to win the Women's World Cup.", 0.7, "a2"),
+        ],
+        tagger,
+    )
+    assert "South Africa" not in texts(found)
+    assert texts(found)[0] == "Spain", texts(found)
+
+
 STARMER = [
     Sentence(
         "Prime Minister Keir Starmer will host Mark Rutte at Downing Street on Monday.", 0.8, "a1"
