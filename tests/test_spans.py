@@ -279,6 +279,21 @@ def test_a_country_where_a_team_played_is_no_team(tagger: EntityTagger) -> None:
     assert texts(found)[0] == "Spain", texts(found)
 
 
+def test_a_sentence_about_another_year_supports_less(tagger: EntityTagger) -> None:
+    history = Sentence(
+        "Norway won the 1995 World Cup, while Japan won the trophy in 2011.",
+        0.75,
+        "a1",
+        "2023-08-04",
+    )
+    news = Sentence("Spain won the Women's World Cup on Sunday.", 0.6, "a2", "2023-08-20")
+    found = mine("Which team won the Women's World Cup?", [history, news], tagger)
+    assert texts(found)[0] == "Spain", "the news's own year, 2023, is the one asked about"
+    # a question that names a year asks about that one
+    found = mine("Which team won the 2011 Women's World Cup?", [history, news], tagger)
+    assert texts(found)[0] == "Japan", texts(found)
+
+
 STARMER = [
     Sentence(
         "Prime Minister Keir Starmer will host Mark Rutte at Downing Street on Monday.", 0.8, "a1"
