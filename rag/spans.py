@@ -683,7 +683,7 @@ def mine(
                 weight *= HEAD_BONUS  # a quoted title, as news gives one
             if compound:
                 weight *= COMPOUND_SHARE  # a name the tagger found is surer than a noun phrase
-            if asked_years and _other_year(sent.text.replace(text, " "), asked_years):
+            if asked_years and _other_year(sent.text.replace(text, " "), asked_years, sent.date):
                 weight *= OTHER_YEAR  # "Norway won the 1995 World Cup": another year's news
             if sent not in cand.sentences:
                 cand.sentences.append(sent)
@@ -890,9 +890,17 @@ _YEARS = re.compile(r"\b(?:19|20)\d\d\b")
 OTHER_YEAR = 0.7
 
 
-def _other_year(sentence: str, asked: set[str]) -> bool:
-    """The sentence names a year, and none of those asked about."""
+_YEAR_WORDS = {"this": 0, "last": -1, "next": 1}
+_RELATIVE_YEAR = re.compile(r"\b(this|last|next) year\b", re.I)
+
+
+def _other_year(sentence: str, asked: set[str], day: str = "") -> bool:
+    """The sentence names a year, and none of those asked about ("this year" in an article of
+    2022 is 2022)."""
     years = set(_YEARS.findall(sentence))
+    if day[:4].isdigit():
+        for word in _RELATIVE_YEAR.findall(sentence):
+            years.add(str(int(day[:4]) + _YEAR_WORDS[word.lower()]))
     return bool(years) and not years & asked
 
 

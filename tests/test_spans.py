@@ -292,6 +292,11 @@ def test_a_sentence_about_another_year_supports_less(tagger: EntityTagger) -> No
     # a question that names a year asks about that one
     found = mine("Which team won the 2011 Women's World Cup?", [history, news], tagger)
     assert texts(found)[0] == "Japan", texts(found)
+    # "this year" in last year's article is last year
+    old = Sentence("Ukraine won this year's song contest.", 0.75, "a3", "2022-12-30")
+    new = Sentence("Sweden won the contest on Saturday night.", 0.6, "a4", "2023-01-10")
+    found = mine("Which country won the song contest?", [old, new], tagger)
+    assert texts(found)[0] == "Sweden", texts(found)
 
 
 STARMER = [
