@@ -607,6 +607,7 @@ def mine(
         # the people the question names, as this sentence's tags say ("Bills safety Damar
         # Hamlin"), not an organisation ("Keir Starmer hosted NATO" says nothing of NATO's chief)
         people = [n for n in named if any(k == PERSON and n in raw for raw, k in ents)]
+        years = _years_in(sent.text, sent.date) if asked_years else set()
         titles = _quoted_titles(sent.text) if work else []
         kinds_of_head = _compounds(sent.text, head, q_terms, ents) if head and not colour else []
         colours = _COLOURS.findall(sent.text) if colour else []
@@ -683,8 +684,10 @@ def mine(
                 weight *= HEAD_BONUS  # a quoted title, as news gives one
             if compound:
                 weight *= COMPOUND_SHARE  # a name the tagger found is surer than a noun phrase
-            if asked_years and _other_year(sent.text.replace(text, " "), asked_years, sent.date):
-                weight *= OTHER_YEAR  # "Norway won the 1995 World Cup": another year's news
+            # "Norway won the 1995 World Cup": another year's news (the year answered aside)
+            other = years - _years_in(text, sent.date) if years else years
+            if other and not other & asked_years:
+                weight *= OTHER_YEAR
             if sent not in cand.sentences:
                 cand.sentences.append(sent)
             cand.support[id(sent)] = max(weight, cand.support.get(id(sent), 0.0))
@@ -894,14 +897,13 @@ _YEAR_WORDS = {"this": 0, "last": -1, "next": 1}
 _RELATIVE_YEAR = re.compile(r"\b(this|last|next) year\b", re.I)
 
 
-def _other_year(sentence: str, asked: set[str], day: str = "") -> bool:
-    """The sentence names a year, and none of those asked about ("this year" in an article of
-    2022 is 2022)."""
-    years = set(_YEARS.findall(sentence))
+def _years_in(text: str, day: str = "") -> set[str]:
+    """The years a text names, "this year" in an article of 2022 being 2022."""
+    years = set(_YEARS.findall(text))
     if day[:4].isdigit():
-        for word in _RELATIVE_YEAR.findall(sentence):
+        for word in _RELATIVE_YEAR.findall(text):
             years.add(str(int(day[:4]) + _YEAR_WORDS[word.lower()]))
-    return bool(years) and not years & asked
+    return years
 
 
 _VENUE = re.compile(
