@@ -62,7 +62,13 @@ GOLD_METRICS = (
     "citation_grounded",
     "decline_accuracy",
 )
-REALTIMEQA_METRICS = (*(f"answer_recall@{k}" for k in KS), "choice_correct")
+# short_answer_correct: the short answer alone (what a reader sees first) names the right choice
+# and no other; choice_correct reads the whole answer, quotes included
+REALTIMEQA_METRICS = (
+    *(f"answer_recall@{k}" for k in KS),
+    "choice_correct",
+    "short_answer_correct",
+)
 STAGES = ("retrieve", "generate", "total")
 
 Progress = Callable[[int, int, "QuestionResult"], None]
@@ -76,6 +82,7 @@ class QuestionResult:
     answerable: bool
     reference: str
     response: str = ""
+    short_answer: str | None = None
     declined: bool = False
     citations: list[dict[str, Any]] = field(default_factory=list)
     standalone_question: str | None = None
@@ -187,11 +194,16 @@ def evaluate_question(
             decline_accuracy=0.0,
         )
         if realtimeqa:
-            s.update({f"answer_recall@{k}": None for k in KS}, choice_correct=0.0)
+            s.update(
+                {f"answer_recall@{k}": None for k in KS},
+                choice_correct=0.0,
+                short_answer_correct=0.0,
+            )
         res.scores = s
         return res, passages
 
     res.response = answer.answer
+    res.short_answer = answer.short_answer
     res.declined = answer.declined
     res.citations = [c.model_dump() for c in answer.citations]
     res.standalone_question = answer.standalone_question
@@ -227,6 +239,10 @@ def evaluate_question(
             s[f"answer_recall@{k}"] = float(metrics.answer_in_passages(rec.answers, texts, k))
         s["choice_correct"] = float(
             not answer.declined and metrics.names_choice(answer.answer, rec.choices, rec.answers)
+        )
+        s["short_answer_correct"] = float(
+            bool(answer.short_answer)
+            and metrics.names_choice(answer.short_answer or "", rec.choices, rec.answers)
         )
     res.scores = s
     return res, passages

@@ -40,7 +40,7 @@ def _tag_columns(overall: dict[str, Any]) -> list[str]:
     """The metrics shown per tag: the headline ones, and RealTimeQA's answer figures."""
     cols = [c for c in HEADLINE if c in overall]
     if "choice_correct" in overall:
-        cols += ["answer_recall@5", "answer_recall@10", "choice_correct"]
+        cols += ["answer_recall@5", "answer_recall@10", "choice_correct", "short_answer_correct"]
     return cols
 
 

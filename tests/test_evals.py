@@ -514,6 +514,9 @@ def test_realtimeqa_run_on_its_own_collection(
     assert s["answer_recall@5"] == 1.0 and s["answer_recall@10"] == 1.0
     assert s["hit_rate@5"] == 1.0
     assert s["choice_correct"] == 1.0, run.results[0].response
+    # the short answer alone, what a reader sees first, names the team
+    assert "Buffalo Bills" in (run.results[0].short_answer or "")
+    assert s["short_answer_correct"] == 1.0
     assert run.aggregates["overall"]["choice_correct"] == 1.0
     assert "1 of 1 answerable questions" in run.notes[0]
 
