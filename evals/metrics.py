@@ -104,7 +104,8 @@ def normalize(text: str) -> str:
 
 
 def _pattern(form: str) -> re.Pattern[str]:
-    norm = normalize(form)
+    # a title's quotation marks are no part of it: "The Road" is named by The Road
+    norm = re.sub(r'^["\'](.+)["\']$', r"\1", normalize(form))
     pre = ""
     if norm[:1].isdigit():
         pre = r"(?<![\w])(?<!\d[.,])"  # not "3.5%" for "5%", not "12%" for "2%"

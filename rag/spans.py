@@ -524,6 +524,7 @@ _KIND_NOUNS = _PERSON_NOUNS | _PLACE_NOUNS | _FACILITY_NOUNS | _ORG_NOUNS
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.I)
 _POSSESSIVE = re.compile(r"['’]s$")
 _TRAILING = re.compile(r"(?:\s+(?:to|and|or|of|in|on|at|for|from|by|with|the|a|an))+$", re.I)
+_WEEKDAYS = frozenset(d.title() for d in DAYS)
 _GENERIC = frozenset("the of and new us u.s. uk united".split())
 
 
@@ -618,6 +619,8 @@ def mine(
             if colour and raw not in colours:
                 continue  # no name is a colour
             text = _clean_span(raw)
+            if kind == PERSON and len(text.split()) > 2 and text.split()[-1] in _WEEKDAYS:
+                text = text.rsplit(" ", 1)[0]  # "Tucker Carlson Wednesday" (not "Jeff Saturday")
             if not text or text not in sent.text:
                 continue
             if kind in (PERCENT, MONEY):
@@ -688,6 +691,8 @@ def mine(
             other = years - _years_in(text, sent.date) if years else years
             if other and not other & asked_years:
                 weight *= OTHER_YEAR
+            if (kind in (NUMBER, MONEY, PERCENT) or length) and _superseded(text, sent.text):
+                weight *= SUPERSEDED  # "moved from 100 seconds to 90 seconds": no longer so
             if sent not in cand.sentences:
                 cand.sentences.append(sent)
             cand.support[id(sent)] = max(weight, cand.support.get(id(sent), 0.0))
@@ -699,8 +704,10 @@ def mine(
     days = RECENT_DAYS if _RECENT.search(question) else RECENCY_DAYS
     for c in cands:
         # the best-supporting sentence, more for each further article that carries it (its
-        # best sentence), less for what is old news beside the newest retrieved articles, for
-        # what the whole conversation is about (in most sentences) and for relative dates
+        # best sentence), less for what is old news beside the newest retrieved articles and for
+        # relative dates. (What most sentences name is not made less: the passages are about
+        # the answer as often as about the question's subject, which the question names and
+        # is set aside above; halving it lost "Israel" to "Lebanon" for the Hamas attack.)
         best: dict[str, float] = {}
         for sent in c.sentences:
             weight = c.support[id(sent)] * _recency(sent.date, newest, days)
@@ -711,8 +718,6 @@ def mine(
             + AGGREGATION * sum(weights[1 : 1 + AGGREGATE_ARTICLES])
             + CORROBORATION * min(len(weights) - 1, 3)
         )
-        if len(sentences) >= 6 and len(c.sentences) >= TOPIC_SHARE * len(sentences):
-            c.score *= 0.5
         if c.kind == DATE and _RELATIVE.fullmatch(_ARTICLE.sub("", c.text.lower())):
             c.score *= 0.7
     return sorted(cands, key=lambda c: -c.score)
@@ -928,6 +933,29 @@ def _quoted_titles(sentence: str) -> list[str]:
     return out
 
 
+# a figure a change started from ("moved from 100 seconds to midnight to 90 seconds", "rose
+# from 3% to 5%"): what was, where the question asks what is
+SUPERSEDED = 0.5
+_FROM = re.compile(
+    r"\bfrom\s+(?:(?:about|around|nearly|roughly|almost|some|just|over|under|more than|less "
+    r"than|an estimated)\s+)?$",
+    re.I,
+)
+_TO_FIGURE = re.compile(
+    rf"^[^.;]{{0,30}}?\bto\s+(?:[^\s.;]+\s+){{0,4}}?(?:[$£€]?\d|(?:{_NUMBER_WORDS})\b)", re.I
+)
+
+
+def _superseded(span: str, sentence: str) -> bool:
+    """The figure a change is told from: "from" before it and "to" another figure after."""
+    at = sentence.find(span)
+    return (
+        at >= 0
+        and _FROM.search(sentence[:at]) is not None
+        and _TO_FIGURE.match(sentence[at + len(span) :]) is not None
+    )
+
+
 def _modifies(span: str, sentence: str, noun: str | None) -> bool:
     """A number made into "N-time" ("the seven-time Super Bowl winner") says how often someone
     did something, and counts no seasons or games (only "how many times")."""
@@ -974,7 +1002,6 @@ _RECENT = re.compile(
     re.I,
 )
 CORROBORATION = 0.05  # per further article that carries the span (up to three)
-TOPIC_SHARE = 0.5  # a span in this share of the sentences is the topic, not the answer
 _RELATIVE = re.compile(
     r"(?:(?:this|last|next|that|the) )?(?:"
     + "|".join((*DAYS, "today", "yesterday", "tomorrow", "week", "weekend", "month", "year"))

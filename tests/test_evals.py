@@ -263,6 +263,10 @@ def test_choice_naming() -> None:
         "The Buffalo Bills played the Cincinnati Bengals.", choices, ["Buffalo Bills"]
     )
     assert not metrics.names_choice("He plays in New York.", choices, ["Buffalo Bills"])
+    # a title named without its quotation marks is still named
+    novels = ['"The Road"', "“Blood Meridian”"]
+    assert metrics.names_choice("The Road [1].", novels, ['"The Road"'])
+    assert not metrics.names_choice("The Road and Blood Meridian", novels, ['"The Road"'])
     variants = ["BQ.1", "BA.5", "BQ.1.1", "XBB.1.5"]
     assert metrics.names_choice("XBB.1.5 is dominant", variants, ["XBB.1.5"])
     assert not metrics.names_choice("BQ.1.1 is dominant", variants, ["BQ.1"])

@@ -299,6 +299,50 @@ def test_a_sentence_about_another_year_supports_less(tagger: EntityTagger) -> No
     assert texts(found)[0] == "Sweden", texts(found)
 
 
+def test_the_figure_a_change_started_from_supports_less(tagger: EntityTagger) -> None:
+    moved = Sentence(
+        "The clock moved forward from 100 seconds to midnight to 90 seconds to midnight.",
+        0.7,
+        "a1",
+    )
+    found = mine("The clock was set to how many seconds to midnight?", [moved], tagger)
+    assert texts(found)[0] == "90 seconds", texts(found)
+    rose = Sentence("Inflation rose from 3.1% in March to 4.2% in April.", 0.7, "a1")
+    found = mine("What percentage was inflation in April?", [rose], tagger)
+    assert texts(found)[0] == "4.2%", texts(found)
+    # a place a journey starts from is not a figure: nothing is made less
+    assert not spans._superseded("London", "She flew from London to Paris on Monday.")
+
+
+def test_what_most_sentences_name_can_be_the_answer(tagger: EntityTagger) -> None:
+    # the week's passages are all about the country attacked, which the question does not name
+    attack = [
+        Sentence(f"Hamas launched an attack on Israel, {what}.", 0.6, f"a{i}", "2023-10-12")
+        for i, what in enumerate(["officials said", "the army said", "witnesses said"])
+    ]
+    border = Sentence(
+        "The Lebanon border has seen sporadic violence since the attack by Hamas.",
+        0.62,
+        "b",
+        "2023-10-12",
+    )
+    others = [
+        Sentence(f"Israel's {who} spoke on Thursday.", 0.4, f"c{i}", "2023-10-12")
+        for i, who in enumerate(["president", "prime minister"])
+    ]
+    found = mine("Which country was attacked by Hamas?", [*attack, border, *others], tagger)
+    assert texts(found)[0] == "Israel", texts(found)
+
+
+def test_a_weekday_after_a_full_name_is_no_part_of_it(tagger: EntityTagger) -> None:
+    # (the small model tags "Tucker Carlson Wednesday" as one person here)
+    said = Sentence(
+        "Fox News parted ways with host Tucker Carlson Wednesday, the network said.", 0.7, "a"
+    )
+    found = mine("Which Fox News host is leaving?", [said], tagger)
+    assert texts(found)[:1] == ["Tucker Carlson"], texts(found)
+
+
 STARMER = [
     Sentence(
         "Prime Minister Keir Starmer will host Mark Rutte at Downing Street on Monday.", 0.8, "a1"
