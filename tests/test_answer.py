@@ -466,3 +466,33 @@ def test_an_articles_opening_sentences_weigh_a_little_more(embed_model: Any) -> 
     )
     assert first == pytest.approx(second + LEAD_BONUS)
     assert Passage("x", "a", "T", "", "", "", "", "t", 1.0).position is None
+
+
+def test_a_sentence_naming_the_kind_asked_for_is_worth_more_as_a_quote(
+    embed_model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For "which company", a sentence that names a company is worth TYPED_BONUS more when the
+    quotes are chosen: one that only repeats the question's words must come closer to the best."""
+    import rag.extractive as extractive
+
+    won = "Siemens won the contract to build the new bridge, the council said on Monday."
+    words = "The contract to build the new bridge was the largest the council has ever awarded."
+    passages = [
+        _p(1, won),
+        _p(2, words),
+        _p(
+            3,
+            "The new bridge contract was awarded after a long contest, and building starts next year.",
+        ),
+        _p(
+            4, "Councillors said the contract to build the new bridge would bring hundreds of jobs."
+        ),
+        _p(5, "Bechtel had also bid for the contract to build the new bridge, the council said."),
+    ]
+    question = "Which company won the contract to build the new bridge?"
+    answerer = extractive.ExtractiveAnswerer(embed_model)
+    answer = answerer.answer(question, passages)
+    assert answer.short_answer == "Siemens"
+    assert [c.quote for c in answer.citations] == [won]
+    monkeypatch.setattr(extractive, "TYPED_BONUS", 0.0)
+    assert [c.quote for c in answerer.answer(question, passages).citations] == [won, words]
