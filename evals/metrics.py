@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 from llama_index.core.evaluation.retrieval.metrics import MRR, HitRate
 
+from rag import places
 from rag.answer import SUPPORT_MIN, overlap
 from rag.text import fold, percent_signs
 
@@ -335,8 +336,9 @@ def answer_in_passages(answers: Sequence[str], passages: Sequence[str], k: int) 
 
 
 def names_choice(answer: str, choices: Sequence[str], correct: Sequence[str]) -> bool:
-    """The answer contains the correct choice's text and none of the other choices' (a wrong
-    choice that only occurs inside the correct one, e.g. "Bills" in "Buffalo Bills", is ignored)."""
+    """The answer contains the correct choice's text (a country: any of its names) and none of
+    the other choices' (a wrong choice that only occurs inside the correct one, e.g. "Bills" in
+    "Buffalo Bills", is ignored)."""
     norm = normalize(answer)
     found = False
     for c in correct:
@@ -345,6 +347,11 @@ def names_choice(answer: str, choices: Sequence[str], correct: Sequence[str]) ->
             if pat.search(norm):
                 found = True
                 norm = pat.sub(" ", norm)
+    if not found:
+        # a country is named by any of its names: "Britain" names the United Kingdom (the
+        # other choices are still read by their own words only)
+        codes = {code for c in correct if (code := places.country_code(c.strip()))}
+        found = bool(codes & places.countries_in(answer))
     if not found:
         return False
     wrong = [c for c in choices if c.strip() and c not in correct]

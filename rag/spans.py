@@ -668,6 +668,10 @@ def mine(
             full = places.full_name(text) if kind == PLACE else text  # "S.C.": South Carolina
             # "JPMorgan Chase" and "JP Morgan Chase": one name, however the words are spaced
             key = "".join(_words(_ARTICLE.sub("", full)))
+            # "Britain", "the U.K." and "the United Kingdom": one country, however it is called
+            code = places.country_code(text) if kind == PLACE else None
+            if code is not None:
+                key = f"country:{code}"
             if not key:
                 continue
             cand = found.setdefault(key, Candidate(text=text, kind=kind))

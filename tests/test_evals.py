@@ -263,6 +263,11 @@ def test_choice_naming() -> None:
         "The Buffalo Bills played the Cincinnati Bengals.", choices, ["Buffalo Bills"]
     )
     assert not metrics.names_choice("He plays in New York.", choices, ["Buffalo Bills"])
+    # a country is named by any of its names; a wrong choice still by its own words
+    countries = ["United Kingdom", "France", "Ireland"]
+    assert metrics.names_choice("Britain [1].", countries, ["United Kingdom"])
+    assert not metrics.names_choice("Britain and France [1].", countries, ["United Kingdom"])
+    assert not metrics.names_choice("Paris [1].", countries, ["United Kingdom"])
     # a title named without its quotation marks is still named
     novels = ['"The Road"', "“Blood Meridian”"]
     assert metrics.names_choice("The Road [1].", novels, ['"The Road"'])

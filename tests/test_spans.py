@@ -1067,3 +1067,17 @@ def test_articles_disagree_only_between_answers_of_one_kind() -> None:
     other = cand("Hunter Biden", PERSON, 0.47, "a3", "a4")
     lead, _ = ExtractiveAnswerer._lead([person, other], [])
     assert lead.startswith("The articles disagree: George Santos") and "Hunter Biden" in lead
+
+
+def test_a_country_is_one_candidate_under_all_its_names(tagger: EntityTagger) -> None:
+    said = [
+        Sentence(
+            "Liz Truss became Britain's third female prime minister.", 0.7, "a1", "2022-09-05"
+        ),
+        Sentence(
+            "Truss became prime minister of the United Kingdom on Tuesday.", 0.6, "a2", "2022-09-06"
+        ),
+    ]
+    found = mine("Liz Truss became prime minister of which country?", said, tagger)
+    assert len([c for c in found if c.kind == PLACE]) == 1, texts(found)
+    assert len(found[0].sentences) == 2  # its support from both articles
