@@ -635,6 +635,12 @@ def mine(
                 text, length = in_unit, True
             if expected == COUNT and kind == NUMBER and _modifies(text, sent.text, noun):
                 continue  # "the seven-time Super Bowl winner" played no seven seasons
+            if (
+                kind == NUMBER
+                and text.lower() == "one"
+                and not (noun and _counts_noun(text, sent.text, noun))
+            ):
+                continue  # "one of the most watched", "one sitting": a word, not a figure
             if currency and kind != MONEY:
                 continue  # "in pounds": a share of GDP or a bare number is no sum in pounds
             if team and kind == ORG and _ACRONYM.fullmatch(text):

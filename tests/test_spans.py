@@ -1081,3 +1081,14 @@ def test_a_country_is_one_candidate_under_all_its_names(tagger: EntityTagger) ->
     found = mine("Liz Truss became prime minister of which country?", said, tagger)
     assert len([c for c in found if c.kind == PLACE]) == 1, texts(found)
     assert len(found[0].sentences) == 2  # its support from both articles
+
+
+def test_one_is_a_count_only_of_the_thing_counted(tagger: EntityTagger) -> None:
+    said = [
+        Sentence("More viewers watched the game in one sitting than any show before.", 0.8, "a1"),
+        Sentence("About 113 million viewers watched the game on Sunday.", 0.5, "a2"),
+    ]
+    found = mine("How many viewers watched the game?", said, tagger)
+    assert "113 million" in texts(found)[0] and "one" not in texts(found), texts(found)
+    medal = [Sentence("She won one gold medal at the Games.", 0.7, "a1")]
+    assert texts(mine("How many gold medals did she win?", medal, tagger))[:1] == ["one"]
