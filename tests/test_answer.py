@@ -496,3 +496,38 @@ def test_a_sentence_naming_the_kind_asked_for_is_worth_more_as_a_quote(
     assert [c.quote for c in answer.citations] == [won]
     monkeypatch.setattr(extractive, "TYPED_BONUS", 0.0)
     assert [c.quote for c in answerer.answer(question, passages).citations] == [won, words]
+
+
+def test_a_close_contender_is_quoted_too(embed_model: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A candidate of the best one's kind that is nearly as well supported (CONTENDER_RATIO)
+    has its best sentence quoted, even from a passage below the quoted six: the reader sees
+    what else the articles name. Further behind, or with no contenders allowed, it is not."""
+    import rag.extractive as extractive
+
+    siemens = "Siemens won the contract to build the new bridge, the council said on Monday."
+    words = "The contract to build the new bridge was the largest the council has ever awarded."
+    bechtel = "Bechtel won the contract to build the bridge, a rival report said on Tuesday."
+    passages = [
+        _p(1, siemens),
+        _p(2, words),
+        _p(
+            3, "The new bridge contract was awarded after a long contest, and building starts soon."
+        ),
+        _p(
+            4, "Councillors said the contract to build the new bridge would bring hundreds of jobs."
+        ),
+        _p(5, "Work on the new bridge will close the river road for two years, the council said."),
+        _p(6, "The old bridge was built in 1890 and has been closed to lorries since 2019."),
+        _p(7, bechtel),  # below the six passages quoted from
+    ]
+    question = "Which company won the contract to build the new bridge?"
+    answerer = extractive.ExtractiveAnswerer(embed_model)
+    answer = answerer.answer(question, passages)
+    assert answer.short_answer == "Siemens"
+    assert [c.quote for c in answer.citations] == [siemens, words, bechtel]
+    assert answer.answer.startswith("Siemens [1]. ")
+    monkeypatch.setattr(extractive, "CONTENDER_RATIO", 0.95)  # Bechtel is ~0.83 of Siemens
+    assert [c.quote for c in answerer.answer(question, passages).citations] == [siemens, words]
+    monkeypatch.setattr(extractive, "CONTENDER_RATIO", 0.8)
+    monkeypatch.setattr(extractive, "CONTENDERS", 0)
+    assert [c.quote for c in answerer.answer(question, passages).citations] == [siemens, words]
