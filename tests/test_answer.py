@@ -468,6 +468,24 @@ def test_an_articles_opening_sentences_weigh_a_little_more(embed_model: Any) -> 
     assert Passage("x", "a", "T", "", "", "", "", "t", 1.0).position is None
 
 
+_BRIDGE = "Which company won the contract to build the new bridge?"
+_SIEMENS = "Siemens won the contract to build the new bridge, the council said on Monday."
+_WORDS = "The contract to build the new bridge was the largest the council has ever awarded."
+
+
+def _bridge(*more: str) -> list[Passage]:
+    """Passages about a bridge contract: Siemens won it, three more only share the question's
+    words, then `more`."""
+    texts = [
+        _SIEMENS,
+        _WORDS,
+        "The new bridge contract was awarded after a long contest, and building starts next year.",
+        "Councillors said the contract to build the new bridge would bring hundreds of jobs.",
+        *more,
+    ]
+    return [_p(i, t) for i, t in enumerate(texts, 1)]
+
+
 def test_a_sentence_naming_the_kind_asked_for_is_worth_more_as_a_quote(
     embed_model: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -475,27 +493,15 @@ def test_a_sentence_naming_the_kind_asked_for_is_worth_more_as_a_quote(
     quotes are chosen: one that only repeats the question's words must come closer to the best."""
     import rag.extractive as extractive
 
-    won = "Siemens won the contract to build the new bridge, the council said on Monday."
-    words = "The contract to build the new bridge was the largest the council has ever awarded."
-    passages = [
-        _p(1, won),
-        _p(2, words),
-        _p(
-            3,
-            "The new bridge contract was awarded after a long contest, and building starts next year.",
-        ),
-        _p(
-            4, "Councillors said the contract to build the new bridge would bring hundreds of jobs."
-        ),
-        _p(5, "Bechtel had also bid for the contract to build the new bridge, the council said."),
-    ]
-    question = "Which company won the contract to build the new bridge?"
+    passages = _bridge(
+        "Bechtel had also bid for the contract to build the new bridge, the council said."
+    )
     answerer = extractive.ExtractiveAnswerer(embed_model)
-    answer = answerer.answer(question, passages)
+    answer = answerer.answer(_BRIDGE, passages)
     assert answer.short_answer == "Siemens"
-    assert [c.quote for c in answer.citations] == [won]
+    assert [c.quote for c in answer.citations] == [_SIEMENS]
     monkeypatch.setattr(extractive, "TYPED_BONUS", 0.0)
-    assert [c.quote for c in answerer.answer(question, passages).citations] == [won, words]
+    assert [c.quote for c in answerer.answer(_BRIDGE, passages).citations] == [_SIEMENS, _WORDS]
 
 
 def test_a_close_contender_is_quoted_too(embed_model: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -504,30 +510,19 @@ def test_a_close_contender_is_quoted_too(embed_model: Any, monkeypatch: pytest.M
     what else the articles name. Further behind, or with no contenders allowed, it is not."""
     import rag.extractive as extractive
 
-    siemens = "Siemens won the contract to build the new bridge, the council said on Monday."
-    words = "The contract to build the new bridge was the largest the council has ever awarded."
     bechtel = "Bechtel won the contract to build the bridge, a rival report said on Tuesday."
-    passages = [
-        _p(1, siemens),
-        _p(2, words),
-        _p(
-            3, "The new bridge contract was awarded after a long contest, and building starts soon."
-        ),
-        _p(
-            4, "Councillors said the contract to build the new bridge would bring hundreds of jobs."
-        ),
-        _p(5, "Work on the new bridge will close the river road for two years, the council said."),
-        _p(6, "The old bridge was built in 1890 and has been closed to lorries since 2019."),
-        _p(7, bechtel),  # below the six passages quoted from
-    ]
-    question = "Which company won the contract to build the new bridge?"
+    passages = _bridge(
+        "Work on the new bridge will close the river road for two years, the council said.",
+        "The old bridge was built in 1890 and has been closed to lorries since 2019.",
+        bechtel,  # below the six passages quoted from
+    )
     answerer = extractive.ExtractiveAnswerer(embed_model)
-    answer = answerer.answer(question, passages)
+    answer = answerer.answer(_BRIDGE, passages)
     assert answer.short_answer == "Siemens"
-    assert [c.quote for c in answer.citations] == [siemens, words, bechtel]
+    assert [c.quote for c in answer.citations] == [_SIEMENS, _WORDS, bechtel]
     assert answer.answer.startswith("Siemens [1]. ")
     monkeypatch.setattr(extractive, "CONTENDER_RATIO", 0.95)  # Bechtel is ~0.83 of Siemens
-    assert [c.quote for c in answerer.answer(question, passages).citations] == [siemens, words]
+    assert [c.quote for c in answerer.answer(_BRIDGE, passages).citations] == [_SIEMENS, _WORDS]
     monkeypatch.setattr(extractive, "CONTENDER_RATIO", 0.8)
     monkeypatch.setattr(extractive, "CONTENDERS", 0)
-    assert [c.quote for c in answerer.answer(question, passages).citations] == [siemens, words]
+    assert [c.quote for c in answerer.answer(_BRIDGE, passages).citations] == [_SIEMENS, _WORDS]
