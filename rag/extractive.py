@@ -421,7 +421,7 @@ class ExtractiveAnswerer:
             if c.score >= MINE_MIN and on_topic(c)
         ]
         found = mine(question, sentences, self.tagger, expected)
-        found = [s for s in found if max(x.score for x in s.sentences) >= SPAN_MIN]
+        found = [s for s in found if _best(s).score >= SPAN_MIN]
         if found:  # 'Carroll': 'Jean Carroll', as another sentence writes the name
 
             def rest() -> Iterator[Sentence]:  # read only for a partial name, best first
@@ -465,8 +465,8 @@ class ExtractiveAnswerer:
         if rival is None:
             lead = f"{best.text} {cite(best)}."
         else:
-            first = max(best.sentences, key=lambda s: s.score).date or "undated"
-            second = max(rival.sentences, key=lambda s: s.score).date or "undated"
+            first = _best(best).date or "undated"
+            second = _best(rival).date or "undated"
             lead = (
                 f"The articles disagree: {best.text} {cite(best)} ({first}); "
                 f"{rival.text} {cite(rival)} ({second})."
@@ -496,8 +496,9 @@ class ExtractiveAnswerer:
         return Answer(answer=text, declined=True, related=related, **base)
 
 
-def _best(span: Candidate) -> float:
-    return max(s.score for s in span.sentences)
+def _best(span: Candidate) -> Sentence:
+    """The sentence that supports a span most closely."""
+    return max(span.sentences, key=lambda s: s.score)
 
 
 def _date_note(c: _Cand) -> str:
