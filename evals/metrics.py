@@ -122,18 +122,29 @@ def fact_found(forms: Sequence[str], text: str) -> bool:
     return any(f.strip() and _pattern(f).search(norm) is not None for f in forms)
 
 
+_CITED = re.compile(r"\s*\[\d+\]")
+
+
+def prose(answer: str) -> str:
+    """An answer's words without its citation markers: "[4]" points at a source, it does not
+    say "4" (read as a number, "three [4]." named both three and four)."""
+    return _CITED.sub("", answer)
+
+
 def key_fact_recall(key_facts: Sequence[Sequence[str]], answer: str) -> float | None:
-    """Share of the key facts found in the answer; None when there are no key facts."""
+    """Share of the key facts found in the answer (its prose, not its citation markers); None
+    when there are no key facts."""
     if not key_facts:
         return None
-    return sum(fact_found(forms, answer) for forms in key_facts) / len(key_facts)
+    text = prose(answer)
+    return sum(fact_found(forms, text) for forms in key_facts) / len(key_facts)
 
 
 def reference_overlap(reference: str, answer: str) -> float | None:
     """Share of the reference answer's content words (stemmed) that the answer contains."""
     if not reference.strip():
         return None
-    return overlap(reference, answer)
+    return overlap(reference, prose(answer))
 
 
 # --- retrieval -------------------------------------------------------------------------------------
@@ -338,7 +349,8 @@ def answer_in_passages(answers: Sequence[str], passages: Sequence[str], k: int) 
 def names_choice(answer: str, choices: Sequence[str], correct: Sequence[str]) -> bool:
     """The answer contains the correct choice's text (a country: any of its names) and none of
     the other choices' (a wrong choice that only occurs inside the correct one, e.g. "Bills" in
-    "Buffalo Bills", is ignored)."""
+    "Buffalo Bills", is ignored). Citation markers are not read: "[2]" names no "Two"."""
+    answer = prose(answer)
     norm = normalize(answer)
     found = False
     for c in correct:

@@ -109,6 +109,17 @@ def test_key_fact_recall_counts_facts_not_forms() -> None:
     assert metrics.key_fact_recall([["almost near consensus"]], "“Almost near consensus”") == 1.0
 
 
+def test_citation_markers_name_no_number() -> None:
+    """ "three [4]." says three: its marker points at the fourth source and answers no "4"."""
+    assert metrics.key_fact_recall([["4", "four"]], "three [4].") == 0.0
+    assert metrics.key_fact_recall([["4", "four"]], "four [1][2].") == 1.0
+    assert metrics.key_fact_recall([["4"]], "It had 4 [1] and more [2].") == 1.0
+    choices = ["Two", "Four", "Six", "Eight"]
+    assert metrics.names_choice("six centuries [2][4].", choices, ["Six"])
+    assert not metrics.names_choice("six centuries [2], not two [4].", choices, ["Six"])
+    assert not metrics.names_choice("Resigned [6].", choices, ["Six"])
+
+
 def test_reference_overlap() -> None:
     assert metrics.reference_overlap("", "x") is None
     assert (
