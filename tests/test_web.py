@@ -108,7 +108,10 @@ def test_ask_click_citation_and_see_the_quote(page: Page, tmp_path: Path) -> Non
     assert "almost near consensus" in page.locator("#chat").inner_text()
     assert "Sources:" in page.locator("#chat").inner_text()
 
-    link.click()
+    # the citation after the quote opens its source with the quoted sentence marked
+    chat = page.locator("#chat").inner_text()
+    n = chat[chat.index("almost near consensus") :].split("[", 1)[1].split("]", 1)[0]
+    page.locator(f'#chat a[href="#cite-0-{n}"]').first.click()
     mark = page.locator("#source-panel mark").first
     mark.wait_for()
     assert "almost near consensus" in mark.inner_text()
@@ -133,9 +136,10 @@ def test_example_follow_up_and_clear(page: Page) -> None:
     page.locator('#chat a[href="#cite-1-1"]').first.wait_for()
     assert "going to get there" in page.locator("#chat").inner_text()
 
-    # the citation after the quote opens its source with the quoted sentence marked
+    # the citation after the quote opens its source with the quoted sentence marked (the
+    # follow-up's answer is the last one to quote it)
     chat = page.locator("#chat").inner_text()
-    n = chat[chat.index("going to get there") :].split("[", 1)[1].split("]", 1)[0]
+    n = chat[chat.rindex("going to get there") :].split("[", 1)[1].split("]", 1)[0]
     page.locator(f'#chat a[href="#cite-1-{n}"]').first.click()
     page.locator("#source-panel mark").first.wait_for()
     assert "going to get there" in page.locator("#source-panel mark").first.inner_text()
