@@ -39,7 +39,7 @@ import numpy as np
 from llama_index.core.evaluation.retrieval.metrics import MRR, HitRate
 
 from rag import places
-from rag.answer import SUPPORT_MIN, overlap
+from rag.answer import SUPPORT_MIN, overlap, without_markers
 from rag.text import fold, percent_signs
 
 # --- normalisation ---------------------------------------------------------------------------------
@@ -122,13 +122,10 @@ def fact_found(forms: Sequence[str], text: str) -> bool:
     return any(f.strip() and _pattern(f).search(norm) is not None for f in forms)
 
 
-_CITED = re.compile(r"\s*\[\d+\]")
-
-
 def prose(answer: str) -> str:
     """An answer's words without its citation markers: "[4]" points at a source, it does not
     say "4" (read as a number, "three [4]." named both three and four)."""
-    return _CITED.sub("", answer)
+    return without_markers(answer)
 
 
 def key_fact_recall(key_facts: Sequence[Sequence[str]], answer: str) -> float | None:

@@ -97,6 +97,14 @@ class Answer(BaseModel):
         return "\n".join(lines).rstrip()
 
 
+_MARKERS = re.compile(r"\s*\[\d+\]")
+
+
+def without_markers(text: str) -> str:
+    """The text with its citation markers ("[2]") taken out: what it claims, in its own words."""
+    return _MARKERS.sub("", text)
+
+
 def final_answer(events: Iterable[Delta | Answer]) -> Answer:
     """The `Answer` an answer stream ends with."""
     final = None
@@ -196,7 +204,7 @@ def check_citations(text: str, passages: Sequence[Passage]) -> Checked:
     out_sentences: list[str] = []
     dropped = 0
     for s in sentences:
-        claim = re.sub(r"\s*\[\d+\]", "", s)
+        claim = without_markers(s)
         cited = [int(x) for x in re.findall(r"\[(\d+)\]", s)]
         if len(terms(claim)) >= 3 and passages:  # a claim no source supports is left out (what
             best = max(best_support(claim, p)[1] for p in passages)  # an article's injected
@@ -230,7 +238,7 @@ def check_citations(text: str, passages: Sequence[Passage]) -> Checked:
     claims: dict[int, list[str]] = {n: [] for n in order}
     for s in split_sentences(text):
         for n in {int(x) for x in re.findall(r"\[(\d+)\]", s)}:
-            claims[n].append(re.sub(r"\s*\[\d+\]", "", s))
+            claims[n].append(without_markers(s))
     text = re.sub(r"\[(\d+)\]", lambda m: f"[{mapping[int(m.group(1))]}]", text)
     citations = []
     for old in order:
