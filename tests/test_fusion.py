@@ -1,6 +1,6 @@
-"""How hybrid retrieval fuses its two rankings (RAG_RETRIEVAL__FUSION, RAG_RETRIEVAL__DENSE_WEIGHT):
-relative-score fusion weighs each side, so a side weighted 1 decides the order alone; reciprocal
-rank fusion ignores weights."""
+"""How hybrid retrieval fuses its two rankings (RAG_RETRIEVAL__FUSION, RAG_RETRIEVAL__DENSE_WEIGHT,
+RAG_RETRIEVAL__RRF_DENSE_WEIGHT): relative-score fusion weighs each side, so a side weighted 1
+decides the order alone; reciprocal rank fusion weighs each side's votes by rank."""
 
 from __future__ import annotations
 
@@ -40,10 +40,46 @@ def test_relative_fusion_blends_both_and_rrf_takes_no_weight(pipeline, monkeypat
         assert set(hybrid) <= set(
             p.chunk_id for p in retriever.retrieve(q, top_k=30, mode="dense")
         ) | set(p.chunk_id for p in retriever.retrieve(q, top_k=30, mode="bm25"))
-    _with(monkeypatch, retriever, fusion="rrf", dense_weight=1.0)  # the weight is not used
+    _with(monkeypatch, retriever, fusion="rrf", dense_weight=1.0)  # relative fusion's weight
     rrf = {q: _ids(retriever, q) for q in QUERIES}
     _with(monkeypatch, retriever, fusion="rrf", dense_weight=0.0)
     assert {q: _ids(retriever, q) for q in QUERIES} == rrf
+
+
+def _fused(weights: list[float], rankings: list[list[str]]) -> list[str]:
+    """`WeightedRankFusion` on fixed rankings (texts stand for passages)."""
+    from llama_index.core.llms import MockLLM
+    from llama_index.core.schema import NodeWithScore, TextNode
+
+    from rag.retrieval import WeightedRankFusion
+
+    fusion = WeightedRankFusion([], llm=MockLLM(), retriever_weights=weights)
+    results = {
+        ("q", i): [
+            NodeWithScore(node=TextNode(text=t), score=float(len(r) - n)) for n, t in enumerate(r)
+        ]
+        for i, r in enumerate(rankings)
+    }
+    return [h.node.get_content() for h in fusion._reciprocal_rerank_fusion(results)]
+
+
+def test_rank_fusion_weighs_each_rankings_votes() -> None:
+    dense, bm25 = ["a", "b", "c", "d"], ["d", "c", "e", "a"]
+    # equal weights: llama-index's reciprocal rank fusion (ties in the order first seen)
+    assert _fused([1.0, 1.0], [dense, bm25]) == ["a", "d", "c", "b", "e"]
+    # the dense side's votes worth 0.8 of BM25's: BM25's first two now beat dense's first
+    assert _fused([0.8, 1.0], [dense, bm25]) == ["d", "c", "a", "e", "b"]
+    # one side weighted 0 orders by the other alone
+    assert _fused([0.0, 1.0], [dense, bm25])[:4] == bm25
+
+
+def test_hybrid_retrieval_uses_the_rrf_weight(pipeline, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    retriever = pipeline.retriever
+    bm25 = {q: _ids(retriever, q, "bm25") for q in QUERIES}
+    _with(monkeypatch, retriever, fusion="rrf", rrf_dense_weight=0.0)
+    assert {q: _ids(retriever, q) for q in QUERIES} == bm25
+    _with(monkeypatch, retriever, fusion="rrf", rrf_dense_weight=1.0)
+    assert {q: _ids(retriever, q) for q in QUERIES} != bm25
 
 
 def test_an_unknown_fusion_is_refused_at_start_up() -> None:
@@ -54,3 +90,23 @@ def test_an_unknown_fusion_is_refused_at_start_up() -> None:
         load(env_file=None, retrieval={"fusion": "borda"})
     with pytest.raises(ConfigError, match="RAG_RETRIEVAL__DENSE_WEIGHT"):
         load(env_file=None, retrieval={"dense_weight": 1.5})
+    with pytest.raises(ConfigError, match="RAG_RETRIEVAL__RRF_DENSE_WEIGHT"):
+        load(env_file=None, retrieval={"rrf_dense_weight": -1})
+
+
+def test_the_static_embedding_gets_the_lower_dense_weight(pipeline, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Unset, the dense side's rank-fusion weight follows the embedding: 0.8 for the static one
+    (its dense ranking is the weaker), 1 for MiniLM or OpenAI; set, the setting decides."""
+    from types import SimpleNamespace
+
+    from rag.embeddings import LOCAL_MODEL_NAME, STATIC_MODEL_NAME
+
+    retriever = pipeline.retriever
+    _with(monkeypatch, retriever, rrf_dense_weight=None)
+    assert retriever.embed_model.model_name == STATIC_MODEL_NAME
+    assert retriever.rrf_dense_weight() == 0.8
+    _with(monkeypatch, retriever, rrf_dense_weight=0.5)
+    assert retriever.rrf_dense_weight() == 0.5
+    _with(monkeypatch, retriever, rrf_dense_weight=None)
+    monkeypatch.setattr(retriever, "embed_model", SimpleNamespace(model_name=LOCAL_MODEL_NAME))
+    assert retriever.rrf_dense_weight() == 1.0
