@@ -60,7 +60,7 @@ def test_answer_through_openai_compatible_server(pipeline, llama: LlamaServer) -
 
 
 def test_streaming_yields_tokens_then_the_answer(pipeline, llama: LlamaServer) -> None:  # type: ignore[no-untyped-def]
-    passages = pipeline.retriever.retrieve(QUESTION, top_k=3)
+    passages = pipeline.retriever.retrieve(QUESTION, top_k=6)
     events = list(_answerer(pipeline, llama.base_url).stream(QUESTION, passages))
     deltas = [e for e in events if isinstance(e, Delta)]
     assert len(deltas) > 3
@@ -135,7 +135,7 @@ def test_silent_server_times_out_and_falls_back(pipeline) -> None:  # type: igno
 
 
 def test_truncated_completion_is_unusable_and_falls_back(pipeline, llama: LlamaServer) -> None:  # type: ignore[no-untyped-def]
-    passages = pipeline.retriever.retrieve(QUESTION, top_k=3)
+    passages = pipeline.retriever.retrieve(QUESTION, top_k=6)
     a = _answerer(pipeline, llama.base_url, max_tokens=1).answer(QUESTION, passages)
     assert a.notice and "unusable" in a.notice
     assert a.backend == "extractive" and a.citations
