@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from filelock import FileLock, Timeout
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from rag.errors import BusyError, StoreReadOnlyError, StoreUnavailableError
 from rag.passages import chunk_id
@@ -103,6 +104,41 @@ def where_in(db: sqlite3.Connection, sql: str, keys: Iterable[Any]) -> Iterator[
         yield from db.execute(sql.format(marks=",".join("?" * len(part))), part)
 
 
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+@retry(
+    retry=retry_if_exception(_locked),
+    stop=stop_after_delay(30),
+    wait=wait_random(0.02, 0.2),
+    reraise=True,
+)
+def _prepare(db: sqlite3.Connection) -> None:
+    """WAL mode, the tables, and the columns older ledgers lack. SQLite refuses some of this at
+    once, without waiting out the busy timeout, while another process is opening the same new
+    file (two writers starting on a new store together: the switch to WAL, a read lock that
+    cannot become a write lock), so it is tried again for up to 30 s; each step can run twice."""
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(articles)")}
+        if "input_hash" not in columns:  # a ledger from before input hashes
+            db.execute("ALTER TABLE articles ADD COLUMN input_hash TEXT NOT NULL DEFAULT ''")
+        if "body" not in columns:  # a ledger from before it kept the articles themselves
+            db.execute("ALTER TABLE articles ADD COLUMN body BLOB")
+        if "indexed_at" not in columns:  # a ledger from before it noted when
+            db.execute("ALTER TABLE articles ADD COLUMN indexed_at REAL")
+        if not db.execute("SELECT 1 FROM articles LIMIT 1").fetchone():
+            # a new (or empty) ledger keeps the paragraph books from its first article on
+            db.execute("INSERT OR IGNORE INTO state (key, value) VALUES ('paragraphs', '1')")
+        db.commit()
+    except sqlite3.OperationalError:
+        db.rollback()
+        raise
+
+
 class LedgerBusyError(BusyError):
     """Another process is writing to the same index."""
 
@@ -120,24 +156,7 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         with self._mutex:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(articles)")}
-            if "input_hash" not in columns:  # a ledger from before input hashes
-                self._db.execute(
-                    "ALTER TABLE articles ADD COLUMN input_hash TEXT NOT NULL DEFAULT ''"
-                )
-            if "body" not in columns:  # a ledger from before it kept the articles themselves
-                self._db.execute("ALTER TABLE articles ADD COLUMN body BLOB")
-            if "indexed_at" not in columns:  # a ledger from before it noted when
-                self._db.execute("ALTER TABLE articles ADD COLUMN indexed_at REAL")
-            if not self._db.execute("SELECT 1 FROM articles LIMIT 1").fetchone():
-                # a new (or empty) ledger keeps the paragraph books from its first article on
-                self._db.execute(
-                    "INSERT OR IGNORE INTO state (key, value) VALUES ('paragraphs', '1')"
-                )
-            self._db.commit()
+            _prepare(self._db)
 
     def close(self) -> None:
         with self._mutex:

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -267,3 +268,33 @@ def test_two_writer_processes_keep_each_others_vectors(tmp_path: Path, embed_mod
         assert chunks >= 1000  # every article has its chunk records
         # the stale write left about half of one writer's vectors out of the index
         assert found >= 0.9 * chunks, (prefix, found, chunks)
+
+
+_OPEN_AT = """
+import sys, time
+from pathlib import Path
+from rag.ledger import Ledger
+while time.time() < float(sys.argv[2]):
+    pass
+Ledger(Path(sys.argv[1])).close()
+"""
+
+
+@pytest.mark.slow
+def test_writers_opening_a_new_ledger_together_all_get_in(tmp_path: Path) -> None:
+    """Three processes opening the same new ledger at the same moment (two `rag ingest`s started
+    together on a new store) all open it: SQLite refuses the switch to WAL at once, without
+    waiting, while another process has the new file open, and the ledger tries again."""
+    for trial in range(8):
+        path = tmp_path / str(trial) / "ledger.sqlite3"
+        path.parent.mkdir()
+        start = time.time() + 2.0  # after every process has imported
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _OPEN_AT, str(path), str(start)], stderr=subprocess.PIPE
+            )
+            for _ in range(3)
+        ]
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err.decode()[-1000:]
