@@ -117,12 +117,15 @@ def _locked(exc: BaseException) -> bool:
 def _prepare(db: sqlite3.Connection) -> None:
     """WAL mode, the tables, and the columns older ledgers lack. SQLite refuses some of this at
     once, without waiting out the busy timeout, while another process is opening the same new
-    file (two writers starting on a new store together: the switch to WAL, a read lock that
-    cannot become a write lock), so it is tried again for up to 30 s; each step can run twice."""
+    file (two writers starting on a new store together: the switch to WAL), so it is tried again
+    for up to 30 s; each step can run twice."""
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(_SCHEMA)
+        # the columns are looked at and added under the write lock (waited for): two processes
+        # must not both find one missing and both add it
+        db.execute("BEGIN IMMEDIATE")
         columns = {row[1] for row in db.execute("PRAGMA table_info(articles)")}
         if "input_hash" not in columns:  # a ledger from before input hashes
             db.execute("ALTER TABLE articles ADD COLUMN input_hash TEXT NOT NULL DEFAULT ''")
