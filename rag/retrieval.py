@@ -440,9 +440,11 @@ class HybridRetriever:
                     bm25.retriever_for(k, boost),
                 ]
             r = self.settings.retrieval
-            pair = [self.rrf_dense_weight(), 1.0]  # a dense, then a BM25 ranking, once or twice
+            # the weights of a dense, then a BM25 ranking (twice with the period's two rankings)
             if r.fusion == "relative":
                 pair = [r.dense_weight, 1 - r.dense_weight]
+            else:
+                pair = [self.rrf_dense_weight(), 1.0]
             retriever = WeightedRankFusion(
                 [dense, bm25.retriever_for(k, filters), *within],
                 llm=MockLLM(),
