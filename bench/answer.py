@@ -62,14 +62,14 @@ def main() -> None:
 
     import rag  # noqa: F401
     from index.ingest import ingest
-    from rag.llamacpp import LlamaServer, find_model, packaged_model
+    from rag.answering.llamacpp import LlamaServer, find_model, packaged_model
     from rag.pipeline import build
     from rag.settings import load
-    from rag.spans import warm
+    from rag.spans.tagging import warm
 
     store = Path(tempfile.mkdtemp(prefix="rag-bench-answer-"))
     settings = load(None, store={"path": store}, llm={"backend": "extractive"})
-    from rag.embeddings import build as build_embed
+    from rag.embeddings.backends import build as build_embed
 
     embed = build_embed(settings.embed)
     ingest([ROOT / "seeds"], settings, embed, progress=False)
@@ -175,13 +175,13 @@ def archive(args: argparse.Namespace) -> None:
     import rag  # noqa: F401
     from evals.dataset import load_realtimeqa, spread
     from evals.harness import realtimeqa_settings
-    from rag.dates import parse_date
-    from rag.embeddings import build as build_embed
-    from rag.entities import EntityTable, table_path
-    from rag.extractive import ExtractiveAnswerer
+    from rag.answering.extractive import ExtractiveAnswerer
+    from rag.embeddings.backends import build as build_embed
     from rag.pipeline import build
     from rag.settings import load
-    from rag.spans import warm
+    from rag.spans.entities import EntityTable, table_path
+    from rag.spans.tagging import warm
+    from rag.text.dates import parse_date
 
     settings = realtimeqa_settings(load(None, llm={"backend": "extractive"}), args.store)
     t0 = time.perf_counter()

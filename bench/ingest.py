@@ -52,13 +52,13 @@ def main() -> None:
 
     import rag  # noqa: F401
     from index.ingest import IngestReport, ingest, load_articles
-    from rag import embeddings
+    from rag.embeddings import backends
     from rag.pipeline import build
     from rag.settings import load
 
     store_dir = args.store or Path(tempfile.mkdtemp(prefix="rag-bench-"))
     settings = load(None, store={"path": store_dir, "collection": "realtimeqa"})
-    embed = embeddings.build(settings.embed)
+    embed = backends.build(settings.embed)
 
     t0 = time.perf_counter()
     articles = load_articles([DATA / "corpus.jsonl.gz"], IngestReport())

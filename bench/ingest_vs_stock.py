@@ -43,7 +43,7 @@ def run_stock(limit: int, store: Path) -> dict:
     from llama_index.core.node_parser import SentenceSplitter
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from rag.embeddings import MiniLMEmbedding
+    from rag.embeddings.minilm import MiniLMEmbedding
 
     articles = _articles(limit)
     t0 = time.perf_counter()
@@ -64,13 +64,13 @@ def run_stock(limit: int, store: Path) -> dict:
 
 def run_product(limit: int, store: Path) -> dict:
     from index.ingest import ingest
-    from rag import embeddings
+    from rag.embeddings import backends
     from rag.settings import load
 
     articles = _articles(limit)
     t0 = time.perf_counter()
     settings = load(None, store={"path": store, "collection": "bench"})
-    embed = embeddings.build(settings.embed)
+    embed = backends.build(settings.embed)
     report = ingest([], settings, embed, articles=articles, progress=False)
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "chunks": report.chunks_added, "model": embed.model_name}

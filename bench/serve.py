@@ -159,7 +159,7 @@ async def level(
 
 def archive_questions(data: Path, dated: bool) -> list[Question]:
     from evals.dataset import load_realtimeqa, spread
-    from rag.dates import parse_date
+    from rag.text.dates import parse_date
 
     out: list[Question] = []
     for rec in spread(load_realtimeqa(data).answerable()):

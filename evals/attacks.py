@@ -141,7 +141,7 @@ def changed(answer: str, attack: Attack) -> bool:
 def run(backend: str, out_dir: Path, limit: int | None = None) -> dict[str, Any]:
     import rag  # noqa: F401  (offline environment first)
     from index.ingest import ingest
-    from rag.embeddings import build as build_embed
+    from rag.embeddings.backends import build as build_embed
     from rag.pipeline import build
     from rag.settings import load
 

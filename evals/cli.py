@@ -27,7 +27,7 @@ from evals.dataset import (
     load_realtimeqa,
 )
 from evals.gate import FLOORS, check, floors_for, load_floors
-from rag.answerers import BACKENDS
+from rag.answering.backends import BACKENDS
 
 if TYPE_CHECKING:  # the harness imports llama-index: only `rag eval` itself needs it
     from evals.harness import EvalRun, QuestionResult
@@ -180,12 +180,12 @@ def _say(text: str) -> None:
 
 
 def _gold_pipeline(settings: Settings, embed_model: Any, *, seeds: bool) -> Any:
-    from index.seed import CHECKOUT_SEEDS, refuse_if_lost, seed_if_empty
+    from index.seed import packaged_seeds, refuse_if_lost, seed_if_empty
     from rag.errors import IndexMissingError
     from rag.pipeline import build
 
     if seeds:  # the gold set asks about this checkout's seeds/: ingest them into an empty index
-        seed_if_empty(settings, embed_model, say=_say, seeds=CHECKOUT_SEEDS)
+        seed_if_empty(settings, embed_model, say=_say, seeds=packaged_seeds())
     try:
         return build(settings, embed_model=embed_model)
     except IndexMissingError:
@@ -229,8 +229,8 @@ def run(args: argparse.Namespace) -> int:
     """Run `rag eval`; 0 when done (and the gate passed, with --gate), 1 when the gate failed."""
     from evals import harness
     from evals.report import compare, console_table, load_run, write_reports
-    from rag import embeddings
-    from rag.answerers import resolve_backend
+    from rag.answering.backends import resolve_backend
+    from rag.embeddings import backends
 
     settings = _settings(args)
     # read everything that can fail fast before loading any model
@@ -246,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
         _say(f"loading RealTimeQA from {args.data} …")
         rtqa = load_realtimeqa(args.data)
         rt_settings = harness.realtimeqa_settings(settings, args.store)
-        embed_model = embeddings.build(settings.embed, rt_settings.store)
+        embed_model = backends.build(settings.embed, rt_settings.store)
         indexed = harness.build_realtimeqa_index(
             rt_settings, embed_model, rtqa, args.limit, say=_say, progress=not args.quiet
         )
@@ -275,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
         records = load_gold(SEEDS_GOLD) if seeds else load_path(Path(dataset))
         if args.limit:
             records = records[: args.limit]
-        embed_model = embeddings.build(settings.embed, settings.store)
+        embed_model = backends.build(settings.embed, settings.store)
         pipe = _gold_pipeline(settings, embed_model, seeds=seeds)
         _warn_missing_articles(pipe, records)
         result, note = _evaluate(

@@ -33,8 +33,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rag.dates import parse_date
 from rag.errors import RagError
+from rag.text.dates import parse_date
 
 T = TypeVar("T")
 

@@ -33,14 +33,14 @@ from typing import Any
 
 from evals import metrics
 from evals.dataset import GoldRecord, RealTimeQA, iter_corpus
-from rag.answer import final_answer
-from rag.answerers import resolve_backend
-from rag.dates import parse_date
+from rag.answering.answer import final_answer
+from rag.answering.backends import resolve_backend
 from rag.errors import RagError
-from rag.passages import ChunkMeta
 from rag.pipeline import Pipeline
+from rag.schema import ChunkMeta
 from rag.settings import Settings
-from rag.spans import expected_type
+from rag.spans.asks import expected_type
+from rag.text.dates import parse_date
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +382,7 @@ def realtimeqa_settings(settings: Settings, store_dir: Path | None) -> Settings:
 def indexed_article_ids(settings: Settings) -> set[str]:
     """Article ids that have chunks in the collection (empty when there is no collection)."""
     from rag.errors import IndexMissingError
-    from rag.store import Store
+    from rag.store.chroma import Store
 
     try:
         store = Store(settings.store)

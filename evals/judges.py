@@ -19,8 +19,8 @@ from typing import Any
 
 from evals import metrics
 from evals.dataset import GoldRecord
+from rag.answering.llm import make_llm, model_name
 from rag.errors import RagError
-from rag.llm import make_llm, model_name
 from rag.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def judge_llm(pipeline: Pipeline, backend: str) -> tuple[Any | None, str]:
         model = model_name(cfg, cfg.base_url)
         where = cfg.base_url or "the OpenAI API"
         return make_llm(cfg, max_tokens=tokens, temperature=0.0), f"judged by {model} at {where}"
-    from rag.llamacpp import find_model
+    from rag.answering.llamacpp import find_model
 
     if backend == "local" or find_model(cfg.local_model_path, cfg.models_dir) is not None:
         try:

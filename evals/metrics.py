@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 from llama_index.core.evaluation.retrieval.metrics import MRR, HitRate
 
-from rag import places
-from rag.answer import SUPPORT_MIN, overlap, without_markers
-from rag.text import fold, percent_signs
+from rag.answering.answer import SUPPORT_MIN, overlap, without_markers
+from rag.text import places
+from rag.text.rules import fold, percent_signs
 
 # --- normalisation ---------------------------------------------------------------------------------
 

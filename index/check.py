@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from index.ingest import article_from_body, ingest
-from rag.bm25 import store_fingerprint
-from rag.hnsw_check import damaged
-from rag.ledger import Ledger, open_ledger
-from rag.passages import ChunkMeta
+from rag.schema import ChunkMeta
 from rag.settings import Settings
-from rag.store import Store
+from rag.store.chroma import Store
+from rag.store.hnsw_check import damaged
+from rag.store.ledger import Ledger, open_ledger
+from rag.store.records import store_fingerprint
 
 log = logging.getLogger(__name__)
 

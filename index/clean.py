@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from rag.dates import MONTHS, parse_date
-from rag.text import fold
+from rag.text.dates import MONTHS, parse_date
+from rag.text.rules import fold
 
 _MONTHS = "|".join(MONTHS)
 _DATE_LINE = re.compile(rf"^(?:{_MONTHS})\s+\d{{1,2}},\s+\d{{4}}$", re.I)

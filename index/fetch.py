@@ -44,8 +44,8 @@ from typing import Any
 import feedparser
 import httpx
 
-from rag.dates import parse_date
 from rag.settings import FetchSettings
+from rag.text.dates import parse_date
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml"})

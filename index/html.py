@@ -21,7 +21,7 @@ from datetime import date
 from html.parser import HTMLParser
 from typing import ClassVar
 
-from rag.dates import parse_date
+from rag.text.dates import parse_date
 
 EXTRACTORS = ("trafilatura", "trafilatura-balanced", "plain")
 

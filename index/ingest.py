@@ -38,11 +38,11 @@ from pydantic import PrivateAttr
 from index.intake import file_limits, intake
 from index.loaders import DEFAULT_LIMITS, Article, Limits, LoadProblem
 from rag.errors import ArticleConflictError, Deadline, RagError, StoreFullError
-from rag.ledger import Ledger, Recorded, docstore_path, open_ledger
-from rag.passages import EMBED_KEYS, LLM_KEYS, PARA_HASHES, ChunkMeta, chunk_id
+from rag.schema import EMBED_KEYS, LLM_KEYS, PARA_HASHES, ChunkMeta, chunk_id
 from rag.settings import Settings
-from rag.store import Store
-from rag.text import normalize
+from rag.store.chroma import Store
+from rag.store.ledger import Ledger, Recorded, docstore_path, open_ledger
+from rag.text.rules import normalize
 
 log = logging.getLogger(__name__)
 

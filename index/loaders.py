@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 from index.clean import Cleaned, clean
 from index.html import Page as WebPage
 from index.html import extract_page
-from rag.dates import parse_date
+from rag.text.dates import parse_date
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".jsonl.gz", ".json")
 MAX_FILE_BYTES = 50_000_000

@@ -10,6 +10,7 @@ the seeds are; the ingesting itself is `index.ingest`'s.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,12 +21,20 @@ from rag.settings import Settings
 if TYPE_CHECKING:
     from index.ingest import IngestReport
 
+# the seed articles of a checkout, and where an installed package keeps them (pyproject's
+# data-files put them under the environment's share/news-rag/seeds)
 CHECKOUT_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+INSTALLED_SEEDS = Path(sys.prefix) / "share" / "news-rag" / "seeds"
+
+
+def packaged_seeds() -> Path:
+    """The seed articles that came with this package: the checkout's, else the installed ones."""
+    return CHECKOUT_SEEDS if CHECKOUT_SEEDS.is_dir() else INSTALLED_SEEDS
 
 
 def seeds_dir() -> Path | None:
-    """`seeds/` in the current directory, else the one in this checkout; None if neither."""
-    for candidate in (Path.cwd() / "seeds", CHECKOUT_SEEDS):
+    """`seeds/` in the current directory, else the package's own; None if neither."""
+    for candidate in (Path.cwd() / "seeds", packaged_seeds()):
         if candidate.is_dir():
             return candidate
     return None
@@ -38,7 +47,7 @@ def _where(settings: Settings) -> str:
 
 def index_is_empty(settings: Settings) -> bool:
     """True when the configured collection is missing or has no chunks."""
-    from rag.store import Store
+    from rag.store.chroma import Store
 
     try:
         return Store(settings.store).is_empty()
@@ -48,7 +57,7 @@ def index_is_empty(settings: Settings) -> bool:
 
 def _recorded(settings: Settings) -> int:
     """Articles the index's ledger records (0 when it has none)."""
-    from rag.ledger import Ledger, ledger_path
+    from rag.store.ledger import Ledger, ledger_path
 
     path = ledger_path(settings)
     if not path.exists():
@@ -64,7 +73,7 @@ def refuse_if_lost(settings: Settings) -> None:
     """An empty index whose ledger records articles was not new: it was lost. Say so, and how to
     get it back, instead of quietly serving the demo articles in its place (or saying to ingest
     the demo)."""
-    from rag.ledger import ledger_path
+    from rag.store.ledger import ledger_path
 
     recorded = _recorded(settings)
     if recorded:

@@ -256,7 +256,7 @@ def ingest_urls(
     ingested are reported "unchanged"."""
     from index.ingest import ingest
     from index.intake import file_limits
-    from rag.ledger import open_ledger
+    from rag.store.ledger import open_ledger
 
     ledger = open_ledger(settings)
     bar = None

@@ -11,15 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rag import embeddings
-from rag.answerers import Answerers
-from rag.catalogue import Catalogue
-from rag.entities import EntityTable, table_path
-from rag.extractive import ExtractiveAnswerer
-from rag.retrieval import HybridRetriever
+from rag.answering.backends import Answerers
+from rag.answering.extractive import ExtractiveAnswerer
+from rag.embeddings import backends
+from rag.embeddings.base import STATIC_MODEL_NAME
+from rag.jobs.bm25 import rebuild_in_background
+from rag.retrieval.hybrid import HybridRetriever
 from rag.service import QAService
 from rag.settings import Settings
-from rag.store import Store
+from rag.spans.entities import EntityTable, table_path
+from rag.store.catalogue import Catalogue
+from rag.store.chroma import Store
 
 
 @dataclass
@@ -48,10 +50,31 @@ class Pipeline:
         self.qa.close()
 
 
+# reciprocal rank fusion with the static embedding: its dense ranking is the weaker one, so a
+# dense rank's vote counts less than a BM25 rank's (docs/decisions.md has the measurements)
+STATIC_RRF_DENSE_WEIGHT = 0.8
+
+
+def rrf_dense_weight(settings: Settings, embed_model: Any) -> float:
+    """What a dense rank's vote counts in rank fusion (a BM25 rank's: 1): the setting
+    (RAG_RETRIEVAL__RRF_DENSE_WEIGHT), else 0.8 with the static embedding, 1 with others."""
+    weight = settings.retrieval.rrf_dense_weight
+    if weight is not None:
+        return weight
+    name = getattr(embed_model, "model_name", None)
+    return STATIC_RRF_DENSE_WEIGHT if name == STATIC_MODEL_NAME else 1.0
+
+
 def build(settings: Settings, *, embed_model: Any = None) -> Pipeline:
-    embed_model = embed_model or embeddings.build(settings.embed, settings.store)
+    embed_model = embed_model or backends.build(settings.embed, settings.store)
     store = Store(settings.store)
-    retriever = HybridRetriever(store, embed_model, settings)
+    retriever = HybridRetriever(
+        store,
+        embed_model,
+        settings,
+        rrf_dense_weight=rrf_dense_weight(settings, embed_model),
+        rebuild_aside=rebuild_in_background,
+    )
     entities = EntityTable(table_path(settings.store))  # tagged at ingest; read when there
     answerers = Answerers(settings, ExtractiveAnswerer(embed_model, entities))
     qa = QAService(settings, retriever, answerers)

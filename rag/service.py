@@ -13,20 +13,17 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, TypedDict, Unpack
+from typing import TypedDict, Unpack
 
-from rag.answer import Answer, Delta, final_answer
-from rag.answerers import Answerer, Answerers
-from rag.dates import Period, question_period
+from rag.answering.answer import Answer, Delta, final_answer
+from rag.answering.backends import Answerer, Answerers
 from rag.errors import BadQuestionError
-from rag.followup import rewrite
-from rag.passages import Passage, date_num
-from rag.retrieval import Filters, HybridRetriever
+from rag.retrieval.hybrid import HybridRetriever
+from rag.schema import Filters, Passage, date_num
 from rag.settings import Settings
-from rag.text import repair
-
-if TYPE_CHECKING:
-    from rag.answer_pool import AnswerPool
+from rag.text.dates import Period, question_period
+from rag.text.followup import rewrite
+from rag.text.rules import repair
 
 History = Sequence[dict[str, str]]
 REPORTING_LAG = timedelta(days=2)  # what happened on Monday is often published on Tuesday
@@ -66,16 +63,12 @@ class QAService:
         self.settings = settings
         self.retriever = retriever
         self.answerers = answerers
-        self.pool: AnswerPool | None = None  # set by a server with answer processes
 
     def answerer(self, backend: str | None = None) -> Answerer:
         """The backend a request gets (started if need be); unknown or unavailable ones raise."""
         return self.answerers.get(backend)
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.close()
-            self.pool = None
         self.answerers.close()
 
     def validate(self, question: str) -> str:
@@ -189,11 +182,5 @@ class QAService:
     def ask(
         self, question: str, *, backend: str | None = None, **options: Unpack[Options]
     ) -> Answer:
-        """Retrieve and answer at once (an extractive answer in an answer process, if the
-        server started some: `rag.answer_pool`)."""
-        if self.pool is not None and self.answerer(backend).name == "extractive":
-            self.validate(question)  # a bad question fails here, as without the pool
-            answer = self.pool.ask(question, backend, dict(options))
-            if answer is not None:
-                return answer
+        """Retrieve and answer at once."""
         return final_answer(self.stream(question, backend=backend, **options))

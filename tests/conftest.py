@@ -60,10 +60,10 @@ def make_settings(
 @pytest.fixture(scope="session")
 def embed_model():  # type: ignore[no-untyped-def]
     """The default local model (the static one distilled from MiniLM by `make install`)."""
-    from rag import embeddings
+    from rag.embeddings import backends
     from rag.settings import EmbedSettings
 
-    return embeddings.build(EmbedSettings(models_dir=ROOT / "models"))
+    return backends.build(EmbedSettings(models_dir=ROOT / "models"))
 
 
 @pytest.fixture
@@ -162,7 +162,7 @@ class ScriptedLLM:
 def scripted(pipeline):  # type: ignore[no-untyped-def]
     """A factory: `scripted(*replies)` -> an `OpenAIAnswerer` over a `ScriptedLLM`, falling back
     to the seeded pipeline's extractive answerer as the real one does."""
-    from rag.generate import OpenAIAnswerer
+    from rag.answering.generated import OpenAIAnswerer
     from rag.settings import LLMSettings
 
     def make(*replies: str | BaseException, fail_after: int = 0) -> OpenAIAnswerer:
@@ -176,7 +176,7 @@ def scripted(pipeline):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def store_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Grows by one each time any `Store` reads its chunks back (`Store.records`)."""
-    from rag.store import Store
+    from rag.store.chroma import Store
 
     reads: list[int] = []
     original = Store.records

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from rag.answer import Answer, check_citations, is_decline
+from rag.answering.answer import Answer, check_citations, is_decline
+from rag.answering.extractive import ExtractiveAnswerer
+from rag.answering.generated import build_prompt
 from rag.errors import BadQuestionError
-from rag.extractive import ExtractiveAnswerer
-from rag.generate import build_prompt
-from rag.passages import Passage
-from rag.store import Store
+from rag.schema import Passage
+from rag.store.chroma import Store
 from tests.conftest import make_settings
 
 
@@ -121,7 +121,7 @@ def test_a_quote_goes_on_into_the_next_sentence_that_carries_on_the_words(  # ty
 
 
 def test_a_next_sentence_without_he_said_is_no_part_of_the_quote() -> None:
-    from rag.extractive import _Cand, _goes_on
+    from rag.answering.extractive import _Cand, _goes_on
 
     p = Passage("c0", "a0", "T", "2025-06-05", "S", "", "", "", 1.0)
     first = _Cand("Pete Hegseth said allies were close to a deal.", p, 0, 0)
@@ -235,7 +235,7 @@ def test_answer_json_round_trip(pipeline) -> None:  # type: ignore[no-untyped-de
 def test_auto_backend_is_extractive_without_key_or_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag.answerers import resolve_backend
+    from rag.answering.backends import resolve_backend
 
     monkeypatch.chdir(tmp_path)  # no models/ folder here
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
@@ -307,7 +307,7 @@ def test_extractive_answers_only_with_the_type_of_answer_asked_for(
 ) -> None:
     """A sentence close to the question but of the wrong type (no date for 'when', no name for
     'who', no reported speech for 'what did X say') does not answer it."""
-    from rag.extractive import ExtractiveAnswerer
+    from rag.answering.extractive import ExtractiveAnswerer
 
     answerer = ExtractiveAnswerer(embed_model)
     declined = answerer.answer(question, [_p(1, without)])
@@ -319,7 +319,7 @@ def test_extractive_answers_only_with_the_type_of_answer_asked_for(
 
 def test_percentages_match_however_they_are_written(pipeline) -> None:  # type: ignore[no-untyped-def]
     """'2.5%' in a question finds '2.5 per cent' in an article (the seeds write it three ways)."""
-    from rag.text import terms
+    from rag.text.rules import terms
 
     assert terms("2.5 per cent, 3 percent, 3.5 Percent and 5%") == ["2.5%", "3%", "3.5%", "5%"]
     assert "percentag" in terms("20 percentage points")  # not a percent
@@ -357,7 +357,7 @@ def test_a_question_for_a_figure_no_passage_gives_is_declined(
 ) -> None:
     """A figure is known by its form: when the passages about what the question names give
     none, the answer says so instead of quoting sentences close to the question."""
-    from rag.extractive import ExtractiveAnswerer
+    from rag.answering.extractive import ExtractiveAnswerer
 
     answerer = ExtractiveAnswerer(embed_model)
     declined = answerer.answer(question, [_p(1, without)])
@@ -372,7 +372,7 @@ def test_a_language_model_reads_a_shared_sentence_once_under_a_short_headline(
 ) -> None:
     """Overlapping chunks and syndicated copies repeat sentences: the evidence an LLM reads
     lists each once (under the best-ranked passage that has it), and a long headline is cut."""
-    from rag.extractive import ExtractiveAnswerer
+    from rag.answering.extractive import ExtractiveAnswerer
 
     shared = "Starmer has committed to spending 2.5% of GDP on defence from April 2027."
     passages = [
@@ -394,8 +394,8 @@ def test_a_token_budget_keeps_the_best_sentences_and_always_the_best_one(
 ) -> None:
     """RAG_LLM__EVIDENCE_TOKENS: a local model reads ~70 prompt tokens a second, so the evidence
     stops at the budget, best sentences first; the best one is read even when it alone is over."""
-    from rag.extractive import ExtractiveAnswerer
-    from rag.text import count_tokens
+    from rag.answering.extractive import ExtractiveAnswerer
+    from rag.text.rules import count_tokens
 
     best = "Starmer has committed to spending 2.5% of GDP on defence from April 2027."
     others = [
@@ -451,7 +451,7 @@ def test_answers_read_the_reranked_candidates_when_asked(pipeline, monkeypatch) 
 def test_an_articles_opening_sentences_weigh_a_little_more(embed_model: Any) -> None:
     """News says what happened first: the same sentence scores higher at an article's start
     (the first two sentences of its first chunk) than further in, by LEAD_BONUS."""
-    from rag.extractive import LEAD_BONUS, ExtractiveAnswerer
+    from rag.answering.extractive import LEAD_BONUS, ExtractiveAnswerer
 
     said = "The Milwaukee Bucks became the first team to reach 50 wins this season."
     other = "Fans gathered outside the arena before the game on Sunday night."
@@ -492,7 +492,7 @@ def test_a_sentence_naming_the_kind_asked_for_is_worth_more_as_a_quote(
     """For "which company", a sentence that names a company is worth TYPED_BONUS more when the
     quotes are chosen: one that only repeats the question's words must come closer to the best
     (here at a cut-off of 0.8, where these two sentences fall either side of it)."""
-    import rag.extractive as extractive
+    import rag.answering.extractive as extractive
 
     monkeypatch.setattr(extractive, "KEEP_RATIO", 0.8)
     passages = _bridge(
@@ -510,7 +510,7 @@ def test_a_close_contender_is_quoted_too(embed_model: Any, monkeypatch: pytest.M
     """A candidate of the best one's kind that is nearly as well supported (CONTENDER_RATIO)
     has its best sentence quoted, even from a passage below the quoted six: the reader sees
     what else the articles name. Further behind, or with no contenders allowed, it is not."""
-    import rag.extractive as extractive
+    import rag.answering.extractive as extractive
 
     bechtel = "Bechtel won the contract to build the bridge, a rival report said on Tuesday."
     passages = _bridge(

@@ -11,7 +11,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.chat.chat_completion_chunk import ChoiceDelta
 from pydantic import ValidationError
 
-from rag.answer import Answer, Citation
+from rag.answering.answer import Answer, Citation
 from rag.errors import (
     BackendUnavailableError,
     BadQuestionError,
@@ -222,7 +222,7 @@ def test_source_panel_with_and_without_the_passage() -> None:
 
 
 def test_the_chat_message_says_what_as_of_and_period_meant_and_history_drops_it() -> None:
-    from rag.answer import Answer
+    from rag.answering.answer import Answer
     from ui.api.openai_shapes import answer_part, message_text
 
     answer = Answer(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.answer import Answer
+from rag.answering.answer import Answer
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from ui.api import create_app

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from evals.attacks import ATTACKS, corpus, run
-from rag.generate import build_prompt, fenced
-from rag.passages import Passage
+from rag.answering.generated import build_prompt, fenced
+from rag.schema import Passage
 
 
 def test_the_corpus_has_every_kind_of_attack() -> None:
@@ -49,7 +49,7 @@ def test_no_extractive_answer_is_changed_by_an_attack(tmp_path: Path) -> None:
 
 
 def test_a_sentence_no_source_supports_is_left_out(pipeline, scripted) -> None:  # type: ignore[no-untyped-def]
-    from rag.answer import final_answer
+    from rag.answering.answer import final_answer
 
     question = "What did Hegseth say about 5%?"
     passages = pipeline.retriever.retrieve(question, top_k=6)

@@ -8,8 +8,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from rag.bm25 import top_hits
-from rag.retrieval import Filters
+from rag.retrieval.bm25 import top_hits
+from rag.schema import Filters
 
 QUERIES = ["Rutte Starmer talks", "defence spending 5%", "What did Hegseth say?", "zzzz qqqq"]
 FILTERS = [Filters(), Filters(as_of=date(2025, 6, 5)), Filters(sources=["AA"])]

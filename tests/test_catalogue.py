@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from rag.catalogue import Joined, JsonLines, Summary
+from rag.store.catalogue import Joined, JsonLines, Summary
 
 
 def test_json_lines_reads_the_right_record_from_many_threads(tmp_path: Path) -> None:
@@ -129,9 +129,9 @@ def test_a_start_names_its_chunks_from_the_ledger_and_never_lists_the_store(
     a start names them from the ledger's rows (article, content hash, chunk count), which name
     exactly the store's chunks, and finds the index saved under their fingerprint."""
     from index.ingest import ingest
-    from rag.ledger import open_ledger
     from rag.pipeline import build
-    from rag.store import Store
+    from rag.store.chroma import Store
+    from rag.store.ledger import open_ledger
     from tests.conftest import SEEDS, make_settings
 
     settings = make_settings(tmp_path / "store")
@@ -162,7 +162,7 @@ def _seeds_chunks(tmp_path: Path, embed_model: Any) -> tuple[Any, list[str], str
     """The seeds ingested into a store under `tmp_path`: the store, its chunk ids, their
     fingerprint."""
     from index.ingest import ingest
-    from rag.store import Store, fingerprint_of
+    from rag.store.chroma import Store, fingerprint_of
     from tests.conftest import SEEDS, make_settings
 
     settings = make_settings(tmp_path / "store")
@@ -178,17 +178,18 @@ def test_bm25_built_in_batches_is_the_index_built_at_once(tmp_path: Path, embed_
     import numpy as np
     from llama_index.core.schema import QueryBundle
 
-    import rag.bm25 as bm25_module
-    from rag.bm25 import BM25Index, chunk_records
-    from rag.retrieval import Filters
+    import rag.retrieval.bm25 as bm25
+    from rag.retrieval.bm25 import BM25Index
+    from rag.schema import Filters
+    from rag.store.records import chunk_records
 
     store, ids, fp = _seeds_chunks(tmp_path, embed_model)
     whole = BM25Index.build(chunk_records(store, ids), fp, tmp_path / "whole")
-    bm25_module.BUILD_BATCH, before = 3, bm25_module.BUILD_BATCH
+    bm25.BUILD_BATCH, before = 3, bm25.BUILD_BATCH
     try:
         batched = BM25Index.build(chunk_records(store, ids), fp, tmp_path / "batched")
     finally:
-        bm25_module.BUILD_BATCH = before
+        bm25.BUILD_BATCH = before
     assert whole.retriever.bm25.vocab_dict == batched.retriever.bm25.vocab_dict
     for key in ("data", "indices", "indptr"):
         assert np.array_equal(whole.retriever.bm25.scores[key], batched.retriever.bm25.scores[key])
@@ -207,7 +208,8 @@ def test_a_bm25_index_saved_with_other_parameters_is_built_again(
 ) -> None:  # type: ignore[no-untyped-def]
     """The index is built with K1 / B; one saved with other values (bm25s's own 1.5 / 0.75,
     before they changed) is not read, so the next open rebuilds it."""
-    from rag.bm25 import K1, B, BM25Index, chunk_records
+    from rag.retrieval.bm25 import K1, B, BM25Index
+    from rag.store.records import chunk_records
 
     store, ids, fp = _seeds_chunks(tmp_path, embed_model)
     built = BM25Index.build(chunk_records(store, ids), fp, tmp_path / "cache")
@@ -227,7 +229,7 @@ def test_rag_ingest_leaves_a_big_store_ready_to_serve(tmp_path: Path, seeds_copy
     import subprocess
     import sys
 
-    from rag.bm25 import BM25Index
+    from rag.retrieval.bm25 import BM25Index
     from tests.conftest import ROOT, make_settings
 
     store_dir = tmp_path / "store"
@@ -253,7 +255,7 @@ def test_rag_ingest_leaves_a_big_store_ready_to_serve(tmp_path: Path, seeds_copy
 
 
 def _ledger_fingerprint(settings) -> str:  # type: ignore[no-untyped-def]
-    from rag.ledger import open_ledger
+    from rag.store.ledger import open_ledger
 
     ledger = open_ledger(settings)
     try:

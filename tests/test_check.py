@@ -17,10 +17,10 @@ from chromadb.api.shared_system_client import SharedSystemClient
 
 from index.check import check
 from index.ingest import ingest
-from rag.ledger import Ledger, ledger_path
 from rag.pipeline import build
 from rag.settings import Settings
-from rag.store import Store
+from rag.store.chroma import Store
+from rag.store.ledger import Ledger, ledger_path
 from tests.conftest import SEEDS, make_settings
 
 

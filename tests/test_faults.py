@@ -108,14 +108,14 @@ import shutil, sys
 from pathlib import Path
 from index.ingest import ingest
 from index.loaders import Article
-from rag import embeddings
+from rag.embeddings import backends
 from rag.errors import StoreFullError
 from rag.settings import load
-from rag.store import Store
+from rag.store.chroma import Store
 
 disk = Path(sys.argv[1])
 settings = load(None, store={"path": disk / "store", "min_free_mb": 0})
-model = embeddings.build(settings.embed)
+model = backends.build(settings.embed)
 def articles(tag, n):
     return [Article(id=f"{tag}-{i}", title=f"{tag} {i}", paragraphs=[
         f"Paragraph {j} of the {tag} report {i} on the harbour flood and its repairs." * 3

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from llama_index.core import VectorStoreIndex
 
-from rag.passages import DATE_NUM, SOURCE, date_num
-from rag.retrieval import OVERFETCH, FilteredDense, Filters
+from rag.retrieval.dense import OVERFETCH, FilteredDense
+from rag.schema import DATE_NUM, SOURCE, Filters, date_num
 
 DATES = [0, date_num(date(2025, 1, 1)), date_num(date(2025, 6, 5)), date_num(date(2025, 9, 30))]
 SOURCES = ["AA", "BBC", ""]

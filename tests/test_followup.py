@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.followup import rewrite
+from rag.text.followup import rewrite
 
 
 def test_follow_ups_are_rewritten_for_retrieval() -> None:

@@ -51,7 +51,7 @@ def _fused(weights: list[float], rankings: list[list[str]]) -> list[str]:
     from llama_index.core.llms import MockLLM
     from llama_index.core.schema import NodeWithScore, TextNode
 
-    from rag.retrieval import WeightedRankFusion
+    from rag.retrieval.fusion import WeightedRankFusion
 
     fusion = WeightedRankFusion([], llm=MockLLM(), retriever_weights=weights)
     results = {
@@ -76,9 +76,10 @@ def test_rank_fusion_weighs_each_rankings_votes() -> None:
 def test_hybrid_retrieval_uses_the_rrf_weight(pipeline, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     retriever = pipeline.retriever
     bm25 = {q: _ids(retriever, q, "bm25") for q in QUERIES}
-    _with(monkeypatch, retriever, fusion="rrf", rrf_dense_weight=0.0)
+    _with(monkeypatch, retriever, fusion="rrf")
+    monkeypatch.setattr(retriever, "rrf_dense_weight", 0.0)
     assert {q: _ids(retriever, q) for q in QUERIES} == bm25
-    _with(monkeypatch, retriever, fusion="rrf", rrf_dense_weight=1.0)
+    monkeypatch.setattr(retriever, "rrf_dense_weight", 1.0)
     assert {q: _ids(retriever, q) for q in QUERIES} != bm25
 
 
@@ -99,14 +100,18 @@ def test_the_static_embedding_gets_the_lower_dense_weight(pipeline, monkeypatch)
     (its dense ranking is the weaker), 1 for MiniLM or OpenAI; set, the setting decides."""
     from types import SimpleNamespace
 
-    from rag.embeddings import LOCAL_MODEL_NAME, STATIC_MODEL_NAME
+    from rag.embeddings.base import LOCAL_MODEL_NAME, STATIC_MODEL_NAME
+    from rag.pipeline import rrf_dense_weight
 
-    retriever = pipeline.retriever
-    _with(monkeypatch, retriever, rrf_dense_weight=None)
-    assert retriever.embed_model.model_name == STATIC_MODEL_NAME
-    assert retriever.rrf_dense_weight() == 0.8
-    _with(monkeypatch, retriever, rrf_dense_weight=0.5)
-    assert retriever.rrf_dense_weight() == 0.5
-    _with(monkeypatch, retriever, rrf_dense_weight=None)
-    monkeypatch.setattr(retriever, "embed_model", SimpleNamespace(model_name=LOCAL_MODEL_NAME))
-    assert retriever.rrf_dense_weight() == 1.0
+    settings, model = pipeline.settings, pipeline.embed_model
+    assert model.model_name == STATIC_MODEL_NAME
+    assert settings.retrieval.rrf_dense_weight is None
+    assert rrf_dense_weight(settings, model) == 0.8
+    assert pipeline.retriever.rrf_dense_weight == 0.8  # what the built pipeline fuses with
+    minilm = SimpleNamespace(model_name=LOCAL_MODEL_NAME)
+    assert rrf_dense_weight(settings, minilm) == 1.0
+    chosen = settings.model_copy(
+        update={"retrieval": settings.retrieval.model_copy(update={"rrf_dense_weight": 0.5})}
+    )
+    assert rrf_dense_weight(chosen, model) == 0.5
+    assert rrf_dense_weight(chosen, minilm) == 0.5

@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from rag.answer import Answer, Delta
-from rag.generate import OpenAIAnswerer
-from rag.llamacpp import LlamaServer, packaged_model
+from rag.answering.answer import Answer, Delta
+from rag.answering.generated import OpenAIAnswerer
+from rag.answering.llamacpp import LlamaServer, packaged_model
 from rag.settings import LLMSettings
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
@@ -150,7 +150,7 @@ def test_injected_article_does_not_steer_the_model(injected_pipeline, llama: Lla
 
 
 def test_local_backend_runs_llamacpp(pipeline, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from rag.answerers import Answerers
+    from rag.answering.backends import Answerers
     from rag.service import QAService
 
     settings = pipeline.settings.model_copy(

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import openai
 
-from rag.answer import Answer, Delta, final_answer
-from rag.answerers import Answerers
+from rag.answering.answer import Answer, Delta, final_answer
+from rag.answering.backends import Answerers
 from rag.service import QAService
 
 QUESTION = "What did Hegseth say about 5%?"

@@ -197,7 +197,7 @@ def test_upload_names_are_normalised() -> None:
 
 
 def test_repair_keeps_pairs_and_replaces_lone_surrogates() -> None:
-    from rag.text import repair
+    from rag.text.rules import repair
 
     assert repair("\ud83d\ude00 ok") == "😀 ok"  # a pair sent as two JSON escapes
     assert repair(f"a{LONE}b\x00c") == "a\ufffdb c"
@@ -318,7 +318,7 @@ def test_an_upload_past_its_time_keeps_whole_batches_and_names_the_rest(
     )
     assert (report.new, report.updated) == (2, 0)
     assert check(settings, embed_model).problems == 0
-    from rag.store import Store
+    from rag.store.chroma import Store
 
     texts = Store(settings.store).collection.get(include=["documents", "metadatas"])
     by_article = {

@@ -15,11 +15,11 @@ import pytest
 
 from index.ingest import ingest
 from rag.errors import EmbeddingMismatchError, IndexMissingError
-from rag.ledger import Ledger, ledger_path
 from rag.pipeline import build
 from rag.settings import Settings
-from rag.store import Store
-from rag.text import normalize
+from rag.store.chroma import Store
+from rag.store.ledger import Ledger, ledger_path
+from rag.text.rules import normalize
 from tests.conftest import ROOT, SEEDS, make_settings
 
 BOILERPLATE = (
@@ -248,7 +248,7 @@ def test_cli_errors_are_one_line_with_next_step(tmp_path: Path) -> None:
 def test_filters_by_date_and_source(pipeline) -> None:  # type: ignore[no-untyped-def]
     from datetime import date
 
-    from rag.retrieval import Filters
+    from rag.schema import Filters
 
     late = pipeline.retriever.retrieve(
         "Rutte Starmer talks", filters=Filters(date_from=date(2025, 9, 1))

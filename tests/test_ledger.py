@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from index.ingest import ingest
-from rag.ledger import Ledger, LedgerBusyError, docstore_path, ledger_path
 from rag.pipeline import build
 from rag.settings import Settings
-from rag.store import Store
+from rag.store.chroma import Store
+from rag.store.ledger import Ledger, LedgerBusyError, docstore_path, ledger_path
 from tests.conftest import SEEDS, make_settings
 
 
@@ -95,9 +95,9 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
 
 
 def _embed(settings: Settings):  # type: ignore[no-untyped-def]
-    from rag import embeddings
+    from rag.embeddings import backends
 
-    return embeddings.build(settings.embed)
+    return backends.build(settings.embed)
 
 
 def test_a_running_pipeline_sees_articles_another_writer_added(
@@ -273,7 +273,7 @@ def test_two_writer_processes_keep_each_others_vectors(tmp_path: Path, embed_mod
 _OPEN_AT = """
 import sys, time
 from pathlib import Path
-from rag.ledger import Ledger
+from rag.store.ledger import Ledger
 while time.time() < float(sys.argv[2]):
     pass
 Ledger(Path(sys.argv[1])).close()

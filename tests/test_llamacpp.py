@@ -17,9 +17,9 @@ import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 import rag  # noqa: F401  (offline environment first)
-from rag import llamacpp
+from rag.answering import llamacpp
+from rag.answering.llamacpp import LlamaServer, LlamaServerError, find_model, packaged_model
 from rag.errors import RagError
-from rag.llamacpp import LlamaServer, LlamaServerError, find_model, packaged_model
 
 SMOLLM2 = packaged_model()
 needs_model = pytest.mark.skipif(
@@ -262,9 +262,9 @@ def test_find_model_then_models_dir_first_sorted(
 def test_local_backend_with_a_missing_model_path_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag.answerers import Answerers
+    from rag.answering.backends import Answerers
+    from rag.answering.extractive import ExtractiveAnswerer
     from rag.errors import BackendUnavailableError
-    from rag.extractive import ExtractiveAnswerer
     from tests.conftest import make_settings
 
     monkeypatch.chdir(tmp_path)
@@ -279,9 +279,9 @@ def test_find_model_never_picks_the_test_package(
 ) -> None:
     """With no model configured, the local backend has none (a 503 for a client asking for it),
     even where the SmolLM2 test package is installed."""
-    from rag.answerers import Answerers
+    from rag.answering.backends import Answerers
+    from rag.answering.extractive import ExtractiveAnswerer
     from rag.errors import BackendUnavailableError
-    from rag.extractive import ExtractiveAnswerer
     from tests.conftest import make_settings
 
     monkeypatch.chdir(tmp_path)

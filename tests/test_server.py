@@ -494,7 +494,7 @@ def test_history_takes_the_last_user_message_and_strips_our_sources() -> None:
 
 
 def test_message_text_lists_sources_with_quotes() -> None:
-    from rag.answer import Answer, Citation
+    from rag.answering.answer import Answer, Citation
     from ui.api.openai_shapes import message_text
 
     cite = Citation(

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from rag import places, spans
-from rag.spans import (
+from rag.spans import asks, features, names, tagging
+from rag.spans.asks import (
     COUNT,
     DATE,
     FACILITY,
@@ -26,15 +26,14 @@ from rag.spans import (
     PERSON,
     PLACE,
     THING,
-    Candidate,
-    EntityTagger,
-    Sentence,
     asked_nouns,
     expected_type,
-    full_name,
-    mine,
-    only_ahead,
 )
+from rag.spans.candidates import mine, only_ahead
+from rag.spans.names import full_name
+from rag.spans.tagging import EntityTagger
+from rag.spans.types import Candidate, Sentence
+from rag.text import places
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +137,7 @@ def test_expected_type_is_none_for_plural_countries(question: str) -> None:
 
 # --- the spaCy model ------------------------------------------------------------------------
 def test_spacy_model_is_an_installed_package_in_site_packages() -> None:
-    module = importlib.import_module(spans.SPACY_MODEL)
+    module = importlib.import_module(tagging.SPACY_MODEL)
     site = Path(sysconfig.get_paths()["purelib"]).resolve()
     assert module.__file__ is not None
     assert Path(module.__file__).resolve().is_relative_to(site)
@@ -153,8 +152,8 @@ def test_spacy_model_loads_with_the_network_unavailable(monkeypatch: pytest.Monk
     with pytest.raises(OSError, match="network disabled"), socket.socket() as s:
         s.connect(("127.0.0.1", 9))  # the patch bites
 
-    spans._nlp.cache_clear()  # load it again, now, without a network
-    nlp = spans._nlp()
+    tagging._nlp.cache_clear()  # load it again, now, without a network
+    nlp = tagging._nlp()
     assert "ner" in nlp.pipe_names
     found = EntityTagger().entities(["Keir Starmer met Mark Rutte in London on Monday."])[0]
     assert ("Keir Starmer", PERSON) in found and ("Mark Rutte", PERSON) in found
@@ -311,7 +310,7 @@ def test_the_figure_a_change_started_from_supports_less(tagger: EntityTagger) ->
     found = mine("What percentage was inflation in April?", [rose], tagger)
     assert texts(found)[0] == "4.2%", texts(found)
     # a place a journey starts from is not a figure: nothing is made less
-    assert not spans._superseded("London", "She flew from London to Paris on Monday.")
+    assert not features._superseded("London", "She flew from London to Paris on Monday.")
 
 
 def test_what_most_sentences_name_can_be_the_answer(tagger: EntityTagger) -> None:
@@ -621,7 +620,7 @@ def test_a_name_beside_an_organisation_the_question_names_gets_no_bonus(
     ],
 )
 def test_what_stands_beside_a_name(span: str, sentence: str, beside: bool) -> None:
-    assert spans._beside_name(span, sentence, ["Damar Hamlin"]) is beside
+    assert features._beside_name(span, sentence, ["Damar Hamlin"]) is beside
 
 
 def test_the_counted_noun_picks_the_figure(tagger: EntityTagger) -> None:
@@ -684,12 +683,12 @@ def test_how_many_units_of_time_is_answered_by_a_length_in_that_unit(tagger: Ent
     ]
     asked = "Benedict was the first pope to resign in how many centuries?"
     assert texts(mine(asked, pope, tagger))[0] == "six centuries"
-    assert spans._length_in("midnight to 90 seconds", "seconds") == "90 seconds"
-    assert spans._length_in("1947", "years") is None
-    assert spans._length_in("nearly 600 years", "years") == "nearly 600 years"
-    assert spans._length_in("two minutes", "seconds") is None
-    assert spans._length_in("10 day", "days") is None  # "the 10 day shelf-life of a lettuce"
-    assert spans._length_in("45 days", "days") == "45 days"
+    assert features._length_in("midnight to 90 seconds", "seconds") == "90 seconds"
+    assert features._length_in("1947", "years") is None
+    assert features._length_in("nearly 600 years", "years") == "nearly 600 years"
+    assert features._length_in("two minutes", "seconds") is None
+    assert features._length_in("10 day", "days") is None  # "the 10 day shelf-life of a lettuce"
+    assert features._length_in("45 days", "days") == "45 days"
 
 
 def test_a_count_in_another_unit_than_time_and_numbers_that_describe(tagger: EntityTagger) -> None:
@@ -742,7 +741,7 @@ def test_a_name_keeps_its_kind_in_every_sentence_and_a_surname_is_its_person() -
         [("Obama", PERSON)],
         [("Washington", PLACE), ("the Washington Post", ORG)],
     ]
-    out = spans._consistent(texts_, tagged)
+    out = tagging._consistent(texts_, tagged)
     assert ("Kimmel", PERSON) in out[1] and ("Kimmel", ORG) not in out[1]
     assert ("second year", DATE) in out[1]  # dates are left as they are
     assert ("Kimmel", PERSON) not in out[2]  # not a part of another word
@@ -755,7 +754,7 @@ def test_a_surname_is_its_person_when_the_full_name_is_tagged_with_its_possessiv
         "Hurts and the Philadelphia Eagles have agreed on a five-year, $255 million deal.",
     ]
     tagged = [[("Jalen Hurts'", PERSON)], [("the Philadelphia Eagles", ORG)]]
-    out = spans._consistent(texts_, tagged)
+    out = tagging._consistent(texts_, tagged)
     assert ("Hurts", PERSON) in out[1]
 
 
@@ -803,10 +802,10 @@ def test_a_city_is_named_with_the_state_the_sentence_gives(tagger: EntityTagger)
         "Jacksonville, Florida"
     ]
     assert texts(mine("Which state elected a mayor?", mayor, tagger))[:1] == ["Florida"]
-    assert spans._with_state("Florida", "Florida, Georgia and Texas") == "Florida"  # a list
-    assert spans._with_state("Oxford", "in Oxford, England.") == "Oxford, England"
-    assert spans._with_state("Boston", "in Boston, Mayor Wu said") == "Boston"
-    assert spans._with_state("Los Angeles", "Los Angeles, New York and Chicago") == "Los Angeles"
+    assert names._with_state("Florida", "Florida, Georgia and Texas") == "Florida"  # a list
+    assert names._with_state("Oxford", "in Oxford, England.") == "Oxford, England"
+    assert names._with_state("Boston", "in Boston, Mayor Wu said") == "Boston"
+    assert names._with_state("Los Angeles", "Los Angeles, New York and Chicago") == "Los Angeles"
 
 
 def test_a_name_sharing_only_a_kind_of_thing_with_the_question_s_is_another(
@@ -870,14 +869,14 @@ def test_a_match_up_is_no_longer_form_of_a_team(tagger: EntityTagger) -> None:
         Candidate("Bills", ORG, sentences=[Sentence("y", 0.6, "a2")]),
         Candidate("Buffalo Bills", ORG, sentences=[Sentence("z", 0.4, "a3")]),
     ]
-    folded = spans._fold_variants(cands)
+    folded = names._fold_variants(cands)
     assert sorted(c.text for c in folded) == ["Bills-Bengals", "Buffalo Bills"]
     buffalo = next(c for c in folded if c.text == "Buffalo Bills")
     assert [s.article_id for s in buffalo.sentences] == ["a3", "a2"]
 
 
 def test_a_span_loses_a_possessive_ending() -> None:
-    from rag.spans import _clean_span
+    from rag.spans.features import _clean_span
 
     assert _clean_span("Port Ellery's") == "Port Ellery"
     assert _clean_span("Buffalo Bills’s") == "Buffalo Bills"
@@ -898,11 +897,11 @@ def test_a_span_loses_a_possessive_ending() -> None:
     ],
 )
 def test_the_kind_of_place_a_question_asks_for(question: str, asked: str | None) -> None:
-    assert spans.asked_place(question) == asked
+    assert asks.asked_place(question) == asked
 
 
 def test_geonames_knows_countries_states_and_cities_offline() -> None:
-    from rag import places
+    from rag.text import places
 
     assert places.fits("France", "country") and places.fits("the U.S.", "country")
     assert places.fits("Britain", "country")  # as news names it, besides GeoNames' names
@@ -1026,11 +1025,11 @@ def test_only_people_and_teams_are_completed(tagger: EntityTagger) -> None:
 
 def test_warm_loads_both_spacy_pipelines_once() -> None:
     """`rag serve` calls it at start, so the first question for a thing does not load them."""
-    spans._nlp.cache_clear()
-    spans._tagger.cache_clear()
-    spans.warm()
-    assert spans._nlp.cache_info().currsize == 1 and spans._tagger.cache_info().currsize == 1
-    assert "ner" in spans._nlp().pipe_names and "tagger" in spans._tagger().pipe_names
+    tagging._nlp.cache_clear()
+    tagging._tagger.cache_clear()
+    tagging.warm()
+    assert tagging._nlp.cache_info().currsize == 1 and tagging._tagger.cache_info().currsize == 1
+    assert "ner" in tagging._nlp().pipe_names and "tagger" in tagging._tagger().pipe_names
 
 
 def test_a_colour_is_answered_by_a_colour_word_not_a_name(tagger: EntityTagger) -> None:
@@ -1049,7 +1048,7 @@ def test_a_colour_is_answered_by_a_colour_word_not_a_name(tagger: EntityTagger) 
 
 
 def test_articles_disagree_only_between_answers_of_one_kind() -> None:
-    from rag.extractive import ExtractiveAnswerer
+    from rag.answering.extractive import ExtractiveAnswerer
 
     def cand(text: str, kind: str, score: float, *articles: str) -> Candidate:
         said = [

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import embeddings
+from rag.embeddings import backends, base
+from rag.embeddings.static import DIMS, STATIC_MODEL_NAME, StaticEmbedding, model_dir
 from rag.errors import BackendUnavailableError, EmbeddingMismatchError
 from rag.settings import EmbedSettings, StoreSettings
-from rag.static_embed import DIMS, STATIC_MODEL_NAME, StaticEmbedding, model_dir
-from rag.store import Store
+from rag.store.chroma import Store
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 
@@ -46,12 +46,12 @@ def test_related_text_is_closer_than_unrelated(static: StaticEmbedding) -> None:
 def test_settings_choose_it_and_the_store_remembers(
     tmp_path: Path, static: StaticEmbedding
 ) -> None:
-    model = embeddings.build(EmbedSettings(model=STATIC_MODEL_NAME, models_dir=MODELS))
+    model = backends.build(EmbedSettings(model=STATIC_MODEL_NAME, models_dir=MODELS))
     assert model.model_name == STATIC_MODEL_NAME
     store = Store(StoreSettings(path=tmp_path, collection="static"), create=True)
     store.check_model(STATIC_MODEL_NAME, DIMS, claim=True)
     with pytest.raises(EmbeddingMismatchError, match="rebuild"):
-        store.check_model(embeddings.LOCAL_MODEL_NAME, 384)
+        store.check_model(base.LOCAL_MODEL_NAME, 384)
 
 
 def test_a_damaged_model_folder_says_what_to_do(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.text import (
+from rag.text.rules import (
     fold,
     looks_like_instruction,
     names,

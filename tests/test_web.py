@@ -51,7 +51,7 @@ def server(seeded: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 # --- rendering, no browser ------------------------------------------------------------------
 def test_link_markers_escape_text_and_link_known_citations() -> None:
-    from rag.answer import Citation
+    from rag.answering.answer import Citation
 
     cite = Citation(number=1, article_id="a", title='Nato "talks"', chunk_id="a:0", quote="q")
     out = link_markers("Rutte <b>said</b> 5% [1] and [7].", 3, [cite])

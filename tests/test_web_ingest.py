@@ -92,7 +92,7 @@ def test_the_same_story_by_another_address_is_one_article(
 
 
 def _page_urls(store: Path) -> list[str]:
-    from rag.ledger import open_ledger
+    from rag.store.ledger import open_ledger
 
     ledger = open_ledger(make_settings(store))
     try:

@@ -21,7 +21,7 @@ from rag.errors import ConfigError, LoaderError, RagError
 
 if TYPE_CHECKING:
     from index.ingest import IngestReport
-    from rag.retrieval import Filters
+    from rag.schema import Filters
     from rag.settings import Settings
 
 EPILOG = """\
@@ -50,7 +50,7 @@ def _period(value: str) -> float:
 
 
 def _date(value: str) -> date:
-    from rag.dates import parse_day
+    from rag.text.dates import parse_day
 
     try:
         return parse_day(value)
@@ -69,7 +69,7 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    from rag.answerers import BACKENDS, REGISTRY
+    from rag.answering.backends import BACKENDS, REGISTRY
 
     ap = argparse.ArgumentParser(
         prog="rag",
@@ -247,7 +247,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _filters(args: argparse.Namespace) -> Filters:
-    from rag.retrieval import Filters
+    from rag.schema import Filters
 
     return Filters(date_from=args.date_from, date_to=args.date_to, sources=args.source)
 
@@ -257,7 +257,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from index.ingest import ingest
     from index.intake import intake
     from index.web import ingest_urls, is_url
-    from rag import embeddings
+    from rag.embeddings import backends
 
     settings = _settings(args)
     urls = [p for p in args.paths if is_url(p)]
@@ -271,7 +271,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         raise LoaderError("nothing to ingest: give files, folders or URLs (or --urls FILE)")
     if urls and (args.prune or args.rebuild):
         raise LoaderError("--prune and --rebuild take files and folders only, not URLs")
-    embed_model = embeddings.build(settings.embed, settings.store)
+    embed_model = backends.build(settings.embed, settings.store)
     progress = not args.quiet and not args.json
     reports: list[IngestReport] = []
     if paths:
@@ -295,8 +295,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.watch:
         return _follow(paths, settings, embed_model, reports)
     if any(r.new or r.updated or r.removed for r in reports):
-        from rag.bm25 import after_ingest
-        from rag.ledger import open_ledger
+        from rag.jobs.bm25 import after_ingest
+        from rag.store.ledger import open_ledger
 
         ledger = open_ledger(settings)
         try:
@@ -306,7 +306,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if note and progress:
             print(note, file=sys.stderr)
         if settings.ingest.tag_entities:
-            from rag.entities import tag_aside
+            from rag.jobs.entities import tag_aside
 
             log_file = tag_aside(settings)
             if log_file and progress:
@@ -360,10 +360,10 @@ def _follow(
 
 def cmd_remove(args: argparse.Namespace) -> int:
     from index.ingest import remove
-    from rag import embeddings
+    from rag.embeddings import backends
 
     settings = _settings(args)
-    report = remove(args.ids, settings, embeddings.build(settings.embed, settings.store))
+    report = remove(args.ids, settings, backends.build(settings.embed, settings.store))
     missing = [i for i, s in report.status.items() if s == "not found"]
     if args.json:
         print(json.dumps({"status": report.status, "restored": report.restored}, indent=2))
@@ -386,10 +386,10 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from index.check import check
-    from rag import embeddings
+    from rag.embeddings import backends
 
     settings = _settings(args)
-    report = check(settings, embeddings.build(settings.embed, settings.store), repair=args.repair)
+    report = check(settings, backends.build(settings.embed, settings.store), repair=args.repair)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -399,7 +399,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_entities(args: argparse.Namespace) -> int:
-    from rag.entities import fill
+    from rag.jobs.entities import fill
 
     if args.processes < 1:
         raise RagError("--processes must be 1 or more")
@@ -410,7 +410,7 @@ def cmd_entities(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from rag.pipeline import build
-    from rag.retrieval import passages_json
+    from rag.retrieval.hybrid import passages_json
 
     pipe = build(_settings(args))
     passages = pipe.retriever.retrieve(
@@ -433,7 +433,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.answer import Answer, Delta
+    from rag.answering.answer import Answer, Delta
     from rag.pipeline import build
 
     pipe = build(_settings(args))

@@ -26,7 +26,7 @@ def _say(text: str) -> None:
 def _open_store(settings: Settings) -> None:
     """Open the store and read from it once (what loads its vector index); a failure is left for
     the pipeline to report."""
-    from rag.store import Store
+    from rag.store.chroma import Store
 
     try:
         Store(settings.store).is_empty()
@@ -51,15 +51,15 @@ def run(
     import uvicorn
 
     from index.seed import refuse_if_lost, seed_if_empty
-    from rag import embeddings
-    from rag.answerers import resolve_backend
+    from rag.answering.backends import resolve_backend
+    from rag.embeddings import backends
     from rag.errors import IndexMissingError
     from rag.pipeline import build
     from ui.api import create_app
 
     host = host or settings.server.host
     port = port or settings.server.port
-    embed_model = embeddings.build(settings.embed, settings.store)
+    embed_model = backends.build(settings.embed, settings.store)
     sync = None
     if watch is not None:
         from index.watch import FolderSync
@@ -72,16 +72,16 @@ def run(
     except IndexMissingError:
         refuse_if_lost(settings)  # the store was lost, not new: say how to get it back
         raise
-    from rag.spans import warm
+    from rag.spans.tagging import warm
 
     # the first question for a name or a kind of thing would load spaCy's pipelines (0.6 s)
     threading.Thread(target=warm, name="spacy-load", daemon=True).start()
     processes = settings.server.answer_processes
     if processes:
-        from rag.answer_pool import AnswerPool
+        from ui.answer_pool import AnswerPool, PooledQA
 
         _say(f"news-rag: starting {processes} answer process(es) …")
-        pipeline.qa.pool = AnswerPool(settings, processes)
+        pipeline.qa = PooledQA(pipeline.qa, AnswerPool(settings, processes))
     app = create_app(pipeline)
     stop = threading.Event()
     _follow(pipeline, sync, list(feeds), every, stop)

@@ -21,7 +21,7 @@ from openai.types.chat.chat_completion import Choice
 from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
 from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
-from rag.answer import Answer
+from rag.answering.answer import Answer
 from rag.errors import BadQuestionError
 from ui.api.schemas import MODEL_ID, ChatMessageIn
 
@@ -87,7 +87,7 @@ def usage(answer: Answer, question: str, content: str) -> CompletionUsage:
     if answer.tokens:
         prompt, completion = answer.tokens.get("prompt", 0), answer.tokens.get("completion", 0)
     else:
-        from rag.text import count_tokens
+        from rag.text.rules import count_tokens
 
         prompt, completion = count_tokens(question), count_tokens(content)
     return CompletionUsage(

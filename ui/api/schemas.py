@@ -23,10 +23,10 @@ from pydantic import (
     model_validator,
 )
 
-from rag.answerers import BACKENDS
-from rag.dates import parse_date
-from rag.retrieval import Filters
-from rag.text import repair
+from rag.answering.backends import BACKENDS
+from rag.schema import Filters
+from rag.text.dates import parse_date
+from rag.text.rules import repair
 
 
 def _repaired(value: Any) -> Any:

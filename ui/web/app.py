@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from rag.answerers import BACKENDS
+from rag.answering.backends import BACKENDS
 from rag.pipeline import Pipeline
 from ui.web.handlers import ChatHandlers
 from ui.web.render import PANEL_EMPTY

@@ -21,12 +21,12 @@ from typing import Any
 
 import gradio as gr
 
-from rag.answer import Answer, Delta
-from rag.dates import parse_day
+from rag.answering.answer import Answer, Delta
 from rag.errors import RagError
-from rag.ledger import arrivals
 from rag.pipeline import Pipeline
-from rag.retrieval import Filters
+from rag.schema import Filters
+from rag.store.ledger import arrivals
+from rag.text.dates import parse_day
 from ui.web.render import (
     ARTICLE_ROWS,
     PANEL_EMPTY,

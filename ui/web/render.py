@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from rag.answer import Answer, Citation
+from rag.answering.answer import Answer, Citation
 
 PANEL_EMPTY = (
     '<div class="source-empty">Click a citation such as <b>[1]</b> in an answer to read '

@@ -28,7 +28,7 @@ from index.intake import articles_from_files, articles_from_records, file_limits
 from index.loaders import SUFFIXES, Article, Limits, LoadProblem
 from rag.errors import Deadline, TimeLimitError
 from rag.pipeline import Pipeline
-from rag.text import repair
+from rag.text.rules import repair
 from ui.api.deps import PipelineDep, SettingsDep
 from ui.api.errors import describe_validation
 from ui.api.middleware import form_from_bytes

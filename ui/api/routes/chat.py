@@ -21,7 +21,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
-from rag.answer import Answer, Delta
+from rag.answering.answer import Answer, Delta
 from rag.service import QAService
 from ui.api import openai_shapes as oai
 from ui.api import sse

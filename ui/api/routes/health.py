@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 import rag
-from rag.answerers import resolve_backend
+from rag.answering.backends import resolve_backend
 from ui.api.deps import PipelineDep
 
 router = APIRouter(tags=["status"])

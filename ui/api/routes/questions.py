@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from rag.answer import Answer, Delta
+from rag.answering.answer import Answer, Delta
 from ui.api import sse
 from ui.api.deps import QA
 from ui.api.errors import error_text

@@ -33,27 +33,16 @@ from typing import Any
 
 import numpy as np
 
-from rag.answer import DECLINE_TEXT, Answer, Delta, citation_for
-from rag.dates import DAYS, MONTHS, resolve
-from rag.passages import Passage
-from rag.places import in_region, is_region
-from rag.spans import (
-    COUNT,
-    DATE,
-    MONEY,
-    NUMBER,
-    PERCENT,
-    Candidate,
-    EntityLookup,
-    EntityTagger,
-    Sentence,
-    asking_part,
-    expected_type,
-    full_name,
-    mine,
-    only_ahead,
-)
-from rag.text import (
+from rag.answering.answer import DECLINE_TEXT, Answer, Delta, citation_for
+from rag.schema import Passage
+from rag.spans.asks import COUNT, DATE, MONEY, NUMBER, PERCENT, asking_part, expected_type
+from rag.spans.candidates import mine, only_ahead
+from rag.spans.names import full_name
+from rag.spans.tagging import EntityLookup, EntityTagger
+from rag.spans.types import Candidate, Sentence
+from rag.text.dates import DAYS, MONTHS, resolve
+from rag.text.places import in_region, is_region
+from rag.text.rules import (
     count_tokens,
     mentions,
     names,

@@ -218,7 +218,7 @@ class LlamaServer:
         return [
             sys.executable,
             "-m",
-            "rag.llamacpp",
+            __name__,  # this module runs the server (its main)
             "--model",
             str(self.model_path),
             "--host",
@@ -235,8 +235,8 @@ class LlamaServer:
     @staticmethod
     def _child_env() -> dict[str, str]:
         env = dict(os.environ)
-        # `python -m rag.llamacpp` must find this package even when it is not installed
-        root = str(Path(__file__).resolve().parent.parent)
+        # `python -m rag.answering.llamacpp` must find this package even when it is not installed
+        root = str(Path(__file__).resolve().parents[len(__name__.split(".")) - 1])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         env["PYTHONUNBUFFERED"] = "1"
         return env
@@ -350,10 +350,12 @@ def _serve(argv: Sequence[str] | None = None) -> int:
     try:
         import xllamacpp
     except ImportError:
-        print("rag.llamacpp: xllamacpp is not installed: pip install xllamacpp", file=sys.stderr)
+        print(
+            "llama.cpp server: xllamacpp is not installed: pip install xllamacpp", file=sys.stderr
+        )
         return 3
     if not args.model.is_file():
-        print(f"rag.llamacpp: model file not found: {args.model}", file=sys.stderr)
+        print(f"llama.cpp server: model file not found: {args.model}", file=sys.stderr)
         return 2
 
     params = xllamacpp.CommonParams()
@@ -367,7 +369,7 @@ def _serve(argv: Sequence[str] | None = None) -> int:
     try:
         server = xllamacpp.Server(params)  # loads the model, then listens in a background thread
     except RuntimeError as exc:
-        print(f"rag.llamacpp: {exc}", file=sys.stderr)
+        print(f"llama.cpp server: {exc}", file=sys.stderr)
         return 1
 
     channel.write(f"{server.listening_address}\n")

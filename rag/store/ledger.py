@@ -30,7 +30,7 @@ from filelock import FileLock, Timeout
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from rag.errors import BusyError, StoreReadOnlyError, StoreUnavailableError
-from rag.passages import chunk_id
+from rag.schema import chunk_id
 from rag.settings import Settings, StoreSettings
 
 log = logging.getLogger(__name__)

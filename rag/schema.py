@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
+import numpy as np
+
 ARTICLE_ID = "article_id"
 DATE_NUM = "date_num"  # YYYYMMDD as an int, 0 when undated: what date filters compare
 SOURCE = "source"
@@ -137,3 +139,56 @@ class ChunkMeta:
             "author": self.author,
             "location": self.location,
         }
+
+
+@dataclass
+class Filters:
+    """Which articles may answer: published in [date_from, date_to], from these sources, and not
+    after `as_of` (the date the question is asked as of; undated articles are kept)."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    sources: list[str] | None = None
+    as_of: date | None = None
+
+    def empty(self) -> bool:
+        return not (self.date_from or self.date_to or self.sources or self.as_of)
+
+    def to_where(self) -> dict[str, Any] | None:
+        """The same filter as a Chroma `where` clause."""
+        clauses: list[dict[str, Any]] = []
+        if self.date_from:
+            clauses.append({DATE_NUM: {"$gte": date_num(self.date_from)}})
+        if self.date_to:  # a range ends: undated articles (date_num 0) are outside it
+            clauses += [{DATE_NUM: {"$lte": date_num(self.date_to)}}, {DATE_NUM: {"$gte": 1}}]
+        if self.sources:
+            clauses.append({SOURCE: {"$in": list(self.sources)}})
+        if self.as_of:  # undated articles have date_num 0, so they pass
+            clauses.append({DATE_NUM: {"$lte": date_num(self.as_of)}})
+        if len(clauses) > 1:
+            return {"$and": clauses}
+        return clauses[0] if clauses else None
+
+    def mask(self, dates: np.ndarray, sources: np.ndarray) -> np.ndarray:
+        """`accepts` over whole columns at once: chunk i passes when its article's date_num
+        `dates[i]` and source `sources[i]` do (a boolean array)."""
+        ok = np.ones(len(dates), dtype=bool)
+        if self.date_from:
+            ok &= dates >= date_num(self.date_from)
+        if self.date_to:
+            ok &= (dates != 0) & (dates <= date_num(self.date_to))
+        if self.as_of:
+            ok &= dates <= date_num(self.as_of)
+        if self.sources:
+            ok &= np.isin(sources, list(self.sources))
+        return ok
+
+    def accepts(self, meta: dict[str, Any]) -> bool:
+        num = int(meta.get(DATE_NUM) or 0)
+        if self.date_from and num < date_num(self.date_from):
+            return False
+        if self.date_to and (num == 0 or num > date_num(self.date_to)):
+            return False
+        if self.as_of and num > date_num(self.as_of):
+            return False
+        return not (self.sources and meta.get(SOURCE) not in self.sources)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from pydantic import PrivateAttr
 
-from rag.embeddings import STATIC_MODEL_NAME, ArrayEmbedding
+from rag.embeddings.base import STATIC_MODEL_NAME, ArrayEmbedding
 from rag.errors import BackendUnavailableError
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def distill(out: Path, progress: bool = True) -> Path:
     """Make the static model from the installed MiniLM and save it (model2vec's format) in `out`."""
     from model2vec import StaticModel
 
-    from rag.embeddings import MiniLMEmbedding, minilm_tokenizer
+    from rag.embeddings.minilm import MiniLMEmbedding, minilm_tokenizer
 
     teacher = MiniLMEmbedding()
     tokenizer = minilm_tokenizer()
@@ -76,13 +76,18 @@ def distill(out: Path, progress: bool = True) -> Path:
     return out
 
 
-# `make install` distils into the checkout's models/; a process started elsewhere finds it there
-CHECKOUT_MODELS = Path(__file__).resolve().parent.parent / "models"
+def known_dirs(models_dir: Path) -> list[Path]:
+    """Where the distilled model is looked for: RAG_LLM__MODELS_DIR; the models/ of the
+    checkout this package runs from (`make install` distils there, and a process started in
+    another folder finds it); the environment's share/news-rag/models, for an installed package
+    (`python -m rag.embeddings.static "$VIRTUAL_ENV/share/news-rag/models"` distils there)."""
+    package_root = Path(__file__).resolve().parents[len(__name__.split(".")) - 1]
+    return [models_dir, package_root / "models", Path(sys.prefix) / "share" / "news-rag" / "models"]
 
 
 def find(models_dir: Path) -> Path | None:
-    """The distilled model in `models_dir`, else in the checkout's models/; None if neither."""
-    for where in (model_dir(models_dir), model_dir(CHECKOUT_MODELS)):
+    """The distilled model in the first of `known_dirs` that has it; None if none has."""
+    for where in map(model_dir, known_dirs(models_dir)):
         if (where / "model.safetensors").exists():
             return where
     return None
@@ -133,7 +138,7 @@ class StaticEmbedding(ArrayEmbedding):
 
 
 def main() -> None:
-    """`python -m rag.static_embed [MODELS_DIR]`: distil the model if it is not there yet."""
+    """`python -m rag.embeddings.static [MODELS_DIR]`: distil the model if it is not there yet."""
     import rag  # noqa: F401  (offline settings for the libraries)
 
     where = model_dir(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("models"))

@@ -52,7 +52,7 @@ def _forget_client(identifier: str) -> None:
 
 
 def _refuse_damaged(chroma_dir: Path, store_dir: Path, collection: str) -> None:
-    from rag.hnsw_check import damaged
+    from rag.store.hnsw_check import damaged
 
     problems = damaged(chroma_dir, collection, remember=store_dir / "hnsw-verified.json")
     if problems:
@@ -128,7 +128,7 @@ class Store:
                 )
             self.where = f"{path}, collection {cfg.collection}"
             if verify is None and path.exists():
-                from rag.ledger import writer_active
+                from rag.store.ledger import writer_active
 
                 verify = not writer_active(cfg)
             if verify and path.exists():

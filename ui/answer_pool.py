@@ -3,7 +3,8 @@
 An extractive answer is pure Python (retrieval's fusion, sentence scoring, span mining: about
 30 ms a question over the 120k-chunk 2023 archive), so one server process answers on one core
 however many requests wait. With RAG_SERVER__ANSWER_PROCESSES=N (`rag serve --answer-processes
-N`), `QAService.ask` hands extractive questions to N worker processes, each with its own pipeline
+N`), the server's `QAService` is wrapped in a `PooledQA`, whose `ask` hands extractive questions
+to N worker processes, each with its own pipeline
 over the same store (its own copy of the vector index in memory: about 1 GB for the 2023
 archive); streaming, the UI and the LLM backends stay in the server process, whose model server
 the workers would otherwise start again. A worker picks up new articles as the server does (the
@@ -21,13 +22,12 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any
+from typing import Any, Unpack
 
-from rag.answer import Answer
+from rag.answering.answer import Answer
+from rag.pipeline import Pipeline, build
+from rag.service import Options, QAService
 from rag.settings import Settings
-
-if TYPE_CHECKING:
-    from rag.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,6 @@ _pipeline: Pipeline | None = None  # a worker's own, built once when it starts
 
 def _start(settings: Settings) -> None:
     global _pipeline
-    from rag.pipeline import build
-
     _pipeline = build(settings)
 
 
@@ -106,3 +104,28 @@ class AnswerPool:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+class PooledQA(QAService):
+    """The server's question-answering service with its extractive answers made by an
+    `AnswerPool` (everything else, streaming included, as the service it wraps does it)."""
+
+    def __init__(self, qa: QAService, pool: AnswerPool) -> None:
+        super().__init__(qa.settings, qa.retriever, qa.answerers)
+        self.pool = pool
+
+    def ask(
+        self, question: str, *, backend: str | None = None, **options: Unpack[Options]
+    ) -> Answer:
+        """The answer made in an answer process when the backend is extractive; here when the
+        processes are gone (they are started again aside) or for the other backends."""
+        if self.answerer(backend).name == "extractive":
+            self.validate(question)  # a bad question fails here, as without the pool
+            answer = self.pool.ask(question, backend, dict(options))
+            if answer is not None:
+                return answer
+        return super().ask(question, backend=backend, **options)
+
+    def close(self) -> None:
+        self.pool.close()
+        super().close()

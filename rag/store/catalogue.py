@@ -5,7 +5,7 @@ index).
 
 A `Catalogue` is a snapshot. Its `Summary` (chunk ids in order, each chunk's date and source, one
 entry per article, the duplicate map) is small; the chunks' full records stay on disk, in the
-corpus file of the BM25 index they were indexed into (`rag.bm25`), memory-mapped: a chunk's text
+corpus file of the BM25 index they were indexed into (`rag.retrieval.bm25`), memory-mapped: a chunk's text
 is parsed when a citation asks for it, so a start on a million chunks parses none. The retriever
 folds syndicated copies with `dup_map`; the API and the UI list articles and show a cited chunk's
 full text from it. A new snapshot is taken after an ingest (`HybridRetriever.refresh`). This
@@ -25,8 +25,8 @@ from typing import Any
 
 import orjson
 
-from rag.ledger import Ledger
-from rag.passages import ChunkMeta
+from rag.store.ledger import Ledger
+from rag.schema import ChunkMeta
 
 TEXT = "_text"  # where a record read from the store keeps its chunk's text
 SUMMARY_VERSION = 2

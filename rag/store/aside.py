@@ -1,10 +1,11 @@
 """Work on a store done by a separate process beside whoever asked for it: the BM25 rebuild after
 an ingest, the tagging of named entities in new sentences.
 
-`run_aside(settings, module)` starts `python -m <module>` on the store the settings name (passed
-to it in the environment), its output appended to a log file beside the store. A server keeps
-answering meanwhile and picks the result up when it is saved. Nothing here knows what the module
-does; each module locks its store itself so that one runs at a time.
+`run_aside(settings, job)` starts `python -m <the module of job>` (the `main` of a module in
+`rag.jobs`, which runs it when the module is run) on the store the settings name (passed to it in
+the environment), its output appended to a log file beside the store. A server keeps answering
+meanwhile and picks the result up when it is saved. Nothing here knows what the job does; each
+job locks its store itself so that one runs at a time.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from rag.settings import Settings
@@ -26,8 +28,11 @@ def log_path(settings: Settings, what: str) -> Path:
     return Path(s.path) / "bm25" / f"{s.collection}.{what}.log"
 
 
-def run_aside(settings: Settings, module: str, what: str, *, wait: bool = False) -> Path | None:
-    """Start `python -m module` on the store of `settings`; its log's path, or None when the
+def run_aside(
+    settings: Settings, job: Callable[[], int], what: str, *, wait: bool = False
+) -> Path | None:
+    """Start `job` (a module's `main`, run as `python -m` that module) on the store of
+    `settings`; its log's path, or None when the
     store's folder cannot be written (a read-only store). `wait`: until it ends (its memory is
     its own, not added to the caller's); else it outlives a short-lived caller such as `rag
     ingest`."""
@@ -41,11 +46,11 @@ def run_aside(settings: Settings, module: str, what: str, *, wait: bool = False)
         path.parent.mkdir(parents=True, exist_ok=True)
         out = path.open("ab")
     except OSError as exc:
-        log.warning("cannot run %s for %s (%s)", module, s.path, exc)
+        log.warning("cannot run %s for %s (%s)", job.__module__, s.path, exc)
         return None
     with out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", module],
+            [sys.executable, "-m", job.__module__],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -23,15 +23,22 @@ from typing import TYPE_CHECKING, Any
 
 from llama_index.core.llms import ChatMessage, MessageRole
 
-from rag.answer import DECLINE_TEXT, Answer, Delta, check_citations, final_answer, is_decline
-from rag.extractive import Evidence, ExtractiveAnswerer
-from rag.llm import make_llm, model_name
-from rag.passages import Passage
+from rag.answering.answer import (
+    DECLINE_TEXT,
+    Answer,
+    Delta,
+    check_citations,
+    final_answer,
+    is_decline,
+)
+from rag.answering.extractive import Evidence, ExtractiveAnswerer
+from rag.answering.llm import make_llm, model_name
+from rag.schema import Passage
 from rag.settings import LLMSettings
-from rag.text import count_tokens, redact_instructions, split_sentences, unmentioned_names
+from rag.text.rules import count_tokens, redact_instructions, split_sentences, unmentioned_names
 
 if TYPE_CHECKING:
-    from rag.llamacpp import LlamaServer
+    from rag.answering.llamacpp import LlamaServer
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ indexes chunk records as they stream past (from the store by id, or from the ind
 an ingest plus the chunks added since), writing each record to the index's corpus file as it goes
 and keeping only packed token ids in memory, then saves the index under the fingerprint of the
 chunk ids it holds, with the catalogue's summary beside it. The ids come from the ledger's rows
-(`chunk_ids`), so a start reads nothing from the store: it opens the saved index memory-mapped
+(`rag.store.records.chunk_ids`), so a start reads nothing from the store: it opens the saved index memory-mapped
 and gets the chunk records from it. `FilteredBM25` is the per-query `BaseRetriever` that
 `QueryFusionRetriever` fuses: it applies the date/source filters and drops the zero-score
 padding bm25s adds when fewer chunks match than were asked for. Nothing here embeds, fuses or
@@ -15,18 +15,15 @@ folds duplicates.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import itertools
 import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import threading
-import time
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,15 +32,21 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
-from rag.aside import run_aside
-from rag.catalogue import TEXT, Catalogue, Joined, JsonLines, Summary, SummaryBuilder, corpus_entry
 from rag.errors import RagError
-from rag.ledger import Ledger
-from rag.settings import Settings
-from rag.store import Store, fingerprint_of
+from rag.store.catalogue import (
+    TEXT,
+    Catalogue,
+    Joined,
+    JsonLines,
+    Summary,
+    SummaryBuilder,
+    corpus_entry,
+)
+from rag.store.chroma import Store
+from rag.store.ledger import Ledger
 
 if TYPE_CHECKING:
-    from rag.retrieval import Filters
+    from rag.schema import Filters
 
 log = logging.getLogger(__name__)
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # llama-index's BM25Retriever's default
@@ -330,91 +333,3 @@ def _keep(part: Path, final: Path, cache_dir: Path) -> None:
                 shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
         log.warning("could not keep the BM25 index: %s", exc)
-
-
-def chunk_ids(store: Store, ledger: Ledger | None) -> list[str]:
-    """The ids of every chunk in the store: named by the ledger's rows when there is a ledger
-    (a second at a million chunks), else read from the store (a minute at a million)."""
-    named = ledger.chunk_ids() if ledger is not None else None
-    return named if named is not None else store.ids()
-
-
-def store_fingerprint(store: Store, ledger: Ledger | None) -> str:
-    """The name of the store's set of chunks, under which its BM25 index is saved: from the
-    ledger's rows when it can name them, else from the chunk ids read from the store."""
-    named = ledger.fingerprint() if ledger is not None else None
-    return named if named is not None else fingerprint_of(store.ids())
-
-
-def chunk_records(store: Store, ids: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(chunk id, metadata with the text) of these chunks, read from the store by id, in pages."""
-    return ((r.id, r.metadata | {TEXT: r.text}) for r in store.records_of(ids))
-
-
-def rebuild_in_background(settings: Settings, *, wait: bool = False) -> Path | None:
-    """Start a separate process that builds and saves the BM25 index of the store as it is now
-    (`python -m rag.bm25`): a server keeps answering meanwhile and picks it up when saved.
-    `wait`: until it is saved. Its log's path (None for a read-only store: answered from the
-    saved index as patched)."""
-    return run_aside(settings, "rag.bm25", "build", wait=wait)
-
-
-def after_ingest(settings: Settings, chunks: int) -> str | None:
-    """After an ingest into a store of more than RAG_RETRIEVAL__REBUILD_INLINE_MAX chunks, its
-    saved BM25 index brought up to date for the next start: built now when none is saved (a
-    first `rag serve` would otherwise build it), else rebuilt aside (servers answer from the
-    saved one, patched, meanwhile). What was done, to show; None for a smaller store (a start
-    builds its index in seconds)."""
-    if chunks <= settings.retrieval.rebuild_inline_max:
-        return None
-    s = settings.store
-    cache_dir = Path(s.path) / "bm25" / s.collection
-    if BM25Index.saved(cache_dir) is None:
-        started = time.perf_counter()
-        rebuild_in_background(settings, wait=True)
-        took = time.perf_counter() - started
-        return f"keyword (BM25) index of {chunks:,} chunks built and saved in {took:.0f} s"
-    log_file = rebuild_in_background(settings)
-    return f"keyword (BM25) index of {chunks:,} chunks being rebuilt aside (log: {log_file})"
-
-
-def main() -> int:
-    """Build and save the BM25 index of the store the environment names, from the saved one
-    and the chunks added since (one builder per store at a time: a second one exits)."""
-    from rag.ledger import open_ledger
-    from rag.settings import load
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    settings = load(None)
-    s = settings.store
-    cache_dir = Path(s.path) / "bm25" / s.collection
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with (cache_dir.parent / f"{s.collection}.build.lock").open("w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("another process is building this index")
-            return 0
-        store = Store(s, fresh=True)
-        try:
-            ledger: Ledger | None = open_ledger(settings)
-        except RagError:
-            ledger = None
-        name = store_fingerprint(store, ledger)
-        if BM25Index.cached(cache_dir, name) is not None:
-            return 0
-        ids = chunk_ids(store, ledger)
-        base = BM25Index.saved(cache_dir)
-        if base is not None:  # the new chunks are read from the store here, the rest from disk
-            records = base.patch(store, ids, name, None)[0].records()
-            store.release()  # and the vector index Chroma loaded: 2.3 GB at 1.5M chunks
-        else:
-            records = chunk_records(store, ids)  # read as they are indexed, released after
-        started = time.perf_counter()
-        BM25Index.build(records, name, cache_dir, done_reading=store.release)
-        log.info("BM25 index of %d chunks saved in %.1f s", len(ids), time.perf_counter() - started)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

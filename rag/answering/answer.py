@@ -16,8 +16,8 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
-from rag.passages import Passage
-from rag.text import split_sentences, terms
+from rag.schema import Passage
+from rag.text.rules import split_sentences, terms
 
 DECLINE_TEXT = "The articles don't say."
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from rag.answer import Answer, Delta
+from rag.answering.answer import Answer, Delta
+from rag.answering.extractive import ExtractiveAnswerer
 from rag.errors import BackendUnavailableError, BadQuestionError, ConfigError
-from rag.extractive import ExtractiveAnswerer
-from rag.passages import Passage
+from rag.schema import Passage
 from rag.settings import Settings
 
 
@@ -59,7 +59,7 @@ def _extractive(_: Settings, extractive: ExtractiveAnswerer) -> Answerer:
 
 
 def _openai(settings: Settings, extractive: ExtractiveAnswerer) -> Answerer:
-    from rag.generate import OpenAIAnswerer
+    from rag.answering.generated import OpenAIAnswerer
 
     if not (settings.llm.api_key or settings.llm.base_url):
         raise ConfigError(
@@ -70,8 +70,8 @@ def _openai(settings: Settings, extractive: ExtractiveAnswerer) -> Answerer:
 
 
 def _local(settings: Settings, extractive: ExtractiveAnswerer) -> Answerer:
-    from rag.generate import OpenAIAnswerer
-    from rag.llamacpp import LlamaServer, find_model
+    from rag.answering.generated import OpenAIAnswerer
+    from rag.answering.llamacpp import LlamaServer, find_model
 
     cfg = settings.llm
     explicit = cfg.local_model_path

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from rag import places
-from rag.dates import DAYS, MONTHS
+from rag.text import places
+from rag.text.dates import DAYS, MONTHS
 
 _BOUNDARY = re.compile(r"(?<=[.!?])([”\"’']?)\s+(?=[“\"‘'(\[A-Z0-9£$€])")
 _STOP = frozenset(

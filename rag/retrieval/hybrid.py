@@ -1,0 +1,249 @@
+"""Hybrid retrieval wired from its parts: dense search (`rag.retrieval.dense`) and BM25
+(`rag.retrieval.bm25`) fused by weighted reciprocal rank (`rag.retrieval.fusion`; or by their
+relative scores, RAG_RETRIEVAL__FUSION), within the date and source `Filters` on both sides, then
+syndicated copies folded (`rag.retrieval.syndication`) and the nodes turned into `Passage`s. It
+keeps the snapshot of what is indexed (catalogue and BM25 index) and takes a new one when a
+writer has recorded articles. What a dense rank's vote counts and how a large store's BM25 index
+is rebuilt aside are given to it (`rag.pipeline` chooses them). It does not write the index or
+answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+from chromadb.errors import ChromaError
+from llama_index.core.llms import MockLLM
+from llama_index.core.retrievers import BaseRetriever
+from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
+from llama_index.core.schema import NodeWithScore
+
+from rag.errors import (
+    BadQuestionError,
+    IndexMissingError,
+    StoreReadOnlyError,
+    StoreUnavailableError,
+)
+from rag.retrieval.bm25 import BM25Index
+from rag.retrieval.dense import FilteredDense
+from rag.retrieval.fusion import WeightedRankFusion
+from rag.retrieval.syndication import ALSO_IN, SyndicationFolder
+from rag.schema import ChunkMeta, Filters, Passage
+from rag.settings import Settings
+from rag.store.catalogue import Catalogue
+from rag.store.chroma import Store
+from rag.store.ledger import Ledger, ledger_path, open_ledger
+from rag.store.records import chunk_ids, chunk_records, store_fingerprint
+
+log = logging.getLogger(__name__)
+
+MODES = ("hybrid", "dense", "bm25")
+# how the hybrid mode fuses its rankings (RAG_RETRIEVAL__FUSION)
+FUSIONS = {"rrf": FUSION_MODES.RECIPROCAL_RANK, "relative": FUSION_MODES.RELATIVE_SCORE}
+
+
+def to_passages(hits: Sequence[NodeWithScore]) -> list[Passage]:
+    return [
+        ChunkMeta.from_metadata(h.node.metadata).passage(
+            h.node.node_id,
+            h.node.get_content(),
+            float(h.score or 0.0),
+            h.node.metadata.get(ALSO_IN, []),
+        )
+        for h in hits
+    ]
+
+
+def _reader(settings: Settings) -> Ledger | None:
+    """The ledger, to watch for writes (read as it is where the store is read-only); None where
+    there is none or it cannot be opened."""
+    path = ledger_path(settings)
+    try:
+        return open_ledger(settings)
+    except StoreReadOnlyError:
+        try:
+            return Ledger(path, read_only=True)
+        except sqlite3.Error as exc:
+            log.warning("the ledger %s cannot be read (%s)", path, exc)
+            return None
+    except StoreUnavailableError as exc:
+        log.warning("not watching for new articles: %s", exc)
+        return None
+
+
+class HybridRetriever:
+    """Dense + BM25 + fusion (relative scores or reciprocal rank) over one store, then syndicated copies folded.
+    Thread-safe for queries; `refresh()` swaps in a new catalogue after an ingest."""
+
+    def __init__(
+        self,
+        store: Store,
+        embed_model: Any,
+        settings: Settings,
+        *,
+        rrf_dense_weight: float = 1.0,
+        rebuild_aside: Callable[[Settings], object] | None = None,
+    ) -> None:
+        """`rrf_dense_weight`: what a dense rank's vote counts in rank fusion (a BM25 rank's: 1).
+        `rebuild_aside(settings)`: starts the BM25 index's rebuild beside this process, for a
+        large store after an ingest (without it, the index is rebuilt here)."""
+        self.rrf_dense_weight = rrf_dense_weight
+        self._rebuild_aside = rebuild_aside
+        # Chroma loads a collection's vector index on the first read (5 s at 1.5M chunks): the
+        # saved BM25 index and catalogue are opened meanwhile
+        with ThreadPoolExecutor(1, thread_name_prefix="chroma-open") as pool:
+            empty = pool.submit(store.is_empty)
+            self._open(store, embed_model, settings)
+            if empty.result():
+                raise IndexMissingError(
+                    f"the index {store.where} is empty: run `rag ingest seeds/` first"
+                )
+
+    def _open(self, store: Store, embed_model: Any, settings: Settings) -> None:
+        store.check_model(embed_model.model_name)
+        self.store = store
+        self.settings = settings
+        self.embed_model = embed_model
+        self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
+        # the ledger every writer keeps: a new version means another process added articles
+        self._ledger = _reader(settings)
+        self._seen = self._ledger.version() if self._ledger else 0
+        self._pending: tuple[Path, str] | None = None  # (cache, fingerprint) of a BM25 rebuild
+        self.catalogue, self._bm25 = self._load(store)
+
+    def _load(self, store: Store) -> tuple[Catalogue, BM25Index]:
+        s = self.settings.store
+        # saved beside the store folder, which holds the ledger also when a Chroma server holds
+        # the vectors: each machine that serves keeps its own copy, keyed by the chunks it indexes
+        cache = Path(s.path) / "bm25" / s.collection
+        fingerprint = store_fingerprint(store, self._ledger)
+        self._pending = None
+        bm25 = BM25Index.cached(cache, fingerprint)
+        if bm25 is None:
+            ids = chunk_ids(store, self._ledger)
+            base = (
+                BM25Index.saved(cache)
+                if len(ids) > self.settings.retrieval.rebuild_inline_max
+                else None
+            )
+            if base is not None and self._rebuild_aside is not None:
+                # a big store after an ingest: answer now, rebuild BM25 aside
+                catalogue, bm25 = base.patch(store, ids, fingerprint, self._ledger)
+                log.info("BM25 index of %d chunks is being rebuilt in the background", len(ids))
+                self._rebuild_aside(self.settings)
+                self._pending = (cache, fingerprint)
+                return catalogue, bm25
+            if len(ids) > self.settings.retrieval.rebuild_inline_max:
+                log.info("building the BM25 index of %d chunks (once: it is saved)", len(ids))
+            bm25 = BM25Index.build(chunk_records(store, ids), fingerprint, cache)
+        # the saved index holds every chunk: the store is not read
+        return Catalogue(fingerprint, bm25.summary, bm25.records, self._ledger), bm25
+
+    def refresh(self) -> None:
+        """Pick up chunks added since start-up (after `POST /v1/articles` or `rag ingest`): the
+        store is opened afresh, since an embedded client's vector index in memory does not see
+        what another process (or another client in this one) wrote."""
+        version = self._ledger.version() if self._ledger else 0
+        store = Store(self.settings.store, fresh=not self.settings.store.host)
+        catalogue, bm25 = self._load(store)
+        with self._lock:
+            self.store = store
+            self.catalogue, self._bm25 = catalogue, bm25
+            self._seen = version
+
+    def sync(self) -> bool:
+        """Refresh if a writer (this process or another) recorded articles since, or the BM25
+        index being rebuilt aside is saved; True if so."""
+        pending = self._pending
+        if pending is not None and BM25Index.is_saved(*pending):
+            with self._refreshing:
+                if self._pending is pending:
+                    self.refresh()
+            return True
+        if self._ledger is None:
+            return False
+        with self._lock:
+            seen = self._seen
+        if self._ledger.version() == seen:
+            return False
+        with self._refreshing:  # one refresh at a time; the others then find it done
+            if self._ledger.version() != self._seen:
+                self.refresh()
+        return True
+
+    def retrieve(
+        self,
+        query: str,
+        *,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        mode: str | None = None,
+        boost: Filters | None = None,
+    ) -> list[Passage]:
+        """The `top_k` best passages that pass `filters`; with `boost` (hybrid mode), those that
+        also pass it rank higher: both searches are run again within it and fused as two more
+        rankings, so a passage of the period a question names gets up to twice the votes."""
+        query = query.strip()
+        if not query:
+            raise BadQuestionError("the question is empty")
+        mode = mode or self.settings.retrieval.mode
+        if mode not in MODES:
+            raise BadQuestionError(
+                f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}"
+            )
+        top_k = top_k or self.settings.retrieval.top_k
+        filters = filters or Filters()
+        self.sync()
+        k = max(self.settings.retrieval.candidates, top_k)
+        with self._lock:
+            catalogue, bm25, store = self.catalogue, self._bm25, self.store
+        dense = FilteredDense(store, self.embed_model, catalogue, k, filters)
+        retriever: BaseRetriever
+        if mode == "dense":
+            retriever = dense
+        elif mode == "bm25":
+            retriever = bm25.retriever_for(k, filters)
+        else:
+            within: list[BaseRetriever] = []
+            if boost is not None:
+                within = [  # Chroma's filtered search would scan every chunk (0.5-1 s)
+                    FilteredDense(store, self.embed_model, catalogue, k, boost, exhaustive=False),
+                    bm25.retriever_for(k, boost),
+                ]
+            r = self.settings.retrieval
+            # the weights of a dense, then a BM25 ranking (twice with the period's two rankings)
+            if r.fusion == "relative":
+                pair = [r.dense_weight, 1 - r.dense_weight]
+            else:
+                pair = [self.rrf_dense_weight, 1.0]
+            retriever = WeightedRankFusion(
+                [dense, bm25.retriever_for(k, filters), *within],
+                llm=MockLLM(),
+                mode=FUSIONS[r.fusion],
+                retriever_weights=pair * (1 + len(within) // 2),
+                similarity_top_k=k,
+                num_queries=1,
+                use_async=False,
+            )
+        try:
+            hits = retriever.retrieve(query)
+        except (httpx.TransportError, ChromaError) as exc:
+            raise StoreUnavailableError(
+                f"the index {self.store.where} cannot be searched ({type(exc).__name__}: {exc}); "
+                "check that the store is reachable (a Chroma server: `chroma run`)"
+            ) from exc
+        folded = SyndicationFolder(top_k=top_k, catalogue=catalogue).postprocess_nodes(hits)
+        return to_passages(folded)
+
+
+def passages_json(passages: Sequence[Passage]) -> str:
+    return json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=2)

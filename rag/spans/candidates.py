@@ -1,0 +1,387 @@
+"""Candidate short answers: the named entities and figures of the expected kind in many scored
+sentences, with their support added up.
+
+`mine(question, sentences, tagger)` keeps the spans of the kind the question asks for
+(`rag.spans.asks`) among those tagged in the sentences (`rag.spans.tagging`), filters those that
+cannot answer (the question's own names, ages for "when", a city for "which country"…), and
+scores each: a span that several articles carry, in sentences that match the question well,
+outranks one a single passage mentions; within a sentence the features of `rag.spans.features`
+(closeness to the question's words, beside the asked-for noun or name, the counted noun) weigh
+its support; support from articles much older than the newest retrieved one counts less.
+Variants fold into the longest form (`rag.spans.names`). `only_ahead` finds a question about
+something the articles only announce.
+
+Nothing here retrieves, scores sentences or writes the answer text (`rag.answering.extractive`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from rag.spans.asks import (
+    _CURRENCY,
+    _WORK_NOUNS,
+    COUNT,
+    DATE,
+    MONEY,
+    NAMED,
+    NUMBER,
+    ORG,
+    PERCENT,
+    PERSON,
+    PLACE,
+    THING,
+    _asked_head,
+    asked_nouns,
+    asked_place,
+    expected_type,
+)
+from rag.spans.features import (
+    _ARTICLE,
+    _NUMBER_WORDS,
+    _WEEKDAYS,
+    _YEARS,
+    RECENCY_DAYS,
+    _accepts,
+    _beside_name,
+    _beside_noun,
+    _clean_span,
+    _counts_noun,
+    _in_question,
+    _length_in,
+    _modifies,
+    _proximity,
+    _quoted_titles,
+    _recency,
+    _superseded,
+    _words,
+    _years_in,
+)
+from rag.spans.names import _fold_variants, _with_of, _with_state
+from rag.spans.tagging import _MODIFIER_TAGS, _NOUN_TAGS, EntityTagger, _consistent, _pos
+from rag.spans.types import Candidate, Sentence
+from rag.text.dates import AHEAD, DAYS
+from rag.text.rules import (
+    names,
+    places,
+    split_sentences,
+    spoken_of,
+    term_set,
+    terms,
+)
+
+
+def mine(
+    question: str,
+    sentences: Sequence[Sentence],
+    tagger: EntityTagger,
+    expected: str | None = None,
+) -> list[Candidate]:
+    """Spans of the expected type, best supported first. Each sentence adds its score to the
+    spans it carries, once per article (the article's best sentence counts)."""
+    expected = expected or expected_type(question)
+    if expected is None or not sentences:
+        return []
+    q_words = set(_words(question))
+    q_terms = set(terms(question))
+    counted = _COUNTED.search(question)
+    noun = next(iter(terms(counted.group(1))), None) if counted else None
+    where = bool(re.search(r"\bwhere\b", question, re.I))
+    # "how many years" (or seasons): spaCy calls "nearly 600 years" a date; only such a length
+    # in the unit asked is an answer
+    asked_unit = _DURATION.search(question)
+    unit = asked_unit.group(1) if asked_unit else counted.group(1) if counted else None
+    place = asked_place(question) if expected == PLACE else None  # "which country": no city
+    # "US jets shot down a balloon: which country did it belong to?": not the United States;
+    # nor is it the name of "the US's first over-the-counter pill"
+    countries = places.countries_in(question) if expected in NAMED else set()
+    heads = asked_nouns(question)
+    work = expected == THING and bool(heads & _WORK_STEMS)  # "which film": a title
+    colour = expected == THING and bool(heads & _COLOUR_STEMS)  # "which color": a colour word
+    team = expected == ORG and bool(heads & _TEAM_STEMS)
+    year = expected == DATE and _ASKS_YEAR.search(question) is not None
+    currency = expected == MONEY and _CURRENCY.search(question) is not None
+    # "what type of incidents", "which seed": the answer may be no name ("mental health
+    # incidents", "sesame seeds"), found as the words before that noun in a sentence
+    head = _asked_head(question) if expected == THING and not work else None
+    named = names(question) if expected in NAMED else []
+    found: dict[str, Candidate] = {}
+    forms: dict[str, Counter[str]] = {}
+    newest = max((s.date for s in sentences if s.date), default="")
+    # the year asked about: the question's own ("the 2023 Masters"), else the news's
+    asked_years = set(_YEARS.findall(question)) or ({newest[:4]} if newest else set())
+    tagged = _consistent([s.text for s in sentences], tagger.entities([s.text for s in sentences]))
+    for sent, ents in zip(sentences, tagged, strict=True):
+        # the people the question names, as this sentence's tags say ("Bills safety Damar
+        # Hamlin"), not an organisation ("Keir Starmer hosted NATO" says nothing of NATO's chief)
+        people = [n for n in named if any(k == PERSON and n in raw for raw, k in ents)]
+        years = _years_in(sent.text, sent.date) if asked_years else set()
+        titles = _quoted_titles(sent.text) if work else []
+        kinds_of_head = _compounds(sent.text, head, q_terms, ents) if head and not colour else []
+        colours = _COLOURS.findall(sent.text) if colour else []
+        extra = [(t, THING) for t in (*titles, *kinds_of_head, *colours)]
+        for raw, kind in dict.fromkeys([*ents, *extra]):
+            if work and kind != THING:
+                continue  # the film's star or studio is no film
+            if colour and raw not in colours:
+                continue  # no name is a colour
+            text = _clean_span(raw)
+            if kind == PERSON and len(text.split()) > 2 and text.split()[-1] in _WEEKDAYS:
+                text = text.rsplit(" ", 1)[0]  # "Tucker Carlson Wednesday" (not "Jeff Saturday")
+            if not text or text not in sent.text:
+                continue
+            if kind in (PERCENT, MONEY):
+                text = _with_of(text, sent.text)
+            if kind == PLACE and expected == PLACE and place in (None, places.CITY):
+                text = _with_state(text, sent.text)  # (a state is no answer to "which state")
+            length = False
+            if expected == COUNT and kind == DATE and unit is not None:
+                in_unit = _length_in(text, unit)  # "1947": no length of time
+                if not in_unit:
+                    continue
+                text, length = in_unit, True
+            if expected == COUNT and kind == NUMBER and _modifies(text, sent.text, noun):
+                continue  # "the seven-time Super Bowl winner" played no seven seasons
+            if (
+                kind == NUMBER
+                and text.lower() == "one"
+                and not (noun and _counts_noun(text, sent.text, noun))
+            ):
+                continue  # "one of the most watched", "one sitting": a word, not a figure
+            if currency and kind != MONEY:
+                continue  # "in pounds": a share of GDP or a bare number is no sum in pounds
+            if team and kind == ORG and _ACRONYM.fullmatch(text):
+                continue  # "NBA", "NCAA", "AP": a league or an agency, not a team
+            # a national side is named by its country, but not where it played ("won its
+            # only World Cup in South Africa")
+            national = (
+                team
+                and kind == PLACE
+                and places.country_code(text) is not None
+                and not _VENUE.search(sent.text[: sent.text.find(text)])
+            )
+            # a kind of the asked-for noun carries that noun: only its other words are new
+            compound = raw in kinds_of_head and (raw, kind) not in ents
+            if not (_accepts(kind, expected, where, length) or national) or (
+                not compound and _in_question(text, kind, q_words)
+            ):
+                continue  # (a national side is named by its country: "Germany" for "which team")
+            if expected == DATE and (_AGE.search(text) or _SPAN_OF_TIME.match(text)):
+                continue  # "42-year-old" is an age, "11 weeks" a length of time: not a date
+            if expected == DATE and (
+                _HOW_OFTEN.fullmatch(text) or (year and not _YEAR.search(text))
+            ):
+                continue  # "annual" says how often; "what year" is answered by a year
+            if place and kind == PLACE and not places.fits(text, place):
+                continue
+            if kind == PERSON and _OWNED.search(text):
+                continue  # "Steven Spielberg's West Side Story" is his film, not a person
+            if countries and kind == PLACE and places.country_code(text) in countries:
+                continue
+            full = places.full_name(text) if kind == PLACE else text  # "S.C.": South Carolina
+            # "JPMorgan Chase" and "JP Morgan Chase": one name, however the words are spaced
+            key = "".join(_words(_ARTICLE.sub("", full)))
+            # "Britain", "the U.K." and "the United Kingdom": one country, however it is called
+            code = places.country_code(text) if kind == PLACE else None
+            if code is not None:
+                key = f"country:{code}"
+            if not key:
+                continue
+            cand = found.setdefault(key, Candidate(text=text, kind=kind))
+            if full == text:
+                cand.text = text  # the name in full where an article writes it so
+                forms.setdefault(key, Counter())[_ARTICLE.sub("", text)] += 1
+            weight = sent.score * (
+                1 - PROXIMITY_WEIGHT + PROXIMITY_WEIGHT * _proximity(text, sent.text, q_terms)
+            )
+            if _counts_noun(text, sent.text, noun):
+                weight *= COUNTED_BONUS
+            if _beside_noun(text, sent.text, heads):
+                weight *= HEAD_BONUS
+            if people and _beside_name(text, sent.text, people):
+                weight *= NAME_BONUS
+            if work and text in titles:
+                weight *= HEAD_BONUS  # a quoted title, as news gives one
+            if compound:
+                weight *= COMPOUND_SHARE  # a name the tagger found is surer than a noun phrase
+            # "Norway won the 1995 World Cup": another year's news (the year answered aside)
+            other = years - _years_in(text, sent.date) if years else years
+            if other and not other & asked_years:
+                weight *= OTHER_YEAR
+            if (kind in (NUMBER, MONEY, PERCENT) or length) and _superseded(text, sent.text):
+                weight *= SUPERSEDED  # "moved from 100 seconds to 90 seconds": no longer so
+            if sent not in cand.sentences:
+                cand.sentences.append(sent)
+            cand.support[id(sent)] = max(weight, cand.support.get(id(sent), 0.0))
+    for key, written in forms.items():  # spelt as most sentences spell it
+        spelling = written.most_common(1)[0][0]
+        if _ARTICLE.sub("", found[key].text) != spelling:
+            found[key].text = spelling
+    cands = _fold_variants(list(found.values()))
+    days = RECENT_DAYS if _RECENT.search(question) else RECENCY_DAYS
+    for c in cands:
+        # the best-supporting sentence, more for each further article that carries it (its
+        # best sentence), less for what is old news beside the newest retrieved articles and for
+        # relative dates. (What most sentences name is not made less: the passages are about
+        # the answer as often as about the question's subject, which the question names and
+        # is set aside above; halving it lost "Israel" to "Lebanon" for the Hamas attack.)
+        best: dict[str, float] = {}
+        for sent in c.sentences:
+            weight = c.support[id(sent)] * _recency(sent.date, newest, days)
+            best[sent.article_id] = max(weight, best.get(sent.article_id, 0.0))
+        weights = sorted(best.values(), reverse=True)
+        c.score = (
+            weights[0]
+            + AGGREGATION * sum(weights[1 : 1 + AGGREGATE_ARTICLES])
+            + CORROBORATION * min(len(weights) - 1, 3)
+        )
+        if c.kind == DATE and _RELATIVE.fullmatch(_ARTICLE.sub("", c.text.lower())):
+            c.score *= 0.7
+    return sorted(cands, key=lambda c: -c.score)
+
+
+_DURATION = re.compile(
+    r"\bhow many (?:more |other |total |full )?"
+    r"(years|months|weeks|days|hours|minutes|seconds|decades|centuries)\b",
+    re.I,
+)
+
+
+_WORK_STEMS = frozenset(terms(" ".join(_WORK_NOUNS)))
+COMPOUND_SHARE = 0.8
+_NOT_MODIFIERS = frozenset(
+    """
+    new old other same such many more most several certain major minor first last next own
+    recent possible potential serious severe deadly dangerous different various similar
+    """.split()
+)
+
+
+def _compounds(
+    sentence: str, head: str, q_terms: set[str], ents: Sequence[tuple[str, str]]
+) -> list[str]:
+    """The asked-for noun with the one or two nouns or adjectives before it that say which
+    kind ("mental health incidents" for "what type of incidents", "sesame seeds" for "which
+    seed", not "put sesame seeds"), one of them a noun ("a national holiday" names none): not
+    the question's words, not a name the tagger found."""
+    if head not in term_set(sentence):
+        return []
+    tokens = _pos(sentence)
+    named = " ".join(raw for raw, _ in ents)
+    out = []
+    for k, (_, end, word, tag) in enumerate(tokens):
+        if tag not in _NOUN_TAGS or head not in terms(word):
+            continue
+        first = k
+        while first > 0 and k - first < 2:
+            _, b_end, before, b_tag = tokens[first - 1]
+            if (
+                b_tag not in _MODIFIER_TAGS
+                or sentence[b_end : tokens[first][0]].strip()  # "sesame, seeds"
+                or not terms(before)
+                or set(terms(before)) & q_terms
+                or before.lower() in _NOT_MODIFIERS
+                or before in named
+            ):
+                break
+            first -= 1
+        if any(tag in _NOUN_TAGS for *_, tag in tokens[first:k]):  # "national holiday": no kind
+            out.append(sentence[tokens[first][0] : end])
+    return out
+
+
+# a question about something done: "what did X say in his speech", "after the summit" (not
+# "retired after winning")
+_PAST = re.compile(r"\bdid\b|\bafter\b(?!\s+\w+ing\b)", re.I)
+
+
+def only_ahead(question: str, texts: Iterable[str]) -> str | None:
+    """A name a question asks about as done ("what did Rutte say in his speech at Chatham
+    House?", "after the Hague summit") that every sentence of the texts mentioning it tells of as
+    still to come ("Rutte will ... give a speech at Chatham House"): the articles announce it and
+    cannot say how it went. None when the question is not about the past or itself looks ahead
+    ("what did he say would happen at the summit"), or a sentence tells of the name as done: no
+    word of what is to come, or a past-tense verb just before or after it ("as allies met in
+    Brussels, Hegseth said there would be a deal later this month")."""
+    if not _PAST.search(question) or AHEAD.search(question):
+        return None
+    sentences = [s for t in texts for s in split_sentences(t)]
+    for name in names(question):
+        told = [s for s in sentences if spoken_of(s, name)]
+        if told and not any(_told_as_done(s, name) for s in told):
+            return name
+    return None
+
+
+def _told_as_done(sentence: str, name: str) -> bool:
+    if not AHEAD.search(sentence):
+        return True
+    at = sentence.find(name)
+    if at < 0:
+        return False
+    tags = _pos(sentence)
+    before = [tag for start, _, _, tag in tags if start < at][-4:]
+    after = [tag for start, _, _, tag in tags if start >= at + len(name)][:2]
+    return "VBD" in before + after  # "as allies met in Brussels", "Hegseth said there would be"
+
+
+_TEAM_STEMS = frozenset(terms("team side squad"))
+_COLOUR_STEMS = frozenset(terms("color colour hue shade"))
+# the colours news names (a closed class: a question for one is answered by one of them)
+_COLOURS = re.compile(
+    r"\b(?:(?:bright|dark|deep|light|pale|neon)[ -])?(?:red|orange|yellow|green|blue|purple|"
+    r"violet|pink|brown|black|white|gr[ae]y|gold|golden|silver|turquoise|teal|magenta|crimson|"
+    r"scarlet|maroon|beige|indigo|amber|emerald)\b",
+    re.I,
+)
+_ACRONYM = re.compile(r"[A-Z][A-Z.&]{1,5}")
+# support from a sentence about other years than the one asked about (0.5: 2023 kfr 0.574, lost
+# "who did the Spurs pick last time"; 0.3: 0.574; 0.7: 0.578, 2022-24 0.569 -> 0.570)
+OTHER_YEAR = 0.7
+
+
+_VENUE = re.compile(
+    r"\b(?:in|at|to|from|into|across|near|outside|inside|throughout)\s+(?:the\s+)?$", re.I
+)
+_OWNED = re.compile(r"\w['’]s\s+\w")  # a possessive inside a name: "Spielberg's West Side Story"
+_ASKS_YEAR = re.compile(r"\b(?:what|which) year\b", re.I)
+_YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d(?:s|\b)|['’]\d\d\b")
+_HOW_OFTEN = re.compile(r"(?:bi-?)?(?:annual|annually|daily|weekly|monthly|yearly|quarterly)", re.I)
+
+
+# a figure a change started from ("moved from 100 seconds to midnight to 90 seconds", "rose
+# from 3% to 5%"): what was, where the question asks what is
+SUPERSEDED = 0.5
+
+
+_COUNTED = re.compile(r"\bhow many\s+(?:\w+\s+)??(\w+)", re.I)
+_AGE = re.compile(r"^\d+-year(?:-old)?$|\byears? old\b", re.I)
+_SPAN_OF_TIME = re.compile(  # a length of time, which answers "how long", never "when"
+    r"^(?:the\s+)?(?:about|around|nearly|almost|more than|over|under|some|just|only|another)?\s*"
+    rf"(?:\d[\d,.]*|a|an|{_NUMBER_WORDS}|several|"
+    r"a few|many)[\s-]+(?:\w+[\s-]+)?(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|"
+    r"decades?|centuries)(?:\s+(?:long|later|earlier))?$"
+    r"|^(?:(?:many|several|recent|coming|past|few|the)\s+)*"
+    r"(?:seconds|minutes|hours|days|weeks|months|years|decades|centuries)$",
+    re.I,
+)
+PROXIMITY_WEIGHT = 0.3  # share of a sentence's support that depends on the span's place in it
+COUNTED_BONUS = 1.15  # "22 seasons" for "how many seasons"
+HEAD_BONUS = 1.4  # "Kilauea volcano" for "which volcano", "magnitude 7.8" for "what magnitude"
+NAME_BONUS = 1.3  # "Bills safety Damar Hamlin" for "which team does Damar Hamlin play for"
+AGGREGATION = 0.1  # share of each further article's best support that adds up
+AGGREGATE_ARTICLES = 3
+RECENT_DAYS = 10
+_RECENT = re.compile(
+    r"\b(?:this|last|past) (?:week|weekend|month)\b|\brecent(?:ly)?\b|\blatest\b|\bnewly\b|"
+    r"\b(?:yesterday|today|tonight|currently|now)\b|\bthis (?:year|season)\b",
+    re.I,
+)
+CORROBORATION = 0.05  # per further article that carries the span (up to three)
+_RELATIVE = re.compile(
+    r"(?:(?:this|last|next|that|the) )?(?:"
+    + "|".join((*DAYS, "today", "yesterday", "tomorrow", "week", "weekend", "month", "year"))
+    + r")(?:'s|’s)?(?: (?:morning|afternoon|evening|night))?"
+)

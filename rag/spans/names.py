@@ -1,0 +1,130 @@
+"""Names and figures made whole: "of" phrases and states kept with a span, variants folded into
+their longest form ("Bills" into "Buffalo Bills"), and a name's full form looked for in more
+sentences. Nothing here decides which span answers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from itertools import islice
+
+from rag.spans.asks import _OF_STOP, ORG, PERSON
+from rag.spans.features import _ARTICLE, _clean_span, _words
+from rag.spans.tagging import EntityTagger, _written
+from rag.spans.types import Candidate, Sentence
+from rag.text import places
+from rag.text.rules import (
+    common_word,
+)
+
+
+def _with_of(span: str, sentence: str) -> str:
+    """A share or sum with what it is of, as the sentence says it: '2.5% of gross domestic
+    product', '$2 billion of aid' (up to four words, stopping at a preposition or a comma)."""
+    at = sentence.find(span)
+    rest = sentence[at + len(span) :]
+    m = re.match(r"\s+of\s+((?:the\s+)?[^\s,.;:()]+(?:\s+[^\s,.;:()]+){0,3})", rest)
+    if not m:
+        return span
+    words: list[str] = []
+    for w in m.group(1).split():
+        if w.lower() in _OF_STOP and words and words != ["the"]:
+            break
+        words.append(w)
+    if not words or words == ["the"]:
+        return span
+    return sentence[at : at + len(span) + rest.find(words[-1]) + len(words[-1])]
+
+
+_AFTER_COMMA = re.compile(r",\s+([A-Z][\w.]*(?:\s+[A-Z][\w.]*)?)")
+
+
+def _with_state(span: str, sentence: str) -> str:
+    """A city with the state or country the sentence names after it, as news writes them:
+    "Jacksonville, Florida", "Charleston, S.C.", "Oxford, England"."""
+    at = sentence.find(span)
+    m = _AFTER_COMMA.match(sentence, at + len(span))
+    if not m or places.kinds_of(span) & {places.STATE, places.COUNTRY}:  # "Florida, Georgia"
+        return span
+    for name in (m.group(1), m.group(1).split()[0]):
+        name = name.rstrip(",")
+        if places.full_name(name) == name:  # not an abbreviation: no full stop of its own
+            name = name.rstrip(".")
+            kinds = places.kinds_of(name)
+            if not kinds & {places.STATE, places.COUNTRY} or places.CITY in kinds:
+                continue  # "Los Angeles, New York and Chicago" is a list of cities
+        return sentence[at : m.start(1) + len(name)]
+    return span
+
+
+# "Bills-Bengals" (a game between two teams) is no longer form of "Bills"
+_MATCHUP = re.compile(r"\b[A-Z][\w.]*-[A-Z][\w.]*")
+
+
+def _fold_variants(cands: list[Candidate]) -> list[Candidate]:
+    """'Bills' and 'Buffalo Bills', 'Hamlin' and 'Damar Hamlin': one candidate in the longest
+    form (the one a reader can act on), carrying the sentences of both."""
+    out: list[Candidate] = []
+    for c in sorted(cands, key=lambda c: -len(_words(c.text))):
+        words = set(_words(c.text))
+        home = next(
+            (
+                o
+                for o in out
+                if o.kind == c.kind
+                and words <= set(_words(o.text))
+                and (not _MATCHUP.search(o.text) or _MATCHUP.search(c.text))
+            ),
+            None,
+        )
+        if home is None:
+            out.append(c)
+        else:
+            home.sentences.extend(s for s in c.sentences if s not in home.sentences)
+            for key, weight in c.support.items():
+                home.support[key] = max(weight, home.support.get(key, 0.0))
+    return out
+
+
+FULL_NAME_SENTENCES = 12  # further sentences tagged, at most, to find a name's full form
+
+
+_NICKNAME = re.compile(r"[A-Z][a-z]+s")  # a team as news calls it: "Bucks", "Bills", "Chiefs"
+
+
+def _completes(partial: str, full: str, kind: str) -> bool:
+    """`full` is `partial` named in full: words before it that are no common word ("Jean Carroll"
+    for "Carroll", not "Will Donald Trump"); of organisations only a team's nickname ("Milwaukee
+    Bucks" for "Bucks": "White House" is not "House", nor "Meta spokesperson Dina Luce" "Meta")."""
+    if not full.endswith(" " + partial):
+        return False
+    before = full[: -len(partial)].split()
+    if not before or common_word(before[0]):
+        return False
+    return kind == PERSON or (kind == ORG and _NICKNAME.fullmatch(partial) is not None)
+
+
+def full_name(cand: Candidate, sentences: Iterable[Sentence], tagger: EntityTagger) -> None:
+    """A person or a team named in part ('Carroll', 'Bucks') is given the full form ('Jean
+    Carroll', 'Milwaukee Bucks') that another sentence of the passages writes, with that
+    sentence among the ones carrying it, so a reader gets the name they can act on and its
+    citation. Only where the passages give one full form: 'Biden' beside both 'Joe Biden' and
+    'Hunter Biden' stays as it is. `sentences`, the passages' other sentences, best first, are
+    read only for such a name, and only the first few that write it are tagged."""
+    if cand.kind not in (PERSON, ORG) or len(cand.text.split()) > 2:
+        return
+    pattern = _written(cand.text)
+    have = {s.text for s in cand.sentences}
+    writing = (s for s in sentences if s.text not in have and pattern.search(s.text))
+    more = list(islice(writing, FULL_NAME_SENTENCES))
+    forms: dict[str, list[Sentence]] = {}
+    for sent, ents in zip(more, tagger.entities([s.text for s in more]), strict=True):
+        for raw, kind in ents:
+            text = _ARTICLE.sub("", _clean_span(raw))  # "The Milwaukee Bucks" opening one
+            if kind == cand.kind and text in sent.text and _completes(cand.text, text, kind):
+                forms.setdefault(text, []).append(sent)
+    # 'Jean Carroll' and 'E. Jean Carroll' are one form: the longest holds the others
+    longest = [f for f in forms if not any(f != g and g.endswith(" " + f) for g in forms)]
+    if len(longest) == 1:
+        cand.text = longest[0]
+        cand.sentences.extend(s for f in forms for s in forms[f] if longest[0] in s.text)
