@@ -32,6 +32,7 @@ from rag.schema import ChunkMeta
 from rag.settings import Settings
 from rag.store.chroma import Store
 from rag.store.hnsw_check import damaged
+from rag.store.layout import Layout
 from rag.store.ledger import Ledger, open_ledger
 from rag.store.records import store_fingerprint
 
@@ -95,11 +96,6 @@ class CheckReport:
         return {**self.__dict__, "problems": self.problems}
 
 
-def _bm25_dir(settings: Settings) -> Path | None:
-    s = settings.store
-    return None if s.host else Path(s.path) / "bm25" / s.collection
-
-
 def check(settings: Settings, embed_model: Any, *, repair: bool = False) -> CheckReport:
     """Compare ledger, store and lexical cache; with `repair`, bring them back in line."""
     report = CheckReport()
@@ -107,7 +103,7 @@ def check(settings: Settings, embed_model: Any, *, repair: bool = False) -> Chec
     try:
         with ledger.writing(timeout=60):
             store = Store(settings.store, create=True, verify=False)
-            chroma_dir = Path(settings.store.path) / "chroma"
+            chroma_dir = Layout.of(settings).chroma
             if not settings.store.host:
                 report.damaged = damaged(chroma_dir, settings.store.collection)
             if report.damaged and repair:
@@ -166,8 +162,8 @@ def _inspect(store: Store, ledger: Ledger, settings: Settings, report: CheckRepo
     # a count of 0 recorded from an old docstore means "not counted": any chunk will do
     report.missing = sorted(i for i, n in recorded.items() if held[i] < n)
     report.stranded = sorted(ledger.stranded())
-    cache = _bm25_dir(settings)
-    if cache is not None and cache.is_dir():
+    cache = Layout.of(settings).bm25
+    if cache.is_dir():
         # named by the fingerprint of the chunks it indexes: any other is of an older store
         current = store_fingerprint(store, ledger)
         for folder in sorted(cache.iterdir()):
@@ -192,9 +188,8 @@ def _remove_debris(store: Store, report: CheckReport, settings: Settings) -> Non
     if report.orphaned:
         store.collection.delete(where={"document_id": {"$in": report.orphaned}})
         report.repaired["orphaned articles deleted"] = len(report.orphaned)
-    cache = _bm25_dir(settings)
+    cache = Layout.of(settings).bm25
     for name in report.stale_caches:
-        if cache is not None:
-            shutil.rmtree(cache / name, ignore_errors=True)
+        shutil.rmtree(cache / name, ignore_errors=True)
     if report.stale_caches:
         report.repaired["stale lexical caches removed"] = len(report.stale_caches)

@@ -41,7 +41,9 @@ from rag.errors import ArticleConflictError, Deadline, RagError, StoreFullError
 from rag.schema import EMBED_KEYS, LLM_KEYS, PARA_HASHES, ChunkMeta, chunk_id
 from rag.settings import Settings
 from rag.store.chroma import Store
-from rag.store.ledger import Ledger, Recorded, docstore_path, open_ledger
+from rag.store.layout import Layout
+from rag.store.ledger import Ledger, Recorded, open_ledger
+from rag.store.migrations import paragraph_books
 from rag.text.rules import normalize
 
 log = logging.getLogger(__name__)
@@ -291,7 +293,7 @@ def _ingest(
         store.reset()
         ledger.clear()
     store.check_model(embed_model.model_name, dim, claim=True)
-    old_state = docstore_path(settings)
+    old_state = Layout.of(settings).old_docstore
     if old_state.exists():
         if not len(ledger) and not rebuild:
             log.info("imported %d articles from %s", ledger.import_docstore(old_state), old_state)
@@ -554,11 +556,5 @@ def _disk_full(exc: BaseException) -> bool:
 
 def _fill_paragraph_books(store: Store, ledger: Ledger) -> None:
     """A ledger from before paragraph owners were kept: take them from the store, once."""
-    owner: dict[str, str] = {}
-    copies: set[tuple[str, str]] = set()
-    for rec in store.records(documents=False):
-        chunk = ChunkMeta.from_metadata(rec.metadata)
-        for h in chunk.para_hashes:
-            owner.setdefault(h, chunk.article_id)
-        copies.update((chunk.article_id, h) for h in chunk.dup_hashes)
-    ledger.fill_paragraphs(owner, copies)
+    books = paragraph_books(rec.metadata for rec in store.records(documents=False))
+    ledger.fill_paragraphs(*books)

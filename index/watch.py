@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from index.after_write import after_write
 from index.ingest import IngestReport, ingest, remove
 from index.intake import file_limits, intake
 from index.loaders import SUFFIXES
@@ -83,7 +84,7 @@ class FolderSync:
     def sync(self) -> Round:
         """Ingest every article file under the folder (the first round)."""
         files = sorted(p for p in self.folder.rglob("*") if p.is_file() and _article_file(p))
-        return self._ingest(files)
+        return self._written(self._ingest(files))
 
     def apply(self, changes: Iterable[tuple[Any, str]]) -> Round:
         """Handle watchfiles' (change, path) pairs: ingest what is there, remove what went."""
@@ -100,6 +101,11 @@ class FolderSync:
         if ids:
             report = remove(ids, self.settings, self.embed_model)
             done.removed += [i for i, s in report.status.items() if s == "removed"]
+        return self._written(done)
+
+    def _written(self, done: Round) -> Round:
+        if done:
+            after_write(self.settings)
         return done
 
     def _owned(self) -> set[str]:
@@ -191,6 +197,8 @@ def poll_feeds(
             done.problems.append(str(exc))
         for problem in done.problems:
             log.warning("feeds: %s", problem)
+        if done:
+            after_write(settings)
         if on_change is not None:
             on_change(done)
         stop.wait(every)

@@ -18,6 +18,7 @@ from rag.settings import Settings
 from rag.spans import tagging
 from rag.spans.entities import EntityTable, table_path, tagger_name
 from rag.spans.tagging import EntityTagger
+from rag.store.layout import Layout
 from tests.conftest import ROOT, SEEDS, make_settings
 
 SENTENCE = "Keir Starmer met Mark Rutte in London on Monday."
@@ -173,7 +174,7 @@ def test_rag_ingest_tags_new_sentences_aside(tmp_path: Path, seeds_copy: Path) -
     while table.counts()[1] == 0:
         assert time.monotonic() < deadline, "nothing was tagged aside"
         time.sleep(0.5)
-    lock = table_path(settings.store).with_suffix(".lock")
+    lock = Layout.of(settings).entities_lock
     while _locked(lock):  # until the tagging process has finished
         assert time.monotonic() < deadline, "the tagging aside did not end"
         time.sleep(0.5)
@@ -205,3 +206,64 @@ def test_rag_entities_without_an_index_says_what_to_do(
     assert main(["--env-file", str(tmp_path / "none.env"), "entities", "--quiet"]) == 2
     assert "run `rag ingest" in capsys.readouterr().err
     assert not table_path(make_settings(tmp_path / "store").store).exists()
+
+
+def test_each_collection_keeps_its_own_table(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
+    """Filling one collection's table no longer forgets what another's recorded (one table for
+    the folder did: the second fill erased the first's chunks and tagged them all again)."""
+    from index.ingest import ingest
+
+    first = make_settings(tmp_path / "store")
+    second = make_settings(tmp_path / "store", store={"collection": "other"})
+    ingest([SEEDS], first, embed_model, progress=False)
+    ingest(sorted(SEEDS.glob("*.txt"))[:2], second, embed_model, progress=False)
+    done = fill(first).total_chunks
+    fill(second)
+    assert table_path(first.store) != table_path(second.store)
+    assert fill(first).chunks == 0  # nothing of the first collection's was forgotten
+    assert fill(first).total_chunks == done
+
+
+def test_a_folder_table_from_before_is_copied_for_its_collection(
+    tmp_path: Path, embed_model
+) -> None:  # type: ignore[no-untyped-def]
+    """A store whose folder kept one `entities.sqlite`: a reader reads it as it is, and the next
+    fill starts the collection's own table from a copy, tagging nothing it already had."""
+    from index.ingest import ingest
+
+    settings = make_settings(tmp_path / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    tagged = fill(settings)
+    layout = Layout.of(settings)
+    layout.entities.rename(layout.old_entities)  # as an older version left it
+    assert table_path(settings.store) == layout.old_entities  # read where it is
+    assert not layout.entities.exists()
+    again = fill(settings)
+    assert layout.entities.exists() and layout.old_entities.exists()
+    assert (again.chunks, again.total_sentences) == (0, tagged.total_sentences)
+
+
+def test_watched_and_uploaded_articles_are_tagged_too(
+    tmp_path: Path, embed_model, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """What follows a write (`index.after_write`) runs for a watched folder as for `rag ingest`:
+    its new sentences are tagged aside (before, only `rag ingest` tagged them)."""
+    from index.watch import FolderSync
+
+    monkeypatch.setenv("RAG_INGEST__TAG_ENTITIES", "true")
+    settings = make_settings(tmp_path / "store", ingest={"tag_entities": True})
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    for path in sorted(SEEDS.glob("*.txt"))[:2]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    done = FolderSync(folder, settings, embed_model).sync()
+    assert len(done.added) == 2
+    table = EntityTable(table_path(settings.store))
+    deadline = time.monotonic() + 120
+    while table.counts()[1] == 0:
+        assert time.monotonic() < deadline, "nothing was tagged aside"
+        time.sleep(0.5)
+    while _locked(Layout.of(settings).entities_lock):
+        assert time.monotonic() < deadline, "the tagging aside did not end"
+        time.sleep(0.5)
+    assert fill(settings).chunks == 0  # every chunk of the watched articles was tagged

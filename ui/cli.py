@@ -144,7 +144,7 @@ def parser() -> argparse.ArgumentParser:
         description="Short answers are spans of the kind a question asks for (a person, a "
         "team, a number...), found by spaCy's named-entity tagger in the best sentences of the "
         "passages. Tagged while a question waits, that is most of an extractive answer's time; "
-        "this tags every sentence of the index once, into entities.sqlite beside the store, and "
+        "this tags every sentence of the index once, into the entity table in the store folder, and "
         "answers read it. `rag ingest` starts it aside after adding chunks "
         "(RAG_INGEST__TAG_ENTITIES); run it yourself to wait for it, with a progress bar. "
         "Stopped, it goes on where it was when run again. Answers are the same with or without "
@@ -295,25 +295,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.watch:
         return _follow(paths, settings, embed_model, reports)
     if any(r.new or r.updated or r.removed for r in reports):
-        from rag.jobs.bm25 import after_ingest
-        from rag.store.ledger import open_ledger
+        from index.after_write import after_write
 
-        ledger = open_ledger(settings)
-        try:
-            note = after_ingest(settings, sum(ledger.chunk_counts().values()))
-        finally:
-            ledger.close()
-        if note and progress:
-            print(note, file=sys.stderr)
-        if settings.ingest.tag_entities:
-            from rag.jobs.entities import tag_aside
-
-            log_file = tag_aside(settings)
-            if log_file and progress:
-                print(
-                    f"named entities of new sentences being tagged aside (log: {log_file})",
-                    file=sys.stderr,
-                )
+        for note in after_write(settings):
+            if progress:
+                print(note, file=sys.stderr)
     for report in reports:
         if args.json:
             out = {k: v for k, v in report.__dict__.items() if k != "problems"}
@@ -364,6 +350,10 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     report = remove(args.ids, settings, backends.build(settings.embed, settings.store))
+    if report.removed:
+        from index.after_write import after_write
+
+        after_write(settings)
     missing = [i for i, s in report.status.items() if s == "not found"]
     if args.json:
         print(json.dumps({"status": report.status, "restored": report.restored}, indent=2))

@@ -16,6 +16,7 @@ from rag.retrieval.bm25 import BM25Index
 from rag.settings import Settings
 from rag.store.aside import run_aside
 from rag.store.chroma import Store
+from rag.store.layout import Layout
 from rag.store.ledger import Ledger
 from rag.store.records import chunk_ids, chunk_records, store_fingerprint
 
@@ -41,9 +42,7 @@ def after_ingest(settings: Settings, chunks: int) -> str | None:
     builds its index in seconds)."""
     if chunks <= settings.retrieval.rebuild_inline_max:
         return None
-    s = settings.store
-    cache_dir = Path(s.path) / "bm25" / s.collection
-    if BM25Index.saved(cache_dir) is None:
+    if BM25Index.saved(Layout.of(settings).bm25) is None:
         started = time.perf_counter()
         rebuild_in_background(settings, wait=True)
         took = time.perf_counter() - started
@@ -61,9 +60,10 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     settings = load(None)
     s = settings.store
-    cache_dir = Path(s.path) / "bm25" / s.collection
+    layout = Layout.of(settings)
+    cache_dir = layout.bm25
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with (cache_dir.parent / f"{s.collection}.build.lock").open("w") as lock:
+    with layout.bm25_build_lock.open("w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -20,6 +20,7 @@ from rag.settings import Settings
 from rag.spans.entities import PAGE, EntityTable, table_path
 from rag.spans.tagging import tag
 from rag.store.aside import run_aside
+from rag.store.layout import Layout
 from rag.store.ledger import Ledger, open_ledger
 from rag.text.rules import quotable, split_sentences
 
@@ -63,7 +64,7 @@ def fill(settings: Settings, *, processes: int = 1, progress: bool = False) -> F
         store.release()
         if ledger is not None:
             ledger.close()
-    table = EntityTable(table_path(settings.store), write=True)
+    table = EntityTable(table_path(settings.store, write=True), write=True)
     try:
         done = table.done_chunks()
         table.forget_chunks(done - set(ids))
@@ -118,7 +119,7 @@ def _start_worker(settings: Settings) -> None:
     global _worker
     _worker = (
         Store(settings.store, fresh=True),
-        EntityTable(table_path(settings.store), write=True),
+        EntityTable(table_path(settings.store, write=True), write=True),
     )
 
 
@@ -157,9 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     settings = load(None)
-    path = table_path(settings.store)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.with_suffix(".lock").open("w") as lock:
+    lock_file = Layout.of(settings).entities_lock
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -40,6 +40,7 @@ from rag.schema import ChunkMeta, Filters, Passage
 from rag.settings import Settings
 from rag.store.catalogue import Catalogue
 from rag.store.chroma import Store
+from rag.store.layout import Layout
 from rag.store.ledger import Ledger, ledger_path, open_ledger
 from rag.store.records import chunk_ids, chunk_records, store_fingerprint
 
@@ -121,10 +122,9 @@ class HybridRetriever:
         self.catalogue, self._bm25 = self._load(store)
 
     def _load(self, store: Store) -> tuple[Catalogue, BM25Index]:
-        s = self.settings.store
-        # saved beside the store folder, which holds the ledger also when a Chroma server holds
-        # the vectors: each machine that serves keeps its own copy, keyed by the chunks it indexes
-        cache = Path(s.path) / "bm25" / s.collection
+        # saved in the store folder also when a Chroma server holds the vectors: each machine
+        # that serves keeps its own copy, keyed by the chunks it indexes
+        cache = Layout.of(self.settings).bm25
         fingerprint = store_fingerprint(store, self._ledger)
         self._pending = None
         bm25 = BM25Index.cached(cache, fingerprint)

@@ -2,7 +2,7 @@
 
 A short answer needs spaCy's entities in the best sentences of the retrieved passages; tagging
 them while a question waits is most of an extractive answer's time (~50 ms for 20 sentences on
-this machine's cores). `EntityTable` keeps them in SQLite (`<store>/entities.sqlite`), keyed by a
+this machine's cores). `EntityTable` keeps them in SQLite (`entities-COLLECTION.sqlite` in the store folder), keyed by a
 hash of the sentence's text, with spaCy's own labels and the name and version of the model that
 tagged them (a table from another model is not read). It also records which chunks have all
 their sentences in. `rag.jobs.entities` fills it (`rag entities` with a progress bar, or aside
@@ -27,17 +27,19 @@ import orjson
 
 from rag.settings import StoreSettings
 from rag.spans.tagging import SPACY_MODEL
+from rag.store.layout import Layout
 from rag.store.ledger import where_in
+from rag.store.migrations import entity_table
 
 log = logging.getLogger(__name__)
 
-FILE = "entities.sqlite"
 PAGE = 500  # chunks read from the store, and recorded as done, at a time
 Entities = list[tuple[str, str]]  # spaCy's (text, label) pairs of one sentence
 
 
-def table_path(cfg: StoreSettings) -> Path:
-    return Path(cfg.path) / FILE
+def table_path(cfg: StoreSettings, *, write: bool = False) -> Path:
+    """The collection's entity table (a reader of a store from before may get the folder's)."""
+    return entity_table(Layout.of(cfg), write=write)
 
 
 def tagger_name() -> str:

@@ -18,14 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rag.settings import Settings
+from rag.store.layout import Layout
 
 log = logging.getLogger(__name__)
-
-
-def log_path(settings: Settings, what: str) -> Path:
-    """Where the process doing `what` for the store's collection writes its log."""
-    s = settings.store
-    return Path(s.path) / "bm25" / f"{s.collection}.{what}.log"
 
 
 def run_aside(
@@ -41,7 +36,7 @@ def run_aside(
     env.pop("RAG_STORE__HOST", None)
     if s.host:  # the vectors are on a Chroma server
         env |= {"RAG_STORE__HOST": s.host, "RAG_STORE__PORT": str(s.port)}
-    path = log_path(settings, what)
+    path = Layout.of(settings).job_log(what)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         out = path.open("ab")

@@ -30,6 +30,7 @@ from rag.errors import (
     StoreReadOnlyError,
 )
 from rag.settings import StoreSettings
+from rag.store.layout import Layout
 
 log = logging.getLogger(__name__)
 PAGE = 2000
@@ -121,7 +122,7 @@ class Store:
                 ) from None
             self.where = f"chroma server {cfg.host}:{cfg.port}, collection {cfg.collection}"
         else:
-            path = Path(cfg.path) / "chroma"
+            path = Layout.of(cfg).chroma
             if not create and not path.exists():
                 raise IndexMissingError(
                     f"no index at {path}: run `rag ingest seeds/` (or your articles) first"

@@ -32,6 +32,8 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 from rag.errors import BusyError, StoreReadOnlyError, StoreUnavailableError
 from rag.schema import chunk_id
 from rag.settings import Settings, StoreSettings
+from rag.store.layout import Layout
+from rag.store.migrations import docstore_hashes, ledger_columns
 
 log = logging.getLogger(__name__)
 _CHUNK = 900  # parameters per IN (...) query, under SQLite's limit
@@ -126,13 +128,7 @@ def _prepare(db: sqlite3.Connection) -> None:
         # the columns are looked at and added under the write lock (waited for): two processes
         # must not both find one missing and both add it
         db.execute("BEGIN IMMEDIATE")
-        columns = {row[1] for row in db.execute("PRAGMA table_info(articles)")}
-        if "input_hash" not in columns:  # a ledger from before input hashes
-            db.execute("ALTER TABLE articles ADD COLUMN input_hash TEXT NOT NULL DEFAULT ''")
-        if "body" not in columns:  # a ledger from before it kept the articles themselves
-            db.execute("ALTER TABLE articles ADD COLUMN body BLOB")
-        if "indexed_at" not in columns:  # a ledger from before it noted when
-            db.execute("ALTER TABLE articles ADD COLUMN indexed_at REAL")
+        ledger_columns(db)
         if not db.execute("SELECT 1 FROM articles LIMIT 1").fetchone():
             # a new (or empty) ledger keeps the paragraph books from its first article on
             db.execute("INSERT OR IGNORE INTO state (key, value) VALUES ('paragraphs', '1')")
@@ -398,37 +394,25 @@ class Ledger:
 
     def import_docstore(self, path: Path) -> int:
         """Take the article hashes of an older llama-index docstore JSON (once), then rename it."""
-        from llama_index.core.storage.docstore import SimpleDocumentStore
-
-        try:
-            old = SimpleDocumentStore.from_persist_path(str(path))
-            hashes = old.get_all_document_hashes()  # hash -> doc id
-        except Exception:  # torn or foreign: the next ingest rewrites what it cannot vouch for
-            log.warning("could not read the old ingestion state %s; not imported", path)
+        hashes = docstore_hashes(path)
+        if hashes is None:
             return 0
         # chunk counts are unknown here; 0 means "not counted", never "empty"; the paragraph
         # books are filled from the store by the next ingest
         with self._mutex, self._db:
             self._db.execute("DELETE FROM state WHERE key='paragraphs'")
-        self.record(Recorded(doc_id, h, 0, "", "") for h, doc_id in hashes.items())
+        self.record(Recorded(doc_id, h, 0, "", "") for doc_id, h in hashes.items())
         path.rename(path.with_name(path.name + ".imported"))
         return len(hashes)
 
 
-def _state_name(cfg: Settings | StoreSettings) -> str:
-    store = cfg.store if isinstance(cfg, Settings) else cfg
-    where = f"{store.host}_{store.port}-" if store.host else ""
-    return f"{where}{store.collection}"
-
-
 def ledger_path(cfg: Settings | StoreSettings) -> Path:
     """The ingestion ledger of the configured collection (beside the store)."""
-    store = cfg.store if isinstance(cfg, Settings) else cfg
-    return Path(store.path) / f"ledger-{_state_name(store)}.sqlite3"
+    return Layout.of(cfg).ledger
 
 
 def lock_path(ledger_file: Path) -> str:
-    """The writers' lock beside a ledger file."""
+    """The writers' lock beside a ledger file (`Layout.writers_lock`)."""
     return f"{ledger_file}.lock"
 
 
@@ -445,11 +429,6 @@ def writer_active(cfg: Settings | StoreSettings) -> bool:
         return False
     lock.release()
     return False
-
-
-def docstore_path(cfg: Settings) -> Path:
-    """Where versions before the ledger kept their state (imported once, then renamed)."""
-    return Path(cfg.store.path) / f"docstore-{_state_name(cfg)}.json"
 
 
 def open_ledger(cfg: Settings) -> Ledger:

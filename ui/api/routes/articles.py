@@ -23,6 +23,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from index.after_write import after_write
 from index.ingest import IngestReport
 from index.intake import articles_from_files, articles_from_records, file_limits
 from index.loaders import SUFFIXES, Article, Limits, LoadProblem
@@ -160,6 +161,8 @@ def delete_article(article_id: str, pipeline: PipelineDep) -> dict[str, Any]:
         report = remove(
             [article_id], pipeline.settings, pipeline.embed_model, lock_timeout=WRITE_WAIT
         )
+        if report.removed:
+            after_write(pipeline.settings)
         pipeline.refresh()
     if report.status[article_id] == "not found":
         raise HTTPException(
@@ -254,6 +257,8 @@ def write(
             lock_timeout=WRITE_WAIT,
             deadline=deadline,
         )
+        if report.new or report.updated or report.removed:
+            after_write(pipeline.settings)
         pipeline.refresh()
     return _answer(report, [a.id for a in articles], problems, deadline)
 
@@ -276,6 +281,8 @@ def write_urls(
             deadline=deadline,
             allow_private=pipeline.settings.fetch.private_urls,
         )
+        if report.new or report.updated or report.removed:
+            after_write(pipeline.settings)
         pipeline.refresh()
     ids = [a.id for a in found.articles] + list(dict.fromkeys(found.skipped.values()))
     if not ids:
