@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.settings import ANSWER_BACKENDS
+
 TOWNS = (
     "Quendon Brakefield Ostry Vanholm Pellick Sarnow Marrow Tessaly Elwin Harwick Dunmere "
     "Calloway Fennick Greythorn Ashby-Lowe Kelmarsh Lindqvist Morrowgate Norwick Oakhurst "
@@ -210,7 +212,9 @@ def run(backend: str, out_dir: Path, limit: int | None = None) -> dict[str, Any]
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--backend", default="extractive", choices=["extractive", "openai", "local"])
+    ap.add_argument(
+        "--backend", default="extractive", choices=[b for b in ANSWER_BACKENDS if b != "auto"]
+    )
     ap.add_argument("--out", type=Path, default=Path("evals/attack-reports"))
     ap.add_argument("--limit", type=int, help="only the first N attack articles")
     args = ap.parse_args(argv)

@@ -28,6 +28,7 @@ from evals.dataset import (
 )
 from evals.gate import FLOORS, check, floors_for, load_floors
 from rag.answering.backends import BACKENDS
+from rag.settings import RETRIEVAL_MODES
 
 if TYPE_CHECKING:  # the harness imports llama-index: only `rag eval` itself needs it
     from evals.harness import EvalRun, QuestionResult
@@ -83,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--mode",
-        choices=["hybrid", "dense", "bm25"],
+        choices=RETRIEVAL_MODES,
         help="retrieval mode (RAG_RETRIEVAL__MODE, hybrid)",
     )
     parser.add_argument(

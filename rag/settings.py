@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import ConfigError
+
+# the names a setting, a command-line option and a request may use, each spelled once
+RetrievalMode = Literal["hybrid", "dense", "bm25"]
+RETRIEVAL_MODES: tuple[str, ...] = get_args(RetrievalMode)
+AnswerBackend = Literal["auto", "extractive", "openai", "local"]
+ANSWER_BACKENDS: tuple[str, ...] = get_args(AnswerBackend)
 
 
 class StoreSettings(BaseModel):
@@ -96,7 +102,7 @@ class FetchSettings(BaseModel):
 
 
 class RetrievalSettings(BaseModel):
-    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    mode: RetrievalMode = "hybrid"
     top_k: int = Field(5, ge=1, le=100, description="passages `rag search` shows")
     answer_passages: int = Field(
         20,
@@ -165,7 +171,7 @@ class RetrievalSettings(BaseModel):
 
 
 class LLMSettings(BaseModel):
-    backend: Literal["auto", "extractive", "openai", "local"] = "auto"
+    backend: AnswerBackend = "auto"
     model: str = Field("", description="'' = the backend's default model")
     base_url: str | None = None
     api_key: SecretStr | None = None

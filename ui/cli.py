@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import ConfigError, LoaderError, RagError
+from rag.settings import RETRIEVAL_MODES
 
 if TYPE_CHECKING:
     from index.ingest import IngestReport
@@ -165,9 +166,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("question")
     _add_filters(p)
-    p.add_argument(
-        "--mode", choices=["hybrid", "dense", "bm25"], help="retrieval mode (RAG_RETRIEVAL__MODE)"
-    )
+    p.add_argument("--mode", choices=RETRIEVAL_MODES, help="retrieval mode (RAG_RETRIEVAL__MODE)")
 
     p = sub.add_parser(
         "ask",

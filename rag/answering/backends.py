@@ -2,9 +2,10 @@
 
 An `Answerer` has a `name`, a `model` and a `stream(question, passages)` that yields `Delta`s as
 the answer is written and ends with the checked `Answer`. The registry (`REGISTRY`) maps each
-backend's name to a one-line description and a factory; the settings' validation, the CLI's
-choices, the API's schema and the UI's radio buttons all read their names from `BACKENDS`, so a
-new backend is one entry here. `auto` picks openai when a key or base URL is set, else extractive
+backend's name to a one-line description and a factory. The names are spelled once, in
+`rag.settings.AnswerBackend`, which the settings' validation, the CLI's choices, the API's schema
+and the UI's radio buttons read: a new backend is a name there and an entry here (a name
+without an entry, or an entry without a name, fails at import). `auto` picks openai when a key or base URL is set, else extractive
 (the local model answers worse than extraction on the seeds gold set, so it is used only when
 asked for: RAG_LLM__BACKEND=local).
 
@@ -24,7 +25,7 @@ from rag.answering.answer import Answer, Delta
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.errors import BackendUnavailableError, BadQuestionError, ConfigError
 from rag.schema import Passage
-from rag.settings import Settings
+from rag.settings import ANSWER_BACKENDS, Settings
 
 
 class Answerer(Protocol):
@@ -97,7 +98,9 @@ REGISTRY: dict[str, Backend] = {
     "local": Backend("a GGUF model run by llama.cpp on this machine", _local),
 }
 AUTO = "auto"
-BACKENDS = (AUTO, *REGISTRY)
+BACKENDS = ANSWER_BACKENDS
+if set(BACKENDS) != {AUTO, *REGISTRY}:
+    raise ImportError(f"rag.settings.AnswerBackend {BACKENDS} and REGISTRY {[*REGISTRY]} differ")
 
 
 def resolve_backend(settings: Settings, requested: str | None = None) -> str:

@@ -37,7 +37,7 @@ from rag.retrieval.dense import FilteredDense
 from rag.retrieval.fusion import WeightedRankFusion
 from rag.retrieval.syndication import ALSO_IN, SyndicationFolder
 from rag.schema import ChunkMeta, Filters, Passage
-from rag.settings import Settings
+from rag.settings import RETRIEVAL_MODES, Settings
 from rag.store.catalogue import Catalogue
 from rag.store.chroma import Store
 from rag.store.layout import Layout
@@ -46,7 +46,6 @@ from rag.store.records import chunk_ids, chunk_records, store_fingerprint
 
 log = logging.getLogger(__name__)
 
-MODES = ("hybrid", "dense", "bm25")
 # how the hybrid mode fuses its rankings (RAG_RETRIEVAL__FUSION)
 FUSIONS = {"rrf": FUSION_MODES.RECIPROCAL_RANK, "relative": FUSION_MODES.RELATIVE_SCORE}
 
@@ -196,9 +195,9 @@ class HybridRetriever:
         if not query:
             raise BadQuestionError("the question is empty")
         mode = mode or self.settings.retrieval.mode
-        if mode not in MODES:
+        if mode not in RETRIEVAL_MODES:
             raise BadQuestionError(
-                f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}"
+                f"unknown retrieval mode {mode!r}; choose one of {', '.join(RETRIEVAL_MODES)}"
             )
         top_k = top_k or self.settings.retrieval.top_k
         filters = filters or Filters()
