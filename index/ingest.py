@@ -251,44 +251,55 @@ def ingest(
             # we hold the lock: the index files are ours to check, and read afresh (another
             # process may have written since this one last opened them)
             store = Store(settings.store, create=True, verify=True, fresh=True)
-            _ingest(
-                articles,
-                replace,
-                store,
-                ledger,
-                settings,
-                embed_model,
-                dim,
-                report,
-                prune=prune,
-                rebuild=rebuild,
-                progress=progress,
-                batch_size=batch_size,
-                on_batch=on_batch,
-                deadline=deadline,
-            )
+            target = _Target(store, ledger, settings, embed_model, dim)
+            options = _Options(prune, rebuild, progress, batch_size, on_batch, replace, deadline)
+            _ingest(articles, target, options, report)
     finally:
         ledger.close()
     return report
 
 
+@dataclass(frozen=True)
+class _Target:
+    """What one ingest writes into, opened under the writers' lock."""
+
+    store: Store
+    ledger: Ledger
+    settings: Settings
+    embed_model: Any
+    dim: int  # the embedding's, checked against the collection's
+
+
+@dataclass(frozen=True)
+class _Options:
+    """How one ingest runs (the keywords of `ingest`)."""
+
+    prune: bool
+    rebuild: bool
+    progress: bool
+    batch_size: int
+    on_batch: Callable[[int], None] | None
+    replace: bool
+    deadline: Deadline | None
+
+
 def _ingest(
-    articles: list[Article],
-    replace: bool,
-    store: Store,
-    ledger: Ledger,
-    settings: Settings,
-    embed_model: Any,
-    dim: int,
-    report: IngestReport,
-    *,
-    prune: bool,
-    rebuild: bool,
-    progress: bool,
-    batch_size: int,
-    on_batch: Callable[[int], None] | None,
-    deadline: Deadline | None = None,
+    articles: list[Article], target: _Target, options: _Options, report: IngestReport
 ) -> None:
+    store, ledger, settings, embed_model, dim = (
+        target.store,
+        target.ledger,
+        target.settings,
+        target.embed_model,
+        target.dim,
+    )
+    prune, rebuild, replace = options.prune, options.rebuild, options.replace
+    progress, batch_size, on_batch, deadline = (
+        options.progress,
+        options.batch_size,
+        options.on_batch,
+        options.deadline,
+    )
     if rebuild:
         store.reset()
         ledger.clear()

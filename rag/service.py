@@ -17,6 +17,7 @@ from typing import TypedDict, Unpack
 
 from rag.answering.answer import Answer, Delta, final_answer
 from rag.answering.backends import Answerer, Answerers
+from rag.answering.rerank import SentenceRerank
 from rag.errors import BadQuestionError
 from rag.retrieval.hybrid import HybridRetriever
 from rag.schema import Filters, Passage, date_num
@@ -129,15 +130,18 @@ class QAService:
         # period's articles are asked to come first)
         rerank = self.settings.retrieval.rerank and window is None
         fetch = max(k, self.settings.retrieval.candidates) if rerank else k
+        reranked = [SentenceRerank(answerer=self.answerers.extractive, top_n=k)] if rerank else []
         passages = self.retriever.retrieve(
-            query, top_k=fetch, filters=self._window(base, window), boost=boost
+            query,
+            top_k=fetch,
+            filters=self._window(base, window),
+            boost=boost,
+            postprocessors=reranked,
         )
         if window is not None and len(passages) < fetch:
             seen = {p.chunk_id for p in passages}
             rest = self.retriever.retrieve(query, top_k=fetch, filters=base)
             passages += [p for p in rest if p.chunk_id not in seen][: fetch - len(passages)]
-        if rerank:
-            passages = self.answerers.extractive.rerank(query, passages)[:k]
         seconds = time.perf_counter() - started
         return Retrieved(question, asked, query, passages, started, seconds, as_of, period)
 

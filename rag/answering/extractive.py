@@ -144,6 +144,10 @@ class _Cand:
     score: float = 0.0
 
 
+# an opening sentence: its text, and where citations go (the sentences each one points to)
+Lead = list[str | tuple[_Cand, ...]]
+
+
 class ExtractiveAnswerer:
     name = "extractive"
     model = MODEL_NAME
@@ -270,13 +274,17 @@ class ExtractiveAnswerer:
             what = FIGURES[expected]
             text = f"{DECLINE_TEXT} No passage about it gives {what}."
             return self._decline(question, passages, cands, text, base)
-        lead, quoted = "", list(chosen)
+        lead: Lead = []
+        quoted = list(chosen)
         if spans:
             lead, quoted = self._lead(spans, chosen)
         quoted.sort(key=lambda c: (c.rank, c.order))
         number = {id(c): n for n, c in enumerate(quoted, 1)}
-        lead = re.sub("\x00(\\d+)\x00", lambda m: f"[{number[int(m.group(1))]}]", lead)
-        citations, parts = [], [lead] if lead else []
+        opening = "".join(
+            part if isinstance(part, str) else "".join(f"[{number[id(c)]}]" for c in part)
+            for part in lead
+        )
+        citations, parts = [], [opening] if opening else []
         for c in quoted:
             n = number[id(c)]
             note = _date_note(c) if wants_date or expected == DATE else ""
@@ -423,9 +431,9 @@ class ExtractiveAnswerer:
         return found
 
     @staticmethod
-    def _lead(spans: list[Candidate], chosen: list[_Cand]) -> tuple[str, list[_Cand]]:
-        """The opening sentence (NUL-quoted `id()`s where citation numbers go) and the sentences to
-        quote: those chosen, plus the best one that carries the span verbatim if none does, and
+    def _lead(spans: list[Candidate], chosen: list[_Cand]) -> tuple[Lead, list[_Cand]]:
+        """The opening sentence (its text, and the sentences each citation there points to, to
+        be numbered once the quotes are ordered) and the sentences to quote: those chosen, plus the best one that carries the span verbatim if none does, and
         likewise for each close contender (a candidate of the same kind nearly as well supported)."""
         best = spans[0]
         rival = next(
@@ -441,7 +449,7 @@ class ExtractiveAnswerer:
         )
         quoted = list(chosen)
 
-        def cite(span: Candidate) -> str:
+        def cite(span: Candidate) -> tuple[_Cand, ...]:
             carrying = sorted(
                 (s for s in span.sentences if span.text in s.text), key=lambda s: -s.score
             )
@@ -449,17 +457,16 @@ class ExtractiveAnswerer:
             if not refs:
                 refs = [carrying[0].ref]
                 quoted.append(carrying[0].ref)
-            return "".join(f"\x00{id(r)}\x00" for r in refs)
+            return tuple(refs)
 
+        lead: Lead
         if rival is None:
-            lead = f"{best.text} {cite(best)}."
+            lead = [f"{best.text} ", cite(best), "."]
         else:
             first = _best(best).date or "undated"
             second = _best(rival).date or "undated"
-            lead = (
-                f"The articles disagree: {best.text} {cite(best)} ({first}); "
-                f"{rival.text} {cite(rival)} ({second})."
-            )
+            lead = ["The articles disagree: ", f"{best.text} ", cite(best), f" ({first}); "]
+            lead += [f"{rival.text} ", cite(rival), f" ({second})."]
         contenders = [s for s in spans[1:] if s.kind == best.kind and s is not rival]
         for other in contenders[:CONTENDERS]:
             if other.score >= CONTENDER_RATIO * best.score:

@@ -22,9 +22,10 @@ from typing import Any
 import httpx
 from chromadb.errors import ChromaError
 from llama_index.core.llms import MockLLM
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
-from llama_index.core.schema import NodeWithScore
+from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from rag.errors import (
     BadQuestionError,
@@ -187,10 +188,12 @@ class HybridRetriever:
         filters: Filters | None = None,
         mode: str | None = None,
         boost: Filters | None = None,
+        postprocessors: Sequence[BaseNodePostprocessor] = (),
     ) -> list[Passage]:
         """The `top_k` best passages that pass `filters`; with `boost` (hybrid mode), those that
         also pass it rank higher: both searches are run again within it and fused as two more
-        rankings, so a passage of the period a question names gets up to twice the votes."""
+        rankings, so a passage of the period a question names gets up to twice the votes.
+        `postprocessors` (llama-index's) run last, on the folded hits."""
         query = query.strip()
         if not query:
             raise BadQuestionError("the question is empty")
@@ -241,6 +244,9 @@ class HybridRetriever:
                 "check that the store is reachable (a Chroma server: `chroma run`)"
             ) from exc
         folded = SyndicationFolder(top_k=top_k, catalogue=catalogue).postprocess_nodes(hits)
+        bundle = QueryBundle(query)
+        for postprocessor in postprocessors:
+            folded = postprocessor.postprocess_nodes(folded, bundle)
         return to_passages(folded)
 
 
