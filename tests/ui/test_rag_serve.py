@@ -12,9 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,78 +21,9 @@ import pytest
 
 from rag.settings import Settings
 from tests.conftest import ROOT, SEEDS, free_port, sse_events
+from tests.helpers.server import QUESTION, Server, launch, post, stop, wait_ready
 
-QUESTION = "What did Hegseth say about 5%?"
 API_KEY = "test-key-123"
-
-
-@dataclass
-class Server:
-    url: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def api(self) -> str:
-        return self.url + "/v1"
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
-
-
-def launch(
-    seeded: Settings,
-    workdir: Path,
-    *,
-    empty: bool = False,
-    args: Sequence[str] = (),
-    **env: str,
-) -> Server:
-    """Start `python -m ui.cli serve` on a free port, in `workdir`, on a copy of the seeded store
-    (or, with `empty`, on no store at all, with seeds/ in the working directory)."""
-    store = workdir / "store"
-    if empty:
-        shutil.copytree(SEEDS, workdir / "seeds")
-    else:
-        shutil.copytree(seeded.store.path, store)
-    port = free_port()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    environ.pop("OPENAI_API_KEY", None)
-    environ.update(
-        RAG_STORE__PATH=str(store),
-        RAG_LLM__BACKEND="extractive",
-        PYTHONPATH=str(ROOT),
-        **env,
-    )
-    cmd = [sys.executable, "-m", "ui.cli", "serve", "--port", str(port), *args]
-    log = workdir / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=workdir, env=environ, stdout=out, stderr=subprocess.STDOUT)
-    return Server(f"http://127.0.0.1:{port}", proc, log)
-
-
-def wait_ready(server: Server, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if server.proc.poll() is not None:
-            raise RuntimeError(f"the server exited:\n{server.output()}")
-        try:
-            if httpx.get(server.api + "/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    stop(server)
-    raise RuntimeError(f"the server did not start in {timeout}s:\n{server.output()}")
-
-
-def stop(server: Server) -> None:
-    server.proc.terminate()
-    try:
-        server.proc.wait(15)
-    except subprocess.TimeoutExpired:
-        server.proc.kill()
-        server.proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -127,10 +56,6 @@ def server(servers: tuple[Server, Server]) -> Server:
 @pytest.fixture(scope="module")
 def keyed(servers: tuple[Server, Server]) -> Server:
     return servers[1]
-
-
-def post(server: Server, path: str, body: Any, **kw: Any) -> httpx.Response:
-    return httpx.post(server.api + path, json=body, timeout=60, **kw)
 
 
 def assert_cited(answer: dict[str, Any]) -> None:
@@ -468,40 +393,6 @@ def test_bad_article_bodies(server: Server) -> None:
         server.api + "/articles", content=b"plain", headers={"content-type": "text/plain"}
     )
     assert r.status_code == 415
-
-
-# --- message formatting, no server ------------------------------------------------------------
-def test_history_takes_the_last_user_message_and_strips_our_sources() -> None:
-    from ui.api.openai_shapes import chat_history
-    from ui.api.schemas import ChatMessageIn
-
-    reply = (
-        "Draft.\n\nChecked answer (replaces the text above): He said 5% [1].\n\n"
-        "(Note: checked)\n\nSources:\n[1] T, undated, unknown source: “q”"
-    )
-    messages = [
-        ChatMessageIn(role="system", content="be brief"),
-        ChatMessageIn(role="user", content=[{"type": "text", "text": "What did Hegseth say?"}]),
-        ChatMessageIn(role="assistant", content=reply),
-        ChatMessageIn(role="user", content="And about the UK?"),
-    ]
-    question, history = chat_history(messages)
-    assert question == "And about the UK?"
-    assert history == [
-        {"role": "user", "content": "What did Hegseth say?"},
-        {"role": "assistant", "content": "He said 5% [1]."},
-    ]
-
-
-def test_message_text_lists_sources_with_quotes() -> None:
-    from rag.answer import Answer, Citation
-    from ui.api.openai_shapes import message_text
-
-    cite = Citation(
-        number=1, article_id="a", title="T", chunk_id="a:0", quote="Q.", date="2025-06-05"
-    )
-    answer = Answer(question="q", answer="A [1].", citations=[cite], backend="x", model="m")
-    assert message_text(answer) == "A [1].\n\nSources:\n[1] T, 2025-06-05, unknown source: “Q.”"
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ from pydantic import SecretStr
 
 from rag.errors import Deadline
 from rag.settings import Settings
-from tests.test_server import QUESTION, Server, launch, stop, wait_ready
+from tests.helpers.server import QUESTION, Server, launch, stop, wait_ready
 
 KEY = "hostile-test-key"
 HEADERS = {"X-API-Key": KEY}
@@ -254,7 +254,7 @@ def test_an_unexpected_error_is_a_500_that_keeps_the_connection(
 
 
 def test_wrong_keys_are_rate_limited_and_docs_need_the_key(pipeline) -> None:  # type: ignore[no-untyped-def]
-    from tests.test_api import with_server
+    from tests.helpers.api import with_server
     from ui.api import create_app
 
     settings = {"api_key": SecretStr(KEY), "key_failures_per_minute": 5}
@@ -330,7 +330,7 @@ def test_an_upload_past_its_time_keeps_whole_batches_and_names_the_rest(
 
 
 def test_an_upload_past_its_time_limit_is_a_422_naming_the_setting(pipeline) -> None:  # type: ignore[no-untyped-def]
-    from tests.test_api import with_server
+    from tests.helpers.api import with_server
     from ui.api import create_app
 
     client = TestClient(create_app(with_server(pipeline, max_upload_seconds=1e-9), ui=False))

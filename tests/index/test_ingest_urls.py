@@ -1,7 +1,7 @@
 """Articles from URLs and feeds (issue "News in as it arrives", part 2), against the real local
-web server of tests/news_site.py: `rag ingest FEED_URL` ingests every item with its date and
-title, a 404, a timeout and a 50 MB page each cost one line while the rest succeed, and a second
-run fetches no page; `{"urls": [...]}` through the API, with private addresses refused unless
+web server of tests/helpers/news_site.py: `rag ingest FEED_URL` ingests every item with its date
+and title, a 404, a timeout and a 50 MB page each cost one line while the rest succeed, and a
+second run fetches no page; `{"urls": [...]}` through the API, with private addresses refused unless
 the setting allows them.
 """
 
@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-import tests.news_site
+import tests.helpers.news_site
 from index.loaders import Article
 from rag.pipeline import build
 from tests.conftest import make_settings
-from tests.news_site import NewsSite
+from tests.helpers.news_site import NewsSite
 from ui.cli import main
 
-news_site = tests.news_site.news_site
+news_site = tests.helpers.news_site.news_site
 
 TITLES = {
     "Harbour board approves new ferry terminal",

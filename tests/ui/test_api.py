@@ -2,7 +2,8 @@
 seeded store (read-only) or, for writes, on a fresh store in tmp_path.
 
 OpenAI responses are parsed with the `openai` package's own types, as its client would. The same
-endpoints against a real `rag serve` process (and the official client) are tests/test_server.py.
+endpoints against a real `rag serve` process (and the official client) are
+tests/ui/test_rag_serve.py.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import SecretStr
 
 from rag.pipeline import Pipeline
 from tests.conftest import SEEDS, make_settings, sse_events
+from tests.helpers.api import with_server
 from ui.api import create_app
 from ui.api.deps import get_pipeline
 
@@ -34,14 +36,6 @@ KEY = "k-123"
 def client(pipeline: Pipeline) -> TestClient:
     # no `with`: the lifespan would close the shared session pipeline's backends on exit
     return TestClient(create_app(pipeline, ui=False))
-
-
-def with_server(pipeline: Pipeline, **server: Any) -> Pipeline:
-    """The same pipeline under other server settings (key, upload limit)."""
-    settings = pipeline.settings.model_copy(
-        update={"server": pipeline.settings.server.model_copy(update=server)}
-    )
-    return replace(pipeline, settings=settings)
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from bench.common import children
 from rag.settings import Settings
-from tests.test_server import Server, launch, post, stop, wait_ready
+from tests.helpers.processes import children
+from tests.helpers.server import Server, launch, post, stop, wait_ready
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,5 @@
 """The OpenAI-compatible answerer's own checks and fallbacks, driven by a scripted LLM (fast; the
-same code talks to a real llama.cpp server in tests/test_generate.py and tests/test_llamacpp.py)."""
+same code talks to a real llama.cpp server in test_generated_live.py and test_llamacpp.py)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from rag.settings import Settings
-from tests.test_server import Server, launch, stop, wait_ready
+from tests.helpers.server import Server, launch, stop, wait_ready
 
 KEY = "fuzz-key"
 EXCLUDED = "positive_data_acceptance"

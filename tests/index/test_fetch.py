@@ -1,4 +1,4 @@
-"""index.fetch against a real local web server (tests/news_site.py): pages in order, every kind
+"""index.fetch against a real local web server (tests/helpers/news_site.py): pages in order, every kind
 of failure as one FetchProblem of one line while the good URLs still arrive, the limits of
 RAG_FETCH__* (deadline, size cap, redirects, concurrency, User-Agent), feeds and URL lists."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import tests.news_site
+import tests.helpers.news_site
 from index.fetch import (
     FeedItem,
     FetchProblem,
@@ -24,9 +24,9 @@ from index.fetch import (
     xml_root,
 )
 from rag.settings import FetchSettings
-from tests.news_site import HUGE_BYTES, NewsSite
+from tests.helpers.news_site import HUGE_BYTES, NewsSite
 
-news_site = tests.news_site.news_site  # the fixture (conftest may share it too)
+news_site = tests.helpers.news_site.news_site  # the fixture (conftest may share it too)
 
 FAST = FetchSettings(timeout=1, max_bytes=1_000_000, max_redirects=3)
 

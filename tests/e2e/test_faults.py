@@ -18,7 +18,7 @@ import pytest
 
 from rag.settings import Settings
 from tests.conftest import ROOT, SEEDS
-from tests.test_server import launch, stop, wait_ready
+from tests.helpers.server import launch, stop, wait_ready
 
 
 @pytest.fixture

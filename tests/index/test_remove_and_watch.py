@@ -23,7 +23,7 @@ from index.check import check
 from index.ingest import ingest, remove
 from rag.pipeline import build
 from tests.conftest import make_settings
-from tests.test_server import launch, stop, wait_ready
+from tests.helpers.server import launch, stop, wait_ready
 from ui.cli import main
 
 BODY = (

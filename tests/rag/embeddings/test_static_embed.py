@@ -12,8 +12,9 @@ from rag.errors import BackendUnavailableError, EmbeddingMismatchError
 from rag.settings import EmbedSettings, StoreSettings
 from rag.static_embed import DIMS, STATIC_MODEL_NAME, StaticEmbedding, model_dir
 from rag.store import Store
+from tests.conftest import ROOT
 
-MODELS = Path(__file__).resolve().parent.parent / "models"
+MODELS = ROOT / "models"
 
 
 @pytest.fixture(scope="module")

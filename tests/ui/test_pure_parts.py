@@ -1,6 +1,7 @@
 """The pure parts of the HTTP API and the chat, without a server or a pipeline: chat messages to a
 question and history, answers to OpenAI shapes and message text, validation errors to a readable
-line, the body-limit message, and the UI's date fields and history."""
+line, the body-limit message, and the UI's date fields, history and rendering (citation links,
+highlighted quotes)."""
 
 from __future__ import annotations
 
@@ -236,3 +237,59 @@ def test_the_chat_message_says_what_as_of_and_period_meant_and_history_drops_it(
     text = message_text(answer)
     assert "(as of 2025-06-06; “this week” = Monday 2 June 2025 to Friday 6 June 2025)" in text
     assert answer_part(text) == "He spoke [1]."
+
+
+# --- message formatting (also checked against a real `rag serve`) ---------------------------
+def test_history_takes_the_last_user_message_and_strips_our_sources() -> None:
+    from ui.api.openai_shapes import chat_history
+    from ui.api.schemas import ChatMessageIn
+
+    reply = (
+        "Draft.\n\nChecked answer (replaces the text above): He said 5% [1].\n\n"
+        "(Note: checked)\n\nSources:\n[1] T, undated, unknown source: “q”"
+    )
+    messages = [
+        ChatMessageIn(role="system", content="be brief"),
+        ChatMessageIn(role="user", content=[{"type": "text", "text": "What did Hegseth say?"}]),
+        ChatMessageIn(role="assistant", content=reply),
+        ChatMessageIn(role="user", content="And about the UK?"),
+    ]
+    question, history = chat_history(messages)
+    assert question == "And about the UK?"
+    assert history == [
+        {"role": "user", "content": "What did Hegseth say?"},
+        {"role": "assistant", "content": "He said 5% [1]."},
+    ]
+
+
+def test_message_text_lists_sources_with_quotes() -> None:
+    from rag.answer import Answer, Citation
+    from ui.api.openai_shapes import message_text
+
+    cite = Citation(
+        number=1, article_id="a", title="T", chunk_id="a:0", quote="Q.", date="2025-06-05"
+    )
+    answer = Answer(question="q", answer="A [1].", citations=[cite], backend="x", model="m")
+    assert message_text(answer) == "A [1].\n\nSources:\n[1] T, 2025-06-05, unknown source: “Q.”"
+
+
+# --- the chat's rendering (also checked in Chromium) ----------------------------------------
+def test_link_markers_escape_text_and_link_known_citations() -> None:
+    from ui.web import link_markers
+
+    cite = Citation(number=1, article_id="a", title='Nato "talks"', chunk_id="a:0", quote="q")
+    out = link_markers("Rutte <b>said</b> 5% [1] and [7].", 3, [cite])
+    assert '<a class="cite-link" href="#cite-3-1" title="Nato &quot;talks&quot;">[1]</a>' in out
+    assert "&#91;7&#93;" in out and "#cite-3-7" not in out  # no citation 7: left as text
+    assert "&lt;b&gt;said&lt;/b&gt;" in out
+
+
+def test_highlight_marks_each_quoted_sentence_across_line_breaks() -> None:
+    from ui.web import highlight
+
+    text = "First line.\nHe said it would be\n“fine” & done. Then more.\n\nLast <p>."
+    out = highlight(text, "He said it would be “fine” & done. … Last <p>.")
+    assert "<p><mark>He said it would be</mark></p><p><mark>“fine” &amp; done.</mark> Then" in out
+    assert "<mark>Last &lt;p&gt;.</mark>" in out
+    assert out.startswith("<p>First line.</p>")
+    assert highlight("No quote here.", "absent") == "<p>No quote here.</p>"

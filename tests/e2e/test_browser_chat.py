@@ -3,7 +3,8 @@
 Asks a question, clicks a citation, checks the source panel highlights the quoted sentence, and
 saves a screenshot (the README's docs/screenshot.png with UPDATE_SCREENSHOT=1); then examples, a
 follow-up, clearing, settings and friendly errors.
-The rendering helpers (citation links, highlighting) are also tested directly, without a browser.
+The rendering helpers (citation links, highlighting) are tested without a browser in
+tests/ui/test_pure_parts.py.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ import pytest
 
 from rag.settings import Settings
 from tests.conftest import ROOT
-from tests.test_server import Server, launch, stop, wait_ready
-from ui.web import highlight, link_markers
+from tests.helpers.server import Server, launch, stop, wait_ready
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -47,26 +47,6 @@ def server(seeded: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield srv
     finally:
         stop(srv)
-
-
-# --- rendering, no browser ------------------------------------------------------------------
-def test_link_markers_escape_text_and_link_known_citations() -> None:
-    from rag.answer import Citation
-
-    cite = Citation(number=1, article_id="a", title='Nato "talks"', chunk_id="a:0", quote="q")
-    out = link_markers("Rutte <b>said</b> 5% [1] and [7].", 3, [cite])
-    assert '<a class="cite-link" href="#cite-3-1" title="Nato &quot;talks&quot;">[1]</a>' in out
-    assert "&#91;7&#93;" in out and "#cite-3-7" not in out  # no citation 7: left as text
-    assert "&lt;b&gt;said&lt;/b&gt;" in out
-
-
-def test_highlight_marks_each_quoted_sentence_across_line_breaks() -> None:
-    text = "First line.\nHe said it would be\n“fine” & done. Then more.\n\nLast <p>."
-    out = highlight(text, "He said it would be “fine” & done. … Last <p>.")
-    assert "<p><mark>He said it would be</mark></p><p><mark>“fine” &amp; done.</mark> Then" in out
-    assert "<mark>Last &lt;p&gt;.</mark>" in out
-    assert out.startswith("<p>First line.</p>")
-    assert highlight("No quote here.", "absent") == "<p>No quote here.</p>"
 
 
 # --- in the browser -------------------------------------------------------------------------

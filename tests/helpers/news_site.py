@@ -41,7 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-SITE = Path(__file__).parent / "data" / "site"
+SITE = Path(__file__).resolve().parent.parent / "data" / "site"
 TYPES = {
     "feed.xml": "application/rss+xml; charset=utf-8",
     "atom.xml": "application/atom+xml; charset=utf-8",
@@ -285,7 +285,7 @@ def news_site() -> Iterator[NewsSite]:
         yield site
 
 
-if __name__ == "__main__":  # browse it: python -m tests.news_site
+if __name__ == "__main__":  # browse it: python -m tests.helpers.news_site
     with NewsSite() as _site:
         print(f"serving {_site.url} (Ctrl-C stops)")
         try:
