@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 
+pytestmark = pytest.mark.server  # every test here drives a real `rag serve`
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
     "--headless",

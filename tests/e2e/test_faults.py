@@ -68,6 +68,7 @@ def storm_articles(tag: str, n: int) -> dict[str, list[dict[str, str]]]:
 
 
 @pytest.mark.slow
+@pytest.mark.server
 def test_an_upload_on_a_full_disk_is_a_507_and_the_server_carries_on(
     seeded: Settings, small_disk: Path
 ) -> None:
@@ -139,6 +140,7 @@ print("after:", report.new)
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_write_that_hits_a_full_disk_does_not_hang_the_next_one(
     small_disk: Path, tmp_path: Path
 ) -> None:

@@ -96,6 +96,8 @@ def responses(report: Path) -> list[tuple[str, int]]:
 
 
 @pytest.mark.slow
+@pytest.mark.server
+@pytest.mark.subprocess
 @pytest.mark.parametrize("with_key", [True, False], ids=["with-key", "without-key"])
 def test_schemathesis_finds_nothing(fuzzed: Server, tmp_path: Path, with_key: bool) -> None:
     report = tmp_path / "events.ndjson"

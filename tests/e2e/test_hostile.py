@@ -70,6 +70,7 @@ def send_chunked(url: str, total: int, headers: dict[str, str] | None = None) ->
 
 
 @pytest.mark.slow
+@pytest.mark.server
 @pytest.mark.parametrize("path", ["/query", "/chat/completions", "/articles"])
 def test_a_chunked_body_without_the_key_is_refused_unread(served: Server, path: str) -> None:
     before = rss_mb(served)
@@ -81,6 +82,7 @@ def test_a_chunked_body_without_the_key_is_refused_unread(served: Server, path: 
 
 
 @pytest.mark.slow
+@pytest.mark.server
 @pytest.mark.parametrize(
     ("path", "setting"),
     [
@@ -107,6 +109,7 @@ LONE = "\ud800"
 
 
 @pytest.mark.slow
+@pytest.mark.server
 def test_a_lone_surrogate_is_repaired_everywhere(served: Server) -> None:
     def post(path: str, body: dict[str, Any]) -> httpx.Response:
         raw = json.dumps(body)  # ensure_ascii: the surrogate travels as the escape \\ud800
@@ -135,6 +138,7 @@ def test_a_lone_surrogate_is_repaired_everywhere(served: Server) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.server
 def test_history_costs_no_more_than_its_bound(served: Server) -> None:
     """A run of capitalised words used to become a 'name' put into the question: 900 KB of it
     cost a minute of CPU and came back as the standalone question. Now only the latest turns
@@ -151,6 +155,7 @@ def test_history_costs_no_more_than_its_bound(served: Server) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.server
 def test_a_300_character_file_name_is_shortened_not_a_500(served: Server) -> None:
     name = "é" * 300 + ".txt"
     text = b"Pier news\n\nThe harbour pier in Elwin reopened on Friday after repairs lasting weeks."
@@ -160,6 +165,7 @@ def test_a_300_character_file_name_is_shortened_not_a_500(served: Server) -> Non
 
 
 @pytest.mark.slow
+@pytest.mark.server
 @pytest.mark.parametrize(
     ("name", "make", "setting"),
     [
@@ -240,6 +246,7 @@ def uvicorn_app(pipeline) -> Iterator[tuple[str, list[int]]]:  # type: ignore[no
         thread.join(10)
 
 
+@pytest.mark.server
 def test_an_unexpected_error_is_a_500_that_keeps_the_connection(
     uvicorn_app: tuple[str, list[int]],
 ) -> None:

@@ -803,6 +803,7 @@ def test_judges_are_skipped_with_a_note_without_an_llm(
 
 @pytest.mark.slow
 @pytest.mark.llm
+@pytest.mark.server
 def test_judges_run_against_a_local_llm(seeded: Settings, embed_model: Any) -> None:
     """The judges' wiring against a real llama.cpp server (SmolLM2: its verdicts are not worth
     asserting, only that every answer gets judged or an error recorded)."""

@@ -124,6 +124,7 @@ def test_a_stranded_copy_is_found_and_indexed_again(tmp_path: Path, embed_model)
     assert check(settings, embed_model).problems == 0
 
 
+@pytest.mark.subprocess
 def test_cli_check_exit_codes(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
     settings = _seeded(tmp_path, embed_model)
     env = {"RAG_STORE__PATH": str(settings.store.path), "PATH": str(Path(sys.executable).parent)}
@@ -155,6 +156,7 @@ def read_only_mount(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
         subprocess.run(["umount", str(ro)], check=False)
 
 
+@pytest.mark.subprocess
 def test_a_read_only_store_answers_and_refuses_writes_clearly(
     read_only_mount: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -191,6 +193,7 @@ def _council_corpus(path: Path, n: int) -> Path:
     return path
 
 
+@pytest.mark.subprocess
 def test_a_corrupted_vector_index_is_an_error_not_a_crash_and_is_repaired(
     tmp_path: Path, embed_model
 ) -> None:  # type: ignore[no-untyped-def]
@@ -219,6 +222,7 @@ def test_a_corrupted_vector_index_is_an_error_not_a_crash_and_is_repaired(
     assert run([*cli, "check"]).returncode == 0
 
 
+@pytest.mark.slow
 def test_a_healthy_store_grown_in_many_ingests_is_never_called_damaged(
     tmp_path: Path, embed_model
 ) -> None:  # type: ignore[no-untyped-def]

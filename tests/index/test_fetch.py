@@ -48,6 +48,7 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.server
 def test_pages_arrive_in_order_with_their_final_url(news_site: NewsSite) -> None:
     base = news_site.url
     urls = [
@@ -83,6 +84,7 @@ def test_pages_arrive_in_order_with_their_final_url(news_site: NewsSite) -> None
     assert news_site.sent["/story-1.html"] == len(gzip.compress(story.body))
 
 
+@pytest.mark.server
 def test_each_failure_is_one_problem_and_the_good_urls_still_arrive(news_site: NewsSite) -> None:
     base = news_site.url
     expected = {
@@ -122,6 +124,7 @@ def test_each_failure_is_one_problem_and_the_good_urls_still_arrive(news_site: N
     assert news_site.requests.count("/loop") == FAST.max_redirects + 1
 
 
+@pytest.mark.server
 def test_the_size_cap_is_exact(news_site: NewsSite) -> None:
     settings = FetchSettings(max_bytes=1000)
     at, over = fetch_all(
@@ -131,6 +134,7 @@ def test_the_size_cap_is_exact(news_site: NewsSite) -> None:
     assert problem(over) == "larger than 1,000 bytes (RAG_FETCH__MAX_BYTES): stopped reading"
 
 
+@pytest.mark.server
 def test_at_most_concurrency_requests_at_once(news_site: NewsSite) -> None:
     settings = FetchSettings(concurrency=2)
     urls = [f"{news_site.url}/story-3.html?delay=0.1&n={i}" for i in range(8)]
@@ -139,6 +143,7 @@ def test_at_most_concurrency_requests_at_once(news_site: NewsSite) -> None:
     assert news_site.max_in_flight == settings.concurrency  # never more, and it did use both
 
 
+@pytest.mark.server
 def test_every_request_carries_the_user_agent(news_site: NewsSite) -> None:
     settings = FetchSettings(user_agent="news-rag-test/9.9 (+https://example.org/contact)")
     fetch_all([f"{news_site.url}/redirect", f"{news_site.url}/feed.xml"], settings)
@@ -146,6 +151,7 @@ def test_every_request_carries_the_user_agent(news_site: NewsSite) -> None:
     assert {h["user-agent"] for h in news_site.headers} == {settings.user_agent}
 
 
+@pytest.mark.server
 def test_on_done_reports_every_url_and_a_repeated_url_is_fetched_once(
     news_site: NewsSite,
 ) -> None:
@@ -158,6 +164,7 @@ def test_on_done_reports_every_url_and_a_repeated_url_is_fetched_once(
     assert news_site.requests.count("/story-1.html") == 1
 
 
+@pytest.mark.server
 def test_an_exception_from_on_done_propagates(news_site: NewsSite) -> None:
     def fail(result: Page | FetchProblem) -> None:
         raise RuntimeError("progress bar broke")
@@ -166,6 +173,7 @@ def test_an_exception_from_on_done_propagates(news_site: NewsSite) -> None:
         fetch_all([f"{news_site.url}/story-1.html"], FAST, on_done=fail)
 
 
+@pytest.mark.server
 def test_works_from_a_worker_thread_and_inside_a_running_event_loop(news_site: NewsSite) -> None:
     url = f"{news_site.url}/story-2.html"
     from_thread: list[Page | FetchProblem] = []
@@ -187,6 +195,7 @@ def test_nothing_to_fetch() -> None:
 # --- feeds ------------------------------------------------------------------------------------
 
 
+@pytest.mark.server
 def test_read_feed_rss(news_site: NewsSite) -> None:
     [feed] = fetch_all([f"{news_site.url}/feed.xml"], FAST)
     items = read_feed(page(feed))
@@ -211,6 +220,7 @@ def test_read_feed_rss(news_site: NewsSite) -> None:
     assert all(i.title and i.published for i in items)
 
 
+@pytest.mark.server
 def test_read_feed_atom(news_site: NewsSite) -> None:
     [feed] = fetch_all([f"{news_site.url}/atom.xml"], FAST)
     items = read_feed(page(feed))
@@ -231,6 +241,7 @@ def test_read_feed_atom(news_site: NewsSite) -> None:
     assert items[1].summary == "The county reverses its plan to cut the 41 service."
 
 
+@pytest.mark.server
 def test_read_feed_refuses_a_web_page(news_site: NewsSite) -> None:
     [html] = fetch_all([f"{news_site.url}/story-1.html"], FAST)
     with pytest.raises(ValueError, match=r"^not an RSS or Atom feed$"):
@@ -290,6 +301,7 @@ def test_read_url_list(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.server
 def test_each_redirect_target_is_vetted_before_it_is_requested(news_site: NewsSite) -> None:
     """A redirect to a place `vet` refuses (a private address, for API clients) is a problem,
     and the target is never requested; the redirect's own body is not read."""

@@ -145,6 +145,7 @@ def _synthetic_corpus(path: Path, n: int) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_kill_minus_9_midway_then_resume(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
     corpus = tmp_path / "corpus.jsonl"
     _synthetic_corpus(corpus, 400)
@@ -212,6 +213,7 @@ def _rag(
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_cli_ingest_and_search_json(tmp_path: Path) -> None:
     env = {"RAG_STORE__PATH": str(tmp_path / "store")}
     r = _rag("ingest", "--quiet", str(SEEDS), cwd=tmp_path, env=env)
@@ -231,6 +233,7 @@ def test_cli_ingest_and_search_json(tmp_path: Path) -> None:
         assert {"title", "date", "source", "score", "chunk_id", "also_in"} <= set(p)
 
 
+@pytest.mark.subprocess
 def test_cli_errors_are_one_line_with_next_step(tmp_path: Path) -> None:
     r = _rag("search", "anything", cwd=tmp_path, env={"RAG_STORE__PATH": str(tmp_path / "none")})
     assert r.returncode == 2
@@ -266,6 +269,7 @@ def test_filters_by_date_and_source(pipeline) -> None:  # type: ignore[no-untype
 
 
 @pytest.mark.slow
+@pytest.mark.server
 def test_chroma_server_store(
     tmp_path: Path, chroma_server, embed_model, request: pytest.FixtureRequest
 ) -> None:  # type: ignore[no-untyped-def]
@@ -318,6 +322,7 @@ def test_an_article_with_nothing_new_is_never_an_empty_hit(tmp_path: Path, embed
     assert declined.declined  # and no IndexError on the way
 
 
+@pytest.mark.server
 def test_health_and_questions_say_when_the_chroma_server_is_down(
     tmp_path: Path, chroma_server, embed_model
 ) -> None:  # type: ignore[no-untyped-def]

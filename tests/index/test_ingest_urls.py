@@ -45,6 +45,7 @@ def _articles(store: Path, embed_model: Any) -> dict[str, dict[str, Any]]:
     return {a["title"]: a for a in build(settings, embed_model=embed_model).catalogue.articles()}
 
 
+@pytest.mark.server
 def test_rag_ingest_a_feed_then_again(
     news_site: NewsSite, env: Path, embed_model: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -74,6 +75,7 @@ def test_rag_ingest_a_feed_then_again(
     assert len(news_site.requests) > len(pages_after) + 3
 
 
+@pytest.mark.server
 def test_the_same_story_by_another_address_is_one_article(
     news_site: NewsSite, env: Path, embed_model: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -102,6 +104,7 @@ def _page_urls(store: Path) -> list[str]:
         ledger.close()
 
 
+@pytest.mark.server
 def test_post_urls_through_the_api(news_site: NewsSite, tmp_path: Path, embed_model: Any) -> None:
     from index.ingest import ingest
     from tests.conftest import SEEDS
@@ -159,6 +162,8 @@ def test_a_feed_item_fills_what_the_page_lacks() -> None:
     assert article.location == "http://x.test/a" and article.id.startswith("u-")
 
 
+@pytest.mark.slow
+@pytest.mark.server
 def test_polled_feeds_bring_new_items_only(
     news_site: NewsSite, tmp_path: Path, embed_model: Any
 ) -> None:
@@ -184,6 +189,7 @@ def test_polled_feeds_bring_new_items_only(
     assert stories == ["/story-1.html", "/story-2.html", "/story-3.html"]  # each fetched once
 
 
+@pytest.mark.server
 def test_fetching_past_the_upload_time_adds_nothing(
     news_site: NewsSite, tmp_path: Path, embed_model: Any
 ) -> None:

@@ -151,6 +151,7 @@ def test_parse_every() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.server
 def test_serve_watch_answers_a_dropped_file_and_forgets_a_deleted_one(
     seeded: Any, tmp_path: Path
 ) -> None:
@@ -212,6 +213,7 @@ def test_the_article_list_shows_the_latest_arrivals_first() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_rag_ingest_watch_follows_until_ctrl_c(tmp_path: Path) -> None:
     import os
     import signal

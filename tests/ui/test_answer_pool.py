@@ -17,7 +17,7 @@ from rag.settings import Settings
 from tests.helpers.processes import children
 from tests.helpers.server import Server, launch, post, stop, wait_ready
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 QUESTIONS = [
     {"question": "How much has Starmer committed to spend on defence from April 2027?"},

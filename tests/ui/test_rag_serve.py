@@ -23,6 +23,8 @@ from rag.settings import Settings
 from tests.conftest import ROOT, SEEDS, free_port, sse_events
 from tests.helpers.server import QUESTION, Server, launch, post, stop, wait_ready
 
+pytestmark = pytest.mark.server  # every test here starts `rag serve` (the module's two or its own)
+
 API_KEY = "test-key-123"
 
 
@@ -286,6 +288,7 @@ def test_api_key_protects_everything_but_health(keyed: Server, server: Server) -
     assert httpx.get(server.api + "/articles").status_code == 200
 
 
+@pytest.mark.slow
 def test_cors_allows_only_the_configured_origins(keyed: Server, server: Server) -> None:
     """RAG_SERVER__CORS_ORIGINS: a browser page on a listed origin may call the API (the preflight
     needs no key); other origins, and a server without the setting, get no CORS headers."""

@@ -18,7 +18,7 @@ from rag.generate import OpenAIAnswerer
 from rag.llamacpp import LlamaServer, packaged_model
 from rag.settings import LLMSettings
 
-pytestmark = [pytest.mark.slow, pytest.mark.llm]
+pytestmark = [pytest.mark.slow, pytest.mark.llm, pytest.mark.server]
 QUESTION = "What did Hegseth say about 5%?"
 
 

@@ -47,6 +47,7 @@ def server() -> Iterator[LlamaServer]:
 
 @pytest.mark.slow
 @pytest.mark.llm
+@pytest.mark.server
 @needs_model
 def test_base_url_and_health(server: LlamaServer) -> None:
     assert server.running
@@ -59,6 +60,7 @@ def test_base_url_and_health(server: LlamaServer) -> None:
 
 @pytest.mark.slow
 @pytest.mark.llm
+@pytest.mark.server
 @needs_model
 def test_chat_completion_returns_text(server: LlamaServer) -> None:
     resp = client(server.base_url).chat.completions.create(
@@ -77,6 +79,7 @@ def test_chat_completion_returns_text(server: LlamaServer) -> None:
 
 @pytest.mark.slow
 @pytest.mark.llm
+@pytest.mark.server
 @needs_model
 def test_streamed_chat_yields_several_chunks(server: LlamaServer) -> None:
     stream = client(server.base_url).chat.completions.create(
@@ -91,6 +94,7 @@ def test_streamed_chat_yields_several_chunks(server: LlamaServer) -> None:
 
 @pytest.mark.slow
 @pytest.mark.llm
+@pytest.mark.server
 @needs_model
 def test_models_lists_the_gguf(server: LlamaServer) -> None:
     assert SMOLLM2 is not None
@@ -100,6 +104,7 @@ def test_models_lists_the_gguf(server: LlamaServer) -> None:
 
 @pytest.mark.slow
 @pytest.mark.llm
+@pytest.mark.server
 @needs_model
 def test_malformed_requests_get_400_and_server_survives(server: LlamaServer) -> None:
     url = server.base_url + "/chat/completions"
@@ -120,6 +125,7 @@ def test_malformed_requests_get_400_and_server_survives(server: LlamaServer) -> 
 
 @pytest.mark.slow
 @pytest.mark.llm
+@pytest.mark.server
 @needs_model
 def test_llama_log_goes_to_a_file(server: LlamaServer) -> None:
     assert server.log_path is not None
@@ -145,6 +151,7 @@ def _long_stream(srv: LlamaServer) -> Iterator[str]:
 
 @pytest.mark.slow
 @pytest.mark.llm
+@pytest.mark.server
 @needs_model
 def test_kill_mid_request_breaks_the_stream_and_later_requests() -> None:
     assert SMOLLM2 is not None
@@ -170,6 +177,7 @@ def test_kill_mid_request_breaks_the_stream_and_later_requests() -> None:
 
 @pytest.mark.slow
 @pytest.mark.llm
+@pytest.mark.server
 @needs_model
 def test_stop_mid_request_is_quick_and_cleans_up() -> None:
     assert SMOLLM2 is not None
@@ -222,6 +230,7 @@ def test_base_url_before_start_is_an_error(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.llm
+@pytest.mark.server
 def test_server_dying_at_start_up_reports_its_log(tmp_path: Path) -> None:
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"this is not a GGUF file")

@@ -125,6 +125,7 @@ def test_answers_are_the_same_with_the_table_and_ask_spacy_nothing(
     assert tagger.looked_up > 0 and tagger.tagged == 0
 
 
+@pytest.mark.subprocess
 def test_two_processes_tag_the_same_as_one(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
     from index.ingest import ingest
 
@@ -155,6 +156,8 @@ def test_fill_forgets_the_chunks_of_removed_articles(tmp_path: Path, embed_model
     assert after.chunks == 0 and 0 < after.total_chunks < before
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_rag_ingest_tags_new_sentences_aside(tmp_path: Path, seeds_copy: Path) -> None:
     """`rag ingest` says it started the tagging and returns; the table fills behind it, and `rag
     entities` then has nothing left to do."""

@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from rag.catalogue import Joined, JsonLines, Summary
 
 
@@ -58,6 +60,7 @@ def test_a_summary_round_trips_and_refuses_another_version(tmp_path: Path) -> No
     assert Summary.load(path) is None
 
 
+@pytest.mark.subprocess
 def test_a_big_store_answers_at_once_after_an_ingest_and_rebuilds_bm25_aside(
     tmp_path: Path, embed_model, seeds_copy: Path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -219,6 +222,8 @@ def test_a_bm25_index_saved_with_other_parameters_is_built_again(
     assert BM25Index.cached(tmp_path / "cache", fp) is None
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_rag_ingest_leaves_a_big_store_ready_to_serve(tmp_path: Path, seeds_copy: Path) -> None:
     """Above RAG_RETRIEVAL__REBUILD_INLINE_MAX chunks (0 here) `rag ingest` saves the BM25 index
     before it returns, so the next start opens it instead of building it; after a further

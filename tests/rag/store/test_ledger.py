@@ -66,6 +66,7 @@ def test_a_second_writer_waits_or_is_told_busy(tmp_path: Path, embed_model) -> N
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     store = tmp_path / "store"
     env = {**os.environ, "RAG_STORE__PATH": str(store)}
@@ -246,6 +247,7 @@ def _vectors_found(settings: Settings, prefix: str) -> tuple[int, int]:
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_two_writer_processes_keep_each_others_vectors(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
     """A process that has the store open (a server) writes after another process (`rag
     ingest`) did: its write must not replace the vector index with its own stale copy, which
@@ -281,6 +283,7 @@ Ledger(Path(sys.argv[1])).close()
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_writers_opening_a_new_ledger_together_all_get_in(tmp_path: Path) -> None:
     """Three processes opening the same new ledger at the same moment (two `rag ingest`s started
     together on a new store) all open it: SQLite refuses the switch to WAL at once, without
