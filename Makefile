@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 7860
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint fmt system-deps model-local bench clean screenshot fuzz
+.PHONY: install run test test-fast lint fmt system-deps model-local bench clean screenshot fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,14 +42,20 @@ test: install system-deps
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
+# the tests that start no server, browser, model or other process (markers: pyproject.toml), in
+# under a minute; `make test` is still the whole suite
+FAST := not slow and not llm and not browser and not server and not subprocess
+test-fast: install
+	$(BIN)/pytest -q -m "$(FAST)"
+
 # schemathesis over a live server's spec, with and without the key (FUZZ_EXAMPLES per operation
 # and phase; `make test` runs 15)
 FUZZ_EXAMPLES ?= 300
 fuzz: install
-	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q tests/test_fuzz.py
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q tests/e2e/test_fuzz.py
 
 screenshot: install system-deps  ## re-take docs/screenshot.png (the README's) with the UI test
-	UPDATE_SCREENSHOT=1 $(BIN)/pytest -q tests/test_web.py -k see_the_quote
+	UPDATE_SCREENSHOT=1 $(BIN)/pytest -q tests/e2e/test_browser_chat.py -k see_the_quote
 
 lint: install
 	$(BIN)/ruff check .

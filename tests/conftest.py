@@ -24,7 +24,7 @@ BIN = Path(sys.executable).parent
 for _name in [n for n in os.environ if n.startswith(("RAG_", "OPENAI_"))]:
     del os.environ[_name]
 # `rag ingest` run by a test tags no entities in a process of its own that would outlive the
-# test's temporary store (tests/test_entities.py turns it on where it checks it)
+# test's temporary store (tests/rag/spans/test_entities.py turns it on where it checks it)
 os.environ["RAG_INGEST__TAG_ENTITIES"] = "false"
 
 
@@ -99,13 +99,13 @@ class ChromaServer(tuple[str, int]):
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
     """A real `chroma run` server on 127.0.0.1, stopped after the test."""
-    from bench.common import start_chroma, stop
+    from tests.helpers.processes import start_chroma, stop_process
 
     proc, port = start_chroma(tmp_path / "chroma-server", tmp_path / "chroma.log", timeout=60)
     server = ChromaServer(("127.0.0.1", port))
     server.proc = proc
     yield server
-    stop(proc, timeout=10)
+    stop_process(proc, timeout=10)
 
 
 INJECTION = (

@@ -1,0 +1,272 @@
+"""The entity table: sentences' named entities tagged once (`rag entities`, or aside after `rag
+ingest`) and read by short answers instead of tagging while a question waits."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rag.jobs.entities import fill
+from rag.settings import Settings
+from rag.spans import tagging
+from rag.spans.entities import EntityTable, table_path, tagger_name
+from rag.spans.tagging import EntityTagger
+from rag.store.layout import Layout
+from tests.conftest import ROOT, SEEDS, make_settings
+
+SENTENCE = "Keir Starmer met Mark Rutte in London on Monday."
+
+
+def _no_tagging(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(sentences):  # type: ignore[no-untyped-def]
+        if sentences:
+            raise AssertionError(f"tagged while asked: {list(sentences)[:3]}")
+        return []
+
+    monkeypatch.setattr(tagging, "tag", refuse)
+
+
+def test_the_table_gives_back_what_was_tagged_and_nothing_else(tmp_path: Path) -> None:
+    path = tmp_path / "entities.sqlite"
+    writer = EntityTable(path, write=True)
+    writer.add({SENTENCE: [("Keir Starmer", "PERSON"), ("London", "GPE")]}, ["a:1:0"])
+    reader = EntityTable(path)
+    found = reader.lookup([SENTENCE, "A sentence nobody tagged, about nothing at all."])
+    assert found == {SENTENCE: [("Keir Starmer", "PERSON"), ("London", "GPE")]}
+    assert reader.counts() == (1, 1)
+    assert writer.done_chunks() == {"a:1:0"}
+
+
+def test_a_missing_table_is_empty_and_a_late_one_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "entities.sqlite"
+    reader = EntityTable(path)  # a server started before any tagging
+    assert reader.lookup([SENTENCE]) == {}
+    EntityTable(path, write=True).add({SENTENCE: [("London", "GPE")]}, [])
+    assert reader.lookup([SENTENCE]) == {SENTENCE: [("London", "GPE")]}
+
+
+def test_a_table_another_model_made_is_not_read_and_is_started_again(tmp_path: Path) -> None:
+    path = tmp_path / "entities.sqlite"
+    EntityTable(path, write=True).add({SENTENCE: [("London", "GPE")]}, ["a:1:0"])
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET v = 'some-other-model 0.1' WHERE k = 'model'")
+    assert EntityTable(path).lookup([SENTENCE]) == {}
+    writer = EntityTable(path, write=True)  # its tags are dropped, to be made again
+    assert writer.counts() == (0, 0)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT v FROM meta WHERE k = 'model'").fetchone()[0] == tagger_name()
+
+
+def test_the_tagger_reads_the_table_first_and_tags_only_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "entities.sqlite"
+    EntityTable(path, write=True).add(
+        {SENTENCE: [("Keir Starmer", "PERSON"), ("Monday", "DATE"), ("Rutte", "NOT_A_LABEL")]},
+        [],
+    )
+    tagger = EntityTagger(EntityTable(path))
+    _no_tagging(monkeypatch)
+    # spaCy's labels become the kinds a question asks for; unknown labels are left out
+    assert tagger.entities([SENTENCE]) == [[("Keir Starmer", "person"), ("Monday", "date")]]
+    monkeypatch.undo()
+    other = "The Buffalo Bills beat the Miami Dolphins in Orchard Park on Sunday."
+    assert ("Orchard Park", "place") in tagger.entities([SENTENCE, other])[1]
+    assert (tagger.looked_up, tagger.tagged) == (1, 1)
+
+
+@pytest.fixture(scope="module")
+def tagged_store(tmp_path_factory: pytest.TempPathFactory, embed_model) -> Settings:  # type: ignore[no-untyped-def]
+    from index.ingest import ingest
+
+    settings = make_settings(tmp_path_factory.mktemp("tagged") / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    return settings
+
+
+def test_fill_tags_every_chunk_once_and_goes_on_where_it_was(tagged_store: Settings) -> None:
+    from rag.store.chroma import Store
+
+    chunks = Store(tagged_store.store).count()
+    first = fill(tagged_store)
+    assert first.chunks == chunks and first.sentences > chunks  # several sentences a chunk
+    assert (first.total_sentences, first.total_chunks) == (first.sentences, chunks)
+    again = fill(tagged_store)
+    assert (again.chunks, again.sentences, again.total_chunks) == (0, 0, chunks)
+
+
+def test_answers_are_the_same_with_the_table_and_ask_spacy_nothing(
+    tagged_store: Settings, embed_model, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from rag.pipeline import build
+
+    fill(tagged_store)
+    questions = [
+        json.loads(line)["user_input"]
+        for line in (ROOT / "evals" / "gold" / "seeds.jsonl").read_text().splitlines()[:25]
+    ]
+    without = build(tagged_store, embed_model=embed_model)
+    without.qa.answerers.extractive.tagger.table = None  # as before the table existed
+    expected = [without.qa.ask(q, backend="extractive") for q in questions]
+    assert any(a.short_answer for a in expected)
+
+    with_table = build(tagged_store, embed_model=embed_model)
+    _no_tagging(monkeypatch)
+    got = [with_table.qa.ask(q, backend="extractive") for q in questions]
+    assert [(a.answer, a.short_answer) for a in got] == [
+        (a.answer, a.short_answer) for a in expected
+    ]
+    tagger = with_table.qa.answerers.extractive.tagger
+    assert tagger.looked_up > 0 and tagger.tagged == 0
+
+
+@pytest.mark.subprocess
+def test_two_processes_tag_the_same_as_one(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
+    from index.ingest import ingest
+
+    settings = make_settings(tmp_path / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    report = fill(settings, processes=2)
+    assert report.chunks == report.total_chunks > 0
+    one = make_settings(tmp_path / "one")
+    ingest([SEEDS], one, embed_model, progress=False)
+    fill(one, processes=1)
+    rows = []
+    for s in (settings, one):
+        with sqlite3.connect(table_path(s.store)) as conn:
+            rows.append(sorted(conn.execute("SELECT key, ents FROM sentences")))
+    assert rows[0] == rows[1]
+
+
+def test_fill_forgets_the_chunks_of_removed_articles(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
+    from index.ingest import ingest, remove
+
+    settings = make_settings(tmp_path / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    before = fill(settings).total_chunks
+    victim = sorted(p.stem for p in SEEDS.glob("*.txt"))[0]
+    report = remove([victim], settings, embed_model)
+    assert report.removed == 1
+    after = fill(settings)
+    assert after.chunks == 0 and 0 < after.total_chunks < before
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_rag_ingest_tags_new_sentences_aside(tmp_path: Path, seeds_copy: Path) -> None:
+    """`rag ingest` says it started the tagging and returns; the table fills behind it, and `rag
+    entities` then has nothing left to do."""
+    store_dir = tmp_path / "store"
+    env = os.environ | {"RAG_STORE__PATH": str(store_dir), "RAG_INGEST__TAG_ENTITIES": "true"}
+    cli = [sys.executable, "-m", "ui.cli"]
+    done = subprocess.run(
+        [*cli, "ingest", str(seeds_copy)], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "being tagged aside (log: " in done.stderr
+    settings = make_settings(store_dir)
+    table = EntityTable(table_path(settings.store))
+    deadline = time.monotonic() + 120
+    while table.counts()[1] == 0:
+        assert time.monotonic() < deadline, "nothing was tagged aside"
+        time.sleep(0.5)
+    lock = Layout.of(settings).entities_lock
+    while _locked(lock):  # until the tagging process has finished
+        assert time.monotonic() < deadline, "the tagging aside did not end"
+        time.sleep(0.5)
+    done = subprocess.run(
+        [*cli, "entities", "--quiet"], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "0 sentences of 0 new chunks" in done.stdout
+
+
+def _locked(path: Path) -> bool:
+    import fcntl
+
+    with path.open("a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+
+
+def test_rag_entities_without_an_index_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ui.cli import main
+
+    monkeypatch.setenv("RAG_STORE__PATH", str(tmp_path / "store"))
+    assert main(["--env-file", str(tmp_path / "none.env"), "entities", "--quiet"]) == 2
+    assert "run `rag ingest" in capsys.readouterr().err
+    assert not table_path(make_settings(tmp_path / "store").store).exists()
+
+
+def test_each_collection_keeps_its_own_table(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
+    """Filling one collection's table no longer forgets what another's recorded (one table for
+    the folder did: the second fill erased the first's chunks and tagged them all again)."""
+    from index.ingest import ingest
+
+    first = make_settings(tmp_path / "store")
+    second = make_settings(tmp_path / "store", store={"collection": "other"})
+    ingest([SEEDS], first, embed_model, progress=False)
+    ingest(sorted(SEEDS.glob("*.txt"))[:2], second, embed_model, progress=False)
+    done = fill(first).total_chunks
+    fill(second)
+    assert table_path(first.store) != table_path(second.store)
+    assert fill(first).chunks == 0  # nothing of the first collection's was forgotten
+    assert fill(first).total_chunks == done
+
+
+def test_a_folder_table_from_before_is_copied_for_its_collection(
+    tmp_path: Path, embed_model
+) -> None:  # type: ignore[no-untyped-def]
+    """A store whose folder kept one `entities.sqlite`: a reader reads it as it is, and the next
+    fill starts the collection's own table from a copy, tagging nothing it already had."""
+    from index.ingest import ingest
+
+    settings = make_settings(tmp_path / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    tagged = fill(settings)
+    layout = Layout.of(settings)
+    layout.entities.rename(layout.old_entities)  # as an older version left it
+    assert table_path(settings.store) == layout.old_entities  # read where it is
+    assert not layout.entities.exists()
+    again = fill(settings)
+    assert layout.entities.exists() and layout.old_entities.exists()
+    assert (again.chunks, again.total_sentences) == (0, tagged.total_sentences)
+
+
+def test_watched_and_uploaded_articles_are_tagged_too(
+    tmp_path: Path, embed_model, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """What follows a write (`index.after_write`) runs for a watched folder as for `rag ingest`:
+    its new sentences are tagged aside (before, only `rag ingest` tagged them)."""
+    from index.watch import FolderSync
+
+    monkeypatch.setenv("RAG_INGEST__TAG_ENTITIES", "true")
+    settings = make_settings(tmp_path / "store", ingest={"tag_entities": True})
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    for path in sorted(SEEDS.glob("*.txt"))[:2]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    done = FolderSync(folder, settings, embed_model).sync()
+    assert len(done.added) == 2
+    table = EntityTable(table_path(settings.store))
+    deadline = time.monotonic() + 120
+    while table.counts()[1] == 0:
+        assert time.monotonic() < deadline, "nothing was tagged aside"
+        time.sleep(0.5)
+    while _locked(Layout.of(settings).entities_lock):
+        assert time.monotonic() < deadline, "the tagging aside did not end"
+        time.sleep(0.5)
+    assert fill(settings).chunks == 0  # every chunk of the watched articles was tagged
