@@ -246,6 +246,7 @@ def test_a_folder_table_from_before_is_copied_for_its_collection(
     assert (again.chunks, again.total_sentences) == (0, tagged.total_sentences)
 
 
+@pytest.mark.subprocess
 def test_watched_and_uploaded_articles_are_tagged_too(
     tmp_path: Path, embed_model, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
