@@ -1,7 +1,7 @@
 """Ingest articles into the store: load, clean, drop repeated paragraphs, chunk, embed, write.
 
 Built on llama-index's `IngestionPipeline` (split, tag, embed, write to Chroma). What is indexed
-is kept in the ledger (`index.ledger`: article id -> content hash, in SQLite, under a lock that
+is kept in the ledger (`rag.store.ledger`: article id -> content hash, in SQLite, under a lock that
 serialises writers across processes): an unchanged article is skipped, a changed one is re-indexed
 alone, `prune` removes what is no longer in the input. Work goes in batches, each recorded in the
 ledger once written, so an interrupted run (even kill -9) loses at most one batch, and the next run

@@ -1,19 +1,21 @@
 """The offline answerer: no model, it picks the retrieved sentences that answer best and cites them.
 
 Every sentence of the top passages is scored against the question: content-word overlap (stemmed,
-weighted by rarity among the candidates), MiniLM similarity, and cues for the kind of question
+weighted by rarity among the candidates), similarity by the store's embedding model, and cues for the kind of question
 (a quote for "what did X say", a figure for "how much", a date for "when"), plus the sentence's
 passage rank. The best few sentences (from one or several articles) are quoted verbatim, in reading
 order, each with its citation; a relative date in a quoted sentence is resolved against the
 article's date when the question asks when.
 
-A question that asks for a thing (`rag.spans.expected_type`: a person, place, organisation, date,
-number…) is answered with that thing first: the spans of that type in the best sentences of all
-passages given (ten by default; only the best six are quoted) are mined and weighed (`rag.spans.mine`), and the winner opens the answer, verbatim and
+A question that asks for a thing (`rag.spans.asks.expected_type`: a person, place, organisation,
+date, number…) is answered with that thing first: the spans of that type in the best sentences of
+all passages given (RAG_RETRIEVAL__ANSWER_PASSAGES; only the first QUOTE_PASSAGES are quoted) are
+mined and weighed (`rag.spans.candidates.mine`), and the winner opens the answer, verbatim and
 cited ("Buffalo Bills [1][2]."), as `short_answer`; two answers each carried by two or more other
 articles are named side by side with their dates. A question is declined when no sentence is a
 good enough match and none carries a span of the asked-for type, or when the passages miss the
-full name (or every name) it asks about. A decline points at the closest passage. It never paraphrases, so every word of its answers is in the articles.
+full name (or every name) it asks about. A decline points at the closest passage. It never
+paraphrases, so every word of its answers is in the articles.
 
 `evidence()` gives the LLM backends the same best sentences and candidates to read.
 """

@@ -5,8 +5,9 @@ Each of MiniLM's 30,522 word pieces is passed once through the int8 ONNX model (
 by Zipf-estimated frequency (SIF), as `model2vec.distill` does; no torch, no download, about a
 minute on two cores. A text's embedding is then the mean of its pieces' vectors: a table lookup,
 two orders of magnitude faster than running the transformer, which makes ingestion fast. Inference
-is `model2vec.StaticModel`; the distilled model is saved in its format under
-RAG_LLM__MODELS_DIR (`make install` makes it; the first use makes it if it is missing).
+is `model2vec.StaticModel`; the distilled model is saved in its format under RAG_LLM__MODELS_DIR
+(`make install` makes it in the checkout's models/; the first use makes it if none of
+`known_dirs` has it).
 """
 
 from __future__ import annotations
