@@ -479,8 +479,8 @@ class _Writer:
             transformations=[make_splitter(settings), self.tagger, embed_model],
             vector_store=store.vector_store(),
             # its default in-memory cache keeps every batch's nodes (text and vectors) for the
-            # whole run, for a batch that is never run twice: the 18.7k-article archive peaked
-            # at 6.1 GB with it, 1.7 GB without (bench/scale.py)
+            # whole run, for a batch that is never run twice: memory grows with the archive
+            # (bench/scale.py)
             disable_cache=True,
         )
 

@@ -19,7 +19,7 @@ _DEFAULTS = {
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "DO_NOT_TRACK": "1",
-    # onnxruntime and BLAS fight over two cores otherwise: query embedding went from 15 ms to 24-30 ms
+    # onnxruntime and BLAS fight over the cores otherwise, which slows query embedding down
     "OPENBLAS_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
     "TOKENIZERS_PARALLELISM": "false",

@@ -109,35 +109,33 @@ class RetrievalSettings(BaseModel):
         ge=1,
         le=50,
         description="passages an answer is made from (ask, the API, the UI, evals): the "
-        "extractive answer quotes the best 6 and mines the short answer from all of them (20, "
-        "not 10: RealTimeQA key_fact_recall +0.007 on 2023, +0.005 on 2022-24, fewer declines)",
+        "extractive answer quotes the best 6 and mines the short answer from all of them (20: "
+        "more passages to mine find more answers and decline fewer questions)",
     )
     periods: bool = Field(
         False,
         description="a period the question names ('this week') puts its articles first "
-        "(measured on RealTimeQA 2023: it lowered retrieval, so it is off by default)",
+        "(off by default: leaving the other articles out lowered retrieval)",
     )
     period_boost: bool = Field(
         True,
         description="a period the question names ('this week') ranks its articles higher: both "
-        "searches run again within it and count as two more rankings in the fusion (RealTimeQA "
-        "key_fact_recall +0.008 on 2023, +0.007 on 2022-24; choice_correct +0.012, +0.016)",
+        "searches run again within it and count as two more rankings in the fusion (on by "
+        "default: it improved answers on both RealTimeQA evaluation years)",
     )
     rerank: bool = Field(
         False,
         description="the fused candidates are ordered again by their rank and their best "
         "sentence's closeness to the question (as the extractive answer scores sentences) before "
-        "the answer's passages are taken. On RealTimeQA it finds more (answer_recall@10 0.766 -> "
-        "0.778 on 2023, 0.821 -> 0.831 on 2022-24) and answers 2022-24 better (key_fact_recall "
-        "0.557 -> 0.570) but 2023 worse (0.547 -> 0.528), so it is off by default",
+        "the answer's passages are taken. Off by default: it finds more answer-bearing passages "
+        "but answered one RealTimeQA evaluation year worse",
     )
     fusion: Literal["rrf", "relative"] = Field(
         "rrf",
         description="how hybrid retrieval fuses the dense and BM25 rankings: 'rrf' (reciprocal "
         "rank) or 'relative' (each side's scores scaled to 0-1 and weighted by dense_weight). "
-        "relative at 0.35 scored a little higher on RealTimeQA (key_fact_recall / choice_correct "
-        "+0.002 / +0.006 on 2023, +0.004 / +0.008 on 2022-24; hit_rate@5 +0.013, +0.031) but "
-        "loses the quote 'What did Hegseth say about 5%?' asks for on the seeds, so rrf stays",
+        "rrf by default: relative scored about the same on RealTimeQA but lost the quote "
+        "'What did Hegseth say about 5%?' asks for on the seeds",
     )
     dense_weight: float = Field(
         0.35,
@@ -150,16 +148,15 @@ class RetrievalSettings(BaseModel):
         ge=0,
         le=4,
         description="reciprocal rank fusion only: what a dense rank's vote counts, BM25's "
-        "counting 1; unset: 0.8 with the static embedding (BM25 trusted a little more: "
-        "RealTimeQA answer_recall@10 2023 0.775 -> 0.780, 2022-24 0.821 -> 0.835), 1 with "
-        "MiniLM or OpenAI embeddings (MiniLM at 0.8: 2023 0.786 -> 0.777)",
+        "counting 1; unset: 0.8 with the static embedding (its dense ranking is the weaker, so "
+        "BM25 is trusted a little more), 1 with MiniLM or OpenAI embeddings (0.8 hurt MiniLM)",
     )
     candidates: int = Field(
         30,
         ge=1,
         le=1000,
         description="passages each retriever proposes (at least as many as are asked for); 60 "
-        "raised RealTimeQA 2023 retrieval but lowered 2022-24 answers",
+        "found more on one RealTimeQA evaluation year but answered the other worse",
     )
     rebuild_inline_max: int = Field(
         20_000,

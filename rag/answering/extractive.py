@@ -69,27 +69,22 @@ MIN_SCORE = 0.42  # below this the best sentence does not answer the question (s
 KEEP_RATIO = 0.7  # further sentences must score this close to the best one
 MAX_SENTENCES = 3
 # what a sentence that carries a span of the kind asked for adds to its score when the quotes
-# are chosen (RealTimeQA key_fact_recall 2023 0.581 -> 0.590 at 0.03, 0.584 at 0.015, 0.592 at
-# 0.045 with choice_correct 0.481 / 0.479 / 0.478; 2022-24 0.573 -> 0.576 at 0.03)
+# are chosen: a nudge, since a bigger one quoted more facts but picked the right choice less often
 TYPED_BONUS = 0.03
 EVIDENCE_SENTENCES = 6  # sentences an LLM reads (a few hundred tokens instead of whole chunks)
 MINE_SENTENCES = 30  # the best-scoring sentences of all passages are searched for short answers
-# (with 20 passages, 30 rather than 20: RealTimeQA kfr / cc +0.006 / +0.009 on 2023, +0.005 /
-# +0.003 on 2022-24; 40 and 60 no better on 2023 and slower)
-# the best passages quoted; further ones only feed the short answer (RAG_RETRIEVAL__ANSWER_PASSAGES,
-# 20): with 10 rather than 6, RealTimeQA 2022-24 kfr 0.506 -> 0.525, seeds 0.719 -> 0.778; with 20
-# rather than 10, kfr +0.007 on 2023, +0.005 on 2022-24 and fewer answerable questions declined
+# (enough for 20 passages: fewer missed answers, more found no more and were slower)
+# the best passages quoted; further ones (up to RAG_RETRIEVAL__ANSWER_PASSAGES) only feed the short
+# answer: mining more passages than are quoted finds more answers without longer quotes
 QUOTE_PASSAGES = 6
 # a sentence of a passage below the quoted six is quoted when it scores this much above their best
-# (1.2 lowered RealTimeQA 2023; 1.3-1.4 raised choice_correct a little on both years)
+# (only a clearly better sentence: a lower bar let in sentences that answered worse)
 OUTSTANDING = 1.4
 # re-ranking retrieved passages: the fusion's reciprocal-rank constant (llama-index's) and the
-# weight of a passage's best sentence against its rank (0.5-4 all raised RealTimeQA
-# answer_recall@10 on 2023 and 2022-24 alike; 1 is in the middle)
+# weight of a passage's best sentence against its rank (equal: every weight tried helped alike)
 FUSION_K = 60
 RERANK_WEIGHT = 1.0
-# an article's first sentences (news puts what happened first): RealTimeQA kfr / cc +0.005 /
-# +0.006 on 2023, +0.002 / 0 on 2022-24 (0.06, or the first sentence alone: less); seeds unchanged
+# an article's first sentences score a little more: news puts what happened first
 LEAD_SENTENCES = 2
 LEAD_BONUS = 0.03
 MINE_MIN = 0.2  # a sentence this far from the question supports no short answer
@@ -97,9 +92,7 @@ SPAN_MIN = 0.35  # a short answer needs one sentence at least this close to the 
 RIVAL_RATIO = 0.9  # a runner-up this well supported, by two or more other articles: a disagreement
 # a contender (a candidate of the best one's kind, supported this close to it) has its best
 # sentence quoted too, up to CONTENDERS of them: the reader sees what else the articles name
-# when the evidence is close (RealTimeQA key_fact_recall / choice_correct 2023 0.590 / 0.483 ->
-# 0.608 / 0.491, 2022-24 0.575 / 0.504 -> 0.604 / 0.516; one contender 0.603 / 0.486 and 0.596 /
-# 0.512, three 0.608 / 0.489; a ratio of 0.9 0.598 / 0.489, of 0.7 0.606 / 0.481 with one)
+# when the evidence is close (the right answer is often among them; a third added little)
 CONTENDER_RATIO = 0.8
 CONTENDERS = 2
 

@@ -35,10 +35,9 @@ class FilteredDense(BaseRetriever):
     (exp(-distance)) of llama-index's Chroma retriever, but read differently:
 
     - Chroma is asked for ids and distances only, and each hit's record comes from the
-      catalogue (the memory-mapped records BM25 returns hits from). Reading the metadata and
-      text of 120 hits from Chroma's SQLite took 17-27 ms a query over the 120k-chunk 2023
-      archive, the search itself 3 ms. A chunk written since the catalogue was loaded is read
-      from Chroma.
+      catalogue (the memory-mapped records BM25 returns hits from): reading the hits' metadata
+      and text from Chroma's SQLite took several times as long as the search itself. A chunk
+      written since the catalogue was loaded is read from Chroma.
     - Chroma's filtered search (a `where` on the date) scans the metadata of every chunk: 0.5 s a
       query over 120k chunks. So the plain search is asked for `OVERFETCH * k` hits and filtered
       here; only when fewer than `k` of them pass does the filtered search run (never, with

@@ -264,10 +264,9 @@ def _length_in(span: str, unit: str) -> str | None:
 PROXIMITY_SCALE = 6  # words away from a question word at which a span's closeness halves
 
 
-# support from an article this much older than the newest retrieved halves (200 lowered
-# RealTimeQA 2023 kfr to 0.562; 30 raised it but let an undated article's figure beat the seeds'
-# dated ones), and for a question about what is new ('this week', 'recently') sooner: news of
-# a week or two ago is another story (2023 kfr 0.568 -> 0.571)
+# support from an article this much older than the newest retrieved halves (a season: longer let
+# old news in, shorter let an undated article's figure beat dated ones), and for a question about
+# what is new ('this week', 'recently') sooner: news of a week or two ago is another story
 RECENCY_DAYS = 90
 
 
