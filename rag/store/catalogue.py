@@ -25,8 +25,8 @@ from typing import Any
 
 import orjson
 
-from rag.store.ledger import Ledger
 from rag.schema import ChunkMeta
+from rag.store.ledger import Ledger
 
 TEXT = "_text"  # where a record read from the store keeps its chunk's text
 SUMMARY_VERSION = 2

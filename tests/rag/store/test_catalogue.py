@@ -132,9 +132,9 @@ def test_a_start_names_its_chunks_from_the_ledger_and_never_lists_the_store(
     a start names them from the ledger's rows (article, content hash, chunk count), which name
     exactly the store's chunks, and finds the index saved under their fingerprint."""
     from index.ingest import ingest
-    from rag.store.ledger import open_ledger
     from rag.pipeline import build
     from rag.store.chroma import Store
+    from rag.store.ledger import open_ledger
     from tests.conftest import SEEDS, make_settings
 
     settings = make_settings(tmp_path / "store")
@@ -183,8 +183,8 @@ def test_bm25_built_in_batches_is_the_index_built_at_once(tmp_path: Path, embed_
 
     import rag.retrieval.bm25 as bm25
     from rag.retrieval.bm25 import BM25Index
-    from rag.store.records import chunk_records
     from rag.schema import Filters
+    from rag.store.records import chunk_records
 
     store, ids, fp = _seeds_chunks(tmp_path, embed_model)
     whole = BM25Index.build(chunk_records(store, ids), fp, tmp_path / "whole")

@@ -17,7 +17,8 @@ from index.ingest import ingest
 from rag.pipeline import build
 from rag.settings import Settings
 from rag.store.chroma import Store
-from rag.store.ledger import Ledger, LedgerBusyError, docstore_path, ledger_path
+from rag.store.layout import Layout
+from rag.store.ledger import Ledger, LedgerBusyError, ledger_path
 from tests.conftest import SEEDS, make_settings
 
 
@@ -128,10 +129,10 @@ def test_an_older_docstore_is_imported_once(tmp_path: Path, embed_model) -> None
     ledger_path(settings).unlink()
     old = SimpleDocumentStore()
     old.set_document_hashes({doc_id: h for doc_id, h in hashes.items()})
-    old.persist(str(docstore_path(settings)))
+    old.persist(str(Layout.of(settings).old_docstore))
     report = ingest([SEEDS], settings, embed_model, progress=False)
     assert report.unchanged == 5 and report.chunks_added == 0
-    assert not docstore_path(settings).exists()
+    assert not Layout.of(settings).old_docstore.exists()
     assert Ledger(ledger_path(settings)).hashes() == hashes
 
 
