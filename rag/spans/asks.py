@@ -30,7 +30,7 @@ NAMED = frozenset({PERSON, ORG, PLACE, FACILITY, THING, GROUP})
 
 
 # the noun after "which"/"what" says what kind of thing is asked for
-_PERSON_NOUNS = frozenset(
+PERSON_NOUNS = frozenset(
     """
     person people man woman boy girl actor actress singer rapper musician comedian artist author
     writer poet director producer player athlete star celebrity host presenter journalist
@@ -50,7 +50,7 @@ _PERSON_NOUNS = frozenset(
 )
 
 
-_PLACE_NOUNS = frozenset(
+PLACE_NOUNS = frozenset(
     """
     country nation state city town village county province region island islands continent
     capital territory district neighborhood neighbourhood borough river lake sea ocean mountain
@@ -60,7 +60,7 @@ _PLACE_NOUNS = frozenset(
 
 
 # a title is asked for: news quotes it ("Everything Everywhere All at Once"); no person answers
-_WORK_NOUNS = frozenset(
+WORK_NOUNS = frozenset(
     """
     film movie show series song album book novel play comedy drama musical sitcom documentary
     podcast opera ballet painting anthem single track franchise sequel
@@ -68,10 +68,10 @@ _WORK_NOUNS = frozenset(
 )
 
 
-_FACILITY_NOUNS = frozenset("port airport park stadium arena venue street building bridge".split())
+FACILITY_NOUNS = frozenset("port airport park stadium arena venue street building bridge".split())
 
 
-_ORG_NOUNS = frozenset(
+ORG_NOUNS = frozenset(
     """
     team club company firm business corporation brand airline carrier bank network channel
     station party organization organisation agency group union university college school
@@ -84,10 +84,10 @@ _ORG_NOUNS = frozenset(
 
 # the kinds of thing a noun of the question asks for, in the order they are tried
 _NOUN_KINDS = (
-    (_PERSON_NOUNS, PERSON),
-    (_PLACE_NOUNS, PLACE),
-    (_FACILITY_NOUNS, FACILITY),
-    (_ORG_NOUNS, ORG),
+    (PERSON_NOUNS, PERSON),
+    (PLACE_NOUNS, PLACE),
+    (FACILITY_NOUNS, FACILITY),
+    (ORG_NOUNS, ORG),
 )
 
 
@@ -128,7 +128,7 @@ _WHICH = re.compile(r"\b(?:which|what)\s+(?:of the following\s+)?((?:[\w-]+\s+){
 
 
 # "in pounds", "how many dollars": a sum of money in a currency, not a share of something
-_CURRENCY = re.compile(
+CURRENCY = re.compile(
     r"\b(?:in|how many) (?:pounds|dollars|euros|yen|yuan|rupees|francs|pesos|rubles|roubles|"
     r"won|sterling)\b",
     re.I,
@@ -142,7 +142,7 @@ _ASKS = tuple(
         (r"\bwhat (?:percentage|percent|share|proportion)\b|\bhow much of\b", PERCENT),
         (r"\bhow much\b.*\b(?:cost|pay|paid|spend|spent|worth|money|raise|raised|price|fine|"
          r"fined|earn|earned|sell|sold|owe|budget|fund)", MONEY),
-        (_CURRENCY.pattern, MONEY),
+        (CURRENCY.pattern, MONEY),
         (r"\bhow many\b", COUNT),
         (r"\bhow (?:much|old|long|far|big|large|tall|high)\b|\b(?:what|which)\s+(?:[\w'’-]+\s+){0,4}?"
          r"(?:" + "|".join(_QUANTITY_NOUNS) + r")\b", NUMBER),
@@ -296,13 +296,13 @@ def _asked_words(question: str) -> list[str]:
         low = word.lower()
         if not words and (low in _NOT_HEADS or low in ("a", "an")):
             continue
-        if low in _AUXILIARIES or low in _OF_STOP or low in _NOT_HEADS or low in _NAMING:
+        if low in _AUXILIARIES or low in OF_STOP or low in _NOT_HEADS or low in _NAMING:
             break
         words.append(word)
     return words
 
 
-def _asked_head(question: str) -> str | None:
+def asked_head(question: str) -> str | None:
     """The noun a "which X" question names, as a stem: its last word before a verb ('which
     food item decreased' -> item)."""
     head = None
@@ -316,7 +316,7 @@ def _asked_head(question: str) -> str | None:
     return stems[0] if stems else None
 
 
-_OF_STOP = frozenset(
+OF_STOP = frozenset(
     "on in by from to for and or with at over this that which who a an its their his her is are "
     "was were will would as than".split()
 )

@@ -21,9 +21,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from rag.spans.asks import (
-    _CURRENCY,
-    _WORK_NOUNS,
     COUNT,
+    CURRENCY,
     DATE,
     MONEY,
     NAMED,
@@ -33,34 +32,35 @@ from rag.spans.asks import (
     PERSON,
     PLACE,
     THING,
-    _asked_head,
+    WORK_NOUNS,
+    asked_head,
     asked_nouns,
     asked_place,
     expected_type,
 )
 from rag.spans.features import (
-    _ARTICLE,
-    _NUMBER_WORDS,
-    _WEEKDAYS,
-    _YEARS,
+    ARTICLE,
+    NUMBER_WORDS,
     RECENCY_DAYS,
-    _accepts,
-    _beside_name,
-    _beside_noun,
-    _clean_span,
-    _counts_noun,
-    _in_question,
-    _length_in,
-    _modifies,
-    _proximity,
-    _quoted_titles,
-    _recency,
-    _superseded,
-    _words,
-    _years_in,
+    WEEKDAYS,
+    YEARS,
+    beside_name,
+    beside_noun,
+    clean_span,
+    counts_noun,
+    in_question,
+    kind_fits,
+    length_in,
+    modifies,
+    proximity,
+    quoted_titles,
+    recency,
+    span_words,
+    superseded,
+    years_in,
 )
-from rag.spans.names import _fold_variants, _with_of, _with_state
-from rag.spans.tagging import _MODIFIER_TAGS, _NOUN_TAGS, EntityTagger, _consistent, _pos
+from rag.spans.names import fold_variants, with_of, with_state
+from rag.spans.tagging import MODIFIER_TAGS, NOUN_TAGS, EntityTagger, consistent_kinds, pos_tags
 from rag.spans.types import Candidate, Sentence
 from rag.text.dates import AHEAD, DAYS
 from rag.text.rules import (
@@ -84,7 +84,7 @@ def mine(
     expected = expected or expected_type(question)
     if expected is None or not sentences:
         return []
-    q_words = set(_words(question))
+    q_words = set(span_words(question))
     q_terms = set(terms(question))
     counted = _COUNTED.search(question)
     noun = next(iter(terms(counted.group(1))), None) if counted else None
@@ -102,23 +102,25 @@ def mine(
     colour = expected == THING and bool(heads & _COLOUR_STEMS)  # "which color": a colour word
     team = expected == ORG and bool(heads & _TEAM_STEMS)
     year = expected == DATE and _ASKS_YEAR.search(question) is not None
-    currency = expected == MONEY and _CURRENCY.search(question) is not None
+    currency = expected == MONEY and CURRENCY.search(question) is not None
     # "what type of incidents", "which seed": the answer may be no name ("mental health
     # incidents", "sesame seeds"), found as the words before that noun in a sentence
-    head = _asked_head(question) if expected == THING and not work else None
+    head = asked_head(question) if expected == THING and not work else None
     named = names(question) if expected in NAMED else []
     found: dict[str, Candidate] = {}
     forms: dict[str, Counter[str]] = {}
     newest = max((s.date for s in sentences if s.date), default="")
     # the year asked about: the question's own ("the 2023 Masters"), else the news's
-    asked_years = set(_YEARS.findall(question)) or ({newest[:4]} if newest else set())
-    tagged = _consistent([s.text for s in sentences], tagger.entities([s.text for s in sentences]))
+    asked_years = set(YEARS.findall(question)) or ({newest[:4]} if newest else set())
+    tagged = consistent_kinds(
+        [s.text for s in sentences], tagger.entities([s.text for s in sentences])
+    )
     for sent, ents in zip(sentences, tagged, strict=True):
         # the people the question names, as this sentence's tags say ("Bills safety Damar
         # Hamlin"), not an organisation ("Keir Starmer hosted NATO" says nothing of NATO's chief)
         people = [n for n in named if any(k == PERSON and n in raw for raw, k in ents)]
-        years = _years_in(sent.text, sent.date) if asked_years else set()
-        titles = _quoted_titles(sent.text) if work else []
+        years = years_in(sent.text, sent.date) if asked_years else set()
+        titles = quoted_titles(sent.text) if work else []
         kinds_of_head = _compounds(sent.text, head, q_terms, ents) if head and not colour else []
         colours = _COLOURS.findall(sent.text) if colour else []
         extra = [(t, THING) for t in (*titles, *kinds_of_head, *colours)]
@@ -127,27 +129,27 @@ def mine(
                 continue  # the film's star or studio is no film
             if colour and raw not in colours:
                 continue  # no name is a colour
-            text = _clean_span(raw)
-            if kind == PERSON and len(text.split()) > 2 and text.split()[-1] in _WEEKDAYS:
+            text = clean_span(raw)
+            if kind == PERSON and len(text.split()) > 2 and text.split()[-1] in WEEKDAYS:
                 text = text.rsplit(" ", 1)[0]  # "Tucker Carlson Wednesday" (not "Jeff Saturday")
             if not text or text not in sent.text:
                 continue
             if kind in (PERCENT, MONEY):
-                text = _with_of(text, sent.text)
+                text = with_of(text, sent.text)
             if kind == PLACE and expected == PLACE and place in (None, places.CITY):
-                text = _with_state(text, sent.text)  # (a state is no answer to "which state")
+                text = with_state(text, sent.text)  # (a state is no answer to "which state")
             length = False
             if expected == COUNT and kind == DATE and unit is not None:
-                in_unit = _length_in(text, unit)  # "1947": no length of time
+                in_unit = length_in(text, unit)  # "1947": no length of time
                 if not in_unit:
                     continue
                 text, length = in_unit, True
-            if expected == COUNT and kind == NUMBER and _modifies(text, sent.text, noun):
+            if expected == COUNT and kind == NUMBER and modifies(text, sent.text, noun):
                 continue  # "the seven-time Super Bowl winner" played no seven seasons
             if (
                 kind == NUMBER
                 and text.lower() == "one"
-                and not (noun and _counts_noun(text, sent.text, noun))
+                and not (noun and counts_noun(text, sent.text, noun))
             ):
                 continue  # "one of the most watched", "one sitting": a word, not a figure
             if currency and kind != MONEY:
@@ -164,8 +166,8 @@ def mine(
             )
             # a kind of the asked-for noun carries that noun: only its other words are new
             compound = raw in kinds_of_head and (raw, kind) not in ents
-            if not (_accepts(kind, expected, where, length) or national) or (
-                not compound and _in_question(text, kind, q_words)
+            if not (kind_fits(kind, expected, where, length) or national) or (
+                not compound and in_question(text, kind, q_words)
             ):
                 continue  # (a national side is named by its country: "Germany" for "which team")
             if expected == DATE and (_AGE.search(text) or _SPAN_OF_TIME.match(text)):
@@ -182,7 +184,7 @@ def mine(
                 continue
             full = places.full_name(text) if kind == PLACE else text  # "S.C.": South Carolina
             # "JPMorgan Chase" and "JP Morgan Chase": one name, however the words are spaced
-            key = "".join(_words(_ARTICLE.sub("", full)))
+            key = "".join(span_words(ARTICLE.sub("", full)))
             # "Britain", "the U.K." and "the United Kingdom": one country, however it is called
             code = places.country_code(text) if kind == PLACE else None
             if code is not None:
@@ -192,34 +194,34 @@ def mine(
             cand = found.setdefault(key, Candidate(text=text, kind=kind))
             if full == text:
                 cand.text = text  # the name in full where an article writes it so
-                forms.setdefault(key, Counter())[_ARTICLE.sub("", text)] += 1
+                forms.setdefault(key, Counter())[ARTICLE.sub("", text)] += 1
             weight = sent.score * (
-                1 - PROXIMITY_WEIGHT + PROXIMITY_WEIGHT * _proximity(text, sent.text, q_terms)
+                1 - PROXIMITY_WEIGHT + PROXIMITY_WEIGHT * proximity(text, sent.text, q_terms)
             )
-            if _counts_noun(text, sent.text, noun):
+            if counts_noun(text, sent.text, noun):
                 weight *= COUNTED_BONUS
-            if _beside_noun(text, sent.text, heads):
+            if beside_noun(text, sent.text, heads):
                 weight *= HEAD_BONUS
-            if people and _beside_name(text, sent.text, people):
+            if people and beside_name(text, sent.text, people):
                 weight *= NAME_BONUS
             if work and text in titles:
                 weight *= HEAD_BONUS  # a quoted title, as news gives one
             if compound:
                 weight *= COMPOUND_SHARE  # a name the tagger found is surer than a noun phrase
             # "Norway won the 1995 World Cup": another year's news (the year answered aside)
-            other = years - _years_in(text, sent.date) if years else years
+            other = years - years_in(text, sent.date) if years else years
             if other and not other & asked_years:
                 weight *= OTHER_YEAR
-            if (kind in (NUMBER, MONEY, PERCENT) or length) and _superseded(text, sent.text):
+            if (kind in (NUMBER, MONEY, PERCENT) or length) and superseded(text, sent.text):
                 weight *= SUPERSEDED  # "moved from 100 seconds to 90 seconds": no longer so
             if sent not in cand.sentences:
                 cand.sentences.append(sent)
             cand.support[id(sent)] = max(weight, cand.support.get(id(sent), 0.0))
     for key, written in forms.items():  # spelt as most sentences spell it
         spelling = written.most_common(1)[0][0]
-        if _ARTICLE.sub("", found[key].text) != spelling:
+        if ARTICLE.sub("", found[key].text) != spelling:
             found[key].text = spelling
-    cands = _fold_variants(list(found.values()))
+    cands = fold_variants(list(found.values()))
     days = RECENT_DAYS if _RECENT.search(question) else RECENCY_DAYS
     for c in cands:
         # the best-supporting sentence, more for each further article that carries it (its
@@ -229,7 +231,7 @@ def mine(
         # is set aside above; halving it lost "Israel" to "Lebanon" for the Hamas attack.)
         best: dict[str, float] = {}
         for sent in c.sentences:
-            weight = c.support[id(sent)] * _recency(sent.date, newest, days)
+            weight = c.support[id(sent)] * recency(sent.date, newest, days)
             best[sent.article_id] = max(weight, best.get(sent.article_id, 0.0))
         weights = sorted(best.values(), reverse=True)
         c.score = (
@@ -237,7 +239,7 @@ def mine(
             + AGGREGATION * sum(weights[1 : 1 + AGGREGATE_ARTICLES])
             + CORROBORATION * min(len(weights) - 1, 3)
         )
-        if c.kind == DATE and _RELATIVE.fullmatch(_ARTICLE.sub("", c.text.lower())):
+        if c.kind == DATE and _RELATIVE.fullmatch(ARTICLE.sub("", c.text.lower())):
             c.score *= 0.7
     return sorted(cands, key=lambda c: -c.score)
 
@@ -249,7 +251,7 @@ _DURATION = re.compile(
 )
 
 
-_WORK_STEMS = frozenset(terms(" ".join(_WORK_NOUNS)))
+_WORK_STEMS = frozenset(terms(" ".join(WORK_NOUNS)))
 COMPOUND_SHARE = 0.8
 _NOT_MODIFIERS = frozenset(
     """
@@ -268,17 +270,17 @@ def _compounds(
     the question's words, not a name the tagger found."""
     if head not in term_set(sentence):
         return []
-    tokens = _pos(sentence)
+    tokens = pos_tags(sentence)
     named = " ".join(raw for raw, _ in ents)
     out = []
     for k, (_, end, word, tag) in enumerate(tokens):
-        if tag not in _NOUN_TAGS or head not in terms(word):
+        if tag not in NOUN_TAGS or head not in terms(word):
             continue
         first = k
         while first > 0 and k - first < 2:
             _, b_end, before, b_tag = tokens[first - 1]
             if (
-                b_tag not in _MODIFIER_TAGS
+                b_tag not in MODIFIER_TAGS
                 or sentence[b_end : tokens[first][0]].strip()  # "sesame, seeds"
                 or not terms(before)
                 or set(terms(before)) & q_terms
@@ -287,7 +289,7 @@ def _compounds(
             ):
                 break
             first -= 1
-        if any(tag in _NOUN_TAGS for *_, tag in tokens[first:k]):  # "national holiday": no kind
+        if any(tag in NOUN_TAGS for *_, tag in tokens[first:k]):  # "national holiday": no kind
             out.append(sentence[tokens[first][0] : end])
     return out
 
@@ -321,7 +323,7 @@ def _told_as_done(sentence: str, name: str) -> bool:
     at = sentence.find(name)
     if at < 0:
         return False
-    tags = _pos(sentence)
+    tags = pos_tags(sentence)
     before = [tag for start, _, _, tag in tags if start < at][-4:]
     after = [tag for start, _, _, tag in tags if start >= at + len(name)][:2]
     return "VBD" in before + after  # "as allies met in Brussels", "Hegseth said there would be"
@@ -360,7 +362,7 @@ _COUNTED = re.compile(r"\bhow many\s+(?:\w+\s+)??(\w+)", re.I)
 _AGE = re.compile(r"^\d+-year(?:-old)?$|\byears? old\b", re.I)
 _SPAN_OF_TIME = re.compile(  # a length of time, which answers "how long", never "when"
     r"^(?:the\s+)?(?:about|around|nearly|almost|more than|over|under|some|just|only|another)?\s*"
-    rf"(?:\d[\d,.]*|a|an|{_NUMBER_WORDS}|several|"
+    rf"(?:\d[\d,.]*|a|an|{NUMBER_WORDS}|several|"
     r"a few|many)[\s-]+(?:\w+[\s-]+)?(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|"
     r"decades?|centuries)(?:\s+(?:long|later|earlier))?$"
     r"|^(?:(?:many|several|recent|coming|past|few|the)\s+)*"

@@ -11,19 +11,19 @@ from datetime import date
 from functools import lru_cache
 
 from rag.spans.asks import (
-    _FACILITY_NOUNS,
-    _ORG_NOUNS,
-    _PERSON_NOUNS,
-    _PLACE_NOUNS,
     COUNT,
     DATE,
     FACILITY,
+    FACILITY_NOUNS,
     GROUP,
     MONEY,
     NAMED,
     NUMBER,
+    ORG_NOUNS,
     PERCENT,
+    PERSON_NOUNS,
     PLACE,
+    PLACE_NOUNS,
     THING,
 )
 from rag.text.dates import DAYS
@@ -34,7 +34,7 @@ from rag.text.rules import (
 )
 
 
-def _words(text: str) -> list[str]:
+def span_words(text: str) -> list[str]:
     """Lower-case words for comparing spans ('U.S.' and 'US' are both 'us')."""
     found = re.findall(r"[a-z0-9%$£€.]*[a-z0-9%$£€]", percent_signs(text.lower()))
     return [w if re.search(r"\d", w) else w.replace(".", "") for w in found]
@@ -43,7 +43,7 @@ def _words(text: str) -> list[str]:
 _TOKEN = re.compile(r"[\w$£€%][\w'’%.,-]*[\w%]|[\w$£€%]")
 
 
-def _proximity(span: str, sentence: str, q_terms: set[str]) -> float:
+def proximity(span: str, sentence: str, q_terms: set[str]) -> float:
     """How close the span stands to the question's words in the sentence: 1 beside them all,
     towards 0 far from them (1 when the sentence shares no word with the question)."""
     at = sentence.find(span)
@@ -68,7 +68,7 @@ def _tokens(sentence: str) -> tuple[tuple[int, int, frozenset[str]], ...]:
     return tuple((m.start(), m.end(), term_set(m.group())) for m in _TOKEN.finditer(sentence))
 
 
-def _beside_noun(span: str, sentence: str, heads: frozenset[str]) -> bool:
+def beside_noun(span: str, sentence: str, heads: frozenset[str]) -> bool:
     """The span stands within two words of the asked-for noun, or contains it."""
     if not heads:
         return False
@@ -106,7 +106,7 @@ def _name_patterns(named: tuple[str, ...]) -> NamePatterns:
     return out
 
 
-def _beside_name(span: str, sentence: str, named: Sequence[str]) -> bool:
+def beside_name(span: str, sentence: str, named: Sequence[str]) -> bool:
     """The span stands right before a name the question asks about, at most one word between
     ("Bills safety Damar Hamlin"), or right after it joined by "of the", "for" or a comma
     ("Damar Hamlin of the Bills"): it says what that one is or belongs to."""
@@ -116,7 +116,7 @@ def _beside_name(span: str, sentence: str, named: Sequence[str]) -> bool:
     return any(ahead.match(after) or behind.search(before) for ahead, behind in patterns)
 
 
-def _counts_noun(span: str, sentence: str, noun: str | None) -> bool:
+def counts_noun(span: str, sentence: str, noun: str | None) -> bool:
     """'22 full seasons' for 'how many seasons': the counted noun ends the span or follows it
     within three words ('six centuries' for 'how many centuries')."""
     if not noun:
@@ -125,10 +125,10 @@ def _counts_noun(span: str, sentence: str, noun: str | None) -> bool:
     return any(noun in terms(w) for w in span.split()[-1:] + rest.split()[:3])
 
 
-_KIND_NOUNS = _PERSON_NOUNS | _PLACE_NOUNS | _FACILITY_NOUNS | _ORG_NOUNS
+_KIND_NOUNS = PERSON_NOUNS | PLACE_NOUNS | FACILITY_NOUNS | ORG_NOUNS
 
 
-_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.I)
+ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.I)
 
 
 _POSSESSIVE = re.compile(r"['’]s$")
@@ -137,16 +137,16 @@ _POSSESSIVE = re.compile(r"['’]s$")
 _TRAILING = re.compile(r"(?:\s+(?:to|and|or|of|in|on|at|for|from|by|with|the|a|an))+$", re.I)
 
 
-_WEEKDAYS = frozenset(d.title() for d in DAYS)
+WEEKDAYS = frozenset(d.title() for d in DAYS)
 
 
 _GENERIC = frozenset("the of and new us u.s. uk united".split())
 
 
-def _in_question(span: str, kind: str, question_words: set[str]) -> bool:
+def in_question(span: str, kind: str, question_words: set[str]) -> bool:
     """The question names it already: all of a figure's words, or any distinctive word of a
     name ('Keir Starmer' answers nothing about 'Starmer')."""
-    words = [w for w in _words(_ARTICLE.sub("", span)) if w not in _GENERIC]
+    words = [w for w in span_words(ARTICLE.sub("", span)) if w not in _GENERIC]
     if not words:
         return True
     if kind in NAMED:
@@ -157,13 +157,13 @@ def _in_question(span: str, kind: str, question_words: set[str]) -> bool:
     return all(w in question_words for w in words)
 
 
-def _clean_span(text: str) -> str:
+def clean_span(text: str) -> str:
     """spaCy's span without a dangling preposition or article ('2.3 percent to') or a possessive
     ending ("Port Ellery's": the answer is the place, not what belongs to it)."""
     return _TRAILING.sub("", _POSSESSIVE.sub("", text.strip(" ,;:'\"“”‘’()")))
 
 
-def _accepts(kind: str, expected: str, where: bool = False, duration: bool = False) -> bool:
+def kind_fits(kind: str, expected: str, where: bool = False, duration: bool = False) -> bool:
     if kind == expected:
         return True
     if expected == THING:
@@ -179,7 +179,7 @@ def _accepts(kind: str, expected: str, where: bool = False, duration: bool = Fal
     return expected == MONEY and kind in (NUMBER, PERCENT)
 
 
-_YEARS = re.compile(r"\b(?:19|20)\d\d\b")
+YEARS = re.compile(r"\b(?:19|20)\d\d\b")
 
 
 _YEAR_WORDS = {"this": 0, "last": -1, "next": 1}
@@ -188,9 +188,9 @@ _YEAR_WORDS = {"this": 0, "last": -1, "next": 1}
 _RELATIVE_YEAR = re.compile(r"\b(this|last|next) year\b", re.I)
 
 
-def _years_in(text: str, day: str = "") -> set[str]:
+def years_in(text: str, day: str = "") -> set[str]:
     """The years a text names, "this year" in an article of 2022 being 2022."""
-    years = set(_YEARS.findall(text))
+    years = set(YEARS.findall(text))
     if day[:4].isdigit():
         for word in _RELATIVE_YEAR.findall(text):
             years.add(str(int(day[:4]) + _YEAR_WORDS[word.lower()]))
@@ -200,7 +200,7 @@ def _years_in(text: str, day: str = "") -> set[str]:
 _QUOTED = re.compile(r"[“\"‘']([A-Z0-9][^“”\"]{0,80}?)[,.]?[”\"’'](?!\w)")
 
 
-def _quoted_titles(sentence: str) -> list[str]:
+def quoted_titles(sentence: str) -> list[str]:
     """Titles quoted in a sentence: up to ten words in quotes, most of them capitalised
     ("Everything Everywhere All at Once", "Barbie"); not a quoted remark."""
     out = []
@@ -212,12 +212,12 @@ def _quoted_titles(sentence: str) -> list[str]:
     return out
 
 
-_NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
 
 
 _HOW_MUCH = (
     r"(?:(?:about|around|nearly|almost|more than|over|under|some|just|only|roughly)\s+)?"
-    rf"(?:\d[\d,.]*|{_NUMBER_WORDS}|thirteen|"
+    rf"(?:\d[\d,.]*|{NUMBER_WORDS}|thirteen|"
     r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
     r"seventy|eighty|ninety|hundred|a few|several|a dozen)"
 )
@@ -231,11 +231,11 @@ _FROM = re.compile(
 
 
 _TO_FIGURE = re.compile(
-    rf"^[^.;]{{0,30}}?\bto\s+(?:[^\s.;]+\s+){{0,4}}?(?:[$£€]?\d|(?:{_NUMBER_WORDS})\b)", re.I
+    rf"^[^.;]{{0,30}}?\bto\s+(?:[^\s.;]+\s+){{0,4}}?(?:[$£€]?\d|(?:{NUMBER_WORDS})\b)", re.I
 )
 
 
-def _superseded(span: str, sentence: str) -> bool:
+def superseded(span: str, sentence: str) -> bool:
     """The figure a change is told from: "from" before it and "to" another figure after."""
     at = sentence.find(span)
     return (
@@ -245,14 +245,14 @@ def _superseded(span: str, sentence: str) -> bool:
     )
 
 
-def _modifies(span: str, sentence: str, noun: str | None) -> bool:
+def modifies(span: str, sentence: str, noun: str | None) -> bool:
     """A number made into "N-time" ("the seven-time Super Bowl winner") says how often someone
     did something, and counts no seasons or games (only "how many times")."""
     rest = sentence[sentence.find(span) + len(span) :]
     return re.match(r"-time\b", rest, re.I) is not None and noun != "time"
 
 
-def _length_in(span: str, unit: str) -> str | None:
+def length_in(span: str, unit: str) -> str | None:
     """The length of time in `unit` a date span gives ("90 seconds" of "midnight to 90
     seconds", "nearly 600 years"), or None ("1947", "Thursday", "two minutes" for seconds; "10
     day" of "a 10 day shelf-life", which describes something else: a count says "10 days")."""
@@ -270,7 +270,7 @@ PROXIMITY_SCALE = 6  # words away from a question word at which a span's closene
 RECENCY_DAYS = 90
 
 
-def _recency(day: str, newest: str, days: float = RECENCY_DAYS) -> float:
+def recency(day: str, newest: str, days: float = RECENCY_DAYS) -> float:
     """1 for the newest retrieved articles, less the older a sentence's article is than them
     (half at `days` older)."""
     if not day or not newest or days <= 0:

@@ -8,9 +8,9 @@ import re
 from collections.abc import Iterable
 from itertools import islice
 
-from rag.spans.asks import _OF_STOP, ORG, PERSON
-from rag.spans.features import _ARTICLE, _clean_span, _words
-from rag.spans.tagging import EntityTagger, _written
+from rag.spans.asks import OF_STOP, ORG, PERSON
+from rag.spans.features import ARTICLE, clean_span, span_words
+from rag.spans.tagging import EntityTagger, written_whole
 from rag.spans.types import Candidate, Sentence
 from rag.text import places
 from rag.text.rules import (
@@ -18,7 +18,7 @@ from rag.text.rules import (
 )
 
 
-def _with_of(span: str, sentence: str) -> str:
+def with_of(span: str, sentence: str) -> str:
     """A share or sum with what it is of, as the sentence says it: '2.5% of gross domestic
     product', '$2 billion of aid' (up to four words, stopping at a preposition or a comma)."""
     at = sentence.find(span)
@@ -28,7 +28,7 @@ def _with_of(span: str, sentence: str) -> str:
         return span
     words: list[str] = []
     for w in m.group(1).split():
-        if w.lower() in _OF_STOP and words and words != ["the"]:
+        if w.lower() in OF_STOP and words and words != ["the"]:
             break
         words.append(w)
     if not words or words == ["the"]:
@@ -39,7 +39,7 @@ def _with_of(span: str, sentence: str) -> str:
 _AFTER_COMMA = re.compile(r",\s+([A-Z][\w.]*(?:\s+[A-Z][\w.]*)?)")
 
 
-def _with_state(span: str, sentence: str) -> str:
+def with_state(span: str, sentence: str) -> str:
     """A city with the state or country the sentence names after it, as news writes them:
     "Jacksonville, Florida", "Charleston, S.C.", "Oxford, England"."""
     at = sentence.find(span)
@@ -61,18 +61,18 @@ def _with_state(span: str, sentence: str) -> str:
 _MATCHUP = re.compile(r"\b[A-Z][\w.]*-[A-Z][\w.]*")
 
 
-def _fold_variants(cands: list[Candidate]) -> list[Candidate]:
+def fold_variants(cands: list[Candidate]) -> list[Candidate]:
     """'Bills' and 'Buffalo Bills', 'Hamlin' and 'Damar Hamlin': one candidate in the longest
     form (the one a reader can act on), carrying the sentences of both."""
     out: list[Candidate] = []
-    for c in sorted(cands, key=lambda c: -len(_words(c.text))):
-        words = set(_words(c.text))
+    for c in sorted(cands, key=lambda c: -len(span_words(c.text))):
+        words = set(span_words(c.text))
         home = next(
             (
                 o
                 for o in out
                 if o.kind == c.kind
-                and words <= set(_words(o.text))
+                and words <= set(span_words(o.text))
                 and (not _MATCHUP.search(o.text) or _MATCHUP.search(c.text))
             ),
             None,
@@ -113,14 +113,14 @@ def full_name(cand: Candidate, sentences: Iterable[Sentence], tagger: EntityTagg
     read only for such a name, and only the first few that write it are tagged."""
     if cand.kind not in (PERSON, ORG) or len(cand.text.split()) > 2:
         return
-    pattern = _written(cand.text)
+    pattern = written_whole(cand.text)
     have = {s.text for s in cand.sentences}
     writing = (s for s in sentences if s.text not in have and pattern.search(s.text))
     more = list(islice(writing, FULL_NAME_SENTENCES))
     forms: dict[str, list[Sentence]] = {}
     for sent, ents in zip(more, tagger.entities([s.text for s in more]), strict=True):
         for raw, kind in ents:
-            text = _ARTICLE.sub("", _clean_span(raw))  # "The Milwaukee Bucks" opening one
+            text = ARTICLE.sub("", clean_span(raw))  # "The Milwaukee Bucks" opening one
             if kind == cand.kind and text in sent.text and _completes(cand.text, text, kind):
                 forms.setdefault(text, []).append(sent)
     # 'Jean Carroll' and 'E. Jean Carroll' are one form: the longest holds the others

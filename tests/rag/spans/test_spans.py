@@ -310,7 +310,7 @@ def test_the_figure_a_change_started_from_supports_less(tagger: EntityTagger) ->
     found = mine("What percentage was inflation in April?", [rose], tagger)
     assert texts(found)[0] == "4.2%", texts(found)
     # a place a journey starts from is not a figure: nothing is made less
-    assert not features._superseded("London", "She flew from London to Paris on Monday.")
+    assert not features.superseded("London", "She flew from London to Paris on Monday.")
 
 
 def test_what_most_sentences_name_can_be_the_answer(tagger: EntityTagger) -> None:
@@ -620,7 +620,7 @@ def test_a_name_beside_an_organisation_the_question_names_gets_no_bonus(
     ],
 )
 def test_what_stands_beside_a_name(span: str, sentence: str, beside: bool) -> None:
-    assert features._beside_name(span, sentence, ["Damar Hamlin"]) is beside
+    assert features.beside_name(span, sentence, ["Damar Hamlin"]) is beside
 
 
 def test_the_counted_noun_picks_the_figure(tagger: EntityTagger) -> None:
@@ -683,12 +683,12 @@ def test_how_many_units_of_time_is_answered_by_a_length_in_that_unit(tagger: Ent
     ]
     asked = "Benedict was the first pope to resign in how many centuries?"
     assert texts(mine(asked, pope, tagger))[0] == "six centuries"
-    assert features._length_in("midnight to 90 seconds", "seconds") == "90 seconds"
-    assert features._length_in("1947", "years") is None
-    assert features._length_in("nearly 600 years", "years") == "nearly 600 years"
-    assert features._length_in("two minutes", "seconds") is None
-    assert features._length_in("10 day", "days") is None  # "the 10 day shelf-life of a lettuce"
-    assert features._length_in("45 days", "days") == "45 days"
+    assert features.length_in("midnight to 90 seconds", "seconds") == "90 seconds"
+    assert features.length_in("1947", "years") is None
+    assert features.length_in("nearly 600 years", "years") == "nearly 600 years"
+    assert features.length_in("two minutes", "seconds") is None
+    assert features.length_in("10 day", "days") is None  # "the 10 day shelf-life of a lettuce"
+    assert features.length_in("45 days", "days") == "45 days"
 
 
 def test_a_count_in_another_unit_than_time_and_numbers_that_describe(tagger: EntityTagger) -> None:
@@ -741,7 +741,7 @@ def test_a_name_keeps_its_kind_in_every_sentence_and_a_surname_is_its_person() -
         [("Obama", PERSON)],
         [("Washington", PLACE), ("the Washington Post", ORG)],
     ]
-    out = tagging._consistent(texts_, tagged)
+    out = tagging.consistent_kinds(texts_, tagged)
     assert ("Kimmel", PERSON) in out[1] and ("Kimmel", ORG) not in out[1]
     assert ("second year", DATE) in out[1]  # dates are left as they are
     assert ("Kimmel", PERSON) not in out[2]  # not a part of another word
@@ -754,7 +754,7 @@ def test_a_surname_is_its_person_when_the_full_name_is_tagged_with_its_possessiv
         "Hurts and the Philadelphia Eagles have agreed on a five-year, $255 million deal.",
     ]
     tagged = [[("Jalen Hurts'", PERSON)], [("the Philadelphia Eagles", ORG)]]
-    out = tagging._consistent(texts_, tagged)
+    out = tagging.consistent_kinds(texts_, tagged)
     assert ("Hurts", PERSON) in out[1]
 
 
@@ -802,10 +802,10 @@ def test_a_city_is_named_with_the_state_the_sentence_gives(tagger: EntityTagger)
         "Jacksonville, Florida"
     ]
     assert texts(mine("Which state elected a mayor?", mayor, tagger))[:1] == ["Florida"]
-    assert names._with_state("Florida", "Florida, Georgia and Texas") == "Florida"  # a list
-    assert names._with_state("Oxford", "in Oxford, England.") == "Oxford, England"
-    assert names._with_state("Boston", "in Boston, Mayor Wu said") == "Boston"
-    assert names._with_state("Los Angeles", "Los Angeles, New York and Chicago") == "Los Angeles"
+    assert names.with_state("Florida", "Florida, Georgia and Texas") == "Florida"  # a list
+    assert names.with_state("Oxford", "in Oxford, England.") == "Oxford, England"
+    assert names.with_state("Boston", "in Boston, Mayor Wu said") == "Boston"
+    assert names.with_state("Los Angeles", "Los Angeles, New York and Chicago") == "Los Angeles"
 
 
 def test_a_name_sharing_only_a_kind_of_thing_with_the_question_s_is_another(
@@ -869,19 +869,19 @@ def test_a_match_up_is_no_longer_form_of_a_team(tagger: EntityTagger) -> None:
         Candidate("Bills", ORG, sentences=[Sentence("y", 0.6, "a2")]),
         Candidate("Buffalo Bills", ORG, sentences=[Sentence("z", 0.4, "a3")]),
     ]
-    folded = names._fold_variants(cands)
+    folded = names.fold_variants(cands)
     assert sorted(c.text for c in folded) == ["Bills-Bengals", "Buffalo Bills"]
     buffalo = next(c for c in folded if c.text == "Buffalo Bills")
     assert [s.article_id for s in buffalo.sentences] == ["a3", "a2"]
 
 
 def test_a_span_loses_a_possessive_ending() -> None:
-    from rag.spans.features import _clean_span
+    from rag.spans.features import clean_span
 
-    assert _clean_span("Port Ellery's") == "Port Ellery"
-    assert _clean_span("Buffalo Bills’s") == "Buffalo Bills"
-    assert _clean_span("2.3 percent to") == "2.3 percent"
-    assert _clean_span("Sars") == "Sars"  # a name that ends in s keeps it
+    assert clean_span("Port Ellery's") == "Port Ellery"
+    assert clean_span("Buffalo Bills’s") == "Buffalo Bills"
+    assert clean_span("2.3 percent to") == "2.3 percent"
+    assert clean_span("Sars") == "Sars"  # a name that ends in s keeps it
 
 
 @pytest.mark.parametrize(
