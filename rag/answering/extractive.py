@@ -428,8 +428,9 @@ class ExtractiveAnswerer:
     @staticmethod
     def _lead(spans: list[Candidate], chosen: list[_Cand]) -> tuple[Lead, list[_Cand]]:
         """The opening sentence (its text, and the sentences each citation there points to, to
-        be numbered once the quotes are ordered) and the sentences to quote: those chosen, plus the best one that carries the span verbatim if none does, and
-        likewise for each close contender (a candidate of the same kind nearly as well supported)."""
+        be numbered once the quotes are ordered) and the sentences to quote: those chosen, plus
+        the best one that carries the span verbatim if none does, and likewise for each close
+        contender (a candidate of the same kind nearly as well supported)."""
         best = spans[0]
         rival = next(
             (

@@ -151,7 +151,13 @@ class HybridRetriever:
     def refresh(self) -> None:
         """Pick up chunks added since start-up (after `POST /v1/articles` or `rag ingest`): the
         store is opened afresh, since an embedded client's vector index in memory does not see
-        what another process (or another client in this one) wrote."""
+        what another process (or another client in this one) wrote. One refresh at a time: a
+        writer's thread and a question's may both ask for one (two embedded Chroma clients opened
+        afresh on one folder at once break each other)."""
+        with self._refreshing:
+            self._refresh()
+
+    def _refresh(self) -> None:
         version = self._ledger.version() if self._ledger else 0
         store = Store(self.settings.store, fresh=not self.settings.store.host)
         catalogue, bm25 = self._load(store)
@@ -167,7 +173,7 @@ class HybridRetriever:
         if pending is not None and BM25Index.is_saved(*pending):
             with self._refreshing:
                 if self._pending is pending:
-                    self.refresh()
+                    self._refresh()
             return True
         if self._ledger is None:
             return False
@@ -177,7 +183,7 @@ class HybridRetriever:
             return False
         with self._refreshing:  # one refresh at a time; the others then find it done
             if self._ledger.version() != self._seen:
-                self.refresh()
+                self._refresh()
         return True
 
     def retrieve(

@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,11 @@ class ChunkRecord:
     id: str
     text: str
     metadata: dict[str, Any]
+
+
+# held while an embedded client is made: two threads opening one folder afresh at once (a
+# writer's and a question's refresh) tore down each other's half-made chromadb system
+_OPENING = threading.Lock()
 
 
 def _forget_client(identifier: str) -> None:
@@ -145,9 +151,10 @@ class Store:
                 path = _read_only_copy(path)
                 self.where += f" (read-only; searched from a copy in {path})"
             path.mkdir(parents=True, exist_ok=True)
-            if fresh:
-                _forget_client(str(path))
-            self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            with _OPENING:  # chromadb's shared system per folder is not safe to make in parallel
+                if fresh:
+                    _forget_client(str(path))
+                self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
         self.collection = self._open(create)
 
     def _open(self, create: bool) -> Any:

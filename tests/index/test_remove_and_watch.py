@@ -187,6 +187,7 @@ def _poll(api: str, ask: dict[str, str], ok: Any, limit: float = 60) -> float | 
     start = time.monotonic()
     while time.monotonic() - start < limit:
         answer = httpx.post(api + "/query", json=ask, timeout=30).json()
+        assert "citations" in answer, answer
         if ok(answer["citations"]):
             return time.monotonic() - start
         time.sleep(0.5)

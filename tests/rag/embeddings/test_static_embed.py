@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import embeddings
+from rag.embeddings import backends
+from rag.embeddings.base import LOCAL_MODEL_NAME
 from rag.embeddings.static import DIMS, STATIC_MODEL_NAME, StaticEmbedding, model_dir
 from rag.errors import BackendUnavailableError, EmbeddingMismatchError
 from rag.settings import EmbedSettings, StoreSettings
@@ -47,12 +48,12 @@ def test_related_text_is_closer_than_unrelated(static: StaticEmbedding) -> None:
 def test_settings_choose_it_and_the_store_remembers(
     tmp_path: Path, static: StaticEmbedding
 ) -> None:
-    model = embeddings.build(EmbedSettings(model=STATIC_MODEL_NAME, models_dir=MODELS))
+    model = backends.build(EmbedSettings(model=STATIC_MODEL_NAME, models_dir=MODELS))
     assert model.model_name == STATIC_MODEL_NAME
     store = Store(StoreSettings(path=tmp_path, collection="static"), create=True)
     store.check_model(STATIC_MODEL_NAME, DIMS, claim=True)
     with pytest.raises(EmbeddingMismatchError, match="rebuild"):
-        store.check_model(embeddings.LOCAL_MODEL_NAME, 384)
+        store.check_model(LOCAL_MODEL_NAME, 384)
 
 
 def test_a_damaged_model_folder_says_what_to_do(tmp_path: Path) -> None:
