@@ -24,7 +24,8 @@ from typing import Any
 
 import httpx
 
-from bench.common import ROOT, serve_env, start_serve, stop, write_result
+from bench.common import ROOT, serve_env, start_serve, write_result
+from tests.helpers.processes import stop_process as stop
 
 PLACES = ["Elwin", "Vanholm", "Tollerton", "Pellick", "Ostry", "Marrow", "Stonebridge", "Kettle"]
 THINGS = ["ferry", "library", "museum", "footbridge", "market hall", "bus station", "pier"]

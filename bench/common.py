@@ -7,13 +7,15 @@ import json
 import os
 import platform
 import resource
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+# the processes the benchmarks start are started as the tests start them
+from tests.helpers.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "realtimeqa-2023"
@@ -46,12 +48,6 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def serve_env(store: Path, backend: str = "extractive") -> dict[str, str]:
     """This environment without the developer's RAG_/OPENAI_ settings, on `store`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
@@ -74,56 +70,3 @@ def start_serve(
             stderr=subprocess.STDOUT,
         )
     return proc, f"http://127.0.0.1:{port}", log
-
-
-def children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if (
-                entry.name.isdigit()
-                and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid
-            ):
-                found.append(int(entry.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
-
-
-def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    """SIGTERM, then SIGKILL if the process has not ended after `timeout` seconds."""
-    proc.terminate()
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def start_chroma(
-    path: Path, log: Path, timeout: float = 120
-) -> tuple[subprocess.Popen[bytes], int]:
-    """A real `chroma run` server on 127.0.0.1 over `path`, once it answers: (process, port)."""
-    import chromadb
-
-    port = free_port()
-    exe = str(Path(sys.executable).parent / "chroma")
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.time() + timeout
-    while True:
-        try:
-            chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
-            return proc, port
-        except Exception:
-            if proc.poll() is not None or time.time() > deadline:
-                stop(proc)
-                raise RuntimeError(
-                    f"chroma run did not start:\n{log.read_text()[-2000:]}"
-                ) from None
-            time.sleep(0.3)

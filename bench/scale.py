@@ -30,16 +30,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (
-    DATA,
-    dir_size_mb,
-    serve_env,
-    start_chroma,
-    start_serve,
-    stop,
-    write_result,
-)
+from bench.common import DATA, dir_size_mb, serve_env, start_serve, write_result
 from bench.serve import memory_mb, pct
+from tests.helpers.processes import start_chroma
+from tests.helpers.processes import stop_process as stop
 
 OTHER_YEAR = DATA.parent / "realtimeqa-2022-2024"
 CORPORA = [DATA / "corpus.jsonl.gz", OTHER_YEAR / "corpus.jsonl.gz"]

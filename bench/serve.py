@@ -32,7 +32,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, children, serve_env, start_serve, stop, write_result
+from bench.common import ROOT, serve_env, start_serve, write_result
+from tests.helpers.processes import children
+from tests.helpers.processes import stop_process as stop
 
 MAX_REQUESTS_PER_LEVEL = 100_000  # a hard bound besides the time limit
 

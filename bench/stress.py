@@ -29,8 +29,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DATA, ROOT, serve_env, start_serve, stop, write_result
+from bench.common import DATA, ROOT, serve_env, start_serve, write_result
 from bench.serve import memory_mb, pct, wait_ready
+from tests.helpers.processes import stop_process as stop
 
 OTHER_YEAR = DATA.parent / "realtimeqa-2022-2024"
 QUESTIONS = [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator
@@ -40,12 +39,6 @@ def sse_events(lines: Iterable[str]) -> list[tuple[str, Any]]:
             events.append((name, json.loads(line[6:])))
             name = "message"
     return events
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_settings(

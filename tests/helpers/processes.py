@@ -1,13 +1,21 @@
-"""Processes the tests start and stop: a real `chroma run` server, and a process's children."""
+"""Processes the tests (and the benchmarks) start and stop: a free port, a real `chroma run`
+server, a process's children. Plain functions of the standard library and chromadb: importing
+this module sets nothing up (the benchmarks import it without the tests' fixtures)."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tests.conftest import free_port
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
