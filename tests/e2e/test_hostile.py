@@ -216,7 +216,7 @@ def uvicorn_app(pipeline) -> Iterator[tuple[str, list[int]]]:  # type: ignore[no
     URL and the client ports of the requests it saw (one port: one connection)."""
     import uvicorn
 
-    from tests.conftest import free_port
+    from tests.helpers.processes import free_port
     from ui.api import create_app
 
     app = create_app(pipeline, ui=False)

@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 
 from rag.settings import Settings
-from tests.conftest import ROOT, SEEDS, free_port
+from tests.conftest import ROOT, SEEDS
+from tests.helpers.processes import free_port
 
 QUESTION = "What did Hegseth say about 5%?"
 

@@ -292,7 +292,7 @@ def test_chroma_server_store(
 
 def test_unreachable_chroma_server(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
     from rag.errors import ConfigError
-    from tests.conftest import free_port
+    from tests.helpers.processes import free_port
 
     settings = make_settings(tmp_path, store={"host": "127.0.0.1", "port": free_port()})
     with pytest.raises(ConfigError, match="chroma run"):

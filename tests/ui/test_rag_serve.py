@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 from rag.settings import Settings
-from tests.conftest import ROOT, SEEDS, free_port, sse_events
+from tests.conftest import ROOT, SEEDS, sse_events
+from tests.helpers.processes import free_port
 from tests.helpers.server import QUESTION, Server, launch, post, stop, wait_ready
 
 pytestmark = pytest.mark.server  # every test here starts `rag serve` (the module's two or its own)
