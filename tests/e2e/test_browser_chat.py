@@ -273,3 +273,15 @@ def test_with_a_key_the_ui_opens_only_after_its_login(
         context.close()
     finally:
         stop(srv)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_apostrophes_read_as_apostrophes(page: Page) -> None:
+    """What a reader sees is the text: a decline ("The articles don't mention …") and a short
+    answer show their apostrophes, not the entities they travel in ("don&#x27;t")."""
+    ask(page, "What did Emmanuel Macron say about defence spending?")
+    page.get_by_text("mention Emmanuel Macron").first.wait_for()
+    shown = page.locator("#chat").inner_text()
+    assert "The articles don't mention Emmanuel Macron" in shown
+    assert "&#" not in shown and "&amp;" not in shown

@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.chat.chat_completion_chunk import ChoiceDelta
 from pydantic import ValidationError
@@ -293,3 +295,16 @@ def test_highlight_marks_each_quoted_sentence_across_line_breaks() -> None:
     assert "<mark>Last &lt;p&gt;.</mark>" in out
     assert out.startswith("<p>First line.</p>")
     assert highlight("No quote here.", "absent") == "<p>No quote here.</p>"
+
+
+@given(st.text())
+def test_as_text_shows_any_text_as_it_is(text: str) -> None:
+    """Whatever an article says comes back as itself once the entities are read (as the browser
+    reads them), and nothing in it is left for markdown or HTML to interpret."""
+    import html
+
+    from ui.web.render import as_text
+
+    shown = as_text(text)
+    assert html.unescape(shown) == text
+    assert not set(shown) & set("<>\"'`*_{}[]()+-.!|~:\\")
