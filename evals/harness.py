@@ -63,11 +63,15 @@ GOLD_METRICS = (
     "decline_accuracy",
 )
 # short_answer_correct: the short answer alone (what a reader sees first) names the right choice
-# and no other; choice_correct reads the whole answer, quotes included
+# and no other; choice_correct reads the whole answer, quotes included; candidate_recall: one of
+# the spans the miner found names it (@3: one of the first three): how far a better choice among
+# today's candidates could go
 REALTIMEQA_METRICS = (
     *(f"answer_recall@{k}" for k in KS),
     "choice_correct",
     "short_answer_correct",
+    "candidate_recall",
+    "candidate_recall@3",
 )
 STAGES = ("retrieve", "generate", "total")
 
@@ -198,6 +202,8 @@ def evaluate_question(
                 {f"answer_recall@{k}": None for k in KS},
                 choice_correct=0.0,
                 short_answer_correct=0.0,
+                candidate_recall=0.0,
+                **{"candidate_recall@3": 0.0},
             )
         res.scores = s
         return res, passages
@@ -244,6 +250,9 @@ def evaluate_question(
             bool(answer.short_answer)
             and metrics.names_choice(answer.short_answer or "", rec.choices, rec.answers)
         )
+        right = [metrics.names_choice(c.text, rec.choices, rec.answers) for c in answer.candidates]
+        s["candidate_recall"] = float(any(right))
+        s["candidate_recall@3"] = float(any(right[:3]))
     res.scores = s
     return res, passages
 

@@ -41,6 +41,7 @@ def _tag_columns(overall: dict[str, Any]) -> list[str]:
     cols = [c for c in HEADLINE if c in overall]
     if "choice_correct" in overall:
         cols += ["answer_recall@5", "answer_recall@10", "choice_correct", "short_answer_correct"]
+        cols += ["candidate_recall", "candidate_recall@3"]
     return cols
 
 

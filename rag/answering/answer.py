@@ -42,6 +42,17 @@ class Citation(BaseModel):
     note: str = ""
 
 
+class ShortCandidate(BaseModel):
+    """A span that could be the short answer, as the reader may be shown it."""
+
+    text: str
+    kind: str = Field(description="what kind of thing it is: person, place, number, date…")
+    articles: int = Field(description="how many of the retrieved articles name it")
+    dates: list[str] = Field(
+        default_factory=list, description="the dates of those articles, newest first"
+    )
+
+
 class Answer(BaseModel):
     question: str
     short_answer: str | None = Field(
@@ -50,6 +61,11 @@ class Answer(BaseModel):
         "how many…); null for questions that ask for an explanation, and when declining",
     )
     answer: str
+    candidates: list[ShortCandidate] = Field(
+        default_factory=list,
+        description="every span of the asked-for kind found in the passages, best first (the "
+        "short answer is the first one kept)",
+    )
     citations: list[Citation] = Field(default_factory=list)
     declined: bool = False
     backend: str

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.answering.answer import DECLINE_TEXT, Answer, Delta, citation_for
+from rag.answering.answer import DECLINE_TEXT, Answer, Delta, ShortCandidate, citation_for
 from rag.schema import Passage
 from rag.spans.asks import COUNT, DATE, MONEY, NUMBER, PERCENT, asking_part, expected_type
 from rag.spans.candidates import mine, only_ahead
@@ -195,7 +195,7 @@ class ExtractiveAnswerer:
         """Nothing to stop."""
 
     def _answer(self, question: str, passages: Sequence[Passage]) -> Answer:
-        base = {"question": question, "backend": self.name, "model": self.model}
+        base: dict[str, Any] = {"question": question, "backend": self.name, "model": self.model}
         if not passages:
             return Answer(
                 answer=DECLINE_TEXT + " Nothing in the index matches the question.",
@@ -232,7 +232,8 @@ class ExtractiveAnswerer:
         # a question that asks for a thing is answered with that thing first, or declined when
         # no sentence close enough to the question carries anything of its type
         expected = expected_type(question)
-        spans = self._spans(question, pool, expected) if expected else []
+        spans, mined = self._spans(question, pool, expected) if expected else ([], [])
+        base["candidates"] = [_shown(c) for c in mined]
         # a sentence that carries something of the kind asked for is worth more as a quote
         # than one that only shares the question's words
         carrying = {id(x.ref) for sp in spans for x in sp.sentences}
@@ -387,12 +388,15 @@ class ExtractiveAnswerer:
         for c in sorted(best, key=lambda c: (c.rank, c.order)):
             by_passage.setdefault(c.rank, []).append(c.text)
         expected = expected_type(question)
-        spans = self._spans(question, cands, expected) if expected else []
+        spans = self._spans(question, cands, expected)[0] if expected else []
         candidates = [(s.text, sorted({s_.ref.rank + 1 for s_ in s.sentences})) for s in spans[:3]]
         return Evidence(sentences=by_passage, candidates=candidates, expected=expected)
 
-    def _spans(self, question: str, cands: list[_Cand], expected: str) -> list[Candidate]:
-        """Spans of the expected type in the best sentences of all passages, best first. Only
+    def _spans(
+        self, question: str, cands: list[_Cand], expected: str
+    ) -> tuple[list[Candidate], list[Candidate]]:
+        """Spans of the expected type in the best sentences of all passages, best first, and all
+        that the miner found (before those too weakly supported are left out). Only
         passages that mention what the question names (all of it, or all but one of three or
         more names: a passage is a part of an article) can say who or what: a figure about
         America answers nothing about Canada."""
@@ -412,8 +416,8 @@ class ExtractiveAnswerer:
             for c in pool
             if c.score >= MINE_MIN and on_topic(c)
         ]
-        found = mine(question, sentences, self.tagger, expected)
-        found = [s for s in found if _best(s).score >= SPAN_MIN]
+        mined = mine(question, sentences, self.tagger, expected)
+        found = [s for s in mined if _best(s).score >= SPAN_MIN]
         if found:  # 'Carroll': 'Jean Carroll', as another sentence writes the name
 
             def rest() -> Iterator[Sentence]:  # read only for a partial name, best first
@@ -423,7 +427,7 @@ class ExtractiveAnswerer:
                         yield Sentence(c.text, c.score, c.passage.article_id, c.passage.date, c)
 
             full_name(found[0], rest(), self.tagger)
-        return found
+        return found, mined
 
     @staticmethod
     def _lead(spans: list[Candidate], chosen: list[_Cand]) -> tuple[Lead, list[_Cand]]:
@@ -534,3 +538,9 @@ def _same(a: str, b: str) -> bool:
 
 def _with_marker(sentence: str, n: int) -> str:
     return f"{sentence} [{n}]"
+
+
+def _shown(span: Candidate) -> ShortCandidate:
+    """A mined span as a reader may see it: its text, kind, and the articles that name it."""
+    dates = sorted({s.date for s in span.sentences if s.date}, reverse=True)
+    return ShortCandidate(text=span.text, kind=span.kind, articles=len(span.articles), dates=dates)
