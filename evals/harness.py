@@ -87,6 +87,9 @@ class QuestionResult:
     reference: str
     response: str = ""
     short_answer: str | None = None
+    confidence: float | None = None
+    # what the confidence is computed from (`rag.spans.confidence.features`), for fitting it
+    short_answer_features: dict[str, float] | None = None
     declined: bool = False
     citations: list[dict[str, Any]] = field(default_factory=list)
     standalone_question: str | None = None
@@ -210,6 +213,8 @@ def evaluate_question(
 
     res.response = answer.answer
     res.short_answer = answer.short_answer
+    res.confidence = answer.confidence
+    res.short_answer_features = answer.short_answer_features
     res.declined = answer.declined
     res.citations = [c.model_dump() for c in answer.citations]
     res.standalone_question = answer.standalone_question

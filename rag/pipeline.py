@@ -19,6 +19,7 @@ from rag.jobs.bm25 import rebuild_in_background
 from rag.retrieval.hybrid import HybridRetriever
 from rag.service import QAService
 from rag.settings import Settings
+from rag.spans.confidence import ConfidenceModel
 from rag.spans.entities import EntityTable, table_path
 from rag.store.catalogue import Catalogue
 from rag.store.chroma import Store
@@ -76,6 +77,7 @@ def build(settings: Settings, *, embed_model: Any = None) -> Pipeline:
         rebuild_aside=rebuild_in_background,
     )
     entities = EntityTable(table_path(settings.store))  # tagged at ingest; read when there
-    answerers = Answerers(settings, ExtractiveAnswerer(embed_model, entities))
+    extractive = ExtractiveAnswerer(embed_model, entities, ConfidenceModel.load())
+    answerers = Answerers(settings, extractive)
     qa = QAService(settings, retriever, answerers)
     return Pipeline(settings=settings, embed_model=embed_model, retriever=retriever, qa=qa)

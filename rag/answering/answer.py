@@ -60,6 +60,15 @@ class Answer(BaseModel):
         description="the thing asked for, copied from a cited sentence (who, which, where, when, "
         "how many…); null for questions that ask for an explanation, and when declining",
     )
+    confidence: float | None = Field(
+        None,
+        description="how likely the short answer is right, 0-1 (a model fitted on development "
+        "questions; null without a short answer or without the model)",
+    )
+    confident: bool = Field(
+        False, description="the confidence is above the product's threshold for a sure answer"
+    )
+    short_answer_features: dict[str, float] | None = Field(None, exclude=True)
     answer: str
     candidates: list[ShortCandidate] = Field(
         default_factory=list,

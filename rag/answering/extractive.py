@@ -39,6 +39,7 @@ from rag.answering.answer import DECLINE_TEXT, Answer, Delta, ShortCandidate, ci
 from rag.schema import Passage
 from rag.spans.asks import COUNT, DATE, MONEY, NUMBER, PERCENT, asking_part, expected_type
 from rag.spans.candidates import mine, only_ahead
+from rag.spans.confidence import ConfidenceModel, features
 from rag.spans.names import full_name
 from rag.spans.tagging import EntityLookup, EntityTagger
 from rag.spans.types import Candidate, Sentence
@@ -151,9 +152,15 @@ class ExtractiveAnswerer:
     CACHE_SIZE = 50_000  # sentence vectors kept: the same passages come back for many questions
 
     def __init__(
-        self, embed_model: Any | None = None, entities: EntityLookup | None = None
+        self,
+        embed_model: Any | None = None,
+        entities: EntityLookup | None = None,
+        confidence: ConfidenceModel | None = None,
     ) -> None:
+        """`confidence`: the model that says how likely a short answer is right (none: no
+        confidence is given)."""
         self.embed_model = embed_model
+        self.confidence = confidence
         self.tagger = EntityTagger(entities)  # the store's entity table, read before tagging
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -287,6 +294,11 @@ class ExtractiveAnswerer:
             citations.append(citation_for(n, c.passage, c.text, note))
             parts.append(_with_marker(c.text, n) + (f" ({note})" if note else ""))
         short = spans[0].text if spans else None
+        if spans and expected:
+            base["short_answer_features"] = found = features(spans, expected)
+            if self.confidence is not None:
+                base["confidence"] = p = round(self.confidence.probability(found), 3)
+                base["confident"] = p >= self.confidence.confident
         return Answer(answer=" ".join(parts), citations=citations, short_answer=short, **base)
 
     def _scored(
