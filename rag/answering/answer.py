@@ -101,11 +101,33 @@ class Answer(BaseModel):
             parts.append(self.period)
         return "; ".join(parts)
 
+    def how_sure(self) -> str:
+        """The confidence in words ("sure, 0.91"), or '' when there is none."""
+        if self.confidence is None or not self.short_answer:
+            return ""
+        word = "sure" if self.confident else "likely" if self.confidence >= 0.5 else "unsure"
+        return f"{word}, {self.confidence:.2f}"
+
+    def choices(self, most: int = 3) -> str:
+        """When the short answer is not sure: the candidates a reader chooses among, with how
+        many articles name each and their latest date; else ''."""
+        if self.confident or self.confidence is None or len(self.candidates) < 2:
+            return ""
+        shown = []
+        for c in self.candidates[:most]:
+            n = f"{c.articles} article{'s' if c.articles != 1 else ''}"
+            shown.append(f"{c.text} ({n}" + (f", latest {c.dates[0]})" if c.dates else ")"))
+        return "Not sure; the articles name: " + "; ".join(shown)
+
     def markers(self) -> list[int]:
         return [int(n) for n in re.findall(r"\[(\d+)\]", self.answer)]
 
     def to_text(self) -> str:
         lines = [self.answer, ""]
+        if self.how_sure():
+            lines.insert(1, f"(short answer: {self.short_answer}; {self.how_sure()})")
+        if self.choices():
+            lines.insert(0, self.choices())
         if self.context():
             lines.insert(0, f"({self.context()})")
         if self.notice:

@@ -308,3 +308,28 @@ def test_as_text_shows_any_text_as_it_is(text: str) -> None:
     shown = as_text(text)
     assert html.unescape(shown) == text
     assert not set(shown) & set("<>\"'`*_{}[]()+-.!|~:\\")
+
+
+def test_the_chat_says_how_sure_and_shows_the_choice() -> None:
+    from rag.answering.answer import Answer, ShortCandidate
+    from ui.web.render import answer_markdown
+
+    cands = [
+        ShortCandidate(text="O'Neil", kind="person", articles=2, dates=["2023-03-01"]),
+        ShortCandidate(text="Ng", kind="person", articles=1, dates=["2023-02-01"]),
+    ]
+    answer = Answer(
+        question="q",
+        answer="O'Neil said so.",
+        short_answer="O'Neil",
+        confidence=0.42,
+        candidates=cands,
+        backend="extractive",
+        model="m",
+    )
+    shown = answer_markdown(answer, 0)
+    assert (
+        shown.startswith("<em class='choices'>Not sure&#59;") or "Not sure" in shown.split("\n")[0]
+    )
+    assert "how sure: unsure, 0&#46;42" in shown
+    assert "O&#x27;Neil (2 articles" in shown

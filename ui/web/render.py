@@ -62,6 +62,10 @@ def answer_markdown(answer: Answer, turn: int) -> str:
     if short and text.startswith(short):  # the thing asked for, first and in bold
         text = f"<strong class='short-answer'>{short}</strong>{text[len(short) :]}"
     parts = [text]
+    if answer.choices():
+        parts.insert(0, f"<em class='choices'>{as_text(answer.choices())}</em>")
+    if answer.how_sure():
+        parts.append(f"<em class='how-sure'>(how sure: {as_text(answer.how_sure())})</em>")
     if answer.context():
         parts.append(f"<em>({as_text(answer.context())})</em>")
     if answer.notice:

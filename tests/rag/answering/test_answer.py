@@ -529,3 +529,26 @@ def test_a_close_contender_is_quoted_too(embed_model: Any, monkeypatch: pytest.M
     monkeypatch.setattr(extractive, "CONTENDER_RATIO", 0.8)
     monkeypatch.setattr(extractive, "CONTENDERS", 0)
     assert [c.quote for c in answerer.answer(_BRIDGE, passages).citations] == quotes[:-1]
+
+
+def test_how_sure_in_words_and_the_choice_when_unsure() -> None:
+    from rag.answering.answer import Answer, ShortCandidate
+
+    cands = [
+        ShortCandidate(text="Bills", kind="organisation", articles=3, dates=["2023-01-05"]),
+        ShortCandidate(text="Bengals", kind="organisation", articles=1, dates=[]),
+    ]
+    base = {"question": "q", "answer": "Bills [1].", "backend": "extractive", "model": "m"}
+    sure = Answer(**base, short_answer="Bills", confidence=0.91, confident=True, candidates=cands)
+    assert sure.how_sure() == "sure, 0.91" and sure.choices() == ""
+    unsure = Answer(**base, short_answer="Bills", confidence=0.41, candidates=cands)
+    assert unsure.how_sure() == "unsure, 0.41"
+    assert unsure.choices() == (
+        "Not sure; the articles name: Bills (3 articles, latest 2023-01-05); Bengals (1 article)"
+    )
+    assert unsure.to_text().startswith("Not sure; the articles name: Bills")
+    assert "(short answer: Bills; unsure, 0.41)" in unsure.to_text()
+    likely = Answer(**base, short_answer="Bills", confidence=0.6, candidates=cands[:1])
+    assert likely.how_sure() == "likely, 0.60" and likely.choices() == ""  # nothing to choose
+    none = Answer(**base, short_answer="Bills", candidates=cands)
+    assert none.how_sure() == "" and none.choices() == "" and none.to_text().startswith("Bills")
