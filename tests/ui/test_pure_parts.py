@@ -328,8 +328,8 @@ def test_the_chat_says_how_sure_and_shows_the_choice() -> None:
         model="m",
     )
     shown = answer_markdown(answer, 0)
-    assert (
-        shown.startswith("<em class='choices'>Not sure&#59;") or "Not sure" in shown.split("\n")[0]
-    )
-    assert "how sure: unsure, 0&#46;42" in shown
-    assert "O&#x27;Neil (2 articles" in shown
+    first, *_ = shown.split("\n\n")
+    assert first.startswith("<em class='choices'>Not sure; the articles name")
+    assert "O&#x27;Neil &#40;2 articles, latest 2023&#45;03&#45;01&#41;" in first
+    assert "<strong class='short-answer'>O&#x27;Neil</strong>" in shown
+    assert "(how sure: unsure, 0&#46;42)" in shown
