@@ -74,6 +74,7 @@ REALTIMEQA_METRICS = (
     "candidate_recall@3",
 )
 STAGES = ("retrieve", "generate", "total")
+CANDIDATES_KEPT = 20  # candidates whose features a report keeps, for fitting a ranker
 
 Progress = Callable[[int, int, "QuestionResult"], None]
 
@@ -90,6 +91,9 @@ class QuestionResult:
     confidence: float | None = None
     # what the confidence is computed from (`rag.spans.confidence.features`), for fitting it
     short_answer_features: dict[str, float] | None = None
+    # each candidate's features (`rag.spans.ranker`) and whether it names the right choice
+    candidate_features: list[dict[str, float]] = field(default_factory=list)
+    candidate_right: list[bool] = field(default_factory=list)
     declined: bool = False
     citations: list[dict[str, Any]] = field(default_factory=list)
     standalone_question: str | None = None
@@ -256,6 +260,8 @@ def evaluate_question(
             and metrics.names_choice(answer.short_answer or "", rec.choices, rec.answers)
         )
         right = [metrics.names_choice(c.text, rec.choices, rec.answers) for c in answer.candidates]
+        res.candidate_features = [c.features or {} for c in answer.candidates[:CANDIDATES_KEPT]]
+        res.candidate_right = right[:CANDIDATES_KEPT]
         s["candidate_recall"] = float(any(right))
         s["candidate_recall@3"] = float(any(right[:3]))
     res.scores = s

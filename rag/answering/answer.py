@@ -51,6 +51,7 @@ class ShortCandidate(BaseModel):
     dates: list[str] = Field(
         default_factory=list, description="the dates of those articles, newest first"
     )
+    features: dict[str, float] | None = Field(None, exclude=True)  # `rag.spans.ranker`'s
 
 
 class Answer(BaseModel):

@@ -41,6 +41,7 @@ from rag.spans.asks import COUNT, DATE, MONEY, NUMBER, PERCENT, asking_part, exp
 from rag.spans.candidates import mine, only_ahead
 from rag.spans.confidence import ConfidenceModel, features
 from rag.spans.names import full_name
+from rag.spans.ranker import all_features
 from rag.spans.tagging import EntityLookup, EntityTagger
 from rag.spans.types import Candidate, Sentence
 from rag.text.dates import DAYS, MONTHS, resolve
@@ -240,7 +241,8 @@ class ExtractiveAnswerer:
         # no sentence close enough to the question carries anything of its type
         expected = expected_type(question)
         spans, mined = self._spans(question, pool, expected) if expected else ([], [])
-        base["candidates"] = [_shown(c) for c in mined]
+        described = all_features(mined, expected) if expected else []
+        base["candidates"] = [_shown(c, f) for c, f in zip(mined, described, strict=True)]
         # a sentence that carries something of the kind asked for is worth more as a quote
         # than one that only shares the question's words
         carrying = {id(x.ref) for sp in spans for x in sp.sentences}
@@ -552,7 +554,9 @@ def _with_marker(sentence: str, n: int) -> str:
     return f"{sentence} [{n}]"
 
 
-def _shown(span: Candidate) -> ShortCandidate:
+def _shown(span: Candidate, features: dict[str, float]) -> ShortCandidate:
     """A mined span as a reader may see it: its text, kind, and the articles that name it."""
     dates = sorted({s.date for s in span.sentences if s.date}, reverse=True)
-    return ShortCandidate(text=span.text, kind=span.kind, articles=len(span.articles), dates=dates)
+    return ShortCandidate(
+        text=span.text, kind=span.kind, articles=len(span.articles), dates=dates, features=features
+    )

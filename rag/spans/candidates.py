@@ -195,27 +195,42 @@ def mine(
             if full == text:
                 cand.text = text  # the name in full where an article writes it so
                 forms.setdefault(key, Counter())[ARTICLE.sub("", text)] += 1
-            weight = sent.score * (
-                1 - PROXIMITY_WEIGHT + PROXIMITY_WEIGHT * proximity(text, sent.text, q_terms)
-            )
-            if counts_noun(text, sent.text, noun):
-                weight *= COUNTED_BONUS
-            if beside_noun(text, sent.text, heads):
-                weight *= HEAD_BONUS
-            if people and beside_name(text, sent.text, people):
-                weight *= NAME_BONUS
-            if work and text in titles:
-                weight *= HEAD_BONUS  # a quoted title, as news gives one
-            if compound:
-                weight *= COMPOUND_SHARE  # a name the tagger found is surer than a noun phrase
-            # "Norway won the 1995 World Cup": another year's news (the year answered aside)
+            # what the sentence says of the span, by name (the learned ranker's features)
             other = years - years_in(text, sent.date) if years else years
-            if other and not other & asked_years:
+            said = {
+                "sentence": sent.score,
+                "proximity": proximity(text, sent.text, q_terms),
+                "counted": float(counts_noun(text, sent.text, noun)),
+                "head": float(beside_noun(text, sent.text, heads)),
+                "name": float(bool(people) and beside_name(text, sent.text, people)),
+                "title": float(work and text in titles),
+                "compound": float(compound),
+                # "Norway won the 1995 World Cup": another year's news (the year answered aside)
+                "other_year": float(bool(other) and not other & asked_years),
+                # "moved from 100 seconds to 90 seconds": no longer so
+                "superseded": float(
+                    (kind in (NUMBER, MONEY, PERCENT) or length) and superseded(text, sent.text)
+                ),
+            }
+            weight = sent.score * (1 - PROXIMITY_WEIGHT + PROXIMITY_WEIGHT * said["proximity"])
+            if said["counted"]:
+                weight *= COUNTED_BONUS
+            if said["head"]:
+                weight *= HEAD_BONUS
+            if said["name"]:
+                weight *= NAME_BONUS
+            if said["title"]:
+                weight *= HEAD_BONUS  # a quoted title, as news gives one
+            if said["compound"]:
+                weight *= COMPOUND_SHARE  # a name the tagger found is surer than a noun phrase
+            if said["other_year"]:
                 weight *= OTHER_YEAR
-            if (kind in (NUMBER, MONEY, PERCENT) or length) and superseded(text, sent.text):
-                weight *= SUPERSEDED  # "moved from 100 seconds to 90 seconds": no longer so
+            if said["superseded"]:
+                weight *= SUPERSEDED
             if sent not in cand.sentences:
                 cand.sentences.append(sent)
+            if weight >= cand.support.get(id(sent), 0.0):
+                cand.said[id(sent)] = said
             cand.support[id(sent)] = max(weight, cand.support.get(id(sent), 0.0))
     for key, written in forms.items():  # spelt as most sentences spell it
         spelling = written.most_common(1)[0][0]

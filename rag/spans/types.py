@@ -27,6 +27,8 @@ class Candidate:
     # how well each sentence (by id) supports this span: its score, more where the span stands
     # among the question's words and, for "how many X", right before an X
     support: dict[int, float] = field(default_factory=dict)
+    # what each sentence (by id) says of the span, by feature name (`rag.spans.candidates`)
+    said: dict[int, dict[str, float]] = field(default_factory=dict)
 
     @property
     def articles(self) -> list[str]:

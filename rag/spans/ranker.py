@@ -1,0 +1,74 @@
+"""What is known of each candidate short answer, by name: the features a learned ranker reads.
+
+`candidate_features(spans, i, expected)` describes the i-th mined span: how the miner scored it
+and where it stands among the others, how many articles and sentences carry it, what its best
+sentence says of it (`Candidate.said`: closeness to the question's words, beside the asked-for
+noun or name, the counted noun, a quoted title, another year's news, a figure since changed),
+how recent its articles are beside the newest, and what kind of thing it is against what was
+asked. Each feature is a number; the names are the contract with the fitted model's file.
+Nothing here ranks: `rag.spans.confidence` holds the fitted model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date
+
+from rag.spans.asks import COUNT, DATE, MONEY, NUMBER, ORG, PERCENT, PERSON, PLACE, THING
+from rag.spans.types import Candidate
+
+KINDS = (PERSON, ORG, PLACE, DATE, NUMBER, MONEY, PERCENT, COUNT, THING)
+SAID = ("sentence", "proximity", "counted", "head", "name", "title", "compound")
+AGAINST = ("other_year", "superseded")
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def _newest(spans: Sequence[Candidate]) -> date | None:
+    days = [d for s in spans for x in s.sentences if (d := _day(x.date))]
+    return max(days, default=None)
+
+
+def candidate_features(
+    spans: Sequence[Candidate], i: int, expected: str, newest: date | None = None
+) -> dict[str, float]:
+    """The i-th span's features among `spans` (the miner's order)."""
+    span = spans[i]
+    top = spans[0].score or 1.0
+    best = max(span.said, key=lambda k: span.support.get(k, 0.0), default=None)
+    said = span.said.get(best, {}) if best is not None else {}
+    newest = newest or _newest(spans)
+    own = max((d for x in span.sentences if (d := _day(x.date))), default=None)
+    behind = (newest - own).days if newest and own else 0
+    out = {
+        "score": span.score,
+        "of_top": span.score / top,
+        "rank": float(i),
+        "first": float(i == 0),
+        "log_articles": math.log1p(len(span.articles)),
+        "log_sentences": math.log1p(len(span.sentences)),
+        "log_days_behind": math.log1p(max(behind, 0)),
+        "undated": float(own is None),
+        "same_kind": float(span.kind == expected),
+        "words": float(len(span.text.split())),
+        "digits": float(any(ch.isdigit() for ch in span.text)),
+    }
+    out |= {f"said_{name}": float(said.get(name, 0.0)) for name in SAID + AGAINST}
+    out |= {
+        f"any_{name}": max((s.get(name, 0.0) for s in span.said.values()), default=0.0)
+        for name in SAID[2:] + AGAINST
+    }
+    out |= {f"asks_{kind}": float(expected == kind) for kind in KINDS}
+    out |= {f"is_{kind}": float(span.kind == kind) for kind in (*KINDS, "facility", "group")}
+    return out
+
+
+def all_features(spans: Sequence[Candidate], expected: str) -> list[dict[str, float]]:
+    newest = _newest(spans)
+    return [candidate_features(spans, i, expected, newest) for i in range(len(spans))]
