@@ -89,8 +89,6 @@ class QuestionResult:
     response: str = ""
     short_answer: str | None = None
     confidence: float | None = None
-    # what the confidence is computed from (`rag.spans.confidence.features`), for fitting it
-    short_answer_features: dict[str, float] | None = None
     # each candidate's features (`rag.spans.ranker`) and whether it names the right choice
     candidate_features: list[dict[str, float]] = field(default_factory=list)
     candidate_right: list[bool] = field(default_factory=list)
@@ -218,7 +216,6 @@ def evaluate_question(
     res.response = answer.answer
     res.short_answer = answer.short_answer
     res.confidence = answer.confidence
-    res.short_answer_features = answer.short_answer_features
     res.declined = answer.declined
     res.citations = [c.model_dump() for c in answer.citations]
     res.standalone_question = answer.standalone_question

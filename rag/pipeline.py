@@ -19,8 +19,8 @@ from rag.jobs.bm25 import rebuild_in_background
 from rag.retrieval.hybrid import HybridRetriever
 from rag.service import QAService
 from rag.settings import Settings
-from rag.spans.confidence import ConfidenceModel
 from rag.spans.entities import EntityTable, table_path
+from rag.spans.ranker import ShortAnswerModel
 from rag.store.catalogue import Catalogue
 from rag.store.chroma import Store
 
@@ -77,7 +77,7 @@ def build(settings: Settings, *, embed_model: Any = None) -> Pipeline:
         rebuild_aside=rebuild_in_background,
     )
     entities = EntityTable(table_path(settings.store))  # tagged at ingest; read when there
-    extractive = ExtractiveAnswerer(embed_model, entities, ConfidenceModel.load())
+    extractive = ExtractiveAnswerer(embed_model, entities, ShortAnswerModel.load())
     answerers = Answerers(settings, extractive)
     qa = QAService(settings, retriever, answerers)
     return Pipeline(settings=settings, embed_model=embed_model, retriever=retriever, qa=qa)

@@ -69,7 +69,6 @@ class Answer(BaseModel):
     confident: bool = Field(
         False, description="the confidence is above the product's threshold for a sure answer"
     )
-    short_answer_features: dict[str, float] | None = Field(None, exclude=True)
     answer: str
     candidates: list[ShortCandidate] = Field(
         default_factory=list,

@@ -39,9 +39,8 @@ from rag.answering.answer import DECLINE_TEXT, Answer, Delta, ShortCandidate, ci
 from rag.schema import Passage
 from rag.spans.asks import COUNT, DATE, MONEY, NUMBER, PERCENT, asking_part, expected_type
 from rag.spans.candidates import mine, only_ahead
-from rag.spans.confidence import ConfidenceModel, features
 from rag.spans.names import full_name
-from rag.spans.ranker import all_features
+from rag.spans.ranker import ShortAnswerModel, all_features
 from rag.spans.tagging import EntityLookup, EntityTagger
 from rag.spans.types import Candidate, Sentence
 from rag.text.dates import DAYS, MONTHS, resolve
@@ -156,12 +155,12 @@ class ExtractiveAnswerer:
         self,
         embed_model: Any | None = None,
         entities: EntityLookup | None = None,
-        confidence: ConfidenceModel | None = None,
+        ranker: ShortAnswerModel | None = None,
     ) -> None:
-        """`confidence`: the model that says how likely a short answer is right (none: no
-        confidence is given)."""
+        """`ranker`: the fitted model that orders the short-answer candidates and says how
+        likely the first is right (none: the miner's order, and no confidence)."""
         self.embed_model = embed_model
-        self.confidence = confidence
+        self.ranker = ranker
         self.tagger = EntityTagger(entities)  # the store's entity table, read before tagging
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -241,8 +240,7 @@ class ExtractiveAnswerer:
         # no sentence close enough to the question carries anything of its type
         expected = expected_type(question)
         spans, mined = self._spans(question, pool, expected) if expected else ([], [])
-        described = all_features(mined, expected) if expected else []
-        base["candidates"] = [_shown(c, f) for c, f in zip(mined, described, strict=True)]
+        base["candidates"] = [_shown(c) for c in mined]
         # a sentence that carries something of the kind asked for is worth more as a quote
         # than one that only shares the question's words
         carrying = {id(x.ref) for sp in spans for x in sp.sentences}
@@ -296,11 +294,10 @@ class ExtractiveAnswerer:
             citations.append(citation_for(n, c.passage, c.text, note))
             parts.append(_with_marker(c.text, n) + (f" ({note})" if note else ""))
         short = spans[0].text if spans else None
-        if spans and expected:
-            base["short_answer_features"] = found = features(spans, expected)
-            if self.confidence is not None:
-                base["confidence"] = p = round(self.confidence.probability(found), 3)
-                base["confident"] = p >= self.confidence.confident
+        if spans and spans[0].probability is not None and self.ranker is not None:
+            sure = self.ranker.how_sure(spans[0].probability)
+            base["confidence"] = round(sure, 3)
+            base["confident"] = sure >= self.ranker.confident
         return Answer(answer=" ".join(parts), citations=citations, short_answer=short, **base)
 
     def _scored(
@@ -431,6 +428,12 @@ class ExtractiveAnswerer:
             if c.score >= MINE_MIN and on_topic(c)
         ]
         mined = mine(question, sentences, self.tagger, expected)
+        for span, described in zip(mined, all_features(mined, expected), strict=True):
+            span.features = described
+        if self.ranker is not None:  # the fitted model's order, and how likely each is right
+            for span in mined:
+                span.probability = self.ranker.probability(span.features)
+            mined.sort(key=lambda s: -(s.probability or 0.0))
         found = [s for s in mined if _best(s).score >= SPAN_MIN]
         if found:  # 'Carroll': 'Jean Carroll', as another sentence writes the name
 
@@ -554,9 +557,13 @@ def _with_marker(sentence: str, n: int) -> str:
     return f"{sentence} [{n}]"
 
 
-def _shown(span: Candidate, features: dict[str, float]) -> ShortCandidate:
+def _shown(span: Candidate) -> ShortCandidate:
     """A mined span as a reader may see it: its text, kind, and the articles that name it."""
     dates = sorted({s.date for s in span.sentences if s.date}, reverse=True)
     return ShortCandidate(
-        text=span.text, kind=span.kind, articles=len(span.articles), dates=dates, features=features
+        text=span.text,
+        kind=span.kind,
+        articles=len(span.articles),
+        dates=dates,
+        features=span.features,
     )

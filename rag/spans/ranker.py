@@ -5,19 +5,24 @@ and where it stands among the others, how many articles and sentences carry it, 
 sentence says of it (`Candidate.said`: closeness to the question's words, beside the asked-for
 noun or name, the counted noun, a quoted title, another year's news, a figure since changed),
 how recent its articles are beside the newest, and what kind of thing it is against what was
-asked. Each feature is a number; the names are the contract with the fitted model's file.
-Nothing here ranks: `rag.spans.confidence` holds the fitted model.
+asked. Each feature is a number; the names are the contract with the fitted model's file, which
+`ShortAnswerModel` reads: the probability that a candidate is the right answer, by which the
+answerer orders the candidates and says how sure the first one is.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from rag.spans.asks import COUNT, DATE, MONEY, NUMBER, ORG, PERCENT, PERSON, PLACE, THING
 from rag.spans.types import Candidate
 
+MODEL_FILE = Path(__file__).with_name("short_answer.json")
 KINDS = (PERSON, ORG, PLACE, DATE, NUMBER, MONEY, PERCENT, COUNT, THING)
 SAID = ("sentence", "proximity", "counted", "head", "name", "title", "compound")
 AGAINST = ("other_year", "superseded")
@@ -72,3 +77,56 @@ def candidate_features(
 def all_features(spans: Sequence[Candidate], expected: str) -> list[dict[str, float]]:
     newest = _newest(spans)
     return [candidate_features(spans, i, expected, newest) for i in range(len(spans))]
+
+
+@dataclass(frozen=True)
+class ShortAnswerModel:
+    """A logistic regression over `candidate_features`: how likely each candidate is the right
+        answer. Its coefficients are a small JSON file (`rag/spans/short_answer.json`) fitted by
+        `evals/fit_short_answer.py` on development questions; the product only multiplies and adds.
+        `how_sure` rescales the first candidate's probability to how often such a short answer is
+    right; `confident` is the value of it from which the answer is said as sure."""
+
+    names: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    calibration: tuple[float, float]  # a, b: how sure = sigmoid(a * logit(probability) + b)
+    confident: float
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> ShortAnswerModel | None:
+        """The fitted model, or None when there is none (the miner's order stands, and no
+        confidence is given)."""
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        return cls(
+            names=tuple(data["features"]),
+            mean=tuple(data["mean"]),
+            scale=tuple(data["scale"]),
+            coef=tuple(data["coef"]),
+            intercept=float(data["intercept"]),
+            calibration=(float(data["calibration"][0]), float(data["calibration"][1])),
+            confident=float(data["confident"]),
+        )
+
+    def probability(self, values: dict[str, float]) -> float:
+        z = self.intercept + sum(
+            c * (values.get(n, 0.0) - m) / (s or 1.0)
+            for n, m, s, c in zip(self.names, self.mean, self.scale, self.coef, strict=True)
+        )
+        return _sigmoid(z)
+
+    def how_sure(self, probability: float) -> float:
+        """How often a first candidate of this probability is right (calibrated on questions
+        the ranker was not fitted on)."""
+        p = min(max(probability, 1e-6), 1 - 1e-6)
+        a, b = self.calibration
+        return _sigmoid(a * math.log(p / (1 - p)) + b)
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))

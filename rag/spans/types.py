@@ -29,6 +29,8 @@ class Candidate:
     support: dict[int, float] = field(default_factory=dict)
     # what each sentence (by id) says of the span, by feature name (`rag.spans.candidates`)
     said: dict[int, dict[str, float]] = field(default_factory=dict)
+    features: dict[str, float] = field(default_factory=dict)  # `rag.spans.ranker`'s
+    probability: float | None = None  # that it is the right answer, by the fitted model
 
     @property
     def articles(self) -> list[str]:

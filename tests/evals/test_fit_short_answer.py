@@ -1,5 +1,5 @@
-"""evals.fit_confidence: calibration and the sure-answer threshold on known numbers, and a fit
-from two reports that is checked across them and written the same way twice."""
+"""evals.fit_short_answer: calibration and the sure threshold on known numbers, and a ranker
+fitted on one report and checked on the other, written the same way twice."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evals.fit_confidence import calibration, main, selective, threshold
+from evals.fit_short_answer import calibration, main, selective, threshold
 
 
 def test_calibration_of_a_perfectly_and_a_badly_calibrated_model() -> None:
@@ -34,35 +34,37 @@ def test_the_threshold_is_the_lowest_probability_right_often_enough() -> None:
 
 
 def _report(path: Path, seed: int) -> Path:
+    """Questions whose right candidate has the highest "signal", which the miner put second
+    as often as first: a ranker that learns the signal beats the miner's order."""
     rng = random.Random(seed)
     results = []
     for i in range(300):
-        margin = rng.random()
-        right = rng.random() < margin  # the wider the margin, the likelier right
-        results.append(
-            {
-                "id": str(i),
-                "short_answer_features": {"margin": margin, "share": rng.random()},
-                "scores": {"short_answer_correct": float(right)},
-            }
-        )
-    results.append({"id": "none", "short_answer_features": None, "scores": {}})
+        n = 4
+        right_at = rng.choice([0, 1])
+        feats, right = [], []
+        for k in range(n):
+            signal = rng.gauss(1.5 if k == right_at else 0.0, 0.7)
+            feats.append({"rank": float(k), "signal": signal})
+            right.append(k == right_at)
+        results.append({"id": str(i), "candidate_features": feats, "candidate_right": right})
+    results.append({"id": "none", "candidate_features": [], "candidate_right": []})
     path.write_text(json.dumps({"results": results}))
     return path
 
 
-def test_a_fit_is_checked_on_the_other_year_and_written_the_same_each_time(
+def test_a_ranker_is_checked_on_the_other_year_and_written_the_same_each_time(
     tmp_path: Path,
 ) -> None:
     a, b = _report(tmp_path / "a.json", 1), _report(tmp_path / "b.json", 2)
     out = tmp_path / "model.json"
     assert main([str(a), str(b), "--out", str(out)]) == 0
     model = json.loads(out.read_text())
-    assert model["features"] == ["margin", "share"]
-    assert model["coef"][0] > 0.5 > abs(model["coef"][1])  # margin matters, share is noise
+    assert model["features"] == ["rank", "signal"]
+    assert model["coef"][1] > 1.0  # the signal is what tells the right one
     for check in model["checks"]:
-        assert check["ece"] < 0.1 and check["short_answers"] == 300
-        assert 0 < check["coverage"] < 1 and check["accuracy"] >= 0.75
+        assert check["candidate_recall"] > 0.99
+        assert check["short_answer_right"] > check["miners_first_right"] + 0.2
+        assert check["ece"] < 0.1 and 0 < check["coverage"] < 1 and check["accuracy"] >= 0.8
     first = out.read_bytes()
     main([str(a), str(b), "--out", str(out)])
     assert out.read_bytes() == first

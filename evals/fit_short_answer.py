@@ -1,0 +1,216 @@
+"""Fit the short answer's ranker (`rag.spans.ranker.ShortAnswerModel`) on RealTimeQA eval
+reports, and check it on the other year.
+
+    python -m evals.fit_short_answer REPORT_A.json REPORT_B.json [--out rag/spans/short_answer.json]
+
+Each report is a `rag eval --dataset realtimeqa` run's JSON: for every question, the features of
+its first candidates (`rag.spans.ranker.candidate_features`) and whether each names the right
+quiz choice (the gold answer is only ever the label: no choice, source or date is a feature).
+A logistic regression (scikit-learn) over candidates is fitted on each year and checked on the
+other, question by question: the candidate it rates highest is the short answer. Its
+probability, rescaled by a Platt calibration fitted on out-of-fold choices of the fitting year
+(five folds of its questions: data the ranker was not fitted on), is the confidence. Reported: short answers right (against the miner's first
+candidate), calibration (expected calibration error over ten bins, and the reliability table),
+and selective accuracy (the share of questions whose answer is said as sure, and how often those
+are right). The file written is fitted on both years; its "confident" threshold is the lowest
+probability from which the fitting data's short answers are right at least TARGET of the time.
+Deterministic: the same reports give the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.spans.ranker import MODEL_FILE
+
+TARGET = 0.85  # a short answer said as sure is right at least this often
+BINS = 10
+FOLDS = 5
+
+
+@dataclass
+class Year:
+    name: str
+    questions: int  # all the questions of the report
+    candidates: list[list[dict[str, float]]]  # per question with candidates
+    right: list[list[bool]]
+
+
+def load(report: Path) -> Year:
+    data = json.loads(report.read_text())
+    cands, right = [], []
+    for r in data["results"]:
+        if r.get("candidate_features") and not r.get("error"):
+            cands.append(r["candidate_features"])
+            right.append(r["candidate_right"])
+    return Year(report.name, len(data["results"]), cands, right)
+
+
+def _matrix(rows: Sequence[dict[str, float]], names: Sequence[str]) -> np.ndarray:
+    return np.array([[row.get(n, 0.0) for n in names] for row in rows], dtype=float)
+
+
+def fit(years: Sequence[Year], names: Sequence[str]) -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rows = [c for y in years for q in y.candidates for c in q]
+    labels = [int(r) for y in years for q in y.right for r in q]
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=2000))
+    return model.fit(_matrix(rows, names), np.array(labels))
+
+
+def choose(model: Any, year: Year, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per question with candidates: the chosen candidate's probability, and whether it is
+    right."""
+    p, y = [], []
+    for cands, right in zip(year.candidates, year.right, strict=True):
+        probs = model.predict_proba(_matrix(cands, names))[:, 1]
+        best = int(np.argmax(probs))  # the first of equals: the miner's order breaks ties
+        p.append(float(probs[best]))
+        y.append(int(right[best]))
+    return np.array(p), np.array(y)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def platt(years: Sequence[Year], names: Sequence[str]) -> tuple[float, float]:
+    """(a, b) so that sigmoid(a * logit(p) + b) is how often a chosen candidate of probability
+    p is right, from choices made by rankers fitted on the other folds' questions."""
+    from sklearn.linear_model import LogisticRegression
+
+    p_out, y_out = [], []
+    for fold in range(FOLDS):
+        rest = [_part(y, fold, keep=False) for y in years]
+        held = [_part(y, fold, keep=True) for y in years]
+        model = fit(rest, names)
+        for year in held:
+            p, y = choose(model, year, names)
+            p_out.append(p)
+            y_out.append(y)
+    x = _logit(np.concatenate(p_out)).reshape(-1, 1)
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(x, np.concatenate(y_out))
+    return float(lr.coef_[0][0]), float(lr.intercept_[0])
+
+
+def _part(year: Year, fold: int, *, keep: bool) -> Year:
+    """The year's questions in (keep) or out of the fold (every FOLDS-th question)."""
+    pick = [(i % FOLDS == fold) == keep for i in range(len(year.candidates))]
+    cands = [c for c, k in zip(year.candidates, pick, strict=True) if k]
+    right = [r for r, k in zip(year.right, pick, strict=True) if k]
+    return Year(year.name, len(cands), cands, right)
+
+
+def calibrated(p: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
+    a, b = ab
+    return np.asarray(1.0 / (1.0 + np.exp(-(a * _logit(p) + b))))
+
+
+def calibration(p: np.ndarray, y: np.ndarray) -> tuple[float, list[dict[str, Any]]]:
+    """Expected calibration error and the reliability table (per probability bin: how many,
+    the mean probability said, how often right)."""
+    table: list[dict[str, Any]] = []
+    ece = 0.0
+    for b in range(BINS):
+        lo, hi = b / BINS, (b + 1) / BINS
+        inside = (p >= lo) & ((p < hi) if b < BINS - 1 else (p <= hi))
+        n = int(inside.sum())
+        if not n:
+            continue
+        said, right = float(p[inside].mean()), float(y[inside].mean())
+        ece += n / len(p) * abs(said - right)
+        table.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": n, "said": said, "right": right})
+    return ece, table
+
+
+def threshold(p: np.ndarray, y: np.ndarray, target: float = TARGET) -> float:
+    """The lowest probability from which the answers at or above it are right >= target."""
+    for t in np.unique(np.round(p, 3)):
+        sure = p >= t
+        if sure.any() and y[sure].mean() >= target:
+            return float(t)
+    return 1.0
+
+
+def selective(p: np.ndarray, y: np.ndarray, t: float, questions: int) -> dict[str, float]:
+    sure = p >= t
+    return {
+        "coverage": float(sure.sum() / questions) if questions else 0.0,
+        "accuracy": float(y[sure].mean()) if sure.any() else 0.0,
+        "answered_sure": int(sure.sum()),
+    }
+
+
+def check(fitted: Year, checked: Year, names: Sequence[str]) -> dict[str, Any]:
+    model, ab = fit([fitted], names), platt([fitted], names)
+    p_fit, y_fit = choose(model, fitted, names)
+    t = threshold(calibrated(p_fit, ab), y_fit)
+    p, y = choose(model, checked, names)
+    p = calibrated(p, ab)
+    ece, table = calibration(p, y)
+    first = sum(int(r[0]) for r in checked.right)
+    return {
+        "fitted_on": fitted.name,
+        "checked_on": checked.name,
+        "questions": checked.questions,
+        "short_answer_right": round(float(y.sum()) / checked.questions, 4),
+        "miners_first_right": round(first / checked.questions, 4),
+        "candidate_recall": round(sum(any(r) for r in checked.right) / checked.questions, 4),
+        "ece": round(ece, 4),
+        "threshold": round(t, 3),
+        **selective(p, y, t, checked.questions),
+        "reliability": table,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("reports", nargs=2, type=Path, help="two eval reports, one per year")
+    ap.add_argument("--out", type=Path, default=MODEL_FILE, help=f"default {MODEL_FILE}")
+    args = ap.parse_args(argv)
+    years = [load(r) for r in args.reports]
+    names = sorted({n for y in years for q in y.candidates for c in q for n in c})
+    checks = [check(years[0], years[1], names), check(years[1], years[0], names)]
+    model, ab = fit(years, names), platt(years, names)
+    p_all, y_all = zip(*(choose(model, y, names) for y in years), strict=True)
+    scaler, lr = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
+    out = {
+        "features": names,
+        "mean": [round(float(v), 6) for v in scaler.mean_],
+        "scale": [round(float(v), 6) for v in scaler.scale_],
+        "coef": [round(float(v), 6) for v in lr.coef_[0]],
+        "intercept": round(float(lr.intercept_[0]), 6),
+        "calibration": [round(ab[0], 6), round(ab[1], 6)],
+        "confident": round(
+            threshold(calibrated(np.concatenate(p_all), ab), np.concatenate(y_all)), 3
+        ),
+        "fitted_on": [y.name for y in years],
+        "checks": checks,
+    }
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    for c in checks:
+        print(
+            f"fitted on {c['fitted_on']}, checked on {c['checked_on']} ({c['questions']} "
+            f"questions): short answer right {c['short_answer_right']:.3f} (the miner's first "
+            f"{c['miners_first_right']:.3f}, candidate recall {c['candidate_recall']:.3f}); "
+            f"ECE {c['ece']:.3f}; said as sure (p >= {c['threshold']}) for "
+            f"{c['coverage']:.1%} of the questions, right {c['accuracy']:.1%} of those"
+        )
+    print(f"model fitted on both years written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""rag.spans.ranker: each candidate's named features, and the fitted model read from its JSON
+that orders the candidates and says how sure the first is (no file: the miner's order)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rag.spans.asks import NUMBER, PERSON
+from rag.spans.ranker import ShortAnswerModel, all_features, candidate_features
+from rag.spans.types import Candidate, Sentence
+
+
+def _cand(text: str, kind: str, score: float, day: str, *articles: str) -> Candidate:
+    said = [Sentence(f"{text} said.", score, a, day) for a in articles]
+    span = Candidate(text, kind, score, said, {id(s): score for s in said})
+    span.said = {id(s): {"sentence": score, "proximity": 0.5, "head": 1.0} for s in said}
+    return span
+
+
+def _model(tmp_path: Path, **data: object) -> ShortAnswerModel:
+    path = tmp_path / "model.json"
+    path.write_text(
+        json.dumps({"intercept": 0.0, "calibration": [1.0, 0.0], "confident": 0.8, **data})
+    )
+    model = ShortAnswerModel.load(path)
+    assert model is not None
+    return model
+
+
+def test_features_describe_a_candidate_among_the_others() -> None:
+    spans = [
+        _cand("Rutte", PERSON, 1.0, "2023-01-10", "a", "b"),
+        _cand("Ng", PERSON, 0.25, "2023-01-01", "c"),
+        _cand("12", NUMBER, 0.1, "", "d"),
+    ]
+    first, second, third = all_features(spans, PERSON)
+    assert first["first"] == 1.0 and second["rank"] == 1.0 and second["of_top"] == 0.25
+    assert first["log_articles"] > second["log_articles"]
+    assert second["log_days_behind"] > first["log_days_behind"] == 0.0
+    assert third["undated"] == 1.0 and third["same_kind"] == 0.0 and third["digits"] == 1.0
+    assert first["said_head"] == 1.0 and first["said_proximity"] == 0.5
+    assert first["asks_person"] == 1.0 and first["is_person"] == 1.0 and third["is_number"] == 1.0
+    assert candidate_features(spans, 1, PERSON) == second
+
+
+def test_the_model_reads_its_file_and_a_missing_one_is_none(tmp_path: Path) -> None:
+    assert ShortAnswerModel.load(tmp_path / "none.json") is None
+    model = _model(tmp_path, features=["of_top"], mean=[0.5], scale=[0.25], coef=[2.0])
+    assert model.probability({"of_top": 0.5}) == 0.5  # at the mean: the intercept alone
+    assert model.probability({"of_top": 1.0}) > 0.95 > 0.05 > model.probability({"of_top": 0.0})
+    assert 0.0 < model.probability({"of_top": 1e9}) <= 1.0  # no overflow
+
+
+def test_with_a_model_the_answer_is_its_best_candidate_and_says_how_sure(
+    pipeline, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from rag.answering.extractive import ExtractiveAnswerer
+
+    question = "How much has Starmer committed to spend on defence from April 2027?"
+    passages = pipeline.qa.retrieve(question).passages
+    plain = ExtractiveAnswerer(pipeline.embed_model).answer(question, passages)
+    assert plain.confidence is None and not plain.confident and len(plain.candidates) >= 2
+    # a model that prefers the miner's last candidate answers with it
+    last = plain.candidates[-1].text
+    reverse = _model(tmp_path, features=["rank"], mean=[0.0], scale=[1.0], coef=[3.0])
+    answer = ExtractiveAnswerer(pipeline.embed_model, None, reverse).answer(question, passages)
+    assert answer.candidates[0].text == last and answer.short_answer == last
+    assert answer.confidence is not None and answer.confidence > 0.5
+    # one that follows the miner keeps its answer, said as sure above the threshold
+    same = _model(tmp_path, features=["first"], mean=[0.0], scale=[1.0], coef=[5.0])
+    sure = ExtractiveAnswerer(pipeline.embed_model, None, same).answer(question, passages)
+    assert sure.short_answer == plain.short_answer and sure.confident
+    assert "features" not in sure.model_dump()["candidates"][0]  # not part of the API's answer
+
+
+def test_how_sure_rescales_the_probability_by_its_calibration(tmp_path: Path) -> None:
+    model = _model(tmp_path, features=[], mean=[], scale=[], coef=[])
+    assert abs(model.how_sure(0.7) - 0.7) < 1e-9  # a = 1, b = 0: as it is
+    sharper = _model(tmp_path, features=[], mean=[], scale=[], coef=[], calibration=[2.0, 0.0])
+    assert sharper.how_sure(0.5) == 0.5 and sharper.how_sure(0.7) > 0.8
+    assert sharper.how_sure(0.3) < 0.2 and 0.0 < sharper.how_sure(0.0) < 1e-9
