@@ -104,6 +104,16 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", t).strip()
 
 
+# a person's title before the name ("President Joe Biden", "Gov. Ron DeSantis")
+_TITLE = re.compile(
+    r"^(?:(?:U\.?S\.?|US|UK|former|then|late)\s+)?(?:President|Vice President|Prime Minister|"
+    r"Chancellor|King|Queen|Prince|Princess|Pope|Governor|Gov\.|Senator|Sen\.|Representative|"
+    r"Rep\.|Secretary|Mayor|Judge|Justice|Chief Justice|General|Gen\.|Dr\.|Mr\.|Mrs\.|Ms\.|"
+    r"Sir|Dame|Lord|Lady|Speaker|Minister|Foreign Minister|Defense Secretary|Coach)\s+",
+    re.I,
+)
+
+
 def _pattern(form: str) -> re.Pattern[str]:
     # a title's quotation marks are no part of it: "The Road" is named by The Road
     norm = re.sub(r'^["\'](.+)["\']$', r"\1", normalize(form))
@@ -356,6 +366,15 @@ def names_choice(answer: str, choices: Sequence[str], correct: Sequence[str]) ->
             if pat.search(norm):
                 found = True
                 norm = pat.sub(" ", norm)
+    if not found:
+        # "Joe Biden" names "President Joe Biden" when no other choice is that name too
+        for c in correct:
+            bare = _TITLE.sub("", c.strip())
+            if bare != c.strip() and len(bare.split()) >= 2 and _pattern(bare).search(norm):
+                others = [o for o in choices if o not in correct]
+                if not any(_pattern(bare).search(normalize(o)) for o in others):
+                    found = True
+                    norm = _pattern(bare).sub(" ", norm)
     if not found:
         # a country is named by any of its names: "Britain" names the United Kingdom (the
         # other choices are still read by their own words only)

@@ -869,3 +869,14 @@ def test_spread_orders_any_prefix_evenly_over_the_list() -> None:
     first = order[:4]
     assert min(first) < 30 and max(first) > 70  # the first few come from both ends of the list
     assert spread([]) == [] and spread(["a"]) == ["a"]
+
+
+def test_a_name_without_its_title_names_the_choice_unless_another_is_that_name() -> None:
+    choices = ["President Joe Biden", "Kamala Harris", "Donald Trump", "Mike Pence"]
+    assert metrics.names_choice("Joe Biden [1].", choices, ["President Joe Biden"])
+    assert metrics.names_choice(
+        "Gov. Ron DeSantis", ["Gov. Ron DeSantis", "Gavin Newsom"], ["Gov. Ron DeSantis"]
+    )
+    assert not metrics.names_choice("Biden [1].", choices, ["President Joe Biden"])  # a surname
+    twins = ["President Joe Biden", "Joe Biden Jr.", "Donald Trump"]
+    assert not metrics.names_choice("Joe Biden [1].", twins, ["President Joe Biden"])
