@@ -69,13 +69,19 @@ def fit(years: Sequence[Year], names: Sequence[str]) -> Any:
     return model.fit(_matrix(rows, names), np.array(labels))
 
 
+# the candidates are reordered by the model (else the miner's first stays the short answer, and
+# the model only says how likely it is right); set by --reorder
+REORDER = {"value": False}
+
+
 def choose(model: Any, year: Year, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per question with candidates: the chosen candidate's probability, and whether it is
     right."""
     p, y = [], []
     for cands, right in zip(year.candidates, year.right, strict=True):
         probs = model.predict_proba(_matrix(cands, names))[:, 1]
-        best = int(np.argmax(probs))  # the first of equals: the miner's order breaks ties
+        # the first of equals: the miner's order breaks ties
+        best = int(np.argmax(probs)) if REORDER["value"] else 0
         p.append(float(probs[best]))
         y.append(int(right[best]))
     return np.array(p), np.array(y)
@@ -179,7 +185,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("reports", nargs=2, type=Path, help="two eval reports, one per year")
     ap.add_argument("--out", type=Path, default=MODEL_FILE, help=f"default {MODEL_FILE}")
+    ap.add_argument(
+        "--reorder",
+        action="store_true",
+        help="the model chooses the short answer among the candidates (default: the miner's "
+        "first stays, and the model says how likely it is right)",
+    )
     args = ap.parse_args(argv)
+    REORDER["value"] = args.reorder
     years = [load(r) for r in args.reports]
     names = sorted({n for y in years for q in y.candidates for c in q for n in c})
     checks = [check(years[0], years[1], names), check(years[1], years[0], names)]
@@ -193,6 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "coef": [round(float(v), 6) for v in lr.coef_[0]],
         "intercept": round(float(lr.intercept_[0]), 6),
         "calibration": [round(ab[0], 6), round(ab[1], 6)],
+        "reorders": args.reorder,
         "confident": round(
             threshold(calibrated(np.concatenate(p_all), ab), np.concatenate(y_all)), 3
         ),

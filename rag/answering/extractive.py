@@ -430,10 +430,12 @@ class ExtractiveAnswerer:
         mined = mine(question, sentences, self.tagger, expected)
         for span, described in zip(mined, all_features(mined, expected), strict=True):
             span.features = described
-        if self.ranker is not None:  # the fitted model's order, and how likely each is right
+        if self.ranker is not None:  # how likely each is right (and, if it says so, its order)
             for span in mined:
                 span.probability = self.ranker.probability(span.features)
-            mined.sort(key=lambda s: -(s.probability or 0.0))
+                if self.ranker.reorders:  # the rivals and contenders are weighed by it too
+                    span.score = span.probability
+            mined.sort(key=lambda s: -s.score)
         found = [s for s in mined if _best(s).score >= SPAN_MIN]
         if found:  # 'Carroll': 'Jean Carroll', as another sentence writes the name
 

@@ -94,6 +94,7 @@ class ShortAnswerModel:
     intercept: float
     calibration: tuple[float, float]  # a, b: how sure = sigmoid(a * logit(probability) + b)
     confident: float
+    reorders: bool  # the model chooses the short answer; else the miner's first stays
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> ShortAnswerModel | None:
@@ -111,6 +112,7 @@ class ShortAnswerModel:
             intercept=float(data["intercept"]),
             calibration=(float(data["calibration"][0]), float(data["calibration"][1])),
             confident=float(data["confident"]),
+            reorders=bool(data.get("reorders", False)),
         )
 
     def probability(self, values: dict[str, float]) -> float:

@@ -57,7 +57,7 @@ def test_a_ranker_is_checked_on_the_other_year_and_written_the_same_each_time(
 ) -> None:
     a, b = _report(tmp_path / "a.json", 1), _report(tmp_path / "b.json", 2)
     out = tmp_path / "model.json"
-    assert main([str(a), str(b), "--out", str(out)]) == 0
+    assert main([str(a), str(b), "--out", str(out), "--reorder"]) == 0
     model = json.loads(out.read_text())
     assert model["features"] == ["rank", "signal"]
     assert model["coef"][1] > 1.0  # the signal is what tells the right one
@@ -66,5 +66,15 @@ def test_a_ranker_is_checked_on_the_other_year_and_written_the_same_each_time(
         assert check["short_answer_right"] > check["miners_first_right"] + 0.2
         assert check["ece"] < 0.1 and 0 < check["coverage"] < 1 and check["accuracy"] >= 0.8
     first = out.read_bytes()
-    main([str(a), str(b), "--out", str(out)])
+    main([str(a), str(b), "--out", str(out), "--reorder"])
     assert out.read_bytes() == first
+
+
+def test_without_reorder_the_miners_first_stays_and_is_only_rated(tmp_path: Path) -> None:
+    a, b = _report(tmp_path / "a.json", 1), _report(tmp_path / "b.json", 2)
+    out = tmp_path / "model.json"
+    main([str(a), str(b), "--out", str(out)])
+    model = json.loads(out.read_text())
+    assert model["reorders"] is False
+    for check in model["checks"]:
+        assert check["short_answer_right"] == check["miners_first_right"]

@@ -21,7 +21,15 @@ def _cand(text: str, kind: str, score: float, day: str, *articles: str) -> Candi
 def _model(tmp_path: Path, **data: object) -> ShortAnswerModel:
     path = tmp_path / "model.json"
     path.write_text(
-        json.dumps({"intercept": 0.0, "calibration": [1.0, 0.0], "confident": 0.8, **data})
+        json.dumps(
+            {
+                "intercept": 0.0,
+                "calibration": [1.0, 0.0],
+                "confident": 0.8,
+                "reorders": True,
+                **data,
+            }
+        )
     )
     model = ShortAnswerModel.load(path)
     assert model is not None
@@ -67,6 +75,11 @@ def test_with_a_model_the_answer_is_its_best_candidate_and_says_how_sure(
     answer = ExtractiveAnswerer(pipeline.embed_model, None, reverse).answer(question, passages)
     assert answer.candidates[0].text == last and answer.short_answer == last
     assert answer.confidence is not None and answer.confidence > 0.5
+    # one that only says how sure keeps the miner's order
+    told = _model(tmp_path, features=["rank"], mean=[0.0], scale=[1.0], coef=[3.0], reorders=False)
+    kept = ExtractiveAnswerer(pipeline.embed_model, None, told).answer(question, passages)
+    assert kept.short_answer == plain.short_answer and kept.confidence is not None
+    assert [c.text for c in kept.candidates] == [c.text for c in plain.candidates]
     # one that follows the miner keeps its answer, said as sure above the threshold
     same = _model(tmp_path, features=["first"], mean=[0.0], scale=[1.0], coef=[5.0])
     sure = ExtractiveAnswerer(pipeline.embed_model, None, same).answer(question, passages)
