@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
+from evals.metrics import calibration
 from rag.spans.ranker import MODEL_FILE
 
 TARGET = 0.85  # a short answer said as sure is right at least this often
-BINS = 10
 FOLDS = 5
 
 
@@ -122,23 +122,6 @@ def _part(year: Year, fold: int, *, keep: bool) -> Year:
 def calibrated(p: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
     a, b = ab
     return np.asarray(1.0 / (1.0 + np.exp(-(a * _logit(p) + b))))
-
-
-def calibration(p: np.ndarray, y: np.ndarray) -> tuple[float, list[dict[str, Any]]]:
-    """Expected calibration error and the reliability table (per probability bin: how many,
-    the mean probability said, how often right)."""
-    table: list[dict[str, Any]] = []
-    ece = 0.0
-    for b in range(BINS):
-        lo, hi = b / BINS, (b + 1) / BINS
-        inside = (p >= lo) & ((p < hi) if b < BINS - 1 else (p <= hi))
-        n = int(inside.sum())
-        if not n:
-            continue
-        said, right = float(p[inside].mean()), float(y[inside].mean())
-        ece += n / len(p) * abs(said - right)
-        table.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": n, "said": said, "right": right})
-    return ece, table
 
 
 def threshold(p: np.ndarray, y: np.ndarray, target: float = TARGET) -> float:

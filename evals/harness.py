@@ -89,6 +89,7 @@ class QuestionResult:
     response: str = ""
     short_answer: str | None = None
     confidence: float | None = None
+    confident: bool = False
     # each candidate's features (`rag.spans.ranker`) and whether it names the right choice
     candidate_features: list[dict[str, float]] = field(default_factory=list)
     candidate_right: list[bool] = field(default_factory=list)
@@ -216,6 +217,7 @@ def evaluate_question(
     res.response = answer.answer
     res.short_answer = answer.short_answer
     res.confidence = answer.confidence
+    res.confident = answer.confident
     res.declined = answer.declined
     res.citations = [c.model_dump() for c in answer.citations]
     res.standalone_question = answer.standalone_question
@@ -277,6 +279,12 @@ def _aggregate(results: Sequence[QuestionResult], names: Sequence[str]) -> dict[
     out["decline_precision"] = decl["decline_precision"]
     out["decline_recall"] = decl["decline_recall"]
     out["declined"] = sum(1 for r in answered if r.declined)
+    rated = [
+        (r.confidence, r.confident, bool(r.scores.get("short_answer_correct")))
+        for r in answered
+        if r.confidence is not None
+    ]
+    out |= metrics.confidence_summary(rated, len(answered))
     lat = metrics.latency_summary(r.timings for r in answered)
     for stage in STAGES:
         for q in ("p50", "p95"):

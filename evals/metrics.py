@@ -386,6 +386,41 @@ def names_choice(answer: str, choices: Sequence[str], correct: Sequence[str]) ->
     return not any(_pattern(c).search(norm) for c in wrong)
 
 
+def calibration(p: np.ndarray, y: np.ndarray, bins: int = 10) -> tuple[float, list[dict[str, Any]]]:
+    """Expected calibration error and the reliability table (per probability bin: how many,
+    the mean probability said, how often right)."""
+    table: list[dict[str, Any]] = []
+    ece = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = (p >= lo) & ((p < hi) if b < bins - 1 else (p <= hi))
+        n = int(inside.sum())
+        if not n:
+            continue
+        said, right = float(p[inside].mean()), float(y[inside].mean())
+        ece += n / len(p) * abs(said - right)
+        table.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": n, "said": said, "right": right})
+    return ece, table
+
+
+def confidence_summary(rated: Sequence[tuple[float, bool, bool]], questions: int) -> dict[str, Any]:
+    """Of (confidence, said as sure, right) for each short answer that had a confidence, among
+    `questions`: the expected calibration error, the reliability table, the share of the
+    questions answered as sure and how often those were right."""
+    if not rated:
+        return {}
+    p = np.array([c for c, _, _ in rated], dtype=float)
+    y = np.array([r for _, _, r in rated], dtype=float)
+    ece, table = calibration(p, y)
+    sure = [r for _, s, r in rated if s]
+    return {
+        "confidence_ece": ece,
+        "sure_share": len(sure) / questions if questions else None,
+        "sure_right": sum(sure) / len(sure) if sure else None,
+        "reliability": table,
+    }
+
+
 # --- aggregation -----------------------------------------------------------------------------------
 
 

@@ -47,7 +47,7 @@ def _tag_columns(overall: dict[str, Any]) -> list[str]:
 
 LATENCY_NOISE_S = 0.005  # latency deltas below 5 ms or 20 % are not called faster/slower
 LATENCY_NOISE_REL = 0.2
-_SKIP_DELTA = ("n", "errors", "declined")
+_SKIP_DELTA = ("n", "errors", "declined", "reliability")
 
 
 class ReportError(RagError):
@@ -64,7 +64,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 def _metric_names(run: EvalRun) -> list[str]:
     overall = run.aggregates["overall"]
-    return [k for k in overall if k not in ("n", "errors", "declined")]
+    return [k for k in overall if k not in ("n", "errors", "declined", "reliability")]
 
 
 # --- console ---------------------------------------------------------------------------------------
@@ -395,6 +395,18 @@ def html_report(run: EvalRun, comparison: Comparison | None = None) -> str:
                 )
             )
             + "</p>"
+        )
+    if overall.get("reliability"):
+        rel = overall["reliability"]
+        body.append(
+            svg_bars(
+                "Calibration: how often right, by the confidence said "
+                f"(ECE {_fmt(overall.get('confidence_ece'))}; said as sure for "
+                f"{_fmt(overall.get('sure_share'))} of the questions, right "
+                f"{_fmt(overall.get('sure_right'))} of those)",
+                [(f"said {b['bin']} (n={b['n']})", b["right"], _fmt(b["right"])) for b in rel],
+                1.0,
+            )
         )
     if run.judges:
         body.append(f"<h2>LLM judges</h2><pre>{esc(json.dumps(run.judges, indent=2))}</pre>")

@@ -880,3 +880,29 @@ def test_a_name_without_its_title_names_the_choice_unless_another_is_that_name()
     assert not metrics.names_choice("Biden [1].", choices, ["President Joe Biden"])  # a surname
     twins = ["President Joe Biden", "Joe Biden Jr.", "Donald Trump"]
     assert not metrics.names_choice("Joe Biden [1].", twins, ["President Joe Biden"])
+
+
+def test_reports_show_calibration_when_answers_carry_a_confidence(tmp_path: Path) -> None:
+    """Short answers with a confidence give the report its calibration error, the reliability
+    table and chart, and how many answers were said as sure and how often those were right."""
+    from evals.harness import EvalRun, QuestionResult, aggregate
+    from evals.report import compare, html_report
+
+    def res(i: int, conf: float, sure: bool, right: bool) -> QuestionResult:
+        r = QuestionResult(id=str(i), user_input="q", tags=[], answerable=True, reference="")
+        r.confidence, r.confident = conf, sure
+        r.scores = {"short_answer_correct": float(right)}
+        return r
+
+    results = [res(i, 0.9, True, i % 10 != 0) for i in range(10)]
+    results += [res(10 + i, 0.2, False, i < 2) for i in range(10)]
+    results.append(QuestionResult(id="x", user_input="q", tags=[], answerable=True, reference=""))
+    overall = aggregate(results, ["short_answer_correct"])["overall"]
+    assert abs(overall["confidence_ece"]) < 1e-9  # said 0.9: right 9 of 10; said 0.2: 2 of 10
+    assert overall["sure_share"] == 10 / 21 and overall["sure_right"] == 0.9
+    assert [b["n"] for b in overall["reliability"]] == [10, 10]
+    run = EvalRun("d", "extractive", results, {"overall": overall, "tags": {}}, meta={})
+    page = html_report(run)
+    assert "Calibration: how often right" in page and "said 0.9-1.0 (n=10)" in page
+    same = {"results": [r.to_dict() for r in results], "aggregates": {"overall": overall}}
+    assert compare(same, same).deltas  # the table is no number to compare, and is skipped
