@@ -174,13 +174,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the model chooses the short answer among the candidates (default: the miner's "
         "first stays, and the model says how likely it is right)",
     )
+    ap.add_argument(
+        "--first-only",
+        action="store_true",
+        help="write the model fitted on the first report alone (to measure the second year "
+        "with a model that never saw it); default: fitted on both",
+    )
     args = ap.parse_args(argv)
     REORDER["value"] = args.reorder
     years = [load(r) for r in args.reports]
     names = sorted({n for y in years for q in y.candidates for c in q for n in c})
     checks = [check(years[0], years[1], names), check(years[1], years[0], names)]
-    model, ab = fit(years, names), platt(years, names)
-    p_all, y_all = zip(*(choose(model, y, names) for y in years), strict=True)
+    fitted = years[:1] if args.first_only else years
+    model, ab = fit(fitted, names), platt(fitted, names)
+    p_all, y_all = zip(*(choose(model, y, names) for y in fitted), strict=True)
     scaler, lr = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
     out = {
         "features": names,
@@ -193,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "confident": round(
             threshold(calibrated(np.concatenate(p_all), ab), np.concatenate(y_all)), 3
         ),
-        "fitted_on": [y.name for y in years],
+        "fitted_on": [y.name for y in fitted],
         "checks": checks,
     }
     args.out.write_text(json.dumps(out, indent=1) + "\n")
@@ -205,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"ECE {c['ece']:.3f}; said as sure (p >= {c['threshold']}) for "
             f"{c['coverage']:.1%} of the questions, right {c['accuracy']:.1%} of those"
         )
-    print(f"model fitted on both years written to {args.out}")
+    print(f"model fitted on {', '.join(y.name for y in fitted)} written to {args.out}")
     return 0
 
 
