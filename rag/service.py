@@ -22,7 +22,7 @@ from rag.errors import BadQuestionError
 from rag.retrieval.hybrid import HybridRetriever
 from rag.schema import Filters, Passage, date_num
 from rag.settings import Settings
-from rag.text.dates import Period, question_period
+from rag.text.dates import Period, check_as_of, question_period
 from rag.text.followup import rewrite
 from rag.text.rules import repair
 
@@ -118,6 +118,10 @@ class QAService:
         asked, query = rewrite(question, self.recent(history))
         k = top_k or self.settings.retrieval.answer_passages
         as_of = as_of or date.today()
+        try:
+            check_as_of(as_of)
+        except ValueError as exc:
+            raise BadQuestionError(str(exc)) from None
         # an as-of date after the newest article filters nothing: skip the (slower) filtered search
         latest = self.retriever.catalogue.latest
         base = replace(filters or Filters(), as_of=as_of if date_num(as_of) < latest else None)

@@ -38,6 +38,21 @@ AHEAD = re.compile(
 )
 
 
+# the days a question can be asked as of: far enough from the calendar's ends that reading
+# "next week" or "last year" against them stays a date (9999-12-31 + a week is none)
+AS_OF_FIRST, AS_OF_LAST = date(1000, 1, 1), date(9000, 12, 31)
+
+
+def check_as_of(day: date) -> date:
+    """`day`, if a question can be asked as of it; else ValueError saying which days can."""
+    if not AS_OF_FIRST <= day <= AS_OF_LAST:
+        raise ValueError(
+            f"as_of {day.isoformat()} is out of range: ask as of a day from "
+            f"{AS_OF_FIRST.isoformat()} to {AS_OF_LAST.isoformat()}"
+        )
+    return day
+
+
 def fmt(d: date) -> str:
     return f"{d.strftime('%A')} {d.day} {d.strftime('%B %Y')}"
 

@@ -185,3 +185,19 @@ def test_the_period_a_question_names_ranks_its_articles_higher(
         assert dates[0] == "2025-06-05"
     no_period = qa.retrieve("What did Starmer and Rutte discuss?", as_of=date(2025, 9, 10))
     assert no_period.period is None  # nothing to boost: the same search either way
+
+
+def test_an_as_of_day_at_the_calendars_ends_is_refused_with_the_range(pipeline) -> None:  # type: ignore[no-untyped-def]
+    """9999-12-31 plus "this week" is no date (it was an OverflowError, a 500 through the API):
+    such a day is refused and the answer says which days can be asked as of; the last one works."""
+    from datetime import date
+
+    from rag.errors import BadQuestionError
+    from rag.text.dates import AS_OF_FIRST, AS_OF_LAST
+
+    for day in (date(9999, 12, 31), date(1, 1, 1)):
+        with pytest.raises(BadQuestionError, match="out of range: ask as of a day from 1000"):
+            pipeline.qa.ask("What did Starmer say this week?", as_of=day)
+    for day in (AS_OF_FIRST, AS_OF_LAST):
+        answer = pipeline.qa.ask("What will Starmer do next week?", as_of=day)
+        assert answer.as_of == day.isoformat()

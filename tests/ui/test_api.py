@@ -373,6 +373,8 @@ def test_key_shows_in_the_docs(keyed: TestClient) -> None:
         ({"question": QUESTION, "filters": {"when": "June"}}, 422, "filters.when"),
         ({"question": QUESTION, "top_k": 0}, 422, "top_k: "),
         ({"top_k": 3}, 422, "question: this field is required"),
+        ({"question": "What happened this week?", "as_of": "9999-12-31"}, 422, "out of range"),
+        ({"question": "What happened last week?", "as_of": "0001-01-01"}, 422, "out of range"),
     ],
 )
 def test_bad_query_is_a_readable_4xx(

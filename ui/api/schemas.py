@@ -14,6 +14,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -25,7 +26,7 @@ from pydantic import (
 
 from rag.answering.backends import BACKENDS
 from rag.schema import Filters
-from rag.text.dates import parse_date
+from rag.text.dates import check_as_of, parse_date
 from rag.text.rules import repair
 
 
@@ -49,6 +50,7 @@ def _iso_day(value: object) -> object:
 
 
 Day = Annotated[date, BeforeValidator(_iso_day)]
+AsOf = Annotated[date, BeforeValidator(_iso_day), AfterValidator(check_as_of)]
 Flag = StrictBool  # `"stream": 0` is a 422, not false
 Count = StrictInt
 
@@ -90,7 +92,7 @@ class QueryIn(BaseModel):
     history: list[HistoryMessage] | None = Field(
         None, description="earlier turns, so a follow-up question can be made standalone"
     )
-    as_of: Day | None = Field(None, description=AS_OF)
+    as_of: AsOf | None = Field(None, description=AS_OF)
     stream: Flag = Field(False, description="send server-sent events instead of one JSON answer")
 
     model_config = ConfigDict(
@@ -132,7 +134,7 @@ class ChatCompletionIn(BaseModel):
     top_k: Count | None = Field(None, ge=1, le=50)
     filters: FiltersIn | None = None
     backend: Text | None = None
-    as_of: Day | None = Field(None, description=AS_OF)
+    as_of: AsOf | None = Field(None, description=AS_OF)
 
 
 class ArticleIn(BaseModel):
