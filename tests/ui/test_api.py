@@ -480,3 +480,22 @@ def test_an_upload_never_silently_replaces_an_indexed_article(writable: TestClie
         "/v1/articles?replace=true", files=[("files", (seed.name, seed.read_bytes()))]
     )
     assert restored.json()["updated"] == 1
+
+
+@pytest.mark.slow
+def test_the_ui_login_counts_its_misses_against_the_key_limit(pipeline: Pipeline) -> None:
+    """The web UI's login takes the key as its password: a client that keeps guessing is told to
+    wait (429, Retry-After) like one guessing API keys, instead of trying hundreds a second."""
+    app = create_app(
+        with_server(pipeline, api_key=SecretStr(KEY), key_failures_per_minute=3), ui=True
+    )
+    ui = TestClient(app)
+    for _ in range(3):
+        miss = ui.post("/login", data={"username": "me", "password": "guess"})
+        assert miss.status_code == 400, miss.text
+    again = ui.post("/login", data={"username": "me", "password": "guess"})
+    assert again.status_code == 429 and int(again.headers["Retry-After"]) > 0
+    right = ui.post("/login", data={"username": "me", "password": KEY})
+    assert right.status_code == 429  # until the minute is over, from this address
+    other = TestClient(app, client=("10.0.0.2", 50000))  # another address logs in at once
+    assert other.post("/login", data={"username": "me", "password": KEY}).status_code == 200

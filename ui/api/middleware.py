@@ -4,7 +4,8 @@ the server do before anything else runs:
 1. the API key (RAG_SERVER__API_KEY) is checked from the headers before a byte of the body is
    read: every /v1 route but health, and the OpenAPI docs and schema unless
    RAG_SERVER__OPEN_DOCS=true, answer 401 without it; a client that keeps sending wrong keys is
-   told to wait (429 with Retry-After) after RAG_SERVER__KEY_FAILURES_PER_MINUTE of them;
+   told to wait (429 with Retry-After) after RAG_SERVER__KEY_FAILURES_PER_MINUTE of them; the
+   web UI's login (the key as its password) counts its misses against the same limit;
 2. the body is counted as it arrives, with or without Content-Length (chunked): past the route's
    limit the request gets a 413 that names the limit and its setting, before anything parses it
    (uploads to /v1/articles: RAG_SERVER__MAX_UPLOAD_BYTES; everything else:
@@ -52,6 +53,7 @@ UI_GATED = (
 )
 UI_HELP = "log in to the web UI first (any user name, the API key as password) or send the API key"
 UPLOADS = "/v1/articles"
+LOGIN = ("/login", "/login/")  # the web UI's login (Gradio's): the key is its password
 UPLOAD_SETTING = "RAG_SERVER__MAX_UPLOAD_BYTES"
 REQUEST_SETTING = "RAG_SERVER__MAX_REQUEST_BYTES"
 KEY_HELP = (
@@ -152,6 +154,9 @@ class Guard:
             return
         path: str = scope["path"]
         headers = dict(scope["headers"])
+        if self.key is not None and path in LOGIN and scope["method"] == "POST":
+            await self._login(scope, receive, send)
+            return
         if self._needs_key(path):
             client = (scope.get("client") or ("?", 0))[0]
             wait = self.failures.wait(client)
@@ -186,6 +191,23 @@ class Guard:
                 return
             receive = _counting(receive, limit, setting)
         await self._run(scope, receive, send)
+
+    async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The web UI's login, which Gradio checks: refused while the address has sent too many
+        wrong keys (one limit for every way a key comes), and a miss counted as a wrong key."""
+        client = (scope.get("client") or ("?", 0))[0]
+        wait = self.failures.wait(client)
+        if wait:
+            detail = f"too many wrong API keys from this address: try again in {wait} s"
+            await _reply(scope, receive, send, 429, detail, {"Retry-After": str(wait)})
+            return
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                self.failures.failed(client)
+            await send(message)
+
+        await self._run(scope, receive, counted)
 
     def _ui_login(self, scope: Scope) -> bool:
         """A web UI login (Gradio's session cookie, as `app.state.ui_login` judges it), or the key."""
