@@ -272,14 +272,20 @@ def load_jsonl(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Article 
                     except json.JSONDecodeError as exc:
                         yield LoadProblem(f"{path}:{n}", f"not valid JSON ({exc.msg})")
                         continue
+                    except RecursionError:  # the others of the file are read all the same
+                        yield LoadProblem(f"{path}:{n}", TOO_DEEP)
+                        continue
                     yield _record(rec, f"{path}:{n}", limits)
             except TooLarge as exc:
                 yield LoadProblem(str(path), str(exc))
     except (OSError, EOFError, json.JSONDecodeError) as exc:
         yield LoadProblem(str(path), f"cannot read: {exc}")
+    except RecursionError:
+        yield LoadProblem(str(path), TOO_DEEP)
 
 
 BLOCK = 1 << 20
+TOO_DEEP = "not read: its JSON is nested too deeply to be an article"
 
 
 def bounded_lines(fh: IO[str], limits: Limits) -> Iterator[tuple[int, str | None]]:

@@ -184,3 +184,20 @@ def test_a_file_is_read_within_its_limits(tmp_path: Path) -> None:
     big.write_text("Title\n\n" + "A long sentence of the article. " * 100)
     (problem,) = load(big, Limits(article_chars=1000))
     assert isinstance(problem, LoadProblem) and "RAG_INGEST__MAX_ARTICLE_CHARS" in problem.message
+
+
+def test_a_deeply_nested_line_costs_only_itself(tmp_path: Path) -> None:
+    """A JSON line nested past the parser's depth (it was a RecursionError that stopped the whole
+    ingest) is one problem; the articles around it are read."""
+    deep = '{"title": "x", "text": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    good = [json.dumps({"title": t, "text": f"{t} happened today."}) for t in ("One", "Two")]
+    f = tmp_path / "rows.jsonl"
+    f.write_text("\n".join([good[0], deep, good[1]]) + "\n")
+    items = _all(f)
+    assert [i.title for i in items if isinstance(i, Article)] == ["One", "Two"]
+    (prob,) = [i for i in items if isinstance(i, LoadProblem)]
+    assert prob.location.endswith(":2") and "nested too deeply" in prob.message
+    whole = tmp_path / "deep.json"
+    whole.write_text("[" * 100_000 + "]" * 100_000)
+    (only,) = _all(whole)
+    assert isinstance(only, LoadProblem) and "nested too deeply" in only.message

@@ -271,6 +271,12 @@ def test_upload_files_get_upload_locations(writable: TestClient) -> None:
     assert answer["citations"][0]["location"] == "upload:seed-archive.md"
 
 
+def test_a_body_nested_too_deeply_is_a_422(writable: TestClient) -> None:
+    body = '{"articles": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    r = writable.post("/v1/articles", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "nested too deeply" in r.json()["detail"]
+
+
 def test_unreadable_articles_are_422_with_reasons(writable: TestClient) -> None:
     r = writable.post("/v1/articles", json={"articles": [{"title": "No body"}]})
     assert r.status_code == 422 and "text" in r.json()["detail"]

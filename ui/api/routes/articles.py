@@ -141,6 +141,8 @@ def parse_articles_in(body: bytes) -> ArticlesIn:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise HTTPException(422, f"the request body is not valid JSON ({exc})" + expected) from None
+    except RecursionError:
+        raise HTTPException(422, "the request body is nested too deeply" + expected) from None
     try:
         return ArticlesIn.model_validate(data)
     except ValidationError as exc:
