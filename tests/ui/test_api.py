@@ -505,3 +505,16 @@ def test_the_ui_login_counts_its_misses_against_the_key_limit(pipeline: Pipeline
     assert right.status_code == 429  # until the minute is over, from this address
     other = TestClient(app, client=("10.0.0.2", 50000))  # another address logs in at once
     assert other.post("/login", data={"username": "me", "password": KEY}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"question": "\xff\xfe what?"}', b'{"question": "x", "top_k": ' + b"9" * 5000 + b"}"],
+)
+def test_a_body_that_cannot_be_decoded_is_a_422(client: TestClient, body: bytes) -> None:
+    """Invalid UTF-8, or a number of thousands of digits: the README's 422 for malformed JSON,
+    with what to send (FastAPI answered 400); other errors keep their own status."""
+    r = client.post("/v1/query", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "not valid JSON" in r.json()["detail"], r.text
+    other = client.post("/v1/articles", content=b"x", headers={"content-type": "text/plain"})
+    assert other.status_code == 415 and "multipart/form-data" in other.json()["detail"]

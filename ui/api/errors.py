@@ -15,8 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.errors import (
     ArticleConflictError,
@@ -105,6 +107,22 @@ async def on_rag_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
 
 
+# what FastAPI says, as a 400, of a JSON body it cannot even decode (invalid UTF-8, a number of
+# thousands of digits); a body that is not the JSON asked for is a 422 everywhere else
+_UNPARSED = "There was an error parsing the body"
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSED:
+        detail = (
+            "the request body is not valid JSON (invalid UTF-8, or a number too long to read): "
+            "send JSON encoded as UTF-8"
+        )
+        return JSONResponse({"detail": detail}, status_code=422)
+    return await http_exception_handler(request, exc)
+
+
 async def on_internal(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return JSONResponse({"detail": error_text(exc)}, status_code=500)
@@ -112,5 +130,6 @@ async def on_internal(_: Request, exc: Exception) -> JSONResponse:
 
 def add_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RagError, on_rag_error)
     app.add_exception_handler(Exception, on_internal)
