@@ -219,6 +219,11 @@ class ServerSettings(BaseModel):
     key_failures_per_minute: int = Field(
         30, ge=1, description="wrong API keys one address may send per minute before a 429"
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses of reverse proxies whose X-Forwarded-For names the client (none "
+        "by default: a client cannot choose the address its wrong keys are counted under)",
+    )
     answer_processes: int = Field(
         0,
         ge=0,

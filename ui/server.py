@@ -95,7 +95,15 @@ def run(
         + ("\n  API key required (RAG_SERVER__API_KEY)" if settings.server.api_key else "")
     )
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        proxies = settings.server.trusted_proxies
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            proxy_headers=bool(proxies),  # uvicorn believes 127.0.0.1's X-Forwarded-For otherwise
+            forwarded_allow_ips=proxies or None,
+        )
     finally:
         stop.set()
         pipeline.close()

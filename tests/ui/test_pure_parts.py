@@ -333,3 +333,25 @@ def test_the_chat_says_how_sure_and_shows_the_choice() -> None:
     assert "O&#x27;Neil &#40;2 articles, latest 2023&#45;03&#45;01&#41;" in first
     assert "<strong class='short-answer'>O&#x27;Neil</strong>" in shown
     assert "(how sure: unsure, 0&#46;42)" in shown
+
+
+def test_the_wrong_key_table_forgets_addresses_quiet_for_a_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Addresses whose last wrong key is over a minute old leave the table once it is large (it
+    kept every address that ever failed: 40,000 of them took 34 MB)."""
+    from ui.api import middleware
+
+    clock = [1000.0]
+    monkeypatch.setattr(middleware.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(middleware.FailedKeys, "PRUNE_AT", 50)
+    keys = middleware.FailedKeys(per_minute=3)
+    for n in range(60):
+        keys.failed(f"10.0.{n // 250}.{n % 250}")
+    assert len(keys) >= 50  # all failed within the minute: kept
+    clock[0] += 61
+    keys.failed("10.9.9.9")
+    assert len(keys) == 1
+    for _ in range(3):
+        keys.failed("10.9.9.9")
+    assert keys.wait("10.9.9.9") > 0 and keys.wait("10.0.0.1") == 0

@@ -422,3 +422,33 @@ def test_serve_on_a_lost_store_says_so_instead_of_serving_the_demo(
     assert "records 5 articles: run `rag check --repair`" in done.stderr
     assert "ingesting" not in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_a_forwarded_for_header_does_not_reset_the_wrong_key_count(
+    seeded: Settings, tmp_path: Path
+) -> None:
+    """Wrong keys are counted by the address the connection comes from: a client that names
+    another address in X-Forwarded-For each time still gets its 429 (uvicorn believed the
+    header from 127.0.0.1 by default; trusted proxies are now a setting, none by default)."""
+    server = launch(
+        seeded,
+        tmp_path,
+        RAG_SERVER__API_KEY=API_KEY,
+        RAG_SERVER__KEY_FAILURES_PER_MINUTE="3",
+    )
+    try:
+        wait_ready(server)
+        codes = [
+            httpx.post(
+                server.api + "/query",
+                json={"question": QUESTION},
+                headers={"X-API-Key": "guess", "X-Forwarded-For": f"203.0.113.{n}"},
+                timeout=30,
+            ).status_code
+            for n in range(5)
+        ]
+        assert codes == [401, 401, 401, 429, 429], server.output()
+    finally:
+        stop(server)

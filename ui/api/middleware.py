@@ -79,6 +79,8 @@ class BodyTooLarge(HTTPException):
 class FailedKeys:
     """Wrong-key attempts per client address in the last minute (thread-safe)."""
 
+    PRUNE_AT = 10_000  # addresses kept before those quiet for a minute are forgotten
+
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
         self._seen: dict[str, deque[float]] = {}
@@ -103,9 +105,12 @@ class FailedKeys:
         now = time.monotonic()
         with self._lock:
             self._recent(client, now).append(now)
-            if len(self._seen) > 10_000:  # forget the quiet ones
-                for c in [c for c, t in self._seen.items() if not t]:
+            if len(self._seen) > self.PRUNE_AT:  # forget those with no failure this minute
+                for c in [c for c, t in self._seen.items() if not t or t[-1] <= now - 60]:
                     del self._seen[c]
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
 
 class Guard:
