@@ -69,19 +69,17 @@ def fit(years: Sequence[Year], names: Sequence[str]) -> Any:
     return model.fit(_matrix(rows, names), np.array(labels))
 
 
-# the candidates are reordered by the model (else the miner's first stays the short answer, and
-# the model only says how likely it is right); set by --reorder
-REORDER = {"value": False}
-
-
-def choose(model: Any, year: Year, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def choose(
+    model: Any, year: Year, names: Sequence[str], reorder: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Per question with candidates: the chosen candidate's probability, and whether it is
-    right."""
+    right. `reorder`: the model chooses (else the miner's first stays the short answer, and the
+    model only says how likely it is right)."""
     p, y = [], []
     for cands, right in zip(year.candidates, year.right, strict=True):
         probs = model.predict_proba(_matrix(cands, names))[:, 1]
         # the first of equals: the miner's order breaks ties
-        best = int(np.argmax(probs)) if REORDER["value"] else 0
+        best = int(np.argmax(probs)) if reorder else 0
         p.append(float(probs[best]))
         y.append(int(right[best]))
     return np.array(p), np.array(y)
@@ -92,7 +90,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def platt(years: Sequence[Year], names: Sequence[str]) -> tuple[float, float]:
+def platt(years: Sequence[Year], names: Sequence[str], reorder: bool) -> tuple[float, float]:
     """(a, b) so that sigmoid(a * logit(p) + b) is how often a chosen candidate of probability
     p is right, from choices made by rankers fitted on the other folds' questions."""
     from sklearn.linear_model import LogisticRegression
@@ -103,7 +101,7 @@ def platt(years: Sequence[Year], names: Sequence[str]) -> tuple[float, float]:
         held = [_part(y, fold, keep=True) for y in years]
         model = fit(rest, names)
         for year in held:
-            p, y = choose(model, year, names)
+            p, y = choose(model, year, names, reorder)
             p_out.append(p)
             y_out.append(y)
     x = _logit(np.concatenate(p_out)).reshape(-1, 1)
@@ -142,11 +140,11 @@ def selective(p: np.ndarray, y: np.ndarray, t: float, questions: int) -> dict[st
     }
 
 
-def check(fitted: Year, checked: Year, names: Sequence[str]) -> dict[str, Any]:
-    model, ab = fit([fitted], names), platt([fitted], names)
-    p_fit, y_fit = choose(model, fitted, names)
+def check(fitted: Year, checked: Year, names: Sequence[str], reorder: bool) -> dict[str, Any]:
+    model, ab = fit([fitted], names), platt([fitted], names, reorder)
+    p_fit, y_fit = choose(model, fitted, names, reorder)
     t = threshold(calibrated(p_fit, ab), y_fit)
-    p, y = choose(model, checked, names)
+    p, y = choose(model, checked, names, reorder)
     p = calibrated(p, ab)
     ece, table = calibration(p, y)
     first = sum(int(r[0]) for r in checked.right)
@@ -181,13 +179,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "with a model that never saw it); default: fitted on both",
     )
     args = ap.parse_args(argv)
-    REORDER["value"] = args.reorder
     years = [load(r) for r in args.reports]
     names = sorted({n for y in years for q in y.candidates for c in q for n in c})
-    checks = [check(years[0], years[1], names), check(years[1], years[0], names)]
+    checks = [
+        check(years[0], years[1], names, args.reorder),
+        check(years[1], years[0], names, args.reorder),
+    ]
     fitted = years[:1] if args.first_only else years
-    model, ab = fit(fitted, names), platt(fitted, names)
-    p_all, y_all = zip(*(choose(model, y, names) for y in fitted), strict=True)
+    model, ab = fit(fitted, names), platt(fitted, names, args.reorder)
+    p_all, y_all = zip(*(choose(model, y, names, args.reorder) for y in fitted), strict=True)
     scaler, lr = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
     out = {
         "features": names,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from rag.spans.asks import COUNT, DATE, MONEY, NUMBER, ORG, PERCENT, PERSON, PLACE, THING
 from rag.spans.types import Candidate
+from rag.text.dates import parse_date
 
 MODEL_FILE = Path(__file__).with_name("short_answer.json")
 KINDS = (PERSON, ORG, PLACE, DATE, NUMBER, MONEY, PERCENT, COUNT, THING)
@@ -28,15 +29,8 @@ SAID = ("sentence", "proximity", "counted", "head", "name", "title", "compound")
 AGAINST = ("other_year", "superseded")
 
 
-def _day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text[:10])
-    except ValueError:
-        return None
-
-
 def _newest(spans: Sequence[Candidate]) -> date | None:
-    days = [d for s in spans for x in s.sentences if (d := _day(x.date))]
+    days = [d for s in spans for x in s.sentences if (d := parse_date(x.date))]
     return max(days, default=None)
 
 
@@ -49,7 +43,7 @@ def candidate_features(
     best = max(span.said, key=lambda k: span.support.get(k, 0.0), default=None)
     said = span.said.get(best, {}) if best is not None else {}
     newest = newest or _newest(spans)
-    own = max((d for x in span.sentences if (d := _day(x.date))), default=None)
+    own = max((d for x in span.sentences if (d := parse_date(x.date))), default=None)
     behind = (newest - own).days if newest and own else 0
     out = {
         "score": span.score,

@@ -113,6 +113,11 @@ class FailedKeys:
         return len(self._seen)
 
 
+def _client(scope: Scope) -> str:
+    """The address the connection comes from (a proxy's X-Forwarded-For only when trusted)."""
+    return str((scope.get("client") or ("?", 0))[0])
+
+
 class Guard:
     """See the module's docstring."""
 
@@ -163,11 +168,8 @@ class Guard:
             await self._login(scope, receive, send)
             return
         if self._needs_key(path):
-            client = (scope.get("client") or ("?", 0))[0]
-            wait = self.failures.wait(client)
-            if wait:
-                detail = f"too many wrong API keys from this address: try again in {wait} s"
-                await _reply(scope, receive, send, 429, detail, {"Retry-After": str(wait)})
+            client = _client(scope)
+            if await self._told_to_wait(client, scope, receive, send):
                 return
             if not self._has_key(headers):
                 self.failures.failed(client)
@@ -197,14 +199,19 @@ class Guard:
             receive = _counting(receive, limit, setting)
         await self._run(scope, receive, send)
 
-    async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The web UI's login, which Gradio checks: refused while the address has sent too many
-        wrong keys (one limit for every way a key comes), and a miss counted as a wrong key."""
-        client = (scope.get("client") or ("?", 0))[0]
+    async def _told_to_wait(self, client: str, scope: Scope, receive: Receive, send: Send) -> bool:
+        """A 429 with Retry-After while `client` has sent too many wrong keys; True if sent."""
         wait = self.failures.wait(client)
         if wait:
             detail = f"too many wrong API keys from this address: try again in {wait} s"
             await _reply(scope, receive, send, 429, detail, {"Retry-After": str(wait)})
+        return bool(wait)
+
+    async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The web UI's login, which Gradio checks: refused while the address has sent too many
+        wrong keys (one limit for every way a key comes), and a miss counted as a wrong key."""
+        client = _client(scope)
+        if await self._told_to_wait(client, scope, receive, send):
             return
 
         async def counted(message: Message) -> None:
