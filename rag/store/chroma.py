@@ -58,10 +58,10 @@ def _forget_client(identifier: str) -> None:
     SharedSystemClient._identifier_to_refcount.pop(identifier, None)
 
 
-def _refuse_damaged(chroma_dir: Path, store_dir: Path, collection: str) -> None:
+def _refuse_damaged(chroma_dir: Path, layout: Layout, collection: str) -> None:
     from rag.store.hnsw_check import damaged
 
-    problems = damaged(chroma_dir, collection, remember=store_dir / "hnsw-verified.json")
+    problems = damaged(chroma_dir, collection, remember=layout.hnsw_verified)
     if problems:
         raise StoreDamagedError(
             f"the vector index in {chroma_dir} is damaged ({'; '.join(problems)}); nothing was "
@@ -139,7 +139,7 @@ class Store:
 
                 verify = not writer_active(cfg)
             if verify and path.exists():
-                _refuse_damaged(path, Path(cfg.path), cfg.collection)
+                _refuse_damaged(path, Layout.of(cfg), cfg.collection)
             self.read_only = path.exists() and not _writable(path)
             if self.read_only:
                 if create:

@@ -35,6 +35,11 @@ class Layout:
         return self.root / "chroma"
 
     @property
+    def hnsw_verified(self) -> Path:
+        """The vector index files found undamaged, by size and time (`rag.store.hnsw_check`)."""
+        return self.root / "hnsw-verified.json"
+
+    @property
     def ledger(self) -> Path:
         """The ingestion ledger every writer keeps (`rag.store.ledger`)."""
         return self.root / f"ledger-{self.name}.sqlite3"
