@@ -346,18 +346,35 @@ def _ingest(
     clash = sorted(
         a.id for a in articles if a.id in known and entries[a.id].text_hash != texts[a.id]
     )
-    if clash and not replace:
+    # a page that names another URL its canonical never replaces that URL's article
+    aliases = {a.id: a.alias_of for a in articles if a.alias_of and a.id in clash}
+    if not replace:
+        aliases = {}
+        refused = clash
+    else:
+        refused = sorted(aliases)
+    if refused:
         # refused, each of them; the others go ahead (all refused: nothing to do, an error)
         message = (
-            f"already indexed with other text: {', '.join(clash[:5])}"
-            + (f" and {len(clash) - 5} more" if len(clash) > 5 else "")
+            f"already indexed with other text: {', '.join(refused[:5])}"
+            + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
             + ". Give the new article(s) another id, or ask to replace them (?replace=true)"
         )
-        if len(clash) == len(articles):
-            raise ArticleConflictError(message)
-        report.problems.extend(LoadProblem(i, "refused: " + message) for i in clash)
-        report.refused = clash
-        articles = [a for a in articles if a.id not in set(clash)]
+        problems = [
+            LoadProblem(
+                aliases[i],
+                f"refused: this page names {i}'s address as its own (canonical), where other "
+                "text is indexed; only a fetch of that address itself replaces it",
+            )
+            if i in aliases
+            else LoadProblem(i, "refused: " + message)
+            for i in refused
+        ]
+        if len(refused) == len(articles):
+            raise ArticleConflictError(problems[0].message if aliases else message)
+        report.problems.extend(problems)
+        report.refused = refused
+        articles = [a for a in articles if a.id not in set(refused)]
     owner = ledger.owners(paragraph_hash(p) for a in articles for p in a.paragraphs)
     for art in articles:  # a changed article gives up the paragraphs it no longer has
         if art.id in entries and entries[art.id].text_hash != texts[art.id]:

@@ -63,6 +63,9 @@ class Article:
     author: str | None = None
     location: str = ""  # file path, or url for data rows
     removed: list[str] = field(default_factory=list)
+    # where the article came from is not where its id points (a web page naming another URL its
+    # canonical): it may be added under that id, never replace what is indexed there
+    alias_of: str | None = None
 
     @property
     def text(self) -> str:
@@ -90,7 +93,7 @@ def _decode(path: Path) -> str:
         return raw.decode("cp1252", errors="replace")
 
 
-def _from_cleaned(art_id: str, c: Cleaned, location: str, **meta: object) -> Article:
+def _from_cleaned(art_id: str, c: Cleaned, location: str) -> Article:
     return Article(
         id=art_id,
         title=c.title or art_id,
@@ -100,7 +103,6 @@ def _from_cleaned(art_id: str, c: Cleaned, location: str, **meta: object) -> Art
         author=c.author,
         location=location,
         removed=c.removed,
-        **meta,
     )
 
 

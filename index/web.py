@@ -5,10 +5,13 @@ URL, `POST /v1/articles {"urls": [...]}`).
 a few at a time, redirects within limits); a feed (RSS/Atom) stands for its items, whose pages are
 fetched in turn, the item's title, date and author used where the page lacks them. A page becomes
 an article through the same reader as a saved `.html` (`index.loaders.article_from_html`), its id
-derived from its canonical URL (the page's `<link rel=canonical>`, else where it was fetched from),
-so the same story reached by two addresses is one article. A URL already ingested (asked for,
-redirected to, or named canonical by an indexed page; compared normalised: scheme and host
-lowercased, tracking parameters and fragments dropped) is not fetched again unless `refresh`.
+derived from its canonical URL (the page's `<link rel=canonical>` when it names a page of the same
+host, else where it was fetched from), so the same story reached by two addresses is one article.
+A page is believed about its own site only: a canonical on another host is ignored, and a page
+naming another URL its canonical may add that article but never replace it (only the page at
+that address can: `Article.alias_of`). A URL already fetched (asked for or redirected to; compared
+normalised: scheme and host lowercased, tracking parameters and fragments dropped) is not fetched
+again unless `refresh`; a URL merely named canonical by another page is not counted as fetched.
 Every URL that fails costs only itself: a one-line problem.
 
 This module turns URLs into articles; writing them is `index.ingest`'s, and remembering which URL
@@ -52,6 +55,22 @@ def normal_url(url: str) -> str:
         return str(normalize_url(url.strip(), strict=True))
     except ValueError:
         return url.strip()
+
+
+def same_host(url: str, other: str) -> bool:
+    """Whether two URLs are on one host and port (a leading "www." aside): what a page may speak
+    for."""
+    from urllib.parse import urlsplit
+
+    def host(u: str) -> tuple[str, int | None]:
+        parts = urlsplit(normal_url(u))
+        name = (parts.hostname or "").removeprefix("www.")
+        try:
+            return name, parts.port
+        except ValueError:
+            return name, -1
+
+    return host(url) == host(other)
 
 
 def url_id(url: str) -> str:
@@ -204,9 +223,13 @@ def _add_page(page: Page, item: FeedItem | None, limits: Limits, out: WebIntake)
         out.problems.append(LoadProblem(page.url, f"not a web page ({page.content_type})"))
         return
     found = extract_page(_decode(page), url=page.final_url)
-    canonical = found.canonical
-    where = canonical if canonical and is_url(canonical) else page.final_url
+    canonical = found.canonical or ""
+    # a page speaks for its own site only: "evil.example's page is legit.example's story" is
+    # not believed, or any page could replace any article
+    trusted = is_url(canonical) and same_host(canonical, page.final_url)
+    where = canonical if trusted else page.final_url
     art_id = url_id(where)
+    fetched = {normal_url(u) for u in (page.url, page.final_url)}
     try:
         article = article_from_page(found, art_id, where, limits)
     except TooLarge as exc:
@@ -220,13 +243,13 @@ def _add_page(page: Page, item: FeedItem | None, limits: Limits, out: WebIntake)
             article.title = item.title
         article.date = article.date or item.published
         article.author = article.author or item.author
+    if normal_url(where) not in fetched:
+        article.alias_of = page.final_url
     if any(a.id == art_id for a in out.articles):
         out.problems.append(LoadProblem(page.url, f"the same page as {where} (given twice)"))
         return
     out.articles.append(article)
-    out.urls.extend(
-        (normal_url(u), art_id) for u in dict.fromkeys((page.url, page.final_url, where))
-    )
+    out.urls.extend((u, art_id) for u in sorted(fetched))
 
 
 def _decode(page: Page) -> str:

@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS copies (
     article TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (article, hash)
 );
 CREATE INDEX IF NOT EXISTS copies_hash ON copies (hash);
--- pages fetched from the web: each URL asked for, redirected to or named canonical -> its article
+-- pages fetched from the web: each URL asked for or redirected to -> its article
 CREATE TABLE IF NOT EXISTS urls (url TEXT PRIMARY KEY, article TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS urls_article ON urls (article);
 -- URLs whose fetch failed, and when: not tried again for a while (RAG_FETCH__RETRY_AFTER)
@@ -375,8 +375,8 @@ class Ledger:
             )
 
     def note_urls(self, rows: Iterable[tuple[str, str]]) -> None:
-        """(URL, article id): the page at this URL is that article (asked for, redirected to, or
-        named canonical by the page)."""
+        """(URL, article id): the page fetched at this URL (asked for, or redirected to) is that
+        article."""
         rows = list(rows)
         with self._mutex, self._db:
             self._db.executemany("INSERT OR REPLACE INTO urls (url, article) VALUES (?, ?)", rows)

@@ -20,6 +20,7 @@ takes `?delay=SECONDS` (answer after a pause). Other routes:
     /sized?n=N           exactly N bytes of HTML, chunked (no Content-Length)
     /empty               200 text/html with no body
     /untyped             story-3 without a Content-Type header
+    /claims?url=URL      an impostor's page that names URL its canonical address
 
 What the site saw: `requests` (paths with their queries, in arrival order), `headers` (each
 request's headers, same order), `max_in_flight` (most requests being answered at once) and
@@ -159,6 +160,28 @@ class NewsSite:
         return data
 
 
+def _impostor(url: str) -> bytes:
+    """A page that says it is the story at `url` (its canonical link), with other text."""
+    from html import escape
+
+    paragraphs = "".join(
+        f"<p>{escape(t)}</p>"
+        for t in (
+            "The harbour board has cancelled the ferry terminal after a secret vote, officials "
+            "said on Monday, and the money will go to a casino instead.",
+            "Residents were told the decision is final and that no public meeting will be held "
+            "before the casino opens next spring on the old pier.",
+            "A spokesman for the board declined to say who had proposed the change or how the "
+            "members had voted on it.",
+        )
+    )
+    return (
+        f'<html><head><title>Ferry terminal scrapped</title><link rel="canonical" '
+        f'href="{escape(url)}"></head><body><article><h1>Ferry terminal scrapped</h1>'
+        f"{paragraphs}</article></body></html>"
+    ).encode()
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     site: NewsSite
@@ -231,6 +254,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200, site.page("story-3.html"), "")
         elif path == "/empty":
             self._reply(200, b"", "text/html")
+        elif path == "/claims":
+            self._reply(200, _impostor(query.get("url", [""])[0]), "text/html; charset=utf-8")
         elif path in CANONICAL:
             self._file(CANONICAL[path])
         elif path.startswith("/") and (SITE / path[1:]).is_file() and "/" not in path[1:]:

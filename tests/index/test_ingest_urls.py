@@ -85,12 +85,69 @@ def test_the_same_story_by_another_address_is_one_article(
     # the same URL with a tracking parameter: not fetched at all
     assert main(["ingest", "--quiet", news_site.url + "/story-1.html?utm_source=feed"]) == 0
     assert len(news_site.requests) == n and "1 unchanged" in capsys.readouterr().out
-    # its canonical address, which the page named: recorded, so not fetched either
-    canonical = [u for u in _page_urls(env) if "/news/" in u]
-    assert canonical, _page_urls(env)
-    assert main(["ingest", "--quiet", canonical[0]]) == 0
-    assert len(news_site.requests) == n
+    # its canonical address, which the page named: fetched (a page's word that it is another
+    # address is not taken as that address fetched), and the same article, unchanged
+    canonical = news_site.url + "/news/harbour-board-approves-ferry-terminal"
+    assert main(["ingest", "--quiet", canonical]) == 0
+    assert len(news_site.requests) == n + 1 and "1 unchanged" in capsys.readouterr().out
     assert len(_articles(env, embed_model)) == 1
+
+
+@pytest.mark.server
+def test_a_page_on_another_host_cannot_replace_an_article(
+    news_site: NewsSite, env: Path, embed_model: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A page naming another site's indexed story its canonical address is an article of its own
+    address: the story's text stays, cited under its own URL (it was replaced: issue 39, 1)."""
+    story = news_site.url + "/news/harbour-board-approves-ferry-terminal"
+    assert main(["ingest", "--quiet", story]) == 0
+    before = _texts(env, embed_model)
+    with NewsSite() as stranger:  # another port: another host
+        assert main(["ingest", "--quiet", f"{stranger.url}/claims?url={story}"]) == 0
+        assert "1 new" in capsys.readouterr().out
+    after = _texts(env, embed_model)
+    assert len(after) == 2 and before.items() <= after.items()
+    assert sum("casino" in t for t in after.values()) == 1
+
+
+@pytest.mark.server
+def test_a_page_naming_an_indexed_address_its_own_cannot_replace_it(
+    news_site: NewsSite, env: Path, embed_model: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On the same site, a page that calls itself the indexed story is refused, saying only the
+    story's own address replaces it; a page claiming an address not yet published is replaced
+    by the real page once that is fetched (it was reported unchanged and never fetched)."""
+    story = news_site.url + "/news/harbour-board-approves-ferry-terminal"
+    assert main(["ingest", "--quiet", story]) == 0
+    before = _texts(env, embed_model)
+    capsys.readouterr()
+    assert main(["ingest", "--quiet", f"{news_site.url}/claims?url={story}"]) != 0
+    assert "only a fetch of that address itself replaces it" in capsys.readouterr().err
+    assert _texts(env, embed_model) == before
+
+    unpublished = news_site.url + "/news/marsh-valley-bus-route-saved"
+    assert main(["ingest", "--quiet", f"{news_site.url}/claims?url={unpublished}"]) == 0
+    assert sum("casino" in t for t in _texts(env, embed_model).values()) == 1
+    n = len(news_site.requests)
+    assert main(["ingest", "--quiet", unpublished]) == 0
+    assert len(news_site.requests) == n + 1 and "1 changed" in capsys.readouterr().out
+    texts = _texts(env, embed_model)
+    assert len(texts) == 2 and not any("casino" in t for t in texts.values())
+
+
+def _texts(store: Path, embed_model: Any) -> dict[str, str]:
+    """Each article's indexed text, by id."""
+    from rag.pipeline import build
+
+    pipe = build(make_settings(store), embed_model=embed_model)
+    try:
+        got = pipe.store.collection.get(include=["documents", "metadatas"])
+    finally:
+        pipe.close()
+    out: dict[str, str] = {}
+    for doc, meta in zip(got["documents"], got["metadatas"], strict=True):
+        out[str(meta["article_id"])] = out.get(str(meta["article_id"]), "") + doc
+    return out
 
 
 def _page_urls(store: Path) -> list[str]:
