@@ -279,10 +279,12 @@ def _aggregate(results: Sequence[QuestionResult], names: Sequence[str]) -> dict[
     out["decline_precision"] = decl["decline_precision"]
     out["decline_recall"] = decl["decline_recall"]
     out["declined"] = sum(1 for r in answered if r.declined)
+    # only where it is known whether the short answer is right (a quiz's choices): the seeds'
+    # gold answers are sentences, and counting their short answers wrong made up a calibration
     rated = [
-        (r.confidence, r.confident, bool(r.scores.get("short_answer_correct")))
+        (r.confidence, r.confident, bool(r.scores["short_answer_correct"]))
         for r in answered
-        if r.confidence is not None
+        if r.confidence is not None and r.scores.get("short_answer_correct") is not None
     ]
     out |= metrics.confidence_summary(rated, len(answered))
     lat = metrics.latency_summary(r.timings for r in answered)

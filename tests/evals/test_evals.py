@@ -906,3 +906,17 @@ def test_reports_show_calibration_when_answers_carry_a_confidence(tmp_path: Path
     assert "Calibration: how often right" in page and "said 0.9-1.0 (n=10)" in page
     same = {"results": [r.to_dict() for r in results], "aggregates": {"overall": overall}}
     assert compare(same, same).deltas  # the table is no number to compare, and is skipped
+
+
+def test_no_calibration_where_no_one_knows_if_the_short_answer_is_right() -> None:
+    """A gold set of sentences (the seeds) has no choices to say a short answer right or wrong:
+    its answers' confidences make no calibration error (they counted as all wrong: ECE 0.33)."""
+    from evals.harness import QuestionResult, aggregate
+
+    results = []
+    for i in range(5):
+        r = QuestionResult(id=str(i), user_input="q", tags=[], answerable=True, reference="a")
+        r.confidence, r.confident, r.scores = 0.8, False, {"key_fact_recall": 1.0}
+        results.append(r)
+    overall = aggregate(results, ["key_fact_recall"])["overall"]
+    assert "confidence_ece" not in overall and "reliability" not in overall
