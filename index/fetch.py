@@ -17,9 +17,13 @@ publisher wrote them, authors, plain-text summaries); `read_url_list()` reads a 
 
 Deliberately not here: turning HTML into articles (text, title, date: trafilatura, in the
 loaders), knowing which URLs were already ingested (the ingestion ledger), retries beyond one
-new connection attempt, robots.txt and per-site politeness, and any check of where a URL points
-(a URL naming a private or loopback address is fetched like any other: a server that takes URLs
-from untrusted clients must vet them before calling `fetch_all()`).
+new connection attempt, and robots.txt and per-site politeness.
+
+Where a URL may point is one policy, applied where the connection is made: with
+`public_only=True` every connection goes to an address the fetcher itself resolved and found
+public (`public_address`), the one vetted being the one connected to, so a name that answers a
+public address to a check and a loopback one to the connection (DNS rebinding) reaches nothing
+private; a redirect's target is vetted the same way (`vet`, before it is requested).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import asyncio
 import codecs
 import html
 import io
+import ipaddress
 import re
 import socket
 import ssl
@@ -42,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
+import httpcore
 import httpx
 
 from rag.settings import FetchSettings
@@ -122,11 +128,13 @@ def fetch_all(
     *,
     on_done: Callable[[Page | FetchProblem], None] | None = None,
     vet: Vet | None = None,
+    public_only: bool = False,
 ) -> list[Page | FetchProblem]:
     """Fetch `urls`, at most `settings.concurrency` at once; one result per URL, in their order.
 
     `vet(url)` is asked before every request, each redirect's target included: a string it
     returns is the URL's problem and nothing is requested (e.g. a private address refused).
+    `public_only`: connect to public addresses only, as resolved when connecting.
 
     `on_done` is called with each result as it arrives (once per entry of `urls`, so a URL given
     twice, which is fetched once, is reported twice), in the calling thread, or, when called
@@ -141,7 +149,7 @@ def fetch_all(
     wanted = list(urls)
 
     def run() -> list[Page | FetchProblem]:
-        return asyncio.run(_fetch_all(wanted, settings, on_done, vet))
+        return asyncio.run(_fetch_all(wanted, settings, on_done, vet, public_only))
 
     try:
         asyncio.get_running_loop()
@@ -158,13 +166,14 @@ async def _fetch_all(
     settings: FetchSettings,
     on_done: Callable[[Page | FetchProblem], None] | None,
     vet: Vet | None = None,
+    public_only: bool = False,
 ) -> list[Page | FetchProblem]:
     counts: dict[str, int] = {}
     for url in urls:
         counts[url] = counts.get(url, 0) + 1
     done: dict[str, Page | FetchProblem] = {}
     gate = asyncio.Semaphore(settings.concurrency)
-    async with _client(settings) as client:
+    async with _client(settings, public_only) as client:
         tasks = [
             asyncio.create_task(_fetch_one(client, url, settings, gate, vet)) for url in counts
         ]
@@ -182,9 +191,76 @@ async def _fetch_all(
     return [done[url] for url in urls]
 
 
-def _client(settings: FetchSettings) -> httpx.AsyncClient:
+PRIVATE_ADDRESS = "refused: {host} is a loopback, private or link-local address"
+
+
+class PrivateAddressError(OSError):
+    """A connection refused because the host resolved to an address that is not public."""
+
+
+def public_address(address: str) -> bool:
+    """Whether an IP address (v4 or v6, a zone index allowed) is a public one."""
+    return ipaddress.ip_address(address.split("%")[0]).is_global
+
+
+class _PublicOnly(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, connecting only to public addresses: the name is resolved
+    here, every address it gives must be public, and the connection is made to that address
+    (TLS still names the host). Checking a name and connecting by name would resolve it twice."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        if not addresses or not all(public_address(a) for a in addresses):
+            raise PrivateAddressError(PRIVATE_ADDRESS.format(host=host))
+        return await self._inner.connect_tcp(
+            addresses[0], port, timeout, local_address, socket_options
+        )
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise PrivateAddressError(PRIVATE_ADDRESS.format(host=path))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _PublicTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over a connection pool that connects only to public addresses (httpx
+    takes no network backend of its own: its pool is replaced by one that has it)."""
+
+    def __init__(self, limits: httpx.Limits, retries: int) -> None:
+        super().__init__(limits=limits, retries=retries)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            retries=retries,
+            network_backend=_PublicOnly(),
+        )
+
+
+def _client(settings: FetchSettings, public_only: bool = False) -> httpx.AsyncClient:
     limits = httpx.Limits(
         max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
+    )
+    # one more attempt when a connection cannot be made; never a repeated request
+    transport = (
+        _PublicTransport(limits, retries=1)
+        if public_only
+        else httpx.AsyncHTTPTransport(limits=limits, retries=1)
     )
     return httpx.AsyncClient(
         headers={
@@ -194,8 +270,7 @@ def _client(settings: FetchSettings) -> httpx.AsyncClient:
         },
         timeout=httpx.Timeout(settings.timeout),  # connect, each read, each write, the pool
         follow_redirects=False,  # followed in `_get`: each hop vetted, no redirect body read
-        # one more attempt when a connection cannot be made; never a repeated request
-        transport=httpx.AsyncHTTPTransport(limits=limits, retries=1),
+        transport=transport,
     )
 
 
@@ -221,6 +296,8 @@ async def _fetch_one(
             return url, FetchProblem(url, _timed_out(settings))
         except zlib.error:
             return url, FetchProblem(url, "the server's compressed (gzip) data is damaged")
+        except PrivateAddressError as exc:  # not retried: the name said where it points
+            return url, FetchProblem(url, str(exc))
         except httpx.HTTPError as exc:
             return url, FetchProblem(url, _describe(exc, settings))
         except Exception as exc:  # one URL's surprise must not cost the others their pages

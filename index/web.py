@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from index.fetch import FeedItem, FetchProblem, Page, fetch_all, read_feed
+from index.fetch import FeedItem, FetchProblem, Page, fetch_all, public_address, read_feed
 from index.html import extract_page
 from index.ingest import IngestReport
 from index.loaders import Article, Limits, LoadProblem, TooLarge, article_from_page
@@ -177,7 +177,13 @@ class _Fetcher:
                 urls.remove(u)
             vet = _refuse_private  # a redirect's target too, before it is requested
         pages: list[Page] = []
-        results = fetch_all(urls, self.settings.fetch, on_done=self.on_fetched, vet=vet)
+        results = fetch_all(
+            urls,
+            self.settings.fetch,
+            on_done=self.on_fetched,
+            vet=vet,
+            public_only=not self.allow_private,
+        )
         if self.deadline is not None:
             self.deadline.check("fetching the URLs")
         for result in results:
@@ -202,7 +208,6 @@ def _refuse_private(url: str) -> str | None:
 def private_host(url: str) -> bool:
     """Whether the URL's host is, or resolves to, a loopback, private, link-local or otherwise
     non-public address (a name that does not resolve counts as not private: fetching it fails)."""
-    import ipaddress
     import socket
     from urllib.parse import urlsplit
 
@@ -211,11 +216,7 @@ def private_host(url: str) -> bool:
         infos = socket.getaddrinfo(host, None)
     except (socket.gaierror, UnicodeError):
         return False
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global:
-            return True
-    return False
+    return not all(public_address(str(info[4][0])) for info in infos)
 
 
 def _add_page(page: Page, item: FeedItem | None, limits: Limits, out: WebIntake) -> None:

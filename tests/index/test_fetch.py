@@ -316,3 +316,45 @@ def test_each_redirect_target_is_vetted_before_it_is_requested(news_site: NewsSi
     assert isinstance(stopped, FetchProblem) and stopped.message == "refused: no story-2"
     assert isinstance(fine, Page)
     assert not any(p.startswith("/story-2") for p in news_site.requests)
+
+
+@pytest.mark.server
+def test_a_name_that_rebinds_to_loopback_reaches_nothing(
+    news_site: NewsSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: a name answers a public address when it is checked and 127.0.0.1 when the
+    connection is made. With `public_only`, the address connected to is the one vetted: the
+    loopback server is never requested (it received the requests and its page was indexed).
+    (The name's answers are the system resolver's, replaced for one made-up name: no DNS
+    server of the test's own can run here.)"""
+    real = socket.getaddrinfo
+    # public to the check, then loopback
+    answers = {"next": iter(["93.184.216.34", "127.0.0.1"] * 50)}
+
+    def rebinding(host: object, port: object, *args: object, **kwargs: object) -> object:
+        if host in ("rebind.example", b"rebind.example"):
+            return real(next(answers["next"]), port, *args, **kwargs)  # type: ignore[arg-type]
+        return real(host, port, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    from index.web import private_host
+
+    port = news_site.url.rsplit(":", 1)[1]
+    url = f"http://rebind.example:{port}/story-1.html"
+    assert not private_host(url)  # the check sees the public address
+    (result,) = fetch_all([url], FAST, public_only=True)
+    assert problem(result) == "refused: rebind.example is a loopback, private or link-local address"
+    assert news_site.requests == []
+    # without the policy (the CLI's own fetches) a loopback answer reaches the server
+    answers["next"] = iter(["127.0.0.1"] * 50)
+    (fetched,) = fetch_all([url], FAST)
+    assert isinstance(fetched, Page) and news_site.requests == ["/story-1.html"]
+
+
+@pytest.mark.server
+def test_public_only_refuses_a_literal_loopback_address(
+    news_site: NewsSite,
+) -> None:
+    (refused,) = fetch_all([news_site.url + "/story-1.html"], FAST, public_only=True)
+    assert "loopback, private or link-local" in problem(refused)
+    assert news_site.requests == []
