@@ -11,8 +11,12 @@ cache are built from it. The check reads all three and reports, by article:
   text is not all searchable);
 - damaged: vector index (HNSW) files that would crash the process that loads them;
 - a lexical (BM25) cache built from other chunks than the store holds (harmless, since a cache
-  is named by the chunk ids it was built from and rebuilt when they change, but wasted disk).
-Repair drops a damaged vector index, deletes orphaned and empty chunks and stale caches, and indexes the missing and stranded
+  is named by the chunk ids it was built from and rebuilt when they change, but wasted disk);
+- a damaged ledger (truncated, overwritten: no SQLite database), which nothing else can open.
+Repair sets a damaged ledger aside (kept beside the store, `….damaged-TIME`) and rebuilds it from
+the store's chunks: each article with the version and chunks it has there, and the paragraph
+books from the chunks' metadata (the text it kept to index an article again is lost with it:
+such an article, once missing, needs its file ingested again). Repair drops a damaged vector index, deletes orphaned and empty chunks and stale caches, and indexes the missing and stranded
 articles again from the text the ledger keeps; an article recorded before the ledger kept text is
 reported as needing its file ingested again. Searching and answering are not here.
 """
@@ -33,7 +37,15 @@ from rag.settings import Settings
 from rag.store.chroma import Store
 from rag.store.hnsw_check import damaged
 from rag.store.layout import Layout
-from rag.store.ledger import Ledger, open_ledger
+from rag.store.ledger import (
+    Ledger,
+    LedgerDamagedError,
+    Recorded,
+    open_ledger,
+    set_aside,
+    writers_lock,
+)
+from rag.store.migrations import paragraph_books
 from rag.store.records import store_fingerprint
 
 log = logging.getLogger(__name__)
@@ -52,11 +64,14 @@ class CheckReport:
     damaged: list[str] = field(default_factory=list)  # vector index files (HNSW) that would crash
     unrecoverable: list[str] = field(default_factory=list)  # no text kept: ingest the file again
     repaired: dict[str, int] = field(default_factory=dict)
+    ledger_damaged: str = ""  # why the ledger could not be read
+    ledger_set_aside: str = ""  # where the damaged one was kept, once rebuilt
 
     @property
     def problems(self) -> int:
         return (
-            len(self.damaged)
+            int(bool(self.ledger_damaged))
+            + len(self.damaged)
             + len(self.missing)
             + len(self.orphaned)
             + len(self.empty_chunks)
@@ -66,9 +81,9 @@ class CheckReport:
         )
 
     def summary(self) -> str:
+        if self.ledger_damaged:
+            return self.ledger_damaged
         head = f"{self.articles} articles in the ledger, {self.chunks} chunks in the store"
-        if not self.problems:
-            return head + ": consistent"
         parts = [
             f"{len(v)} {k}{': ' + ', '.join(v[:5]) if v else ''}{' …' if len(v) > 5 else ''}"
             for k, v in (
@@ -82,9 +97,13 @@ class CheckReport:
             )
             if v
         ]
-        out = head + "; " + "; ".join(parts)
+        out = head + ("; " + "; ".join(parts) if parts else ": consistent")
+        if self.orphaned and not self.articles:
+            out += " (the ledger records nothing: `rag check --repair` rebuilds it from the store)"
         if self.repaired:
             out += "; repaired: " + ", ".join(f"{k} {n}" for k, n in self.repaired.items())
+        if self.ledger_set_aside:
+            out += f"; the damaged ledger is kept as {self.ledger_set_aside}"
         if self.unrecoverable:
             out += (
                 f"; {len(self.unrecoverable)} article(s) need their files ingested again (the "
@@ -99,7 +118,13 @@ class CheckReport:
 def check(settings: Settings, embed_model: Any, *, repair: bool = False) -> CheckReport:
     """Compare ledger, store and lexical cache; with `repair`, bring them back in line."""
     report = CheckReport()
-    ledger = open_ledger(settings)
+    try:
+        ledger = open_ledger(settings)
+    except LedgerDamagedError as exc:
+        if not repair:
+            report.ledger_damaged = str(exc)
+            return report
+        ledger = _rebuilt_ledger(settings, report)
     try:
         with ledger.writing(timeout=60):
             store = Store(settings.store, create=True, verify=False)
@@ -115,6 +140,12 @@ def check(settings: Settings, embed_model: Any, *, repair: bool = False) -> Chec
                 report.repaired["damaged vector index dropped"] = 1
             if report.damaged and not repair:
                 report.articles = len(ledger)  # the store is not read: it could crash us
+            elif repair and not len(ledger) and not report.damaged and store.count():
+                # a ledger that records nothing beside a store that holds articles was lost
+                # (a file emptied, a folder copied without it): its articles are not orphans
+                # to delete, but the record to rebuild
+                _adopt(store, ledger, report)
+                _inspect(store, ledger, settings, report)
             else:
                 _inspect(store, ledger, settings, report)
             if repair:
@@ -132,6 +163,34 @@ def check(settings: Settings, embed_model: Any, *, repair: bool = False) -> Chec
     finally:
         ledger.close()
     return report
+
+
+def _rebuilt_ledger(settings: Settings, report: CheckReport) -> Ledger:
+    """Set the damaged ledger aside and record what the store holds in a new one."""
+    with writers_lock(settings):
+        report.ledger_set_aside = str(set_aside(settings))
+        ledger = open_ledger(settings)
+        _adopt(Store(settings.store, create=True, verify=False), ledger, report)
+    log.warning("the damaged ledger was kept as %s", report.ledger_set_aside)
+    return ledger
+
+
+def _adopt(store: Store, ledger: Ledger, report: CheckReport) -> None:
+    """Record every article the store holds in an empty ledger: the version it has most chunks
+    of (others are then found outdated), and the paragraph books from the chunks' metadata."""
+    versions: dict[str, Counter[str]] = {}
+    metadata = []
+    for rec in store.records(documents=False):
+        article = ChunkMeta.from_metadata(rec.metadata).article_id
+        version = rec.id[len(article) + 1 :].split(":")[0]
+        versions.setdefault(article, Counter())[version] += 1
+        metadata.append(rec.metadata)
+    ledger.record(
+        Recorded(article, *held.most_common(1)[0], "", "")
+        for article, held in sorted(versions.items())
+    )
+    ledger.fill_paragraphs(*paragraph_books(metadata))
+    report.repaired["ledger rebuilt from the store (articles)"] = len(versions)
 
 
 def _inspect(store: Store, ledger: Ledger, settings: Settings, report: CheckReport) -> None:

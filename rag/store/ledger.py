@@ -138,6 +138,74 @@ def _prepare(db: sqlite3.Connection) -> None:
         raise
 
 
+class LedgerDamagedError(StoreUnavailableError):
+    """The ledger file is no readable SQLite database (truncated, overwritten)."""
+
+
+DAMAGED = (
+    "the ingestion ledger {path} is damaged ({why}): `rag check --repair` sets it aside and "
+    "rebuilds it from the store"
+)
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor that says a damaged file is a damaged ledger, whichever query meets it first
+    (a truncated file opens, and fails on the first page read that is gone)."""
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        with _damage_named(self.connection):
+            return super().execute(*args, **kwargs)
+
+    def executemany(self, *args: Any, **kwargs: Any) -> Any:
+        with _damage_named(self.connection):
+            return super().executemany(*args, **kwargs)
+
+    def executescript(self, *args: Any, **kwargs: Any) -> Any:
+        with _damage_named(self.connection):
+            return super().executescript(*args, **kwargs)
+
+    def fetchone(self) -> Any:
+        with _damage_named(self.connection):
+            return super().fetchone()
+
+    def fetchall(self) -> Any:
+        with _damage_named(self.connection):
+            return super().fetchall()
+
+    def __next__(self) -> Any:
+        with _damage_named(self.connection):
+            return super().__next__()
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose every query runs on a `_Cursor`."""
+
+    path = ""
+
+    def cursor(self, factory: Any = _Cursor) -> Any:
+        return super().cursor(factory)
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return self.cursor().execute(*args, **kwargs)
+
+    def executemany(self, *args: Any, **kwargs: Any) -> Any:
+        return self.cursor().executemany(*args, **kwargs)
+
+    def executescript(self, *args: Any, **kwargs: Any) -> Any:
+        return self.cursor().executescript(*args, **kwargs)
+
+
+@contextmanager
+def _damage_named(db: sqlite3.Connection) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError | sqlite3.IntegrityError):
+            raise
+        path = getattr(db, "path", "") or "(the ledger)"
+        raise LedgerDamagedError(DAMAGED.format(path=path, why=exc)) from None
+
+
 class LedgerBusyError(BusyError):
     """Another process is writing to the same index."""
 
@@ -150,10 +218,14 @@ class Ledger:
         self._mutex = threading.Lock()
         if read_only:  # a read-only folder: SQLite may not even make its lock files there
             uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
-            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, factory=_Connection)
+            self._db.path = str(self.path)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        self._db = sqlite3.connect(
+            self.path, timeout=30, check_same_thread=False, factory=_Connection
+        )
+        self._db.path = str(self.path)
         with self._mutex:
             _prepare(self._db)
 
@@ -435,16 +507,38 @@ def open_ledger(cfg: Settings) -> Ledger:
     path = ledger_path(cfg)
     try:
         return Ledger(path)
-    except (sqlite3.Error, OSError) as exc:
-        if path.parent.exists() and not os.access(path.parent, os.W_OK):
-            raise StoreReadOnlyError(
-                f"the index at {path.parent} is read-only: nothing can be added to it; make the "
-                "folder writable, or point RAG_STORE__PATH at a writable copy"
-            ) from None
-        raise StoreUnavailableError(
-            f"the ingestion ledger {path} cannot be opened ({exc}); check the folder and the "
-            "disk, then `rag check`"
+    except (sqlite3.Error, OSError) as exc:  # (a damaged file: LedgerDamagedError, no OSError)
+        return _unavailable(path, exc)
+
+
+def _unavailable(path: Path, exc: BaseException) -> Ledger:
+    if path.parent.exists() and not os.access(path.parent, os.W_OK):
+        raise StoreReadOnlyError(
+            f"the index at {path.parent} is read-only: nothing can be added to it; make the "
+            "folder writable, or point RAG_STORE__PATH at a writable copy"
         ) from None
+    raise StoreUnavailableError(
+        f"the ingestion ledger {path} cannot be opened ({exc}); check the folder and the "
+        "disk, then `rag check`"
+    ) from None
+
+
+def set_aside(cfg: Settings) -> Path:
+    """Move a damaged ledger (and its journal files) out of the way, keeping it beside the
+    store under a name that says so; returns where it went. The caller holds the writers'
+    lock (`writers_lock`)."""
+    path = ledger_path(cfg)
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        part = Path(f"{path}{suffix}")
+        if part.exists():
+            part.replace(Path(f"{aside}{suffix}"))
+    return aside
+
+
+def writers_lock(cfg: Settings) -> FileLock:
+    """The writers' lock of the configured collection, taken without opening its ledger."""
+    return FileLock(lock_path(ledger_path(cfg)))
 
 
 def arrivals(cfg: Settings, limit: int = 1000) -> dict[str, float]:

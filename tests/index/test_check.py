@@ -248,3 +248,63 @@ def test_a_healthy_store_grown_in_many_ingests_is_never_called_damaged(
         assert check(settings, embed_model).problems == 0, part
     pipe = build(settings, embed_model=embed_model)
     assert pipe.retriever.retrieve("council 3 of town 7 road", top_k=1)
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("damage", ["overwritten", "truncated"])
+def test_a_damaged_ledger_is_set_aside_and_rebuilt_from_the_store(
+    tmp_path: Path, embed_model, damage: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 39, finding 7: a truncated or overwritten ledger made `rag check`, `--repair` and
+    `rag ingest` send each other round in a circle and `rag serve` crash with a traceback. Now
+    each says it is damaged and that `rag check --repair` rebuilds it, which it does from the
+    store, keeping the damaged file."""
+    settings = _seeded(tmp_path, embed_model)
+    chunks = Store(settings.store).count()
+    path = ledger_path(settings)
+    data = path.read_bytes()
+    bad = b"garbage " * 2000 if damage == "overwritten" else data[: len(data) // 3]
+    path.write_bytes(bad)
+    SharedSystemClient.clear_system_cache()
+    env = {"RAG_STORE__PATH": str(settings.store.path), "PATH": str(Path(sys.executable).parent)}
+    run = functools.partial(
+        subprocess.run, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120
+    )
+    cli = [sys.executable, "-m", "ui.cli"]
+    for command in (["check"], ["ingest", "--quiet", str(SEEDS)], ["serve", "--port", "0"]):
+        done = run([*cli, *command])
+        said = done.stdout + done.stderr
+        assert done.returncode != 0 and "Traceback" not in said, (command, said[-800:])
+        assert "is damaged" in said and "rag check --repair" in said, (command, said[-800:])
+    repaired = run([*cli, "check", "--repair"])
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert "ledger rebuilt from the store (articles) 5" in repaired.stdout
+    (kept,) = [p for p in path.parent.glob(path.name + ".damaged-*") if p.name[-1].isdigit()]
+    assert kept.read_bytes()[:16] == bad[:16]  # the damaged file, kept as it was
+    assert run([*cli, "check"]).returncode == 0
+    assert Store(settings.store).count() == chunks  # nothing deleted
+    asked = run([*cli, "ask", "What did Hegseth say about 5%?", "--json"])
+    assert asked.returncode == 0 and json.loads(asked.stdout)["citations"]
+    again = run([*cli, "ingest", "--quiet", str(SEEDS)])
+    assert again.returncode == 0 and "5 articles" in again.stdout, again.stderr
+    assert run([*cli, "check"]).returncode == 0
+
+
+def test_an_emptied_ledger_beside_a_full_store_is_rebuilt_not_the_store_emptied(
+    tmp_path: Path, embed_model
+) -> None:  # type: ignore[no-untyped-def]
+    """A ledger file emptied to nothing opens as a new, empty ledger: every article in the store
+    looked orphaned, and `--repair` deleted them all. Now it is rebuilt from the store."""
+    settings = _seeded(tmp_path, embed_model)
+    chunks = Store(settings.store).count()
+    path = ledger_path(settings)
+    for part in path.parent.glob(path.name + "-*"):
+        part.unlink()
+    path.write_bytes(b"")
+    report = check(settings, embed_model)
+    assert len(report.orphaned) == 5 and "rebuilds it from the store" in report.summary()
+    repaired = check(settings, embed_model, repair=True)
+    assert repaired.repaired.get("ledger rebuilt from the store (articles)") == 5
+    assert "orphaned articles deleted" not in repaired.repaired
+    assert Store(settings.store).count() == chunks
+    assert check(settings, embed_model).problems == 0
