@@ -77,8 +77,7 @@ class CheckReport:
             + len(self.empty_chunks)
             + len(self.outdated_chunks)
             + len(self.stranded)
-            + len(self.stale_caches)
-        )
+        )  # a stale lexical cache is wasted disk, not a fault: reported, removed by --repair
 
     def summary(self) -> str:
         if self.ledger_damaged:
@@ -93,11 +92,12 @@ class CheckReport:
                 ("empty chunks", self.empty_chunks),
                 ("chunks of older versions of articles", self.outdated_chunks),
                 ("articles with a shared paragraph no article indexes", self.stranded),
-                ("stale lexical caches", self.stale_caches),
+                ("stale lexical caches (harmless: `--repair` removes them)", self.stale_caches),
             )
             if v
         ]
-        out = head + ("; " + "; ".join(parts) if parts else ": consistent")
+        out = head + (": consistent" if not self.problems else "")
+        out += ("; " if parts else "") + "; ".join(parts)
         if self.orphaned and not self.articles:
             out += " (the ledger records nothing: `rag check --repair` rebuilds it from the store)"
         if self.repaired:

@@ -81,8 +81,9 @@ class FilteredDense(BaseRetriever):
         ids, distances = found["ids"][0], found["distances"][0]
         records = {cid: r for cid in ids if (r := self._catalogue.record(cid)) is not None}
         unknown = [cid for cid in ids if cid not in records]
-        if unknown:  # written since the catalogue was loaded
-            records |= {r.id: r.metadata | {TEXT: r.text} for r in self._store.records_of(unknown)}
+        if unknown:  # written since the catalogue was loaded (if recorded: not half-written)
+            fresh = {r.id: r.metadata | {TEXT: r.text} for r in self._store.records_of(unknown)}
+            records |= self._catalogue.recorded(fresh)
         return [
             (cid, records[cid], d) for cid, d in zip(ids, distances, strict=True) if cid in records
         ]

@@ -214,6 +214,7 @@ class Catalogue:
         self.fingerprint = fingerprint
         self.summary = summary
         self._records = records
+        self._ledger = ledger
         self.latest = summary.latest  # the newest article's date as YYYYMMDD (0: none is dated)
         # who else carries each paragraph takes a second or two at a million chunks: found
         # aside while the rest of a start goes on, waited for when first needed
@@ -261,6 +262,21 @@ class Catalogue:
         """The full text of one indexed chunk (what a citation's chunk id names), if still there."""
         at = self._at(chunk_id)
         return None if at is None else _text(self._records[at])
+
+    def recorded(self, records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Of chunks read from the store since this snapshot (chunk id -> record), those of an
+        article the ledger records in that version: a chunk an ingest wrote and died before
+        recording is no article's, and is not served (where there is no ledger, all are)."""
+        if self._ledger is None or not records:
+            return records
+        article = {cid: ChunkMeta.from_metadata(r).article_id for cid, r in records.items()}
+        known = self._ledger.versions(article.values())
+        return {
+            cid: r
+            for cid, r in records.items()
+            if (h := known.get(article[cid])) is not None
+            and (not h or cid[len(article[cid]) + 1 :].split(":")[0] == h[:8])
+        }
 
     def record(self, chunk_id: str) -> dict[str, Any] | None:
         """One chunk's record (flat metadata as llama-index stores it, the text under `_text` or

@@ -353,6 +353,11 @@ class Ledger:
         sql = "SELECT id, body FROM articles WHERE id IN ({marks}) AND body IS NOT NULL"
         return {i: _unpack(b) for i, b in self._where_in(sql, ids)}
 
+    def versions(self, ids: Iterable[str]) -> dict[str, str]:
+        """Article id -> the content hash it is recorded under, for those of `ids` recorded."""
+        sql = "SELECT id, hash FROM articles WHERE id IN ({marks})"
+        return {i: h for i, h in self._where_in(sql, ids)}
+
     def chunk_counts(self) -> dict[str, int]:
         with self._mutex:
             return dict(self._db.execute("SELECT id, chunks FROM articles"))

@@ -308,3 +308,21 @@ def test_an_emptied_ledger_beside_a_full_store_is_rebuilt_not_the_store_emptied(
     assert "orphaned articles deleted" not in repaired.repaired
     assert Store(settings.store).count() == chunks
     assert check(settings, embed_model).problems == 0
+
+
+def test_a_stale_lexical_cache_is_no_fault(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
+    """A BM25 cache left by a process killed while it built one is wasted disk, not a fault:
+    `rag check` kept failing on it after a kill -9 (issue 39, finding 6). It is reported, and
+    `--repair` removes it."""
+    from rag.store.layout import Layout
+
+    settings = _seeded(tmp_path, embed_model)
+    build(settings, embed_model=embed_model)  # writes the current BM25 cache
+    left = Layout.of(settings).bm25 / "20-0000000000000000"
+    left.mkdir(parents=True)
+    (left / "params.index.json").write_text('{"num_docs": 3}')
+    report = check(settings, embed_model)
+    assert report.problems == 0 and report.stale_caches == [left.name]
+    assert "consistent" in report.summary() and "stale lexical caches" in report.summary()
+    repaired = check(settings, embed_model, repair=True)
+    assert repaired.repaired == {"stale lexical caches removed": 1} and not left.exists()

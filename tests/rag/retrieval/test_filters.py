@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pytest
@@ -83,11 +84,15 @@ def test_a_chunk_the_catalogue_does_not_list_yet_is_read_from_the_store(pipeline
     """A chunk written since the catalogue was loaded: the dense side reads it from Chroma,
     the same node as the catalogue's."""
 
-    class Stale:  # a catalogue loaded before every chunk was written
+    retriever = pipeline.retriever
+
+    class Stale:  # a catalogue loaded before every chunk was written (and recorded)
         def record(self, chunk_id: str) -> None:
             return None
 
-    retriever = pipeline.retriever
+        def recorded(self, records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+            return retriever.catalogue.recorded(records)
+
     for filters in (Filters(), Filters(as_of=date(2025, 6, 5))):
         args = (retriever.store, retriever.embed_model)
         known = FilteredDense(*args, retriever.catalogue, 5, filters).retrieve("Hegseth 5%")

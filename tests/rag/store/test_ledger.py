@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from chromadb.api.shared_system_client import SharedSystemClient
 
 from index.ingest import ingest
 from rag.pipeline import build
@@ -116,6 +117,45 @@ def test_a_running_pipeline_sees_articles_another_writer_added(
     )
     ingest([new], settings, embed_model, progress=False)  # another writer: no refresh() here
     hits = pipeline.retriever.retrieve("Which airship flew over Lake Constance?", top_k=3)
+    assert hits and hits[0].article_id == "zeppelin"
+
+
+def test_chunks_written_but_never_recorded_are_not_served(
+    tmp_path: Path, seeded: Settings, embed_model
+) -> None:  # type: ignore[no-untyped-def]
+    """kill -9 between writing a batch's chunks and recording it leaves chunks no article owns:
+    they were read from the store as "written since the snapshot" and cited (issue 39, finding
+    6). Only chunks of an article the ledger records are served; once recorded, they are."""
+    from rag.store.chroma import Store
+
+    shutil.copytree(seeded.store.path, tmp_path / "store")
+    settings = make_settings(tmp_path / "store")
+    new = _article(
+        tmp_path / "new",
+        "zeppelin",
+        "Title: Airship returns to Friedrichshafen\n\nThe Zeppelin NT airship Quokka flew over "
+        "Lake Constance on Tuesday for the first time since its restoration, the operator said.",
+    )
+    elsewhere = make_settings(tmp_path / "elsewhere")
+    ingest([new], elsewhere, embed_model, progress=False)
+    written = Store(elsewhere.store).collection.get(
+        include=["embeddings", "metadatas", "documents"]
+    )
+    # the batch's chunks reach the store; the process dies before the ledger records them
+    Store(settings.store).collection.add(
+        ids=written["ids"],
+        embeddings=written["embeddings"],
+        metadatas=written["metadatas"],
+        documents=written["documents"],
+    )
+    SharedSystemClient.clear_system_cache()
+    pipeline = build(settings, embed_model=embed_model)  # the server starts again
+    question = "Which airship flew over Lake Constance?"
+    for mode in ("dense", "hybrid"):
+        hits = pipeline.retriever.retrieve(question, top_k=5, mode=mode)
+        assert hits and all(h.article_id != "zeppelin" for h in hits), mode
+    ingest([new], settings, embed_model, progress=False)  # the next run records it
+    hits = pipeline.retriever.retrieve(question, top_k=3, mode="dense")
     assert hits and hits[0].article_id == "zeppelin"
 
 
