@@ -56,6 +56,8 @@ def run(
     from rag.errors import IndexMissingError
     from rag.pipeline import build
     from ui.api import create_app
+    from ui.api.deps import api_key
+    from ui.api.middleware import SHORT_KEY, UNGUESSABLE
 
     host = host or settings.server.host
     port = port or settings.server.port
@@ -83,6 +85,7 @@ def run(
         _say(f"news-rag: starting {processes} answer process(es) …")
         pipeline.qa = PooledQA(pipeline.qa, AnswerPool(settings, processes))
     app = create_app(pipeline)
+    key = api_key(settings)
     stop = threading.Event()
     _follow(pipeline, sync, list(feeds), every, stop)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -93,6 +96,7 @@ def run(
         f"  chat UI   http://{shown}:{port}/\n"
         f"  HTTP API  http://{shown}:{port}/v1  (OpenAI base_url; docs at /docs)"
         + ("\n  API key required (RAG_SERVER__API_KEY)" if settings.server.api_key else "")
+        + (f"\n  {SHORT_KEY}" if key is not None and len(key) < UNGUESSABLE else "")
     )
     try:
         proxies = settings.server.trusted_proxies

@@ -507,6 +507,31 @@ def test_the_ui_login_counts_its_misses_against_the_key_limit(pipeline: Pipeline
     assert other.post("/login", data={"username": "me", "password": KEY}).status_code == 200
 
 
+@pytest.mark.slow
+def test_guesses_from_an_address_do_not_lock_out_its_users_with_an_unguessable_key(
+    pipeline: Pipeline,
+) -> None:
+    """Someone behind the same address guessing keys made the right key refused too (issue 39,
+    finding 4). With a key no guessing can find (20+ characters), the right key gets through,
+    by header and by the UI login, while the guesses are still told to wait; a short key (the
+    test above) keeps the address refused, since there the right guess must not be told apart."""
+    strong = "Hq3xV9-mLr2Tz8Kw5Bn1Yc7"
+    app = create_app(
+        with_server(pipeline, api_key=SecretStr(strong), key_failures_per_minute=3), ui=True
+    )
+    shared = TestClient(app)
+    for _ in range(3):
+        assert shared.get("/v1/articles", headers={"X-API-Key": "guess"}).status_code == 401
+    assert shared.get("/v1/articles", headers={"X-API-Key": "guess"}).status_code == 429
+    assert shared.post("/login", data={"username": "me", "password": "guess"}).status_code == 429
+    assert shared.get("/v1/articles", headers={"X-API-Key": strong}).status_code == 200
+    bearer = {"Authorization": f"Bearer {strong}"}
+    assert shared.post("/v1/query", json={"question": QUESTION}, headers=bearer).status_code == 200
+    assert shared.post("/login", data={"username": "me", "password": strong}).status_code == 200
+    # and the guesses are still refused, uncounted beyond the limit
+    assert shared.get("/v1/articles", headers={"X-API-Key": strong[:-1]}).status_code == 429
+
+
 @pytest.mark.parametrize(
     "body",
     [b'{"question": "\xff\xfe what?"}', b'{"question": "x", "top_k": ' + b"9" * 5000 + b"}"],

@@ -5,7 +5,10 @@ the server do before anything else runs:
    read: every /v1 route but health, and the OpenAPI docs and schema unless
    RAG_SERVER__OPEN_DOCS=true, answer 401 without it; a client that keeps sending wrong keys is
    told to wait (429 with Retry-After) after RAG_SERVER__KEY_FAILURES_PER_MINUTE of them; the
-   web UI's login (the key as its password) counts its misses against the same limit;
+   web UI's login (the key as its password) counts its misses against the same limit. The right
+   key still gets through from an address over the limit (someone else's guesses behind the
+   same address do not lock its users out) when the key is one no guessing can find
+   (`UNGUESSABLE` characters or more); a shorter key is refused too until the minute ends;
 2. the body is counted as it arrives, with or without Content-Length (chunked): past the route's
    limit the request gets a 413 that names the limit and its setting, before anything parses it
    (uploads to /v1/articles: RAG_SERVER__MAX_UPLOAD_BYTES; everything else:
@@ -31,6 +34,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -56,6 +60,14 @@ UPLOADS = "/v1/articles"
 LOGIN = ("/login", "/login/")  # the web UI's login (Gradio's): the key is its password
 UPLOAD_SETTING = "RAG_SERVER__MAX_UPLOAD_BYTES"
 REQUEST_SETTING = "RAG_SERVER__MAX_REQUEST_BYTES"
+# a key this long (of random characters, as the README makes one) cannot be found by guessing
+# at any rate: the right one is let through while its address is over the wrong-key limit
+UNGUESSABLE = 20
+SHORT_KEY = (
+    f"the API key is shorter than {UNGUESSABLE} characters: an address over the wrong-key limit "
+    "is refused even with the right key; a random key such as `python3 -c 'import secrets; "
+    "print(secrets.token_urlsafe(24))'` lets its users through while guesses are refused"
+)
 KEY_HELP = (
     "missing or wrong API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY` "
     "with the key set in RAG_SERVER__API_KEY"
@@ -169,9 +181,12 @@ class Guard:
             return
         if self._needs_key(path):
             client = _client(scope)
-            if await self._told_to_wait(client, scope, receive, send):
+            right = self._has_key(headers)
+            if not (right and self._unguessable()) and await self._told_to_wait(
+                client, scope, receive, send
+            ):
                 return
-            if not self._has_key(headers):
+            if not right:
                 self.failures.failed(client)
                 auth = {"WWW-Authenticate": "Bearer"}
                 await _reply(scope, receive, send, 401, KEY_HELP, auth)
@@ -207,12 +222,21 @@ class Guard:
             await _reply(scope, receive, send, 429, detail, {"Retry-After": str(wait)})
         return bool(wait)
 
+    def _unguessable(self) -> bool:
+        return self.key is not None and len(self.key) >= UNGUESSABLE
+
     async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The web UI's login, which Gradio checks: refused while the address has sent too many
-        wrong keys (one limit for every way a key comes), and a miss counted as a wrong key."""
+        wrong keys (one limit for every way a key comes; an unguessable key, right, still logs
+        in), and a miss counted as a wrong key."""
         client = _client(scope)
-        if await self._told_to_wait(client, scope, receive, send):
-            return
+        if self.failures.wait(client):
+            body = await _read_body(receive, self.request_limit)
+            password = parse_qs(body.decode("latin-1")).get("password", [""])[0]
+            if not (self._unguessable() and key_matches(password, self.key or "")):
+                await self._told_to_wait(client, scope, receive, send)
+                return
+            receive = _replay(body)
 
         async def counted(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] >= 400:
@@ -295,12 +319,22 @@ async def _reply(
     )
 
 
-async def form_from_bytes(request: Request, body: bytes) -> FormData:
-    """Parse a multipart/form-data body already read (and counted by `Guard`).
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    """The request's body, up to `limit` bytes (the rest is not read: a login form is small)."""
+    parts, size = [], 0
+    while size <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        parts.append(message.get("body", b""))
+        size += len(parts[-1])
+        if not message.get("more_body", False):
+            break
+    return b"".join(parts)[:limit]
 
-    Starlette parses a form from the request's stream, which is spent by now, so the form is
-    parsed by a second `Request` on the same scope whose `receive` replays the bytes we hold
-    (public API; no private `_body` attribute to set). Close the form when done with its files."""
+
+def _replay(body: bytes) -> Receive:
+    """A `receive` that gives `body` once, as if read from the connection."""
     sent = False
 
     async def replay() -> Message:
@@ -310,4 +344,13 @@ async def form_from_bytes(request: Request, body: bytes) -> FormData:
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return await Request(request.scope, replay).form(max_files=1000, max_fields=1000)
+    return replay
+
+
+async def form_from_bytes(request: Request, body: bytes) -> FormData:
+    """Parse a multipart/form-data body already read (and counted by `Guard`).
+
+    Starlette parses a form from the request's stream, which is spent by now, so the form is
+    parsed by a second `Request` on the same scope whose `receive` replays the bytes we hold
+    (public API; no private `_body` attribute to set). Close the form when done with its files."""
+    return await Request(request.scope, _replay(body)).form(max_files=1000, max_fields=1000)
