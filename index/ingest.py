@@ -17,7 +17,6 @@ This module does not search or answer.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import logging
@@ -556,7 +555,7 @@ class _Writer:
                 # this batch is not recorded: the next ingest writes it again, `rag check` sees
                 # any chunks it left; the native client that failed is not written through again
                 self.store.discard_client()
-                if _disk_full(exc):
+                if self.store.disk_full(exc) is not None:
                     raise StoreFullError(
                         f"the disk under the index {self.store.where} filled up while writing "
                         f"({exc}): the articles of this batch were not recorded; free space, "
@@ -571,15 +570,6 @@ class _Writer:
                 on_batch(start + len(batch))
         if bar is not None:
             bar.close()
-
-
-def _disk_full(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return (
-        getattr(exc, "errno", None) == errno.ENOSPC
-        or "disk is full" in text
-        or "no space left" in text
-    )
 
 
 def _fill_paragraph_books(store: Store, ledger: Ledger) -> None:

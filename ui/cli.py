@@ -498,6 +498,16 @@ COMMANDS = {
 }
 
 
+def _full_disk(args: argparse.Namespace, exc: Exception) -> RagError | None:
+    from rag.store.chroma import disk_full_error
+
+    try:
+        settings = _settings(args)
+    except Exception:
+        return None
+    return disk_full_error(settings.store, exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(
@@ -515,6 +525,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("RAG_DEBUG"):
             raise
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a store failing on a full disk says so; anything else is a bug
+        full = _full_disk(args, exc)
+        if full is None or os.environ.get("RAG_DEBUG"):
+            raise
+        print(f"error: {full}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

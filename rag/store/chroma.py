@@ -10,6 +10,7 @@ reads chunk records back in pages (for BM25 and the article list); it does not c
 from __future__ import annotations
 
 import atexit
+import errno
 import gc
 import hashlib
 import logging
@@ -263,6 +264,10 @@ class Store:
                 "and send it again"
             )
 
+    def disk_full(self, exc: BaseException) -> StoreFullError | None:
+        """What to say of a store operation that failed on a full disk (`disk_full_error`)."""
+        return disk_full_error(self.cfg, exc)
+
     def discard_client(self) -> None:
         """After a failed write, embedded Chroma's native client can block the next write (and
         with it the whole process, holding the GIL): later `Store`s in this process get a new
@@ -283,3 +288,30 @@ class Store:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         return ChromaVectorStore(chroma_collection=self.collection)
+
+
+NEARLY_FULL = 8 * 2**20  # bytes free under which a store failure is put down to the full disk
+
+
+def disk_full_error(cfg: StoreSettings, exc: BaseException) -> StoreFullError | None:
+    """A `StoreFullError` saying what to do, when `exc` (from Chroma or SQLite) says the disk is
+    full or the disk under an embedded store is nearly so: Chroma's messages often do not say
+    ("Failed to apply logs to the metadata segment"). None for any other failure."""
+    text = str(exc).lower()
+    said = getattr(exc, "errno", None) == errno.ENOSPC or any(
+        words in text for words in ("disk is full", "no space left")
+    )
+    if cfg.host and not said:
+        return None
+    try:
+        free = shutil.disk_usage(Path(cfg.path)).free
+    except OSError:
+        free = None
+    if not said and (free is None or free >= NEARLY_FULL):
+        return None
+    left = f" ({free // 1024} KB free)" if free is not None else ""
+    return StoreFullError(
+        f"the disk under the index {cfg.path} is full{left}: the store could not be read or "
+        f"written ({type(exc).__name__}: {str(exc)[:200]}); free space, then run the command "
+        "again (`rag check` shows what is there, `rag check --repair` mends what a write left)"
+    )

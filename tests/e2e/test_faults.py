@@ -5,6 +5,7 @@ SIGTERM ignored: the native client blocked holding the GIL)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -157,3 +158,44 @@ def test_a_write_that_hits_a_full_disk_does_not_hang_the_next_one(
     # each write into the full disk fails cleanly (before: the second one never returned)
     assert done.stdout.count("full: the disk under the index") == 3
     assert "after: 20" in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_the_cli_on_a_full_disk_says_so_and_recovers(small_disk: Path, tmp_path: Path) -> None:
+    """With the free-space floor at 0 the write runs into the full disk: `rag ingest` crashed
+    with a Chroma traceback, and `rag check` and `rag ingest` crashed until space was freed
+    (issue 39, finding 8). Each now says the disk is full and what to do; once space is freed,
+    `rag check --repair` and the same ingest bring everything in."""
+    corpus = tmp_path / "storm.jsonl"
+    corpus.write_text(
+        "\n".join(json.dumps(a) for a in storm_articles("disk", 300)["articles"]) + "\n"
+    )
+    env = {
+        "RAG_STORE__PATH": str(small_disk / "store"),
+        "RAG_STORE__MIN_FREE_MB": "0",
+        "PATH": str(Path(sys.executable).parent),
+    }
+    run = functools.partial(
+        subprocess.run, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300
+    )
+    cli = [sys.executable, "-m", "ui.cli"]
+    assert run([*cli, "ingest", "--quiet", str(SEEDS)]).returncode == 0
+    said = []
+    for leave_kb in (3000, 2500, 2100):  # where the write fails varies with Chroma's pages
+        filler = fill(small_disk, leave_kb=leave_kb)
+        for command in (["ingest", "--quiet", str(corpus)], ["check"]):
+            done = run([*cli, *command])
+            out = done.stdout + done.stderr
+            assert "Traceback" not in out, out[-1500:]
+            said.append((command[0], done.returncode, out))
+        filler.unlink()
+    failed = [(c, out) for c, rc, out in said if rc != 0]
+    assert failed and all("disk under the index" in out for _, out in failed), failed
+    assert any(c == "check" for c, _ in failed)  # reading the store failed on the full disk too
+    repaired = run([*cli, "check", "--repair"])
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    again = run([*cli, "ingest", "--quiet", str(corpus)])
+    assert again.returncode == 0, again.stderr
+    report = json.loads(run([*cli, "check", "--json"]).stdout)
+    assert report["problems"] == 0 and report["articles"] == 305
