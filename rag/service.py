@@ -9,6 +9,8 @@ public, so the harness scores exactly the passages an answer was made from: `ret
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -59,11 +61,23 @@ class Retrieved:
 
 class QAService:
     def __init__(
-        self, settings: Settings, retriever: HybridRetriever, answerers: Answerers
+        self,
+        settings: Settings,
+        retriever: HybridRetriever,
+        answerers: Answerers,
+        at_once: int | None = None,
     ) -> None:
+        """`at_once`: questions searched (and answered, by the extractive backend) at the same
+        time in this process, the others waiting their turn (default RAG_SERVER__ANSWERS_AT_ONCE,
+        0: the machine's cores). Both are pure Python: more threads at it than cores only
+        fight over the interpreter, and a server's event loop with them (a health probe waited
+        behind 300 streamed questions). A language model's writing is not counted: it waits on
+        the model's server."""
         self.settings = settings
         self.retriever = retriever
         self.answerers = answerers
+        self.at_once = at_once or settings.server.answers_at_once or os.cpu_count() or 2
+        self._turns = threading.BoundedSemaphore(self.at_once)
 
     def answerer(self, backend: str | None = None) -> Answerer:
         """The backend a request gets (started if need be); unknown or unavailable ones raise."""
@@ -184,8 +198,16 @@ class QAService:
     ) -> Iterator[Delta | Answer]:
         """Retrieve (see `retrieve` for the options) and answer, streaming."""
         self.validate(question)  # a bad question, then a bad backend, fail before retrieval
-        self.answerer(backend)
-        yield from self.stream_from(self.retrieve(question, **options), backend=backend)
+        answerer = self.answerer(backend)
+        with self._turns:
+            retrieved = self.retrieve(question, **options)
+            if answerer.name == "extractive":  # made at once: made in its turn
+                events: Iterator[Delta | Answer] = iter(
+                    list(self.stream_from(retrieved, backend=backend))
+                )
+        if answerer.name != "extractive":
+            events = self.stream_from(retrieved, backend=backend)
+        yield from events
 
     def ask(
         self, question: str, *, backend: str | None = None, **options: Unpack[Options]

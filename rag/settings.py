@@ -224,6 +224,13 @@ class ServerSettings(BaseModel):
         description="addresses of reverse proxies whose X-Forwarded-For names the client (none "
         "by default: a client cannot choose the address its wrong keys are counted under)",
     )
+    answers_at_once: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="questions searched and answered extractively at the same time in one "
+        "process, the others waiting their turn (0: the machine's cores)",
+    )
     answer_processes: int = Field(
         0,
         ge=0,

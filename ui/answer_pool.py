@@ -111,7 +111,7 @@ class PooledQA(QAService):
     `AnswerPool` (everything else, streaming included, as the service it wraps does it)."""
 
     def __init__(self, qa: QAService, pool: AnswerPool) -> None:
-        super().__init__(qa.settings, qa.retriever, qa.answerers)
+        super().__init__(qa.settings, qa.retriever, qa.answerers, qa.at_once)
         self.pool = pool
 
     def ask(

@@ -543,3 +543,40 @@ def test_a_body_that_cannot_be_decoded_is_a_422(client: TestClient, body: bytes)
     assert r.status_code == 422 and "not valid JSON" in r.json()["detail"], r.text
     other = client.post("/v1/articles", content=b"x", headers={"content-type": "text/plain"})
     assert other.status_code == 415 and "multipart/form-data" in other.json()["detail"]
+
+
+def test_health_answers_while_every_worker_thread_is_held(pipeline: Pipeline) -> None:
+    """Questions are answered on the server's worker threads; a burst of them held every one,
+    and /v1/health waited behind them (6.6 s behind 300 streamed questions: issue 39, finding
+    11). With every worker thread taken, health still answers, and a question waits its turn."""
+    import asyncio
+
+    import anyio.to_thread
+    import httpx
+
+    app = create_app(with_server(pipeline))
+
+    async def probe() -> tuple[int, bool]:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        holders = [object() for _ in range(int(limiter.total_tokens))]
+        for holder in holders:  # what a burst of answers does to the pool
+            await limiter.acquire_on_behalf_of(holder)
+        try:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://rag") as client:
+                # a deadlock guard, not a latency bound: before, this never returned
+                health = await asyncio.wait_for(client.get("/v1/health"), 60)
+                question = asyncio.ensure_future(
+                    client.post("/v1/query", json={"question": QUESTION})
+                )
+                await asyncio.sleep(0.5)
+                waiting = not question.done()
+                question.cancel()
+                return health.status_code, waiting
+        finally:
+            for holder in holders:
+                limiter.release_on_behalf_of(holder)
+
+    status, question_waited = asyncio.run(probe())
+    assert status == 200
+    assert question_waited  # the pool really was full: a question could not start

@@ -20,7 +20,9 @@ from rag.service import QAService
 from rag.settings import Settings
 
 
-def get_pipeline(request: Request) -> Pipeline:
+# the dependencies that only look something up are `async`: FastAPI runs a plain `def` one on
+# the worker threads answers hold, and a health probe would wait behind them
+async def get_pipeline(request: Request) -> Pipeline:
     pipeline: Pipeline = request.app.state.pipeline
     return pipeline
 
@@ -28,11 +30,11 @@ def get_pipeline(request: Request) -> Pipeline:
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 
 
-def get_qa(pipeline: PipelineDep) -> QAService:
+async def get_qa(pipeline: PipelineDep) -> QAService:
     return pipeline.qa
 
 
-def get_settings(pipeline: PipelineDep) -> Settings:
+async def get_settings(pipeline: PipelineDep) -> Settings:
     return pipeline.settings
 
 
