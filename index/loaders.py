@@ -323,7 +323,10 @@ def bounded_lines(fh: IO[str], limits: Limits) -> Iterator[tuple[int, str | None
             yield lines, None
             skipping = False
         base = lines
-        for m in wanted.finditer(done, at):
+        # a block of blank lines, none of them too long, is only counted (the regex stepped
+        # through a megabyte of newlines a character at a time: seconds of a server's CPU)
+        blank = len(done) - at <= limits.line_chars and done[at:].isspace()
+        for m in () if blank else wanted.finditer(done, at):
             lines = base + done.count("\n", at, m.start())
             base, at = lines, m.start()
             line = m.group()
