@@ -6,6 +6,7 @@ import gzip
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -201,3 +202,33 @@ def test_a_deeply_nested_line_costs_only_itself(tmp_path: Path) -> None:
     whole.write_text("[" * 100_000 + "]" * 100_000)
     (only,) = _all(whole)
     assert isinstance(only, LoadProblem) and "nested too deeply" in only.message
+
+
+def test_a_flood_of_blank_lines_is_counted_not_searched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small gzip that inflates to hundreds of MB of blank lines cost the server seconds of
+    CPU (the line regex stepped through them a character at a time: issue 39, finding 10). A
+    block of blank lines is now only counted: the regex reads none of it, and the lines around
+    it keep their numbers."""
+    import io
+    import re
+
+    from index import loaders
+    from index.loaders import Limits, bounded_lines
+
+    searched = 0
+    real_compile = re.compile
+
+    class Counting:
+        def __init__(self, pattern: re.Pattern[str]) -> None:
+            self.pattern = pattern
+
+        def finditer(self, text: str, pos: int = 0) -> Any:
+            nonlocal searched
+            searched += len(text) - pos
+            return self.pattern.finditer(text, pos)
+
+    monkeypatch.setattr(loaders.re, "compile", lambda *a, **k: Counting(real_compile(*a, **k)))
+    flood = "first\n" + "\n" * 20_000_000 + "   \n" * 2_000_000 + "last\n"
+    got = list(bounded_lines(io.StringIO(flood), Limits(line_chars=2_000_000)))
+    assert got == [(1, "first"), (22_000_002, "last")]
+    assert searched < 3 * loaders.BLOCK  # the blocks holding text only, of 28 MB
