@@ -283,7 +283,7 @@ def main() -> None:
         print(f"requests/s ratio per clients: {result['requests_per_s_ratio']}")
     path = write_result(args.out, result)
     errors = sum(r["errors"] for run in runs for r in run["levels"])
-    print(f"wrote {path.relative_to(ROOT)}; errors in total: {errors}")
+    print(f"wrote {path}; errors in total: {errors}")
     sys.exit(1 if errors else 0)
 
 
