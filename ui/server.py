@@ -98,6 +98,7 @@ def run(
         + ("\n  API key required (RAG_SERVER__API_KEY)" if settings.server.api_key else "")
         + (f"\n  {SHORT_KEY}" if key is not None and len(key) < UNGUESSABLE else "")
     )
+    _log_request_ids()
     try:
         proxies = settings.server.trusted_proxies
         uvicorn.run(
@@ -105,12 +106,29 @@ def run(
             host=host,
             port=port,
             log_level="warning",
+            log_config=None,  # uvicorn's records go to the handlers below, request ids and all
             proxy_headers=bool(proxies),  # uvicorn believes 127.0.0.1's X-Forwarded-For otherwise
             forwarded_allow_ips=proxies or None,
         )
     finally:
         stop.set()
         pipeline.close()
+
+
+def _log_request_ids() -> None:
+    """Every log line of the server names the request it was written for (`-` outside one)."""
+    import logging
+
+    from ui.api.observe import log_filter
+
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.WARNING)
+    for handler in root.handlers:
+        handler.addFilter(log_filter())
+        handler.setFormatter(
+            logging.Formatter("%(levelname)s [%(correlation_id)s] %(name)s: %(message)s")
+        )
 
 
 def _follow(

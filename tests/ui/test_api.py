@@ -183,6 +183,7 @@ def test_openapi_lists_every_path_once(client: TestClient) -> None:
         "/v1/models",
         "/v1/models/{model_id}",
         "/v1/health",
+        "/v1/metrics",
         "/v1/articles",
         "/v1/articles/{article_id}",
     ]
@@ -432,7 +433,10 @@ def failing(pipeline: Pipeline) -> TestClient:
 def test_unexpected_errors_are_500_without_a_trace(failing: TestClient) -> None:
     r = failing.post("/v1/query", json={"question": QUESTION})
     assert r.status_code == 500
-    assert r.json() == {"detail": "internal error (ZeroDivisionError); see the server log"}
+    assert r.json() == {
+        "detail": "internal error (ZeroDivisionError); see the server log",
+        "request_id": r.headers["x-request-id"],  # what to look for in that log
+    }
 
 
 def test_stream_failure_is_reported_in_band(failing: TestClient) -> None:

@@ -452,3 +452,81 @@ def test_a_forwarded_for_header_does_not_reset_the_wrong_key_count(
         assert codes == [401, 401, 401, 429, 429], server.output()
     finally:
         stop(server)
+
+
+# --- what an operator sees -----------------------------------------------------------------
+def _metric(text: str, name: str, **labels: str) -> float:
+    """The value of one sample of a Prometheus text page (0 when it is not there)."""
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            head, _, value = line.rpartition(" ")
+            if all(f'{k}="{v}"' in head for k, v in labels.items()):
+                return float(value)
+    return 0.0
+
+
+def test_metrics_count_requests_answers_and_articles_behind_the_key(keyed: Server) -> None:
+    """`/v1/metrics` (issue 39): requests and latency by route, method and status (a refused key
+    included), answers by backend and outcome, articles written, the index size; Prometheus'
+    text format, behind the key."""
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    assert httpx.get(keyed.api + "/metrics", timeout=30).status_code == 401
+    before = httpx.get(keyed.api + "/metrics", headers=auth, timeout=30).text
+    asked = httpx.post(keyed.api + "/query", json={"question": QUESTION}, headers=auth, timeout=60)
+    declined = httpx.post(
+        keyed.api + "/query",
+        json={"question": "What did Emmanuel Macron say about defence spending?"},
+        headers=auth,
+        timeout=60,
+    )
+    assert asked.status_code == declined.status_code == 200 and declined.json()["declined"]
+    wrong = httpx.post(keyed.api + "/query", json={"question": QUESTION}, timeout=30)
+    assert wrong.status_code == 401
+    page = httpx.get(keyed.api + "/metrics", headers=auth, timeout=30)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/plain")
+    after = page.text
+
+    def grew(name: str, **labels: str) -> float:
+        return _metric(after, name, **labels) - _metric(before, name, **labels)
+
+    query = {"route": "/v1/query", "method": "POST"}
+    assert grew("rag_http_requests_total", **query, status="200") == 2
+    assert grew("rag_http_requests_total", **query, status="401") == 1
+    assert grew("rag_http_request_seconds_count", **query) == 3
+    assert grew("rag_answers_total", backend="extractive", outcome="answered") == 1
+    assert grew("rag_answers_total", backend="extractive", outcome="declined") == 1
+    articles = httpx.get(keyed.api + "/health", timeout=30).json()["articles"]
+    assert _metric(after, "rag_index_articles") == articles > 0
+
+
+def test_every_reply_and_error_carries_a_request_id_and_so_do_log_lines(keyed: Server) -> None:
+    """A request id (issue 39): every response's `X-Request-ID`, the same id as `request_id` in
+    its error body, whoever answered it (the key check, a limit, a route); a client's own id
+    is kept when it is safe, replaced when not, and the server's log line says so under the id."""
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    ok = httpx.get(keyed.api + "/health", timeout=30)
+    assert len(ok.headers["x-request-id"]) == 32
+    refused = httpx.get(keyed.api + "/articles", timeout=30)  # the key check's 401
+    too_big = httpx.post(  # the body limit's 413
+        keyed.api + "/articles", content=b"x" * 5000, headers=auth, timeout=30
+    )
+    bad = httpx.post(keyed.api + "/query", json={"question": ""}, headers=auth, timeout=30)
+    for reply in (refused, too_big, bad):
+        assert reply.status_code in (400, 401, 413), reply.text
+        assert reply.json()["request_id"] == reply.headers["x-request-id"], reply.text
+    mine = httpx.get(keyed.api + "/health", headers={"X-Request-ID": "trace-42.a"}, timeout=30)
+    assert mine.headers["x-request-id"] == "trace-42.a"
+    forged = httpx.get(
+        keyed.api + "/health", headers={"X-Request-ID": "x" * 65 + " forged"}, timeout=30
+    )
+    new = forged.headers["x-request-id"]
+    assert new != "x" * 65 + " forged" and len(new) == 32
+    # a server error is logged under its request's id (an answer backend that cannot start)
+    failed = httpx.post(
+        keyed.api + "/query",
+        json={"question": QUESTION, "backend": "openai"},
+        headers={**auth, "X-Request-ID": "trace-503"},
+        timeout=30,
+    )
+    assert failed.status_code == 503 and failed.json()["request_id"] == "trace-503"
+    assert "WARNING [trace-503] ui.api.observe: POST /v1/query 503" in keyed.log.read_text()

@@ -22,6 +22,7 @@ from rag.pipeline import Pipeline
 from ui.api.deps import Keyed, api_key, key_matches
 from ui.api.errors import add_handlers
 from ui.api.middleware import Guard
+from ui.api.observe import observe
 from ui.api.routes import ROUTERS
 from ui.api.schemas import error_responses
 
@@ -61,13 +62,15 @@ def create_app(pipeline: Pipeline, *, ui: bool = True) -> FastAPI:
         open_docs=server.open_docs,
         key_failures_per_minute=server.key_failures_per_minute,
     )
-    if server.cors_origins:  # added last, so outermost: even a 413 carries the CORS headers
+    if server.cors_origins:  # outside the key check: even a 413 carries the CORS headers
         app.add_middleware(
             CORSMiddleware,
             allow_origins=server.cors_origins,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
         )
+    observe(app, pipeline)  # outermost: request ids and counts for every reply
     return mount_web_ui(app, pipeline) if ui else app
 
 

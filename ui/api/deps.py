@@ -18,6 +18,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from rag.pipeline import Pipeline
 from rag.service import QAService
 from rag.settings import Settings
+from ui.api.observe import Metrics
 
 
 # the dependencies that only look something up are `async`: FastAPI runs a plain `def` one on
@@ -38,7 +39,13 @@ async def get_settings(pipeline: PipelineDep) -> Settings:
     return pipeline.settings
 
 
+async def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
 QA = Annotated[QAService, Depends(get_qa)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 bearer = HTTPBearer(auto_error=False, description="the API key as a bearer token")

@@ -43,6 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ui.api.deps import key_matches
 from ui.api.errors import error_text
+from ui.api.paths import api_paths
 
 log = logging.getLogger(__name__)
 
@@ -280,15 +281,7 @@ class Guard:
 
 
 def _api_methods(app: Any) -> list[tuple[re.Pattern[str], set[str]]]:
-    """Each API path of the app's OpenAPI spec (as a pattern) with the methods it takes."""
-    table = []
-    for path, operations in app.openapi().get("paths", {}).items():
-        methods = {m.upper() for m in operations}
-        if "GET" in methods:
-            methods.add("HEAD")
-        pattern = re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$")
-        table.append((pattern, methods))
-    return table
+    return [(pattern, methods) for _, pattern, methods in api_paths(app)]
 
 
 def _counting(receive: Receive, limit: int, setting: str) -> Callable[[], Awaitable[Message]]:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ui.api.routes import articles, chat, health, models, questions
+from ui.api.routes import articles, chat, health, metrics, models, questions
 
 ROUTERS: tuple[tuple[APIRouter, bool], ...] = (
     (questions.router, True),
     (chat.router, True),
     (models.router, True),
     (health.router, False),
+    (metrics.router, True),
     (articles.router, True),
 )

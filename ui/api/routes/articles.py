@@ -30,7 +30,7 @@ from index.loaders import SUFFIXES, Article, Limits, LoadProblem
 from rag.errors import Deadline, TimeLimitError
 from rag.pipeline import Pipeline
 from rag.text.rules import repair
-from ui.api.deps import PipelineDep, SettingsDep
+from ui.api.deps import MetricsDep, PipelineDep, SettingsDep
 from ui.api.errors import describe_validation
 from ui.api.middleware import form_from_bytes
 from ui.api.schemas import ArticlesIn, error_responses
@@ -97,7 +97,11 @@ def list_articles(pipeline: PipelineDep) -> dict[str, Any]:
     responses=error_responses(409, 413, 415, 503, 507),
 )
 async def add_articles(
-    request: Request, pipeline: PipelineDep, settings: SettingsDep, replace: bool = False
+    request: Request,
+    pipeline: PipelineDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    replace: bool = False,
 ) -> dict[str, Any]:
     """An article whose id is already indexed with other text is refused unless
     `?replace=true` (the others are added: `results` says added / changed / unchanged /
@@ -112,9 +116,11 @@ async def add_articles(
     if ctype == "application/json":
         parsed = parse_articles_in(body)
         if parsed.urls is not None:
-            return await run_in_threadpool(
+            fetched = await run_in_threadpool(
                 write_urls, pipeline, parsed.urls, parsed.refresh, deadline
             )
+            metrics.written(r["status"] for r in fetched["results"])
+            return fetched
         articles, problems = json_articles(parsed, limits, deadline)
     elif ctype == "multipart/form-data":
         articles, problems = await uploaded_articles(request, body, limits, deadline)
@@ -130,7 +136,9 @@ async def add_articles(
             "no article could be read: "
             + "; ".join(f"{p.location}: {p.message}" for p in problems),
         )
-    return await run_in_threadpool(write, pipeline, articles, problems, replace, deadline)
+    written = await run_in_threadpool(write, pipeline, articles, problems, replace, deadline)
+    metrics.written(r["status"] for r in written["results"])
+    return written
 
 
 def parse_articles_in(body: bytes) -> ArticlesIn:
@@ -154,7 +162,7 @@ def parse_articles_in(body: bytes) -> ArticlesIn:
     summary="Remove an article (its chunks, lexical entries and duplicate links)",
     responses=error_responses(404, 503),
 )
-def delete_article(article_id: str, pipeline: PipelineDep) -> dict[str, Any]:
+def delete_article(article_id: str, pipeline: PipelineDep, metrics: MetricsDep) -> dict[str, Any]:
     """A copy that shared paragraphs with it indexes them itself and still answers (`restored`
     counts those); adding the article again restores it. 404 when no such article is indexed."""
     from index.ingest import remove
@@ -165,11 +173,12 @@ def delete_article(article_id: str, pipeline: PipelineDep) -> dict[str, Any]:
         )
         if report.removed:
             after_write(pipeline.settings)
-        pipeline.refresh()
+            pipeline.refresh()  # (an unknown id changed nothing: nothing to see again)
     if report.status[article_id] == "not found":
         raise HTTPException(
             404, f"no article {article_id!r} is indexed: GET /v1/articles lists their ids"
         )
+    metrics.written(["removed"])
     return {"id": article_id, "status": "removed", "restored": report.restored}
 
 

@@ -25,8 +25,9 @@ from rag.answering.answer import Answer, Delta
 from rag.service import QAService
 from ui.api import openai_shapes as oai
 from ui.api import sse
-from ui.api.deps import QA
+from ui.api.deps import QA, MetricsDep
 from ui.api.errors import error_text
+from ui.api.observe import Metrics
 from ui.api.schemas import ChatCompletionIn
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ router = APIRouter(tags=["openai"])
     summary="OpenAI-compatible chat completion (model news-rag)",
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-def chat_completions(body: ChatCompletionIn, qa: QA) -> Any:
+def chat_completions(body: ChatCompletionIn, qa: QA, metrics: MetricsDep) -> Any:
     question, history = oai.chat_history(body.messages)
     sse.check_answerable(qa, question, body.backend)
     kwargs: dict[str, Any] = {
@@ -50,13 +51,21 @@ def chat_completions(body: ChatCompletionIn, qa: QA) -> Any:
     }
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if not body.stream:
-        answer = qa.ask(question, **kwargs)
+        with metrics.counting(body.backend):
+            answer = qa.ask(question, **kwargs)
+        metrics.answered(answer)
         return JSONResponse(oai.to_json(oai.completion(answer, question, cid=cid, created=created)))
-    return sse.response(_chunks(qa, question, kwargs, cid=cid, created=created))
+    return sse.response(_chunks(qa, question, kwargs, metrics, cid=cid, created=created))
 
 
 def _chunks(
-    qa: QAService, question: str, kwargs: dict[str, Any], *, cid: str, created: int
+    qa: QAService,
+    question: str,
+    kwargs: dict[str, Any],
+    metrics: Metrics,
+    *,
+    cid: str,
+    created: int,
 ) -> Iterator[str]:
     """The stream: a role chunk, the text as written, the sources (and the checked answer when
     it differs from the draft), a final chunk with finish_reason, usage and our extras; then
@@ -73,6 +82,7 @@ def _chunks(
                 streamed.append(event.text)
                 yield send(ChoiceDelta(content=event.text))
             elif isinstance(event, Answer):
+                metrics.answered(event)
                 tail = oai.sources_text(event)
                 sent = "".join(streamed)
                 if " ".join(sent.split()) != " ".join(event.answer.split()):
@@ -87,6 +97,7 @@ def _chunks(
                     **oai.extras(event),
                 )
     except Exception as exc:
+        metrics.failed(kwargs.get("backend"))
         log.exception("streaming failed")
         yield sse.data({"error": {"message": error_text(exc), "type": "server_error"}})
     yield sse.data("[DONE]")

@@ -16,7 +16,7 @@ from fastapi import APIRouter
 
 from rag.answering.answer import Answer, Delta
 from ui.api import sse
-from ui.api.deps import QA
+from ui.api.deps import QA, MetricsDep
 from ui.api.errors import error_text
 from ui.api.schemas import QueryIn
 
@@ -35,7 +35,7 @@ router = APIRouter(tags=["questions"])
         503: {"description": "answer backend or index unavailable"},
     },
 )
-def query(body: QueryIn, qa: QA) -> Any:
+def query(body: QueryIn, qa: QA, metrics: MetricsDep) -> Any:
     sse.check_answerable(qa, body.question, body.backend)
     kwargs: dict[str, Any] = {
         "top_k": body.top_k,
@@ -45,7 +45,10 @@ def query(body: QueryIn, qa: QA) -> Any:
         "history": [h.model_dump() for h in body.history] if body.history else None,
     }
     if not body.stream:
-        return qa.ask(body.question, **kwargs)
+        with metrics.counting(body.backend):
+            answer = qa.ask(body.question, **kwargs)
+        metrics.answered(answer)
+        return answer
 
     def events() -> Iterator[str]:
         try:
@@ -53,8 +56,10 @@ def query(body: QueryIn, qa: QA) -> Any:
                 if isinstance(event, Delta):
                     yield sse.event("token", {"text": event.text})
                 elif isinstance(event, Answer):
+                    metrics.answered(event)
                     yield sse.event("answer", event.model_dump(mode="json"))
         except Exception as exc:  # headers are sent: report in-band
+            metrics.failed(body.backend)
             log.exception("streaming failed")
             yield sse.event("error", {"detail": error_text(exc)})
         yield sse.event("done", {})
