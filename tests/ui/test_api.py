@@ -584,3 +584,16 @@ def test_health_answers_while_every_worker_thread_is_held(pipeline: Pipeline) ->
     status, question_waited = asyncio.run(probe())
     assert status == 200
     assert question_waited  # the pool really was full: a question could not start
+
+
+def test_deleting_an_unknown_article_does_not_refresh_the_index(
+    writable: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delete of an id that is not indexed changed nothing, yet made the server take a new
+    snapshot of the index (issue 39, finding 9: refreshes piled up under writes)."""
+    pipeline = writable.app.state.pipeline  # type: ignore[attr-defined]
+    refreshes = []
+    monkeypatch.setattr(pipeline, "refresh", lambda: refreshes.append(1))
+    r = writable.delete("/v1/articles/no-such-article")
+    assert r.status_code == 404 and "GET /v1/articles" in r.json()["detail"]
+    assert refreshes == []
