@@ -4,7 +4,11 @@ Starts a real `rag serve` on a fresh store (it ingests seeds/ first), then at th
 - `rag ingest` (a second process) indexes the first N articles of RealTimeQA 2023;
 - an uploader posts the first M articles of RealTimeQA 2022-2024 to `POST /v1/articles`, in
   small batches, retrying a 503 (the other writer holds the index) after a pause;
-- Q clients ask `POST /v1/query` back to back until both writers are done.
+- Q clients ask `POST /v1/query` back to back until both writers are done;
+- a deleter removes every tenth uploaded article (`DELETE /v1/articles/{id}`) as they arrive,
+  and asks to delete an id that does not exist;
+- a sampler reads the server's resources from /proc every half second: memory (with its answer
+  processes), threads, open files, the index rebuild processes running at once, zombie children.
 Then stops the server, runs `rag check --json`, and searches the vector index alone for a sample
 of articles by title. Counts: articles expected (seeds + N + M) and
 recorded, lost (expected but not in the ledger or without their chunks), duplicated (chunks of an
@@ -31,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import DATA, ROOT, serve_env, start_serve, write_result
 from bench.serve import memory_mb, pct, wait_ready
+from tests.helpers.processes import children
 from tests.helpers.processes import stop_process as stop
 
 OTHER_YEAR = DATA.parent / "realtimeqa-2022-2024"
@@ -80,6 +85,76 @@ async def uploader(
                 stats[key].append(res["id"])
 
 
+async def deleter(api: str, done: asyncio.Event, stats: dict[str, Any]) -> None:
+    """Removes every tenth uploaded article as they arrive, and an id that is not there."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=300) as client:
+        gone = 0
+        while not done.is_set():
+            targets = stats["uploaded_ids"][gone * 10 + 5 :: 10][:1]
+            if not targets:
+                await asyncio.sleep(0.5)
+                continue
+            for art in (*targets, "no-such-article"):
+                for _attempt in range(20):
+                    r = await client.delete(f"{api}/articles/{art}")
+                    if r.status_code != 503:
+                        break
+                    await asyncio.sleep(2)
+                if art != "no-such-article" and r.status_code == 200:
+                    stats["deleted_ids"].append(art)
+                elif art == "no-such-article" and r.status_code != 404:
+                    stats["upload_errors"].append(f"delete of an unknown id: {r.status_code}")
+            gone += 1
+
+
+def _proc_state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def _rebuilds() -> int:
+    n = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"rag.jobs.bm25" in (entry / "cmdline").read_bytes():
+                    n += 1
+            except OSError:
+                continue
+    return n
+
+
+async def sampler(pid: int, done: asyncio.Event, peaks: dict[str, float]) -> None:
+    """The server's resources every half second, their peaks kept."""
+    while not done.is_set():
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            threads = int(
+                next(ln for ln in status.splitlines() if ln.startswith("Threads:")).split()[1]
+            )
+            kids = children(pid)
+            now = {
+                "total_rss_mb": memory_mb(pid)["total_rss_mb"],
+                "threads": threads,
+                "open_files": len(list(Path(f"/proc/{pid}/fd").iterdir())),
+                "rebuild_processes": _rebuilds(),
+                "zombies": sum(1 for k in kids if _safe_state(k) == "Z"),
+            }
+        except OSError:
+            break
+        for key, value in now.items():
+            peaks[key] = max(peaks.get(key, 0), value)
+        await asyncio.sleep(0.5)
+
+
+def _safe_state(pid: int) -> str:
+    try:
+        return _proc_state(pid)
+    except OSError:
+        return ""
+
+
 async def asker(api: str, done: asyncio.Event, stats: dict[str, Any], offset: int) -> None:
     import httpx
 
@@ -113,7 +188,9 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "upload_busy": 0,
         "latencies": [],
         "query_errors": 0,
+        "deleted_ids": [],
     }
+    peaks: dict[str, float] = {}
     try:
         await wait_ready(url, server, log, 180)
         t0 = time.perf_counter()
@@ -125,12 +202,14 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         askers = [
             asyncio.create_task(asker(url + "/v1", done, stats, i)) for i in range(args.clients)
         ]
+        watch = asyncio.create_task(sampler(server.pid, done, peaks))
+        deleting = asyncio.create_task(deleter(url + "/v1", done, stats))
         up = asyncio.create_task(uploader(url + "/v1", up_records, args.batch, stats))
         cli_out, cli_err = await asyncio.wait_for(cli.communicate(), timeout=args.timeout)
         await asyncio.wait_for(up, timeout=args.timeout)
         wall = time.perf_counter() - t0
         done.set()
-        await asyncio.gather(*askers)
+        await asyncio.gather(*askers, watch, deleting)
         server_mem = memory_mb(server.pid)
     finally:
         stop(server)
@@ -155,14 +234,15 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         {p.stem for p in (ROOT / "seeds").glob("*.txt")}
         | {r["id"] for r in cli_records}
         | set(stats["uploaded_ids"])
-    )
+    ) - set(stats["deleted_ids"])
     lost = sorted((expected - recorded) | set(check["missing"]))
-    sample = cli_records[::30] + up_records[::15]
+    deleted = set(stats["deleted_ids"])
+    sample = cli_records[::30] + [r for r in up_records[::15] if r["id"] not in deleted]
     findable = findable_by_title(work, env, sample)
     # the same articles written by one writer alone: what the sample scores without concurrency
     alone = work / "alone"
     alone.mkdir()
-    uploaded = set(stats["uploaded_ids"])
+    uploaded = set(stats["uploaded_ids"]) - set(stats["deleted_ids"])
     (alone / "all.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in cli_records)
         + "".join(json.dumps(as_upload(r)) + "\n" for r in up_records if r["id"] in uploaded),
@@ -203,6 +283,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "query_p95_ms": round(pct(lat, 0.95) * 1000, 1),
         "writers_wall_s": round(wall, 1),
         "server_memory": server_mem,
+        "deleted_articles": len(stats["deleted_ids"]),
+        "server_peaks": peaks,
     }
 
 

@@ -4,7 +4,6 @@ does about the index once it has written."""
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import sys
 import time
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING
 from rag.errors import RagError
 from rag.retrieval.bm25 import BM25Index
 from rag.settings import Settings
-from rag.store.aside import run_aside
+from rag.store.aside import run_aside, run_locked
 from rag.store.chroma import Store
 from rag.store.layout import Layout
 from rag.store.ledger import Ledger
@@ -31,7 +30,7 @@ def rebuild_in_background(settings: Settings, *, wait: bool = False) -> Path | N
     (`python -m rag.jobs.bm25`): a server keeps answering meanwhile and picks it up when saved.
     `wait`: until it is saved. Its log's path (None for a read-only store: answered from the
     saved index as patched)."""
-    return run_aside(settings, main, "build", wait=wait)
+    return run_aside(settings, main, "build", Layout.of(settings).bm25_build_lock, wait=wait)
 
 
 def after_ingest(settings: Settings, chunks: int) -> str | None:
@@ -53,30 +52,32 @@ def after_ingest(settings: Settings, chunks: int) -> str | None:
 
 def main() -> int:
     """Build and save the BM25 index of the store the environment names, from the saved one
-    and the chunks added since (one builder per store at a time: a second one exits)."""
+    and the chunks added since; again while writes ask for it meanwhile (one builder per store
+    at a time: a second one exits, leaving the request to the first)."""
     from rag.settings import load
-    from rag.store.ledger import open_ledger
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     settings = load(None)
-    s = settings.store
     layout = Layout.of(settings)
-    cache_dir = layout.bm25
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with layout.bm25_build_lock.open("w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("another process is building this index")
-            return 0
-        store = Store(s, fresh=True)
-        try:
-            ledger: Ledger | None = open_ledger(settings)
-        except RagError:
-            ledger = None
+    layout.bm25.mkdir(parents=True, exist_ok=True)
+    run_locked(layout.bm25_build_lock, lambda: _build(settings))
+    return 0
+
+
+def _build(settings: Settings) -> None:
+    """Build and save the BM25 index of the store as it is now (nothing when it is saved)."""
+    from rag.store.ledger import open_ledger
+
+    cache_dir = Layout.of(settings).bm25
+    store = Store(settings.store, fresh=True)
+    try:
+        ledger: Ledger | None = open_ledger(settings)
+    except RagError:
+        ledger = None
+    try:
         name = store_fingerprint(store, ledger)
         if BM25Index.cached(cache_dir, name) is not None:
-            return 0
+            return
         ids = chunk_ids(store, ledger)
         base = BM25Index.saved(cache_dir)
         if base is not None:  # the new chunks are read from the store here, the rest from disk
@@ -87,7 +88,9 @@ def main() -> int:
         started = time.perf_counter()
         BM25Index.build(records, name, cache_dir, done_reading=store.release)
         log.info("BM25 index of %d chunks saved in %.1f s", len(ids), time.perf_counter() - started)
-    return 0
+    finally:
+        if ledger is not None:
+            ledger.close()
 
 
 if __name__ == "__main__":

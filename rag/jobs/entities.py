@@ -5,7 +5,6 @@ recorded, in pages, in one or more processes; one filler per store at a time."""
 from __future__ import annotations
 
 import argparse
-import fcntl
 import logging
 import os
 import sys
@@ -19,7 +18,7 @@ from rag.errors import RagError
 from rag.settings import Settings
 from rag.spans.entities import PAGE, EntityTable, table_path
 from rag.spans.tagging import tag
-from rag.store.aside import run_aside
+from rag.store.aside import run_aside, run_locked
 from rag.store.layout import Layout
 from rag.store.ledger import Ledger, open_ledger
 from rag.text.rules import quotable, split_sentences
@@ -145,7 +144,7 @@ def _do_page(ids: list[str]) -> tuple[int, int]:
 
 def tag_aside(settings: Settings) -> Path | None:
     """Start tagging the store's new sentences in a separate process; its log's path."""
-    return run_aside(settings, main, "entities")
+    return run_aside(settings, main, "entities", Layout.of(settings).entities_lock)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -158,16 +157,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     settings = load(None)
-    lock_file = Layout.of(settings).entities_lock
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with lock_file.open("w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("another process is tagging this store")
-            return 0
-        os.nice(5)  # behind the servers answering questions
-        log.info(fill(settings, processes=args.processes).summary())
+    os.nice(5)  # behind the servers answering questions
+    run_locked(
+        Layout.of(settings).entities_lock,
+        lambda: log.info(fill(settings, processes=args.processes).summary()),
+    )
     return 0
 
 
