@@ -180,6 +180,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     cli_file.write_text("".join(json.dumps(r) + "\n" for r in cli_records), encoding="utf-8")
     shutil.copytree(ROOT / "seeds", work / "seeds")
     env = serve_env(work / "store")
+    if args.answer_processes is not None:
+        env["RAG_SERVER__ANSWER_PROCESSES"] = str(args.answer_processes)
     server, url, log = start_serve(work, env)
     stats: dict[str, Any] = {
         "uploaded_ids": [],
@@ -319,12 +321,33 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=20, help="articles per upload request")
     ap.add_argument("--clients", type=int, default=4, help="concurrent question askers")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds before giving up")
+    ap.add_argument(
+        "--answer-processes",
+        type=int,
+        help="the server's answer processes (default: rag serve's own default)",
+    )
+    ap.add_argument(
+        "--work", type=Path, help="an empty folder to work in, kept (server log and stores)"
+    )
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="rag-stress-") as tmp:
-        result = asyncio.run(run(args, Path(tmp)))
+    if args.work:
+        args.work.mkdir(parents=True, exist_ok=True)
+        result = asyncio.run(run(args, args.work))
+    else:
+        with tempfile.TemporaryDirectory(prefix="rag-stress-") as tmp:
+            result = asyncio.run(run(args, Path(tmp)))
     for key, value in result.items():
         print(f"{key:>28}: {value}")
-    print("wrote", write_result("stress", {"args": vars(args), **result}))
+    print(
+        "wrote",
+        write_result(
+            "stress",
+            {
+                "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+                **result,
+            },
+        ),
+    )
 
 
 if __name__ == "__main__":

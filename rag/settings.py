@@ -231,21 +231,13 @@ class ServerSettings(BaseModel):
         description="questions searched and answered extractively at the same time in one "
         "process, the others waiting their turn (0: the machine's cores)",
     )
-    answer_processes: int | None = Field(
-        None,
+    answer_processes: int = Field(
+        0,
         ge=0,
         le=64,
-        description="processes that make extractive answers beside the server's own, so that it "
-        "answers on every core (unset: one per core on a machine of two or more; 0: the server "
-        "answers itself, on one core); each holds its own copy of the index in memory",
+        description="processes that make extractive answers beside the server's own (0: the "
+        "server answers itself, on one core); each holds its own copy of the index in memory",
     )
-
-    def processes(self) -> int:
-        """The answer processes `rag serve` starts (see `answer_processes`)."""
-        if self.answer_processes is not None:
-            return self.answer_processes
-        cores = os.cpu_count() or 1
-        return cores if cores > 1 else 0
 
 
 class Settings(BaseSettings):

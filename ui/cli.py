@@ -223,8 +223,7 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="make extractive answers in N more processes, to answer on every core under load "
-        "(RAG_SERVER__ANSWER_PROCESSES; default one per core, 0 to answer in the server "
-        "process alone); each holds its own copy of the index in memory",
+        "(RAG_SERVER__ANSWER_PROCESSES, 0); each holds its own copy of the index in memory",
     )
 
     p = sub.add_parser(

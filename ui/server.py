@@ -78,7 +78,7 @@ def run(
 
     # the first question for a name or a kind of thing would load spaCy's pipelines (0.6 s)
     threading.Thread(target=warm, name="spacy-load", daemon=True).start()
-    processes = settings.server.processes()
+    processes = settings.server.answer_processes
     if processes:
         from ui.answer_pool import AnswerPool, PooledQA
 

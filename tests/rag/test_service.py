@@ -57,19 +57,3 @@ def test_at_once_defaults_to_the_setting_then_the_cores(pipeline: Pipeline) -> N
     assert QAService(settings, pipeline.retriever, pipeline.qa.answerers).at_once == (
         os.cpu_count() or 2
     )
-
-
-def test_rag_serve_answers_on_every_core_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`rag serve` answered on one core of two unless told otherwise (issue 39, finding 13):
-    unset, it starts one answer process per core on a machine of two or more; 0 keeps it to
-    the server process."""
-    import os
-
-    from rag.settings import ServerSettings
-
-    monkeypatch.setattr(os, "cpu_count", lambda: 4)
-    assert ServerSettings().processes() == 4
-    assert ServerSettings(answer_processes=0).processes() == 0
-    assert ServerSettings(answer_processes=3).processes() == 3
-    monkeypatch.setattr(os, "cpu_count", lambda: 1)
-    assert ServerSettings().processes() == 0
