@@ -250,16 +250,9 @@ def ingest(
             # we hold the lock: the index files are ours to check, and read afresh (another
             # process may have written since this one last opened them)
             store = Store(settings.store, create=True, verify=True, fresh=True)
-            try:
-                target = _Target(store, ledger, settings, embed_model, dim)
-                options = _Options(
-                    prune, rebuild, progress, batch_size, on_batch, replace, deadline
-                )
-                _ingest(articles, target, options, report)
-            finally:
-                # its own client, opened for this write: let go now, not when a collection of
-                # cycles comes round (a server that took uploads kept every one: 79 threads)
-                store.release()
+            target = _Target(store, ledger, settings, embed_model, dim)
+            options = _Options(prune, rebuild, progress, batch_size, on_batch, replace, deadline)
+            _ingest(articles, target, options, report)
     finally:
         ledger.close()
     return report
@@ -467,38 +460,22 @@ def remove(
     try:
         with ledger.writing(timeout=lock_timeout):
             store = Store(settings.store, create=True, verify=True, fresh=True)
-            _remove(store, ledger, settings, embed_model, ids, report, batch_size)
+            known = ledger.entries()
+            found = [i for i in dict.fromkeys(ids) if i in known]
+            vector_store = store.vector_store()
+            for doc_id in found:
+                vector_store.delete(doc_id)
+            ledger.remove(found)
+            report.removed = len(found)
+            report.status = {i: "removed" if i in known else "not found" for i in ids}
+            if ledger.stranded():
+                dim = len(embed_model.get_query_embedding("dimension probe"))
+                store.check_model(embed_model.model_name, dim)
+                writer = _Writer(store, ledger, settings, embed_model, report)
+                _restore_stranded(writer, ledger, {}, batch_size)
     finally:
         ledger.close()
     return report
-
-
-def _remove(
-    store: Store,
-    ledger: Ledger,
-    settings: Settings,
-    embed_model: Any,
-    ids: Sequence[str],
-    report: IngestReport,
-    batch_size: int,
-) -> None:
-    """`remove`'s work, under the writers' lock, with the store opened for it (let go after)."""
-    try:
-        known = ledger.entries()
-        found = [i for i in dict.fromkeys(ids) if i in known]
-        vector_store = store.vector_store()
-        for doc_id in found:
-            vector_store.delete(doc_id)
-        ledger.remove(found)
-        report.removed = len(found)
-        report.status = {i: "removed" if i in known else "not found" for i in ids}
-        if ledger.stranded():
-            dim = len(embed_model.get_query_embedding("dimension probe"))
-            store.check_model(embed_model.model_name, dim)
-            writer = _Writer(store, ledger, settings, embed_model, report)
-            _restore_stranded(writer, ledger, {}, batch_size)
-    finally:
-        store.release()  # its own client, opened for this removal
 
 
 class _Writer:

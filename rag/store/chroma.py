@@ -275,15 +275,12 @@ class Store:
         if not self.cfg.host:
             _forget_client(str(getattr(self.client, "_identifier", "")))
 
-    def release(self, *, forget: bool = True) -> None:
+    def release(self) -> None:
         """Let go of the client and its collection, and with them embedded Chroma's loaded vector
-        index (2.3 GB at 1.5M chunks), its threads and open files: for a process that reads
-        nothing more through this `Store`. `forget=False`: the client chromadb shares in this
-        process for the folder is left to a newer `Store` that opened it."""
+        index (2.3 GB at 1.5M chunks): for a process that reads nothing more from this store."""
         if not hasattr(self, "client"):
             return  # already released
-        if forget:
-            self.discard_client()
+        self.discard_client()
         del self.client, self.collection  # a later use is an AttributeError, not a silent reload
         gc.collect()
 
