@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tenacity import retry, retry_if_result, stop_after_attempt, wait_fixed
+
 from rag.errors import (
     ConfigError,
     EmbeddingMismatchError,
@@ -59,10 +61,23 @@ def _forget_client(identifier: str) -> None:
     SharedSystemClient._identifier_to_refcount.pop(identifier, None)
 
 
-def _refuse_damaged(chroma_dir: Path, layout: Layout, collection: str) -> None:
+@retry(
+    retry=retry_if_result(bool),
+    stop=stop_after_attempt(5),
+    wait=wait_fixed(0.25),
+    retry_error_callback=lambda state: state.outcome.result() if state.outcome else [],
+)
+def _damage(chroma_dir: Path, layout: Layout, collection: str) -> list[str]:
+    """What is damaged, looked at again for a second before it is believed: a vector index file
+    that Chroma is flushing in the background (a write just ended) can be empty for a moment,
+    and uploads one after another were refused as "damaged" (found by schemathesis)."""
     from rag.store.hnsw_check import damaged
 
-    problems = damaged(chroma_dir, collection, remember=layout.hnsw_verified)
+    return damaged(chroma_dir, collection, remember=layout.hnsw_verified)
+
+
+def _refuse_damaged(chroma_dir: Path, layout: Layout, collection: str) -> None:
+    problems = _damage(chroma_dir, layout, collection)
     if problems:
         raise StoreDamagedError(
             f"the vector index in {chroma_dir} is damaged ({'; '.join(problems)}); nothing was "
