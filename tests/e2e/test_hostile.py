@@ -255,7 +255,10 @@ def test_an_unexpected_error_is_a_500_that_keeps_the_connection(
         for _ in range(3):
             r = client.get("/v1/broken")
             assert r.status_code == 500
-            assert r.json() == {"detail": "internal error (RuntimeError); see the server log"}
+            assert r.json() == {
+                "detail": "internal error (RuntimeError); see the server log",
+                "request_id": r.headers["x-request-id"],  # what to look for in that log
+            }
             assert client.get("/v1/health").status_code == 200
     assert len(set(ports)) == 1  # six requests, one connection
 
