@@ -345,13 +345,11 @@ def _ingest(
     clash = sorted(
         a.id for a in articles if a.id in known and entries[a.id].text_hash != texts[a.id]
     )
-    # a page that names another URL its canonical never replaces that URL's article
-    aliases = {a.id: a.alias_of for a in articles if a.alias_of and a.id in clash}
-    if not replace:
-        aliases = {}
-        refused = clash
-    else:
-        refused = sorted(aliases)
+    # without `replace` every clash is refused; with it, those of a page that names another
+    # URL its canonical still are (only a fetch of that URL replaces its article)
+    alias_of = {a.id: a.alias_of for a in articles if a.alias_of}
+    refused = [i for i in clash if not replace or i in alias_of]
+    aliases = {i: alias_of[i] for i in refused if replace}
     if refused:
         # refused, each of them; the others go ahead (all refused: nothing to do, an error)
         message = (
