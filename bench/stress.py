@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import DATA, ROOT, serve_env, start_serve, write_result
 from bench.serve import memory_mb, pct, wait_ready
-from tests.helpers.processes import children
 from tests.helpers.processes import stop_process as stop
+from tests.helpers.processes import zombies
 
 OTHER_YEAR = DATA.parent / "realtimeqa-2022-2024"
 QUESTIONS = [
@@ -109,10 +109,6 @@ async def deleter(api: str, done: asyncio.Event, stats: dict[str, Any]) -> None:
             gone += 1
 
 
-def _proc_state(pid: int) -> str:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-
-
 def _rebuilds() -> int:
     n = 0
     for entry in Path("/proc").iterdir():
@@ -133,26 +129,18 @@ async def sampler(pid: int, done: asyncio.Event, peaks: dict[str, float]) -> Non
             threads = int(
                 next(ln for ln in status.splitlines() if ln.startswith("Threads:")).split()[1]
             )
-            kids = children(pid)
             now = {
                 "total_rss_mb": memory_mb(pid)["total_rss_mb"],
                 "threads": threads,
                 "open_files": len(list(Path(f"/proc/{pid}/fd").iterdir())),
                 "rebuild_processes": _rebuilds(),
-                "zombies": sum(1 for k in kids if _safe_state(k) == "Z"),
+                "zombies": len(zombies(pid)),
             }
         except OSError:
             break
         for key, value in now.items():
             peaks[key] = max(peaks.get(key, 0), value)
         await asyncio.sleep(0.5)
-
-
-def _safe_state(pid: int) -> str:
-    try:
-        return _proc_state(pid)
-    except OSError:
-        return ""
 
 
 async def asker(api: str, done: asyncio.Event, stats: dict[str, Any], offset: int) -> None:

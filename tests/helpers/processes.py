@@ -56,6 +56,19 @@ def start_chroma(
             time.sleep(0.3)
 
 
+def state(pid: int) -> str:
+    """A process's state letter from /proc (`Z`: a zombie); "" when it is gone."""
+    try:
+        return (Path(f"/proc/{pid}") / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+def zombies(pid: int) -> list[int]:
+    """The children of `pid` that ended and were never waited for."""
+    return [child for child in children(pid) if state(child) == "Z"]
+
+
 def children(pid: int) -> list[int]:
     """The processes whose parent is `pid` (from /proc)."""
     found = []

@@ -13,18 +13,7 @@ import pytest
 from rag.store.aside import run_aside
 from tests.conftest import make_settings
 from tests.helpers import slow_job
-
-
-def _zombies() -> list[int]:
-    me, found = os.getpid(), []
-    for entry in Path("/proc").iterdir():
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if entry.name.isdigit() and int(fields[1]) == me and fields[0] == "Z":
-            found.append(int(entry.name))
-    return found
+from tests.helpers.processes import zombies
 
 
 @pytest.mark.subprocess
@@ -56,4 +45,4 @@ def test_many_requests_make_one_process_that_runs_until_none_is_left(
     assert runs == 2, lines  # the first request, then all those that came meanwhile, at once
     assert lines[-1].endswith("end")
     time.sleep(0.5)
-    assert _zombies() == []
+    assert zombies(os.getpid()) == []
