@@ -199,15 +199,11 @@ class QAService:
         """Retrieve (see `retrieve` for the options) and answer, streaming."""
         self.validate(question)  # a bad question, then a bad backend, fail before retrieval
         answerer = self.answerer(backend)
-        with self._turns:
+        extractive = answerer.name == "extractive"
+        with self._turns:  # an extractive answer is made at once: made in its turn
             retrieved = self.retrieve(question, **options)
-            if answerer.name == "extractive":  # made at once: made in its turn
-                events: Iterator[Delta | Answer] = iter(
-                    list(self.stream_from(retrieved, backend=backend))
-                )
-        if answerer.name != "extractive":
-            events = self.stream_from(retrieved, backend=backend)
-        yield from events
+            made = list(self.stream_from(retrieved, backend=backend)) if extractive else None
+        yield from made if made is not None else self.stream_from(retrieved, backend=backend)
 
     def ask(
         self, question: str, *, backend: str | None = None, **options: Unpack[Options]

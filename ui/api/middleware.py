@@ -150,7 +150,7 @@ class Guard:
         self.upload_limit = upload_limit
         self.open_docs = open_docs
         self.failures = FailedKeys(key_failures_per_minute)
-        self._methods: list[tuple[re.Pattern[str], set[str]]] | None = None
+        self._paths: list[tuple[str, re.Pattern[str], set[str]]] | None = None
 
     def _needs_key(self, path: str) -> bool:
         if self.key is None or path in OPEN_PATHS:
@@ -257,9 +257,9 @@ class Guard:
         """The methods the API path takes when this request's is not one of them (empty when
         it is, or no API path matches). Answered here: the web UI is mounted at `/` and would
         answer such a request with a 404."""
-        if self._methods is None:
-            self._methods = _api_methods(scope["app"])
-        for pattern, methods in self._methods:
+        if self._paths is None:
+            self._paths = api_paths(scope["app"])
+        for _, pattern, methods in self._paths:
             if pattern.match(scope["path"]):
                 return set() if scope["method"] in methods else methods
         return set()
@@ -278,10 +278,6 @@ class Guard:
             log.exception("unhandled error", exc_info=exc)
             if not started:
                 await _reply(scope, receive, send, 500, error_text(exc))
-
-
-def _api_methods(app: Any) -> list[tuple[re.Pattern[str], set[str]]]:
-    return [(pattern, methods) for _, pattern, methods in api_paths(app)]
 
 
 def _counting(receive: Receive, limit: int, setting: str) -> Callable[[], Awaitable[Message]]:
