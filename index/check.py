@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from index.ingest import article_from_body, ingest
-from rag.schema import ChunkMeta
+from rag.schema import ChunkMeta, chunk_version
 from rag.settings import Settings
 from rag.store.chroma import Store
 from rag.store.hnsw_check import damaged
@@ -182,7 +182,7 @@ def _adopt(store: Store, ledger: Ledger, report: CheckReport) -> None:
     metadata = []
     for rec in store.records(documents=False):
         article = ChunkMeta.from_metadata(rec.metadata).article_id
-        version = rec.id[len(article) + 1 :].split(":")[0]
+        version = chunk_version(rec.id, article)
         versions.setdefault(article, Counter())[version] += 1
         metadata.append(rec.metadata)
     ledger.record(
@@ -207,7 +207,7 @@ def _inspect(store: Store, ledger: Ledger, settings: Settings, report: CheckRepo
             report.empty_chunks.append(rec.id)
             continue
         # chunk ids are ARTICLE:HASH8:N, HASH8 from the version of the article written
-        version = rec.id[len(article) + 1 :].split(":")[0]
+        version = chunk_version(rec.id, article)
         if article in versions and versions[article] and version != versions[article][:8]:
             report.outdated_chunks.append(rec.id)
             continue

@@ -33,6 +33,12 @@ def chunk_id(article_id: str, content_hash: str, position: int) -> str:
     return f"{article_id}:{content_hash[:8]}:{position}"
 
 
+def chunk_version(chunk: str, article_id: str) -> str:
+    """The content hash (its first 8 characters) a chunk id names: the version of its article
+    it was written from (`chunk_id`'s middle part; the article id may hold colons itself)."""
+    return chunk[len(article_id) + 1 :].split(":")[0]
+
+
 def date_num(day: date | None) -> int:
     return int(day.strftime("%Y%m%d")) if day else 0
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from rag.schema import ChunkMeta
+from rag.schema import ChunkMeta, chunk_version
 from rag.store.ledger import Ledger
 
 TEXT = "_text"  # where a record read from the store keeps its chunk's text
@@ -275,7 +275,7 @@ class Catalogue:
             cid: r
             for cid, r in records.items()
             if (h := known.get(article[cid])) is not None
-            and (not h or cid[len(article[cid]) + 1 :].split(":")[0] == h[:8])
+            and (not h or chunk_version(cid, article[cid]) == h[:8])
         }
 
     def record(self, chunk_id: str) -> dict[str, Any] | None:
