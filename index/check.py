@@ -238,6 +238,16 @@ def _bm25_docs(folder: Path) -> int | None:
 
 
 def _remove_debris(store: Store, report: CheckReport, settings: Settings) -> None:
+    with store.writing():
+        _delete_debris(store, report)
+    cache = Layout.of(settings).bm25
+    for name in report.stale_caches:
+        shutil.rmtree(cache / name, ignore_errors=True)
+    if report.stale_caches:
+        report.repaired["stale lexical caches removed"] = len(report.stale_caches)
+
+
+def _delete_debris(store: Store, report: CheckReport) -> None:
     if report.empty_chunks:
         store.collection.delete(ids=report.empty_chunks)
         report.repaired["empty chunks deleted"] = len(report.empty_chunks)
@@ -247,8 +257,3 @@ def _remove_debris(store: Store, report: CheckReport, settings: Settings) -> Non
     if report.orphaned:
         store.collection.delete(where={"document_id": {"$in": report.orphaned}})
         report.repaired["orphaned articles deleted"] = len(report.orphaned)
-    cache = Layout.of(settings).bm25
-    for name in report.stale_caches:
-        shutil.rmtree(cache / name, ignore_errors=True)
-    if report.stale_caches:
-        report.repaired["stale lexical caches removed"] = len(report.stale_caches)

@@ -39,7 +39,7 @@ from index.loaders import DEFAULT_LIMITS, Article, Limits, LoadProblem
 from rag.errors import ArticleConflictError, Deadline, RagError, StoreFullError
 from rag.schema import EMBED_KEYS, LLM_KEYS, PARA_HASHES, ChunkMeta, chunk_id
 from rag.settings import Settings
-from rag.store.chroma import Store
+from rag.store.chroma import Store, files_lock
 from rag.store.layout import Layout
 from rag.store.ledger import Ledger, Recorded, open_ledger
 from rag.store.migrations import paragraph_books
@@ -249,10 +249,19 @@ def ingest(
             # opened under the lock: two processes creating one embedded Chroma at once collide
             # we hold the lock: the index files are ours to check, and read afresh (another
             # process may have written since this one last opened them)
-            store = Store(settings.store, create=True, verify=True, fresh=True)
-            target = _Target(store, ledger, settings, embed_model, dim)
-            options = _Options(prune, rebuild, progress, batch_size, on_batch, replace, deadline)
-            _ingest(articles, target, options, report)
+            with files_lock(settings.store).exclusive():
+                store = Store(settings.store, create=True, verify=True, fresh=True)
+            try:
+                target = _Target(store, ledger, settings, embed_model, dim)
+                options = _Options(
+                    prune, rebuild, progress, batch_size, on_batch, replace, deadline
+                )
+                _ingest(articles, target, options, report)
+            finally:
+                # its own client, opened for this write: let go now, not when a collection of
+                # cycles comes round (a server that took uploads kept every one: 79 threads)
+                with store.writing():
+                    store.release()
     finally:
         ledger.close()
     return report
@@ -457,23 +466,43 @@ def remove(
     ledger = open_ledger(settings)
     try:
         with ledger.writing(timeout=lock_timeout):
-            store = Store(settings.store, create=True, verify=True, fresh=True)
-            known = ledger.entries()
-            found = [i for i in dict.fromkeys(ids) if i in known]
-            vector_store = store.vector_store()
-            for doc_id in found:
-                vector_store.delete(doc_id)
-            ledger.remove(found)
-            report.removed = len(found)
-            report.status = {i: "removed" if i in known else "not found" for i in ids}
-            if ledger.stranded():
-                dim = len(embed_model.get_query_embedding("dimension probe"))
-                store.check_model(embed_model.model_name, dim)
-                writer = _Writer(store, ledger, settings, embed_model, report)
-                _restore_stranded(writer, ledger, {}, batch_size)
+            with files_lock(settings.store).exclusive():
+                store = Store(settings.store, create=True, verify=True, fresh=True)
+            _remove(store, ledger, settings, embed_model, ids, report, batch_size)
     finally:
         ledger.close()
     return report
+
+
+def _remove(
+    store: Store,
+    ledger: Ledger,
+    settings: Settings,
+    embed_model: Any,
+    ids: Sequence[str],
+    report: IngestReport,
+    batch_size: int,
+) -> None:
+    """`remove`'s work, under the writers' lock, with the store opened for it (let go after)."""
+    try:
+        known = ledger.entries()
+        found = [i for i in dict.fromkeys(ids) if i in known]
+        vector_store = store.vector_store()
+        with store.writing():
+            for doc_id in found:
+                vector_store.delete(doc_id)
+        del vector_store
+        ledger.remove(found)
+        report.removed = len(found)
+        report.status = {i: "removed" if i in known else "not found" for i in ids}
+        if ledger.stranded():
+            dim = len(embed_model.get_query_embedding("dimension probe"))
+            store.check_model(embed_model.model_name, dim)
+            writer = _Writer(store, ledger, settings, embed_model, report)
+            _restore_stranded(writer, ledger, {}, batch_size)
+    finally:
+        with store.writing():
+            store.release()  # its own client, opened for this removal
 
 
 class _Writer:
@@ -489,9 +518,10 @@ class _Writer:
     ) -> None:
         self.store, self.ledger, self.report = store, ledger, report
         self.tagger = ParagraphTagger()
+        self.vector_store = store.vector_store()
+        # the pipeline chunks and embeds; its nodes are written after, holding the files' lock
         self.pipeline = IngestionPipeline(
             transformations=[make_splitter(settings), self.tagger, embed_model],
-            vector_store=store.vector_store(),
             # its default in-memory cache keeps every batch's nodes (text and vectors) for the
             # whole run, for a batch that is never run twice: memory grows with the archive
             # (bench/scale.py)
@@ -525,14 +555,19 @@ class _Writer:
                 break
             self.store.check_space(sum(len(d.document.text) for d in batch) * 8 + 2**20)
             try:
-                # older versions, and leftovers of an interrupted run
-                self.store.collection.delete(where={"document_id": {"$in": [d.id for d in batch]}})
                 self.tagger.set_articles({d.id: set(d.kept) for d in batch})
                 # an article with nothing of its own to index gets no chunk (named as a copy)
                 documents = [d.document for d in batch if d.kept]
                 nodes = (
                     self.pipeline.run(documents=documents, show_progress=False) if documents else []
                 )
+                with self.store.writing():
+                    # older versions, and leftovers of an interrupted run
+                    self.store.collection.delete(
+                        where={"document_id": {"$in": [d.id for d in batch]}}
+                    )
+                    if nodes:
+                        self.vector_store.add(nodes)
                 chunks = Counter(ChunkMeta.from_metadata(n.metadata).article_id for n in nodes)
                 self.ledger.record(
                     Recorded(

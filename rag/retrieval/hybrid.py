@@ -14,8 +14,9 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,7 @@ class HybridRetriever:
         self._ledger = _reader(settings)
         self._seen = self._ledger.version() if self._ledger else 0
         self._pending: tuple[Path, str] | None = None  # (cache, fingerprint) of a BM25 rebuild
+        self._users: dict[int, int] = {}  # id of a store -> searches on it now
         self.catalogue, self._bm25 = self._load(store)
 
     def _load(self, store: Store) -> tuple[Catalogue, BM25Index]:
@@ -162,9 +164,38 @@ class HybridRetriever:
         store = Store(self.settings.store, fresh=not self.settings.store.host)
         catalogue, bm25 = self._load(store)
         with self._lock:
-            self.store = store
+            old, self.store = self.store, store
             self.catalogue, self._bm25 = catalogue, bm25
             self._seen = version
+        self._retire(old)
+
+    @contextmanager
+    def store_in_use(self) -> Iterator[Store]:
+        """The store being searched, kept open while it is used: one a refresh replaces is let
+        go once the last search on it ends."""
+        with self._lock:
+            store = self.store
+            self._users[id(store)] = self._users.get(id(store), 0) + 1
+        try:
+            yield store
+        finally:
+            with self._lock:
+                left = self._users[id(store)] - 1
+                self._users[id(store)] = left
+                done = not left and store is not self.store
+                if done:
+                    del self._users[id(store)]
+            if done:
+                store.release(forget=False)
+
+    def _retire(self, old: Store) -> None:
+        """Let go of a store a refresh replaced, now or when the searches on it end. (Each kept
+        its own Chroma client, threads and open files until a collection of cycles came round:
+        a server taking uploads grew to 79 threads and 168 open files.)"""
+        with self._lock:
+            idle = not self._users.get(id(old))
+        if idle and old is not self.store:
+            old.release(forget=False)
 
     def sync(self) -> bool:
         """Refresh if a writer (this process or another) recorded articles since, or the BM25
@@ -213,7 +244,25 @@ class HybridRetriever:
         self.sync()
         k = max(self.settings.retrieval.candidates, top_k)
         with self._lock:
-            catalogue, bm25, store = self.catalogue, self._bm25, self.store
+            catalogue, bm25 = self.catalogue, self._bm25
+        with self.store_in_use() as store:
+            return self._search(
+                query, store, catalogue, bm25, k, top_k, mode, filters, boost, postprocessors
+            )
+
+    def _search(
+        self,
+        query: str,
+        store: Store,
+        catalogue: Catalogue,
+        bm25: BM25Index,
+        k: int,
+        top_k: int,
+        mode: str,
+        filters: Filters,
+        boost: Filters | None,
+        postprocessors: Sequence[BaseNodePostprocessor],
+    ) -> list[Passage]:
         dense = FilteredDense(store, self.embed_model, catalogue, k, filters)
         retriever: BaseRetriever
         if mode == "dense":
@@ -246,7 +295,7 @@ class HybridRetriever:
             hits = retriever.retrieve(query)
         except (httpx.TransportError, ChromaError) as exc:
             raise StoreUnavailableError(
-                f"the index {self.store.where} cannot be searched ({type(exc).__name__}: {exc}); "
+                f"the index {store.where} cannot be searched ({type(exc).__name__}: {exc}); "
                 "check that the store is reachable (a Chroma server: `chroma run`)"
             ) from exc
         folded = SyndicationFolder(top_k=top_k, catalogue=catalogue).postprocess_nodes(hits)

@@ -10,7 +10,9 @@ reads chunk records back in pages (for BM25 and the article list); it does not c
 from __future__ import annotations
 
 import atexit
+import ctypes
 import errno
+import fcntl
 import gc
 import hashlib
 import logging
@@ -19,6 +21,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,70 @@ class ChunkRecord:
 # held while an embedded client is made: two threads opening one folder afresh at once (a
 # writer's and a question's refresh) tore down each other's half-made chromadb system
 _OPENING = threading.Lock()
+
+
+_HELD = threading.local()  # the lock files this thread holds, and how
+
+
+class FilesLock:
+    """Embedded Chroma's files, shared by every process and thread on the folder.
+
+    A client loads the vector index from these files when it is opened (and first searched),
+    and a writer rewrites them: a load that meets a write half done crashed the whole process
+    inside chromadb's native code (a segmentation fault under `bench/stress.py`, with a server
+    refreshing while `rag ingest` wrote). So a client is opened and loaded holding this lock
+    shared, and each write holds it exclusive (an `flock` on `Layout.chroma_lock`, which
+    separate opens make work between threads too). A thread that holds it exclusive may open
+    and release clients under it. In a folder nobody may write to, there is nothing to lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._taken(fcntl.LOCK_SH):
+            yield
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._taken(fcntl.LOCK_EX):
+            yield
+
+    @contextmanager
+    def _taken(self, mode: int) -> Iterator[None]:
+        held: dict[str, int] = _HELD.__dict__.setdefault("modes", {})
+        key = str(self.path)
+        mine = held.get(key)
+        if mine == fcntl.LOCK_EX or (mine == fcntl.LOCK_SH and mode == fcntl.LOCK_SH):
+            yield  # this thread holds it already
+            return
+        if mine is not None:
+            raise RuntimeError(f"{self.path} is held shared by this thread: it cannot write")
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            fd = -1  # a read-only folder: no writer there
+        try:
+            if fd >= 0:
+                fcntl.flock(fd, mode)
+            held[key] = mode
+            yield
+        finally:
+            held.pop(key, None)
+            if fd >= 0:
+                os.close(fd)  # and with it the lock
+
+
+def files_lock(cfg: StoreSettings) -> FilesLock:
+    """The lock on the embedded Chroma files `cfg` names (see `FilesLock`)."""
+    return FilesLock(Layout.of(cfg).chroma_lock)
+
+
+def _give_back_memory() -> None:
+    """Hand the memory a released vector index held back to the system (glibc keeps it)."""
+    gc.collect()
+    with suppress(OSError, AttributeError):  # another C library keeps what it keeps
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _forget_client(identifier: str) -> None:
@@ -112,6 +179,7 @@ class Store:
     """One Chroma collection plus the llama-index vector store wrapping it."""
 
     read_only: bool = False
+    _files: FilesLock | None = None  # embedded stores only
 
     def __init__(
         self,
@@ -122,7 +190,8 @@ class Store:
         fresh: bool = False,
     ) -> None:
         """`verify`: check the vector index files before Chroma loads them (True: do, as a
-        writer holding the lock; None: do unless a writer is busy with them; False: don't).
+        writer holding the lock; None: do unless a writer is busy with them; False: don't, and
+        leave the vector index unloaded until searched).
         `fresh`: a new embedded client that reads the index from disk, not the one this process
         already holds in memory (which misses what another process wrote since; writing through
         it would overwrite that process's vectors)."""
@@ -130,6 +199,7 @@ class Store:
         from chromadb.config import Settings as ChromaSettings
 
         self.cfg = cfg
+        load = verify is not False  # (a store `rag check` looks at may be damaged)
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         if cfg.host:
             try:
@@ -167,11 +237,39 @@ class Store:
                 path = _read_only_copy(path)
                 self.where += f" (read-only; searched from a copy in {path})"
             path.mkdir(parents=True, exist_ok=True)
-            with _OPENING:  # chromadb's shared system per folder is not safe to make in parallel
-                if fresh:
-                    _forget_client(str(path))
-                self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            self._files = FilesLock(Layout.of(cfg).chroma_lock)
+            # opened and its vector index loaded while no writer changes the files
+            with self._files.shared():
+                with _OPENING:  # chromadb's shared system per folder is not safe to make at once
+                    if fresh:
+                        _forget_client(str(path))
+                    self.client = chromadb.PersistentClient(
+                        path=str(path), settings=chroma_settings
+                    )
+                self.collection = self._open(create)
+                if load:
+                    self._load_index()
+            return
+        self._files = None
         self.collection = self._open(create)
+
+    def _load_index(self) -> None:
+        """Have Chroma load the vector index now (it does on the first search otherwise)."""
+        dim = (self.collection.metadata or {}).get("embed_dim")
+        if isinstance(dim, int) and dim > 0:
+            try:
+                self.collection.query(query_embeddings=[[1.0] + [0.0] * (dim - 1)], n_results=1)
+            except Exception as exc:  # chromadb raises many kinds; the first search will say
+                log.debug("the vector index was not loaded ahead: %s", exc)
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Held around every change to an embedded store's files (see `FilesLock`)."""
+        if self._files is None:
+            yield
+            return
+        with self._files.exclusive():
+            yield
 
     def _open(self, create: bool) -> Any:
         if create:
@@ -210,15 +308,17 @@ class Store:
             meta["embed_model"] = model_name
             if dim:
                 meta["embed_dim"] = dim
-            self.collection.modify(metadata=meta)
+            with self.writing():
+                self.collection.modify(metadata=meta)
 
     def reset(self) -> None:
         """Drop the collection and make it anew (for --rebuild)."""
-        try:
-            self.client.delete_collection(self.cfg.collection)
-        except Exception:
-            log.debug("no collection to delete")
-        self.collection = self._open(create=True)
+        with self.writing():
+            try:
+                self.client.delete_collection(self.cfg.collection)
+            except Exception:
+                log.debug("no collection to delete")
+            self.collection = self._open(create=True)
 
     # --- reading back ---------------------------------------------------------------------------
     def count(self) -> int:
@@ -290,14 +390,17 @@ class Store:
         if not self.cfg.host:
             _forget_client(str(getattr(self.client, "_identifier", "")))
 
-    def release(self) -> None:
+    def release(self, *, forget: bool = True) -> None:
         """Let go of the client and its collection, and with them embedded Chroma's loaded vector
-        index (2.3 GB at 1.5M chunks): for a process that reads nothing more from this store."""
+        index (2.3 GB at 1.5M chunks), its threads and open files: for a process that reads
+        nothing more through this `Store`. `forget=False`: the client chromadb shares in this
+        process for the folder is left to a newer `Store` that opened it."""
         if not hasattr(self, "client"):
             return  # already released
-        self.discard_client()
+        if forget:
+            self.discard_client()
         del self.client, self.collection  # a later use is an AttributeError, not a silent reload
-        gc.collect()
+        _give_back_memory()
 
     def vector_store(self) -> Any:
         from llama_index.vector_stores.chroma import ChromaVectorStore

@@ -35,6 +35,12 @@ class Layout:
         return self.root / "chroma"
 
     @property
+    def chroma_lock(self) -> Path:
+        """Taken shared while a client loads the embedded database's vector index, exclusive
+        while a writer changes it (`rag.store.chroma.FilesLock`)."""
+        return self.root / "chroma.lock"
+
+    @property
     def hnsw_verified(self) -> Path:
         """The vector index files found undamaged, by size and time (`rag.store.hnsw_check`)."""
         return self.root / "hnsw-verified.json"

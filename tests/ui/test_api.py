@@ -597,3 +597,28 @@ def test_deleting_an_unknown_article_does_not_refresh_the_index(
     r = writable.delete("/v1/articles/no-such-article")
     assert r.status_code == 404 and "GET /v1/articles" in r.json()["detail"]
     assert refreshes == []
+
+
+def test_uploads_leave_no_store_clients_behind(writable: TestClient) -> None:
+    """Each write opened Chroma clients (the writer's, the refreshed search's) that kept their
+    threads and open files until a collection of cycles came round: a server taking uploads
+    grew to 79 threads and 168 open files (issue 39, finding 9). A replaced store is let go
+    once no search is on it, and a writer's own client when the write ends."""
+    import os
+
+    def threads() -> int:
+        return len(os.listdir("/proc/self/task"))
+
+    def files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    writable.post("/v1/query", json={"question": "What did Rutte say?"})
+    before = threads(), files()
+    for n in range(6):
+        article = {"id": f"bound-{n}", "title": f"Harbour note {n}", "text": f"Harbour {n} opened."}
+        r = writable.post("/v1/articles", json={"articles": [article]})
+        assert r.status_code == 200, r.text
+        assert writable.post("/v1/query", json={"question": f"Harbour {n}?"}).status_code == 200
+    after = threads(), files()
+    assert after[0] - before[0] <= 8, (before, after)  # a client's worth, not one per write
+    assert after[1] - before[1] <= 12, (before, after)

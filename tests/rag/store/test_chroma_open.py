@@ -56,3 +56,69 @@ def test_a_vector_index_file_being_flushed_is_not_called_damaged(
     with pytest.raises(StoreDamagedError, match=r"header\.bin"):
         Store(settings.store)
     header.write_bytes(whole)
+
+
+_OPENER = """
+import sys, time
+from pathlib import Path
+from rag.settings import load
+from rag.store.chroma import Store
+
+store, stop = sys.argv[1], Path(sys.argv[2])
+cfg = load(None, store={"path": store}).store
+opened = 0
+while not stop.exists():
+    s = Store(cfg, fresh=True)
+    dim = s.collection.metadata["embed_dim"]
+    s.collection.query(query_embeddings=[[0.5] * dim], n_results=3)  # the vector index loaded
+    opened += 1
+print(opened)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_a_store_opened_while_another_process_writes_it_does_not_crash(
+    tmp_path: Path, embed_model: Any
+) -> None:
+    """A server picks up new articles by opening the store afresh, which loads the vector index
+    from its files; with `rag ingest` writing them in another process at that moment, the load
+    met a write half done and chromadb's native code killed the server (a segmentation fault
+    under bench/stress.py; issue 39, finding 9). Loads and writes now take turns."""
+    import os
+    import subprocess
+    import sys
+
+    from index.ingest import ingest
+    from tests.conftest import ROOT, make_settings
+    from tests.index.test_check import _council_corpus
+
+    store = tmp_path / "store"
+    settings = make_settings(store)
+    ingest([_council_corpus(tmp_path / "first.jsonl", 40)], settings, embed_model, progress=False)
+    env = {**os.environ, "RAG_STORE__PATH": str(store)}
+    stop = tmp_path / "stop"
+    opener = subprocess.Popen(
+        [sys.executable, "-c", _OPENER, str(store), str(stop)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    more = _council_corpus(tmp_path / "more.jsonl", 700)
+    writer = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "ingest", "--quiet", str(more)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    stop.touch()
+    out, err = opener.communicate(timeout=120)
+    assert writer.returncode == 0, writer.stderr[-2000:]
+    assert opener.returncode == 0, (
+        f"the opening process ended with {opener.returncode}: {err[-2000:]}"
+    )
+    assert int(out) >= 5  # it opened the store again and again while the writer wrote

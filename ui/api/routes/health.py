@@ -19,12 +19,19 @@ from fastapi.responses import JSONResponse
 
 import rag
 from rag.answering.backends import resolve_backend
+from rag.pipeline import Pipeline
 from ui.api.deps import PipelineDep
 
 router = APIRouter(tags=["status"])
 # the store read of a probe: one thread, not the pool that answers questions
 _PROBE = ThreadPoolExecutor(1, thread_name_prefix="health")
 PROBE_SECONDS = 10.0  # a store that takes longer to answer is reported unavailable
+
+
+def _read(pipeline: Pipeline) -> None:
+    """One read of the store being searched (kept open while it is read)."""
+    with pipeline.retriever.store_in_use() as store:
+        store.is_empty()
 
 
 @router.get(
@@ -34,7 +41,7 @@ PROBE_SECONDS = 10.0  # a store that takes longer to answer is reported unavaila
 )
 async def health(pipeline: PipelineDep) -> Any:
     try:
-        probe = asyncio.get_running_loop().run_in_executor(_PROBE, pipeline.store.is_empty)
+        probe = asyncio.get_running_loop().run_in_executor(_PROBE, _read, pipeline)
         await asyncio.wait_for(probe, PROBE_SECONDS)
     except Exception as exc:  # chromadb raises many kinds: connection, database, file errors
         return JSONResponse(
