@@ -179,7 +179,7 @@ class QAService:
         """Answer a retrieval: `Delta`s as the answer is written, then the `Answer`."""
         answerer = self.answerer(backend)
         asked = retrieved.query if answerer.reads_followup_context else retrieved.asked
-        for event in answerer.stream(asked, retrieved.passages):
+        for event in self.events(answerer, asked, retrieved.passages):
             if isinstance(event, Answer):
                 event.question = retrieved.question
                 if asked != retrieved.question:
@@ -192,6 +192,13 @@ class QAService:
                     "total": time.perf_counter() - retrieved.started,
                 }
             yield event
+
+    def events(
+        self, answerer: Answerer, asked: str, passages: Sequence[Passage]
+    ) -> Iterator[Delta | Answer]:
+        """What `answerer` makes of the passages (made here; `ui.answer_pool` makes extractive
+        answers in other processes)."""
+        return answerer.stream(asked, passages)
 
     def stream(
         self, question: str, *, backend: str | None = None, **options: Unpack[Options]

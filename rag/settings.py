@@ -231,12 +231,12 @@ class ServerSettings(BaseModel):
         description="questions searched and answered extractively at the same time in one "
         "process, the others waiting their turn (0: the machine's cores)",
     )
-    answer_processes: int = Field(
-        0,
+    answer_processes: int | None = Field(
+        None,
         ge=0,
         le=64,
-        description="processes that make extractive answers beside the server's own (0: the "
-        "server answers itself, on one core); each holds its own copy of the index in memory",
+        description="processes that make extractive answers from the passages the server finds "
+        "(unset: one per core beyond the first; 0: the server answers itself, on one core)",
     )
 
 

@@ -1,16 +1,16 @@
 """Extractive answers made in other processes, so that a server answers on every core.
 
-An extractive answer is pure Python (retrieval's fusion, sentence scoring, span mining: about
-30 ms a question over the 120k-chunk 2023 archive), so one server process answers on one core
-however many requests wait. With RAG_SERVER__ANSWER_PROCESSES=N (`rag serve --answer-processes
-N`), the server's `QAService` is wrapped in a `PooledQA`, whose `ask` hands extractive questions
-to N worker processes, each with its own pipeline
-over the same store (its own copy of the vector index in memory: about 1 GB for the 2023
-archive); streaming, the UI and the LLM backends stay in the server process, whose model server
-the workers would otherwise start again. A worker picks up new articles as the server does (the
-ledger's version, read before each search). Errors come back as raised in the worker (a bad
-question is still a 400); a worker that dies is replaced, and the question it was answering is
-answered in the server process.
+An extractive answer is pure Python (sentence scoring, span mining, spaCy where the entity table
+has no tags yet: 15-75 ms a question over the 2023 archive), so one server process answers on one
+core however many requests wait. With RAG_SERVER__ANSWER_PROCESSES=N (`rag serve
+--answer-processes N`; by default one per core beyond the first), the server's `QAService` is
+wrapped in a `PooledQA`: the server still searches (one copy of the index, refreshed after
+writes in one place), and hands the passages it found to N worker processes, each with its own
+extractive answerer (the embedding model, the entity table, the short-answer model) and no
+index: nothing in them is made stale by a write, and no process but the server reads the vector
+index. Streaming, the UI and the LLM backends stay in the server process. Errors come back as
+raised in the worker; a worker that dies is replaced, and the answer it was making is made in
+the server process.
 """
 
 from __future__ import annotations
@@ -20,28 +20,54 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Unpack
+from typing import Any
 
-from rag.answering.answer import Answer
-from rag.pipeline import Pipeline, build
-from rag.service import Options, QAService
+from rag.answering.answer import Answer, Delta
+from rag.answering.backends import Answerer
+from rag.answering.extractive import ExtractiveAnswerer
+from rag.schema import Passage
+from rag.service import QAService
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_pipeline: Pipeline | None = None  # a worker's own, built once when it starts
+_answerer: ExtractiveAnswerer | None = None  # a worker's own, made once when it starts
 
 
 def _start(settings: Settings) -> None:
-    global _pipeline
-    _pipeline = build(settings)
+    global _answerer
+    from rag.embeddings import backends
+    from rag.spans.entities import EntityTable, table_path
+    from rag.spans.ranker import ShortAnswerModel
+    from rag.spans.tagging import warm
+
+    embed_model = backends.build(settings.embed)  # the model named: the store is not opened
+    entities = EntityTable(table_path(settings.store))
+    _answerer = ExtractiveAnswerer(embed_model, entities, ShortAnswerModel.load())
+    warm()  # spaCy's pipelines loaded now, not for the first question that needs them
 
 
-def _ask(question: str, backend: str | None, options: dict[str, Any]) -> Answer:
-    assert _pipeline is not None, "the worker's pipeline was not built"
-    return _pipeline.qa.ask(question, backend=backend, **options)
+def _answer(asked: str, passages: list[Passage]) -> list[Delta | Answer]:
+    assert _answerer is not None, "the worker's answerer was not made"
+    return list(_answerer.stream(asked, passages))
+
+
+def worker_settings(settings: Settings, embed_model: Any) -> Settings:
+    """`settings` with the embedding model the server resolved (a store built with MiniLM keeps
+    it when RAG_EMBED__MODEL is unset), so that a worker never opens the store to find out."""
+    name = getattr(embed_model, "model_name", None)
+    if settings.embed.backend != "local" or settings.embed.model or not name:
+        return settings
+    return settings.model_copy(update={"embed": settings.embed.model_copy(update={"model": name})})
+
+
+def default_processes() -> int:
+    """One answer process per core beyond the first (the server's own searches and requests
+    keep that one busy): none on one core, one on two."""
+    return max((os.cpu_count() or 1) - 1, 0)
 
 
 def _ready() -> int:
@@ -50,7 +76,8 @@ def _ready() -> int:
 
 
 class AnswerPool:
-    """N processes that answer extractive questions over the store `settings` name."""
+    """N processes that make extractive answers from the passages they are given (with the
+    entity table of the store `settings` name)."""
 
     def __init__(self, settings: Settings, processes: int) -> None:
         self.settings, self.processes = settings, processes
@@ -64,7 +91,7 @@ class AnswerPool:
             initializer=_start,
             initargs=(self.settings,),
         )
-        # each worker builds its pipeline now, not when the first questions wait
+        # each worker makes its answerer now, not when the first questions wait
         seen: set[int] = set()
         for _ in range(4):
             seen |= {f.result() for f in [executor.submit(_ready) for _ in range(self.processes)]}
@@ -81,14 +108,14 @@ class AnswerPool:
         with self._lock:
             self._executor = executor
 
-    def ask(self, question: str, backend: str | None, options: dict[str, Any]) -> Answer | None:
-        """The answer made in a worker; None while the workers are gone (the caller answers
-        itself; they are started again aside)."""
+    def answer(self, asked: str, passages: list[Passage]) -> list[Delta | Answer] | None:
+        """What a worker's extractive answerer makes of the passages; None while the workers
+        are gone (the caller answers itself; they are started again aside)."""
         executor = self._executor
         if executor is None:
             return None
         try:
-            return executor.submit(_ask, question, backend, options).result()
+            return executor.submit(_answer, asked, passages).result()
         except BrokenProcessPool:
             with self._lock:
                 if self._executor is not executor:
@@ -108,23 +135,22 @@ class AnswerPool:
 
 class PooledQA(QAService):
     """The server's question-answering service with its extractive answers made by an
-    `AnswerPool` (everything else, streaming included, as the service it wraps does it)."""
+    `AnswerPool` from the passages it found (everything else as the service it wraps does it)."""
 
     def __init__(self, qa: QAService, pool: AnswerPool) -> None:
         super().__init__(qa.settings, qa.retriever, qa.answerers, qa.at_once)
         self.pool = pool
 
-    def ask(
-        self, question: str, *, backend: str | None = None, **options: Unpack[Options]
-    ) -> Answer:
-        """The answer made in an answer process when the backend is extractive; here when the
-        processes are gone (they are started again aside) or for the other backends."""
-        if self.answerer(backend).name == "extractive":
-            self.validate(question)  # a bad question fails here, as without the pool
-            answer = self.pool.ask(question, backend, dict(options))
-            if answer is not None:
-                return answer
-        return super().ask(question, backend=backend, **options)
+    def events(
+        self, answerer: Answerer, asked: str, passages: Sequence[Passage]
+    ) -> Iterator[Delta | Answer]:
+        """Made in an answer process when the backend is extractive; here when the processes
+        are gone (they are started again aside) or for the other backends."""
+        if answerer.name == "extractive":
+            made = self.pool.answer(asked, list(passages))
+            if made is not None:
+                return iter(made)
+        return super().events(answerer, asked, passages)
 
     def close(self) -> None:
         self.pool.close()

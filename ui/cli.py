@@ -222,8 +222,9 @@ def parser() -> argparse.ArgumentParser:
         "--answer-processes",
         type=int,
         metavar="N",
-        help="make extractive answers in N more processes, to answer on every core under load "
-        "(RAG_SERVER__ANSWER_PROCESSES, 0); each holds its own copy of the index in memory",
+        help="make extractive answers in N more processes, from the passages the server finds, "
+        "to answer on every core under load (RAG_SERVER__ANSWER_PROCESSES; default: one per "
+        "core beyond the first; 0: answer in the server alone)",
     )
 
     p = sub.add_parser(

@@ -78,12 +78,15 @@ def run(
 
     # the first question for a name or a kind of thing would load spaCy's pipelines (0.6 s)
     threading.Thread(target=warm, name="spacy-load", daemon=True).start()
-    processes = settings.server.answer_processes
-    if processes:
-        from ui.answer_pool import AnswerPool, PooledQA
+    from ui.answer_pool import AnswerPool, PooledQA, default_processes, worker_settings
 
+    processes = settings.server.answer_processes
+    if processes is None:
+        processes = default_processes()
+    if processes:
         _say(f"news-rag: starting {processes} answer process(es) …")
-        pipeline.qa = PooledQA(pipeline.qa, AnswerPool(settings, processes))
+        pool = AnswerPool(worker_settings(settings, embed_model), processes)
+        pipeline.qa = PooledQA(pipeline.qa, pool)
     app = create_app(pipeline)
     key = api_key(settings)
     stop = threading.Event()

@@ -122,6 +122,23 @@ def test_a_worker_that_dies_is_replaced(pooled: Server) -> None:
         assert post(pooled, "/query", body).status_code == 200
 
 
+def test_by_default_the_server_answers_on_every_core(
+    seeded: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Finding 13 of issue 39: `rag serve` answered on one core of two unless told otherwise.
+    By default it starts one answer process per core beyond the first, and they answer."""
+    from ui.answer_pool import default_processes
+
+    server = launch(seeded, tmp_path_factory.mktemp("defaults"))
+    try:
+        wait_ready(server, timeout=180)
+        assert len(_workers(server)) == default_processes() == (os.cpu_count() or 1) - 1
+        r = post(server, "/query", QUESTIONS[0])
+        assert r.status_code == 200 and "2.5%" in r.json()["answer"], r.text
+    finally:
+        stop(server)
+
+
 def test_stopping_the_server_stops_its_workers(
     seeded: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
