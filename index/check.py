@@ -34,7 +34,7 @@ from typing import Any
 from index.ingest import article_from_body, ingest
 from rag.schema import ChunkMeta, chunk_version
 from rag.settings import Settings
-from rag.store.chroma import Store
+from rag.store.chroma import Store, refuse_nearly_full
 from rag.store.hnsw_check import damaged
 from rag.store.layout import Layout
 from rag.store.ledger import (
@@ -117,6 +117,7 @@ class CheckReport:
 
 def check(settings: Settings, embed_model: Any, *, repair: bool = False) -> CheckReport:
     """Compare ledger, store and lexical cache; with `repair`, bring them back in line."""
+    refuse_nearly_full(settings.store)
     report = CheckReport()
     try:
         ledger = open_ledger(settings)

@@ -251,17 +251,15 @@ def ingest(
             # process may have written since this one last opened them)
             with files_lock(settings.store).exclusive():
                 store = Store(settings.store, create=True, verify=True, fresh=True)
-            try:
-                target = _Target(store, ledger, settings, embed_model, dim)
-                options = _Options(
-                    prune, rebuild, progress, batch_size, on_batch, replace, deadline
-                )
-                _ingest(articles, target, options, report)
-            finally:
-                # its own client, opened for this write: let go now, not when a collection of
-                # cycles comes round (a server that took uploads kept every one: 79 threads)
-                with store.writing():
-                    store.release()
+            target = _Target(store, ledger, settings, embed_model, dim)
+            options = _Options(prune, rebuild, progress, batch_size, on_batch, replace, deadline)
+            _ingest(articles, target, options, report)
+            # its own client, opened for this write: let go now, not when a collection of cycles
+            # comes round (a server that took uploads kept every one: 79 threads). Not after a
+            # failed write: a native client whose write failed is not touched again (see
+            # `Store.discard_client`)
+            with store.writing():
+                store.release()
     finally:
         ledger.close()
     return report

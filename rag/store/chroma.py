@@ -411,6 +411,24 @@ class Store:
 NEARLY_FULL = 8 * 2**20  # bytes free under which a store failure is put down to the full disk
 
 
+def refuse_nearly_full(cfg: StoreSettings) -> None:
+    """`StoreFullError` when the disk under an embedded store has less than `NEARLY_FULL` free:
+    Chroma writes as it reads (it first applies what a failed write left in its log), and on a
+    full disk such a read waited for ever (`rag check` after an ingest ran out of space)."""
+    if cfg.host:
+        return
+    try:
+        free = shutil.disk_usage(Path(cfg.path)).free
+    except OSError:
+        return  # no store there yet: opening it says so
+    if free < NEARLY_FULL:
+        raise StoreFullError(
+            f"the disk under the index {cfg.path} is full ({free // 1024} KB free): the store "
+            "cannot be read safely; free space, then run the command again (`rag check "
+            "--repair` mends what a write left)"
+        )
+
+
 def disk_full_error(cfg: StoreSettings, exc: BaseException) -> StoreFullError | None:
     """A `StoreFullError` saying what to do, when `exc` (from Chroma or SQLite) says the disk is
     full or the disk under an embedded store is nearly so: Chroma's messages often do not say

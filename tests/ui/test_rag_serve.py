@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -529,4 +530,8 @@ def test_every_reply_and_error_carries_a_request_id_and_so_do_log_lines(keyed: S
         timeout=30,
     )
     assert failed.status_code == 503 and failed.json()["request_id"] == "trace-503"
-    assert "WARNING [trace-503] ui.api.observe: POST /v1/query 503" in keyed.log.read_text()
+    line = "WARNING [trace-503] ui.api.observe: POST /v1/query 503"
+    deadline = time.time() + 10  # the line is written as the reply goes out, maybe just after
+    while line not in keyed.log.read_text() and time.time() < deadline:
+        time.sleep(0.1)
+    assert line in keyed.log.read_text()
