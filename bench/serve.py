@@ -74,11 +74,13 @@ def memory_mb(pid: int) -> dict[str, float]:
 
 
 def start_server(
-    workdir: Path, backend: str, processes: int
+    workdir: Path, backend: str, processes: int | None
 ) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """`rag serve` on the seeds with `processes` answer processes (None: the product's default)."""
     shutil.copytree(ROOT / "seeds", workdir / "seeds")
     env = serve_env(workdir / "store", backend)
-    return start_serve(workdir, env, args=["--answer-processes", str(processes)])
+    args = [] if processes is None else ["--answer-processes", str(processes)]
+    return start_serve(workdir, env, args=args)
 
 
 async def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
