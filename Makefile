@@ -49,10 +49,10 @@ test-fast: install
 	$(BIN)/pytest -q -m "$(FAST)"
 
 # schemathesis over a live server's spec, with and without the key (FUZZ_EXAMPLES per operation
-# and phase; `make test` runs 15)
-FUZZ_EXAMPLES ?= 300
+# and phase; `make test` runs 15; 600 make over 10,000 requests)
+FUZZ_EXAMPLES ?= 600
 fuzz: install
-	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q tests/e2e/test_fuzz.py
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -rP tests/e2e/test_fuzz.py  # -rP: the counts
 
 screenshot: install system-deps  ## re-take docs/screenshot.png (the README's) with the UI test
 	UPDATE_SCREENSHOT=1 $(BIN)/pytest -q tests/e2e/test_browser_chat.py -k see_the_quote

@@ -233,6 +233,44 @@ def test_markdown_in_an_article_is_shown_as_text(page: Page, server: Server) -> 
 
 @pytest.mark.slow
 @pytest.mark.browser
+def test_script_in_an_article_runs_nowhere(page: Page, server: Server) -> None:
+    """An article whose title, source and text carry <script>, an <img onerror> and a
+    javascript: link: quoted in the answer, opened in the source panel and listed in the
+    article table, it shows as text and none of it runs."""
+    import httpx
+
+    bad = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
+    article = {
+        "title": f"Orlen dam {bad}",
+        "source": '<svg onload="window.__xss=3">',
+        "text": (
+            f"The Orlen dam was closed on Thursday {bad} after engineers found cracks, the "
+            'operator said. <a href="javascript:window.__xss=4">details</a> It reopens in May.'
+        ),
+    }
+    r = httpx.post(server.api + "/articles", json={"articles": [article]}, timeout=60)
+    assert r.status_code == 200, r.text
+    page.reload()  # the article table is made as the page loads
+    page.locator("#question textarea").wait_for()
+    page.get_by_text("Indexed articles").click()
+    page.locator(".articles-table").wait_for()
+    ask(page, "When was the Orlen dam closed?")
+    link = page.locator('#chat a[href="#cite-0-1"]').first
+    link.wait_for()
+    link.click()
+    page.locator("#source-panel mark").first.wait_for()
+    page.wait_for_timeout(1000)  # time for an injected handler to fire, if one were there
+    assert page.evaluate("window.__xss") is None
+    for where in ("#chat", "#source-panel", ".articles-table"):
+        box = page.locator(where)
+        assert box.locator("script, img[onerror], svg[onload]").count() == 0, where
+        assert box.locator('a[href^="javascript:"]').count() == 0, where
+    assert "<script>" in page.locator("#source-panel").inner_text()
+    assert "Orlen dam <script>" in page.locator(".articles-table").inner_text()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
 def test_with_a_key_the_ui_opens_only_after_its_login(
     browser: Browser, seeded: Settings, tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ a JSON 500 on a connection that stays usable; wrong keys are rate-limited; the d
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import threading
@@ -103,6 +104,39 @@ def test_a_chunked_body_past_the_limit_is_a_413_as_it_streams(
     assert r.status_code == 413 and setting in r.json()["detail"]
     assert rss_mb(served) - before < RSS_CEILING_MB
     assert httpx.get(served.api + "/health").status_code == 200
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_slow_clients_holding_connections_open_do_not_stop_the_others(served: Server) -> None:
+    """Slowloris: 200 connections each sending a request's headers a byte at a time, never
+    finishing. Meanwhile the health probe and a question with the key are answered as usual,
+    and the server's memory stays under the ceiling."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(served.url)
+    before = rss_mb(served)
+    slow: list[socket.socket] = []
+    try:
+        for _ in range(200):
+            sock = socket.create_connection((where.hostname, where.port), timeout=10)
+            sock.sendall(b"POST /v1/query HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            slow.append(sock)
+        for round_ in range(3):
+            for sock in slow:
+                with contextlib.suppress(OSError):  # the server may close them: as good
+                    sock.sendall(b"a")
+            assert httpx.get(served.api + "/health", timeout=30).status_code == 200
+            r = httpx.post(
+                served.api + "/query", json={"question": QUESTION}, headers=HEADERS, timeout=60
+            )
+            assert r.status_code == 200 and r.json()["citations"], (round_, r.text[:300])
+            time.sleep(0.5)
+        assert rss_mb(served) - before < RSS_CEILING_MB
+    finally:
+        for sock in slow:
+            sock.close()
 
 
 LONE = "\ud800"

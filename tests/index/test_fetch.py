@@ -5,7 +5,9 @@ RAG_FETCH__* (deadline, size cap, redirects, concurrency, User-Agent), feeds and
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
+import json
 import socket
 import threading
 from datetime import date
@@ -253,6 +255,41 @@ def test_read_feed_never_treats_a_body_as_a_file_name_or_url() -> None:
         fake = Page("http://x.example/f", "http://x.example/f", "application/rss+xml", body, None)
         with pytest.raises(ValueError, match="not an RSS or Atom feed"):
             read_feed(fake)
+
+
+def test_a_feed_with_entities_expands_nothing_and_reads_no_file(tmp_path: Path) -> None:
+    """Billion laughs (entities nesting to 10^9 copies) and XXE (an entity naming a local
+    file): the feed is read in bounded time and memory, and no file's text reaches an item."""
+    import resource
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-LINE")
+    lol = "".join(
+        f'<!ENTITY l{i} "{("&l" + str(i - 1) + ";") * 10}">' if i else '<!ENTITY l0 "lol">'
+        for i in range(10)
+    )
+    bodies = {
+        "laughs": f"""<?xml version="1.0"?><!DOCTYPE rss [{lol}]>
+<rss version="2.0"><channel><title>&l9;</title>
+<item><title>&l9;</title><link>http://x.example/a</link></item></channel></rss>""",
+        "xxe": f"""<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file://{secret}">]>
+<rss version="2.0"><channel><title>t</title>
+<item><title>&x;</title><description>&x;</description><link>http://x.example/b</link></item>
+</channel></rss>""",
+    }
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for name, body in bodies.items():
+        fake = Page(
+            "http://x.example/f", "http://x.example/f", "application/rss+xml", body.encode(), None
+        )
+        try:
+            items = read_feed(fake)
+        except ValueError:
+            items = []  # refused as no feed: as good
+        text = json.dumps([dataclasses.asdict(i) for i in items])
+        assert "TOP-SECRET" not in text and "lollollol" not in text, name
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 200, f"the feeds took {grown_mb:.0f} MB more"
 
 
 @pytest.mark.parametrize(

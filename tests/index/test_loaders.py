@@ -204,6 +204,34 @@ def test_a_deeply_nested_line_costs_only_itself(tmp_path: Path) -> None:
     assert isinstance(only, LoadProblem) and "nested too deeply" in only.message
 
 
+def test_a_page_of_200000_nested_divs_is_one_outcome_and_the_next_page_is_read(
+    tmp_path: Path,
+) -> None:
+    """200,000 nested <div>s around a sentence (past every parser's depth): the page is read
+    or refused as one problem, never a crash that stops the folder, and the page beside it is
+    read as usual."""
+    deep = tmp_path / "deep.html"
+    deep.write_text(
+        "<html><head><title>Deep</title></head><body>"
+        + "<div>" * 200_000
+        + "<p>The council met on Tuesday to approve the budget.</p>"
+        + "</div>" * 200_000
+        + "</body></html>"
+    )
+    fine = tmp_path / "fine.html"
+    fine.write_text(
+        "<html><head><title>Fine</title></head><body><article><p>"
+        + "The mayor opened the new library on Monday morning. " * 5
+        + "</p></article></body></html>"
+    )
+    (deep_out,) = _all(deep)
+    assert isinstance(deep_out, (Article, LoadProblem))
+    if isinstance(deep_out, LoadProblem):
+        assert deep_out.message, "a refusal says why"
+    (fine_out,) = _all(fine)
+    assert isinstance(fine_out, Article) and "new library" in fine_out.text
+
+
 def test_a_flood_of_blank_lines_is_counted_not_searched(monkeypatch: pytest.MonkeyPatch) -> None:
     """A small gzip that inflates to hundreds of MB of blank lines cost the server seconds of
     CPU (the line regex stepped through them a character at a time: issue 39, finding 10). A

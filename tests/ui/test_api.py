@@ -272,6 +272,23 @@ def test_upload_files_get_upload_locations(writable: TestClient) -> None:
     assert answer["citations"][0]["location"] == "upload:seed-archive.md"
 
 
+def test_an_upload_of_10000_files_is_refused_whole_and_says_the_limit(
+    writable: TestClient,
+) -> None:
+    """10,000 files in one upload (more parts than any form should have): refused before any
+    is read, with the limit in the reply, and nothing of it indexed."""
+    before = writable.get("/v1/articles").json()["count"]
+    files = [
+        ("files", (f"f{i}.txt", f"Title {i}\n\nBody {i} of the flood.".encode()))
+        for i in range(10_000)
+    ]
+    r = writable.post("/v1/articles", files=files)
+    assert 400 <= r.status_code < 500, r.status_code
+    assert "1000" in r.text, r.text
+    assert writable.get("/v1/articles").json()["count"] == before
+    assert writable.get("/v1/health").status_code == 200
+
+
 def test_a_body_nested_too_deeply_is_a_422(writable: TestClient) -> None:
     body = '{"articles": ' + "[" * 100_000 + "]" * 100_000 + "}"
     r = writable.post("/v1/articles", content=body, headers={"content-type": "application/json"})
@@ -347,6 +364,23 @@ def test_api_key_accepted_as_bearer_or_header(keyed: TestClient) -> None:
     assert r.status_code == 200 and FACT in r.json()["answer"]
     assert keyed.get("/v1/articles", headers={"X-API-Key": KEY}).status_code == 200
     assert keyed.get("/v1/models", headers=bearer).status_code == 200
+
+
+def test_the_key_is_taken_from_no_other_place(keyed: TestClient) -> None:
+    """A key in the URL (logged by every proxy), a cookie or Basic auth is not the key: 401,
+    the same reply as none."""
+    import base64
+
+    basic = base64.b64encode(f"user:{KEY}".encode()).decode()
+    for r in (
+        keyed.get("/v1/articles", params={"api_key": KEY}),
+        keyed.get("/v1/articles", params={"key": KEY, "X-API-Key": KEY}),
+        keyed.get("/v1/articles", headers={"Cookie": f"api_key={KEY}; X-API-Key={KEY}"}),
+        keyed.get("/v1/articles", headers={"Authorization": f"Basic {basic}"}),
+        keyed.get("/v1/articles", headers={"Authorization": KEY}),
+    ):
+        assert r.status_code == 401, r.request.url
+        assert "X-API-Key" in r.json()["detail"]
 
 
 def test_no_key_configured_means_open(client: TestClient) -> None:
