@@ -49,7 +49,10 @@ if TYPE_CHECKING:
     from rag.schema import Filters
 
 log = logging.getLogger(__name__)
-TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # llama-index's BM25Retriever's default
+# llama-index's BM25Retriever's default: words of two characters or more. (Single digits as
+# words too, so that "about 5%" is searched by its 5, changed nothing on either RealTimeQA year,
+# 2026-12-06: docs/results.md.) An index saved with another pattern is rebuilt once.
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 # BM25's term saturation and length normalisation: Anserini's defaults for passages, not bm25s's
 # 1.5 / 0.75: they suit short news passages and answered better on both development years. An
 # index saved with other values is rebuilt once.
@@ -101,34 +104,28 @@ class BM25Index:
         cached = cache_dir / fingerprint if cache_dir else None
         if cached is None or not (cached / "retriever.json").exists():
             return None
+        why = _outdated(cached)
+        if why is not None:
+            log.info("BM25 index %s %s: rebuilding", cached, why)
+            return None
         summary = Summary.load(cached / SUMMARY)
-        if summary is None:
-            return None  # saved by an older version: rebuilt once
         try:
             bm25 = bm25s.BM25.load(str(cached), load_corpus=False, mmap=True, show_progress=False)
             bm25.corpus = JsonLines(cached / "corpus.jsonl")
             args = json.loads((cached / "retriever.json").read_text(encoding="utf-8"))
+            args.pop("token_pattern", None)
             retriever = BM25Retriever(existing_bm25=bm25, token_pattern=TOKEN_PATTERN, **args)
         except Exception:
             log.warning("BM25 cache %s unreadable; rebuilding", cached)
             return None
-        if len(bm25.corpus) != len(summary.ids):
-            return None
-        if (bm25.k1, bm25.b) != (K1, B):
-            log.info(
-                "BM25 index %s has k1=%s b=%s, not %s %s: rebuilding",
-                cached,
-                bm25.k1,
-                bm25.b,
-                K1,
-                B,
-            )
+        if summary is None or len(bm25.corpus) != len(summary.ids):
             return None
         return cls(retriever, summary)
 
     @staticmethod
     def is_saved(cache_dir: Path, fingerprint: str) -> bool:
-        return (cache_dir / fingerprint / SUMMARY).exists()
+        saved = cache_dir / fingerprint
+        return (saved / SUMMARY).exists() and _outdated(saved) is None
 
     @classmethod
     def saved(cls, cache_dir: Path) -> BM25Index | None:
@@ -217,6 +214,9 @@ class BM25Index:
                     token_pattern=TOKEN_PATTERN,
                 )
                 retriever.persist(str(part), show_progress=False)  # the corpus is written above
+                saved = part / "retriever.json"  # with the words it was cut into
+                args = json.loads(saved.read_text(encoding="utf-8"))
+                saved.write_text(json.dumps({**args, "token_pattern": TOKEN_PATTERN}), "utf-8")
             summary.save(part / SUMMARY)
             _keep(part, root / fingerprint, root)
         finally:
@@ -318,12 +318,32 @@ def _workspace(cache_dir: Path | None) -> tuple[Path, Path]:
     return root, part
 
 
+def _outdated(saved: Path) -> str | None:
+    """Why the index saved in `saved` is not one this version builds (None when it is): a
+    summary of another version, other words (TOKEN_PATTERN) or other K1 / B. An index of no
+    chunks has its summary alone."""
+    if Summary.load(saved / SUMMARY) is None:
+        return "has a summary of another version"
+    try:
+        args = json.loads((saved / "retriever.json").read_text(encoding="utf-8"))
+        params = json.loads((saved / "params.index.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return "cannot be read"
+    if args.get("token_pattern", TOKEN_PATTERN) != TOKEN_PATTERN:  # unsaved: the default
+        return "was cut into other words"
+    if (params.get("k1"), params.get("b")) != (K1, B):
+        return f"has k1={params.get('k1')} b={params.get('b')}, not {K1} {B}"
+    return None
+
+
 def _keep(part: Path, final: Path, cache_dir: Path) -> None:
     """Put an index written aside in place, whole or not at all (renamed: a reader never sees
     half of it), and remove those saved for other chunks (a process still reading one keeps its
     pages until it lets go)."""
     try:
-        if final.exists() and Summary.load(final / SUMMARY) is None:
+        if final.exists() and _outdated(final) is not None:
             shutil.rmtree(final, ignore_errors=True)  # saved by an older version
         with contextlib.suppress(OSError):  # another process saved the same index first
             part.rename(final)

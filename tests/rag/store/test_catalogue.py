@@ -224,6 +224,36 @@ def test_a_bm25_index_saved_with_other_parameters_is_built_again(
     assert BM25Index.cached(tmp_path / "cache", fp) is None
 
 
+def test_a_bm25_index_saved_otherwise_is_built_again_in_its_place(
+    tmp_path: Path, embed_model
+) -> None:  # type: ignore[no-untyped-def]
+    """An index saved under the same chunks' name with other K1 / B or cut into other words is
+    not read, and a build puts the new one in its place (it stayed, and the build failed to
+    read itself back: "the BM25 index saved in ... cannot be read back"). One saved before the
+    token pattern was written down was cut with today's, and is read."""
+    from rag.retrieval.bm25 import TOKEN_PATTERN, BM25Index
+    from rag.store.records import chunk_records
+
+    store, ids, fp = _seeds_chunks(tmp_path, embed_model)
+    cache = tmp_path / "cache"
+    BM25Index.build(chunk_records(store, ids), fp, cache)
+    args, params = cache / fp / "retriever.json", cache / fp / "params.index.json"
+    saved, saved_params = json.loads(args.read_text()), json.loads(params.read_text())
+    assert saved["token_pattern"] == TOKEN_PATTERN
+    args.write_text(json.dumps({k: v for k, v in saved.items() if k != "token_pattern"}))
+    assert BM25Index.cached(cache, fp) is not None
+    for other_args, other_params in (
+        (saved | {"token_pattern": r"(?u)\b\w+\b"}, saved_params),
+        (saved, saved_params | {"k1": 1.5, "b": 0.75}),
+    ):
+        args.write_text(json.dumps(other_args))
+        params.write_text(json.dumps(other_params))
+        assert BM25Index.cached(cache, fp) is None
+        assert not BM25Index.is_saved(cache, fp)
+        rebuilt = BM25Index.build(chunk_records(store, ids), fp, cache)
+        assert rebuilt.size == len(ids) and BM25Index.cached(cache, fp) is not None
+
+
 @pytest.mark.slow
 @pytest.mark.subprocess
 def test_rag_ingest_leaves_a_big_store_ready_to_serve(tmp_path: Path, seeds_copy: Path) -> None:
