@@ -37,10 +37,19 @@ import numpy as np
 
 from rag.answering.answer import DECLINE_TEXT, Answer, Delta, ShortCandidate, citation_for
 from rag.schema import Passage
-from rag.spans.asks import COUNT, DATE, MONEY, NUMBER, PERCENT, asking_part, expected_type
+from rag.spans.asks import (
+    COUNT,
+    DATE,
+    MONEY,
+    NUMBER,
+    PERCENT,
+    asked_words,
+    asking_part,
+    expected_type,
+)
 from rag.spans.candidates import mine, only_ahead
 from rag.spans.names import full_name
-from rag.spans.ranker import ShortAnswerModel, all_features
+from rag.spans.ranker import ShortAnswerModel, all_features, similarity_features
 from rag.spans.tagging import EntityLookup, EntityTagger
 from rag.spans.types import Candidate, Sentence
 from rag.text.dates import DAYS, MONTHS, resolve
@@ -430,11 +439,21 @@ class ExtractiveAnswerer:
         mined = mine(question, sentences, self.tagger, expected)
         for span, described in zip(mined, all_features(mined, expected), strict=True):
             span.features = described
+        if mined:
+            texts = [s.text for s in mined]
+            kind = asked_words(question)
+            similarity_features(
+                mined,
+                list(self._similarities(kind, texts)) if kind else None,
+                list(self._similarities(question, texts)),
+            )
         if self.ranker is not None:  # how likely each is right (and, if it says so, its order)
             for span in mined:
                 span.probability = self.ranker.probability(span.features)
-                if self.ranker.reorders:  # the rivals and contenders are weighed by it too
-                    span.score = span.probability
+        if self.ranker is not None and self.ranker.reorders:
+            # the model chooses the first; rivals, contenders and quotes keep the miner's scores
+            mined.sort(key=lambda s: -(s.probability or 0.0))
+        else:
             mined.sort(key=lambda s: -s.score)
         found = [s for s in mined if _best(s).score >= SPAN_MIN]
         if found:  # 'Carroll': 'Jean Carroll', as another sentence writes the name

@@ -284,6 +284,18 @@ def asked_nouns(question: str) -> frozenset[str]:
     return frozenset(terms(" ".join(_asked_words(question))))
 
 
+def asked_words(question: str) -> str:
+    """The words naming what a "which/what X" question asks for, as written ('which Ivy League
+    school announced' -> 'Ivy League school', up to a verb in -ed as `asked_head` reads it;
+    '' when it names none)."""
+    kept = []
+    for word in _asked_words(question):
+        if len(word) > 4 and word.endswith("ed") and word[0].islower():  # not "United"
+            break
+        kept.append(word)
+    return " ".join(kept)
+
+
 def _asked_words(question: str) -> list[str]:
     m = _asked_which(question)
     if not m:

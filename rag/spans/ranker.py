@@ -68,6 +68,24 @@ def candidate_features(
     return out
 
 
+def similarity_features(
+    spans: Sequence[Candidate], to_asked: Sequence[float] | None, to_question: Sequence[float]
+) -> None:
+    """Add to each span's features how close its words are, in the embedding model's space, to
+    what the question asks for ("which animal": a giraffe is closer than a zoo; None when the
+    question names no kind) and to the question itself (a span that only repeats the question
+    answers nothing), each also as the gap to the closest candidate."""
+    for name, values in (("asked", to_asked), ("question", to_question)):
+        if values is None:
+            values = [0.0] * len(spans)
+        top = max(values, default=0.0)
+        for span, value in zip(spans, values, strict=True):
+            span.features[f"{name}_similarity"] = float(value)
+            span.features[f"{name}_similarity_gap"] = float(top - value)
+    for span in spans:
+        span.features["names_a_kind"] = float(to_asked is not None)
+
+
 def all_features(spans: Sequence[Candidate], expected: str) -> list[dict[str, float]]:
     newest = _newest(spans)
     return [candidate_features(spans, i, expected, newest) for i in range(len(spans))]

@@ -93,3 +93,30 @@ def test_how_sure_rescales_the_probability_by_its_calibration(tmp_path: Path) ->
     sharper = _model(tmp_path, features=[], mean=[], scale=[], coef=[], calibration=[2.0, 0.0])
     assert sharper.how_sure(0.5) == 0.5 and sharper.how_sure(0.7) > 0.8
     assert sharper.how_sure(0.3) < 0.2 and 0.0 < sharper.how_sure(0.0) < 1e-9
+
+
+def test_similarity_features_say_how_close_each_span_is_and_its_gap_to_the_closest() -> None:
+    from rag.spans.ranker import similarity_features
+
+    spans = [
+        _cand("giraffe", "thing", 0.5, "", "a"),
+        _cand("zoo", "thing", 0.9, "", "b"),
+    ]
+    for span in spans:
+        span.features = {}
+    similarity_features(spans, [0.8, 0.3], [0.1, 0.6])
+    giraffe, zoo = (s.features for s in spans)
+    assert giraffe["asked_similarity"] == 0.8 and giraffe["asked_similarity_gap"] == 0.0
+    assert abs(zoo["asked_similarity_gap"] - 0.5) < 1e-9 and zoo["question_similarity_gap"] == 0.0
+    assert giraffe["names_a_kind"] == 1.0
+    similarity_features(spans, None, [0.1, 0.6])  # "who": the question names no kind
+    assert giraffe["asked_similarity"] == 0.0 and giraffe["names_a_kind"] == 0.0
+
+
+def test_asked_words_are_the_kind_a_which_question_names() -> None:
+    from rag.spans.asks import asked_words
+
+    assert asked_words("Which Ivy League school announced a new president?") == "Ivy League school"
+    assert asked_words("Which animal escaped from the zoo?") == "animal"
+    assert asked_words("Who won the election?") == ""
+    assert asked_words("Which United Nations agency warned of famine?") == "United Nations agency"
