@@ -154,10 +154,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    from rag.settings import load
+    from rag.settings import load, on_collection
 
     env_file = getattr(args, "env_file", ".env")
     settings = load(env_file if env_file and Path(env_file).exists() else None)
+    settings = on_collection(settings, getattr(args, "collection", None))
     if getattr(args, "mode", None):
         retrieval = settings.retrieval.model_copy(update={"mode": args.mode})
         settings = settings.model_copy(update={"retrieval": retrieval})

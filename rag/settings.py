@@ -278,3 +278,18 @@ def load(env_file: str | Path | None = ".env", **overrides: object) -> Settings:
         if settings.embed.api_key is None:
             settings.embed.api_key = SecretStr(key)
     return settings
+
+
+def on_collection(settings: Settings, name: str | None) -> Settings:
+    """The same settings on collection `name` (`--collection`; None: as configured), the name
+    checked as RAG_STORE__COLLECTION's is."""
+    if name is None or name == settings.store.collection:
+        return settings
+    try:
+        store = StoreSettings.model_validate(settings.store.model_dump() | {"collection": name})
+    except ValidationError:
+        raise ConfigError(
+            f"{name!r} is no collection name: 3-63 letters, digits, '.', '_' or '-', starting "
+            "and ending with a letter or digit"
+        ) from None
+    return settings.model_copy(update={"store": store})

@@ -236,14 +236,34 @@ def parser() -> argparse.ArgumentParser:
     from evals.cli import add_arguments
 
     add_arguments(p)
+
+    p = sub.add_parser(
+        "collections",
+        help="list, create or delete the store's collections",
+        description="A store (RAG_STORE__PATH, or a Chroma server) holds collections, each its "
+        "own archive: chunks, ledger, lexical index and entity table. Every other command works "
+        "on one, `--collection NAME` (default RAG_STORE__COLLECTION); `rag ingest --collection "
+        "NAME` makes it on first use too.",
+    )
+    p.add_argument("action", choices=["list", "create", "delete"])
+    p.add_argument("name", nargs="?", metavar="NAME", help="the collection (create, delete)")
+    p.add_argument("--yes", action="store_true", help="delete without asking")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    for name, command in sub.choices.items():
+        if name != "collections":
+            command.add_argument(
+                "--collection",
+                metavar="NAME",
+                help="the collection (archive) to use (default RAG_STORE__COLLECTION, 'news')",
+            )
     return ap
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    from rag.settings import load
+    from rag.settings import load, on_collection
 
     env_file = args.env_file if Path(args.env_file).exists() else None
-    return load(env_file)
+    return on_collection(load(env_file), getattr(args, "collection", None))
 
 
 def _filters(args: argparse.Namespace) -> Filters:
@@ -487,6 +507,40 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_collections(args: argparse.Namespace) -> int:
+    from index.collections import create_collection, delete_collection, list_collections
+
+    settings = _settings(args)
+    if args.action == "list":
+        found = list_collections(settings)
+        if args.json:
+            print(json.dumps([vars(c) for c in found], indent=2))
+        elif not found:
+            print(f"no collections in {settings.store.path}: `rag ingest seeds/` makes one")
+        for c in [] if args.json else found:
+            articles = "?" if c.articles is None else c.articles
+            default = "  (default)" if c.name == settings.store.collection else ""
+            print(f"{c.name}\t{articles} articles\t{c.chunks} chunks{default}")
+        return 0
+    if not args.name:
+        raise ConfigError(f"`rag collections {args.action}` needs the collection's NAME")
+    if args.action == "create":
+        create_collection(settings, args.name)
+        print(f"created {args.name!r}: `rag ingest --collection {args.name} PATH…` fills it")
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ConfigError(
+                f"deleting {args.name!r} removes its articles for good: add --yes to confirm"
+            )
+        if input(f"delete the collection {args.name!r} and all its articles? [y/N] ") != "y":
+            print("nothing deleted")
+            return 1
+    gone = delete_collection(settings, args.name)
+    print(f"deleted {gone.name!r}: {gone.articles or 0} articles, {gone.chunks} chunks")
+    return 0
+
+
 COMMANDS = {
     "ingest": cmd_ingest,
     "remove": cmd_remove,
@@ -496,6 +550,7 @@ COMMANDS = {
     "ask": cmd_ask,
     "serve": cmd_serve,
     "eval": cmd_eval,
+    "collections": cmd_collections,
 }
 
 

@@ -180,6 +180,7 @@ class Store:
 
     read_only: bool = False
     _files: FilesLock | None = None  # embedded stores only
+    collection: Any  # chromadb's Collection (None when opened with collection=False)
 
     def __init__(
         self,
@@ -188,13 +189,15 @@ class Store:
         create: bool = False,
         verify: bool | None = None,
         fresh: bool = False,
+        collection: bool = True,
     ) -> None:
         """`verify`: check the vector index files before Chroma loads them (True: do, as a
         writer holding the lock; None: do unless a writer is busy with them; False: don't, and
         leave the vector index unloaded until searched).
         `fresh`: a new embedded client that reads the index from disk, not the one this process
         already holds in memory (which misses what another process wrote since; writing through
-        it would overwrite that process's vectors)."""
+        it would overwrite that process's vectors).
+        `collection=False`: the client alone, for the folder's (or server's) collections."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -246,12 +249,12 @@ class Store:
                     self.client = chromadb.PersistentClient(
                         path=str(path), settings=chroma_settings
                     )
-                self.collection = self._open(create)
-                if load:
+                self.collection = self._open(create) if collection else None
+                if load and collection:
                     self._load_index()
             return
         self._files = None
-        self.collection = self._open(create)
+        self.collection = self._open(create) if collection else None
 
     def _load_index(self) -> None:
         """Have Chroma load the vector index now (it does on the first search otherwise)."""
