@@ -40,7 +40,7 @@ test: install system-deps
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15  # the slowest, to keep the run well under 15 minutes
 
 # the tests that start no server, browser, model or other process (markers: pyproject.toml), in
 # under a minute; `make test` is still the whole suite
