@@ -39,6 +39,7 @@ from urllib.parse import parse_qs
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ui.api.deps import key_matches
@@ -336,10 +337,24 @@ def _replay(body: bytes) -> Receive:
     return replay
 
 
+MAX_FORM_PARTS = 1000  # files (and fields) in one multipart upload
+
+
 async def form_from_bytes(request: Request, body: bytes) -> FormData:
     """Parse a multipart/form-data body already read (and counted by `Guard`).
 
     Starlette parses a form from the request's stream, which is spent by now, so the form is
     parsed by a second `Request` on the same scope whose `receive` replays the bytes we hold
     (public API; no private `_body` attribute to set). Close the form when done with its files."""
-    return await Request(request.scope, _replay(body)).form(max_files=1000, max_fields=1000)
+    try:
+        return await Request(request.scope, _replay(body)).form(
+            max_files=MAX_FORM_PARTS, max_fields=MAX_FORM_PARTS
+        )
+    except StarletteHTTPException as exc:  # its 400 for a form it will not read
+        if exc.status_code != 400:
+            raise
+        raise HTTPException(
+            422,
+            f"the upload cannot be read as a form: {exc.detail} Send at most {MAX_FORM_PARTS} "
+            "files in one request (several requests, or one .jsonl of many articles).",
+        ) from None
