@@ -247,7 +247,9 @@ def run(args: argparse.Namespace) -> int:
     if dataset == "realtimeqa":
         _say(f"loading RealTimeQA from {args.data} …")
         rtqa = load_realtimeqa(args.data)
-        rt_settings = harness.realtimeqa_settings(settings, args.store)
+        rt_settings = harness.realtimeqa_settings(
+            settings, args.store, getattr(args, "collection", None)
+        )
         embed_model = backends.build(settings.embed, rt_settings.store)
         indexed = harness.build_realtimeqa_index(
             rt_settings, embed_model, rtqa, args.limit, say=_say, progress=not args.quiet

@@ -38,7 +38,7 @@ from rag.answering.backends import resolve_backend
 from rag.errors import RagError
 from rag.pipeline import Pipeline
 from rag.schema import ChunkMeta
-from rag.settings import Settings
+from rag.settings import Settings, on_collection
 from rag.spans.asks import expected_type
 from rag.text.dates import parse_date
 
@@ -398,9 +398,13 @@ def run_gold(
 # --- RealTimeQA ------------------------------------------------------------------------------------
 
 
-def realtimeqa_settings(settings: Settings, store_dir: Path | None) -> Settings:
-    """The same settings with the `realtimeqa` collection (in `store_dir` if given)."""
-    store = settings.store.model_copy(update={"collection": REALTIMEQA_COLLECTION})
+def realtimeqa_settings(
+    settings: Settings, store_dir: Path | None, collection: str | None = None
+) -> Settings:
+    """The same settings on the `realtimeqa` collection, or `collection` (`rag eval
+    --collection NAME`: one built from another year, say), in `store_dir` if given."""
+    settings = on_collection(settings, collection or REALTIMEQA_COLLECTION)
+    store = settings.store
     if store_dir is not None:
         store = store.model_copy(update={"path": Path(store_dir), "host": None})
     return settings.model_copy(update={"store": store})

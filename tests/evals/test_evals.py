@@ -520,6 +520,8 @@ def test_realtimeqa_run_on_its_own_collection(
     rt = load_realtimeqa(rt_data)
     settings = realtimeqa_settings(make_settings(tmp_path / "main-store"), tmp_path / "rt-store")
     assert settings.store.collection == "realtimeqa"
+    other = realtimeqa_settings(make_settings(tmp_path / "main-store"), None, "rtqa-2024")
+    assert other.store.collection == "rtqa-2024"  # rag eval --collection NAME
     said: list[str] = []
     indexed = build_realtimeqa_index(settings, embed_model, rt, 10, say=said.append, progress=False)
     assert indexed == {"rt-weather", "rt-bills"}  # the unused article was not selected
