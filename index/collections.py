@@ -18,6 +18,7 @@ from filelock import Timeout
 from rag.errors import BusyError, IndexMissingError, RagError
 from rag.settings import Settings, on_collection
 from rag.store.chroma import Store
+from rag.store.keys import KeyRing
 from rag.store.layout import Layout
 from rag.store.ledger import Ledger, ledger_path, writers_lock
 
@@ -65,6 +66,17 @@ def _articles(settings: Settings) -> int | None:
         ledger.close()
 
 
+def require_collection(settings: Settings) -> None:
+    """An error naming the collections there are unless the settings' one exists."""
+    name = settings.store.collection
+    known = [c.name for c in list_collections(settings)]
+    if name not in known:
+        raise IndexMissingError(
+            f"no collection {name!r} in {_where(settings)} (there: {', '.join(known) or 'none'}); "
+            "`rag collections create NAME` makes one"
+        )
+
+
 def create_collection(settings: Settings, name: str) -> CollectionInfo:
     """An empty collection `name`, ready to ingest into; an error if it exists already."""
     target = on_collection(settings, name)
@@ -108,6 +120,7 @@ def delete_collection(settings: Settings, name: str) -> CollectionInfo:
         shutil.rmtree(layout.bm25, ignore_errors=True)
         for extra in layout.bm25.parent.glob(f"{layout.name}.*"):
             extra.unlink(missing_ok=True)
+        KeyRing(layout.keys).revoke_collection(name)  # a new one of that name opens to none
     finally:
         lock.release()
     Path(layout.writers_lock).unlink(missing_ok=True)

@@ -238,6 +238,18 @@ class ServerSettings(BaseModel):
         description="processes that make extractive answers from the passages the server finds "
         "(unset: one per core beyond the first; 0: the server answers itself, on one core)",
     )
+    collection_idle_seconds: float = Field(
+        600.0,
+        ge=30,
+        description="a collection other than the default one, unused this long, is closed by "
+        "`rag serve` (its indexes let go) and opened again when next asked",
+    )
+    max_open_collections: int = Field(
+        10,
+        ge=1,
+        description="collections other than the default one `rag serve` keeps open at once; "
+        "past it the least recently used idle one is closed",
+    )
 
 
 class Settings(BaseSettings):

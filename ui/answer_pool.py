@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -34,25 +35,45 @@ from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_answerer: ExtractiveAnswerer | None = None  # a worker's own, made once when it starts
+_settings: Settings | None = None  # a worker's own, set when it starts
+_parts: tuple[Any, Any] | None = None  # its embedding model and short-answer model
+# one per collection (its entity table), the least recently asked let go beyond the server's
+# RAG_SERVER__MAX_OPEN_COLLECTIONS + 1 (the default collection)
+_answerers: OrderedDict[str, tuple[ExtractiveAnswerer, Any]] = OrderedDict()
 
 
 def _start(settings: Settings) -> None:
-    global _answerer
+    global _settings, _parts
     from rag.embeddings import backends
-    from rag.spans.entities import EntityTable, table_path
     from rag.spans.ranker import ShortAnswerModel
     from rag.spans.tagging import warm
 
-    embed_model = backends.build(settings.embed)  # the model named: the store is not opened
-    entities = EntityTable(table_path(settings.store))
-    _answerer = ExtractiveAnswerer(embed_model, entities, ShortAnswerModel.load())
+    _settings = settings
+    # the model named: the store is not opened
+    _parts = (backends.build(settings.embed), ShortAnswerModel.load())
+    _answerer_of(settings.store.collection)
     warm()  # spaCy's pipelines loaded now, not for the first question that needs them
 
 
-def _answer(asked: str, passages: list[Passage]) -> list[Delta | Answer]:
-    assert _answerer is not None, "the worker's answerer was not made"
-    return list(_answerer.stream(asked, passages))
+def _answerer_of(collection: str) -> ExtractiveAnswerer:
+    """The worker's answerer for `collection` (made on its first question)."""
+    from rag.settings import on_collection
+    from rag.spans.entities import EntityTable, table_path
+
+    assert _settings is not None and _parts is not None, "the worker was not started"
+    if collection in _answerers:
+        _answerers.move_to_end(collection)
+        return _answerers[collection][0]
+    entities = EntityTable(table_path(on_collection(_settings, collection).store))
+    _answerers[collection] = (ExtractiveAnswerer(_parts[0], entities, _parts[1]), entities)
+    while len(_answerers) > _settings.server.max_open_collections + 1:
+        _, (_, table) = _answerers.popitem(last=False)
+        table.close()
+    return _answerers[collection][0]
+
+
+def _answer(collection: str, asked: str, passages: list[Passage]) -> list[Delta | Answer]:
+    return list(_answerer_of(collection).stream(asked, passages))
 
 
 def worker_settings(settings: Settings, embed_model: Any) -> Settings:
@@ -108,14 +129,18 @@ class AnswerPool:
         with self._lock:
             self._executor = executor
 
-    def answer(self, asked: str, passages: list[Passage]) -> list[Delta | Answer] | None:
-        """What a worker's extractive answerer makes of the passages; None while the workers
-        are gone (the caller answers itself; they are started again aside)."""
+    def answer(
+        self, asked: str, passages: list[Passage], collection: str | None = None
+    ) -> list[Delta | Answer] | None:
+        """What a worker's extractive answerer makes of the passages (with the entity table of
+        `collection`; None: the settings' own); None while the workers are gone (the caller
+        answers itself; they are started again aside)."""
         executor = self._executor
         if executor is None:
             return None
+        collection = collection or self.settings.store.collection
         try:
-            return executor.submit(_answer, asked, passages).result()
+            return executor.submit(_answer, collection, asked, passages).result()
         except BrokenProcessPool:
             with self._lock:
                 if self._executor is not executor:
@@ -135,11 +160,12 @@ class AnswerPool:
 
 class PooledQA(QAService):
     """The server's question-answering service with its extractive answers made by an
-    `AnswerPool` from the passages it found (everything else as the service it wraps does it)."""
+    `AnswerPool` from the passages it found (everything else as the service it wraps does it).
+    `owns_pool`: closing it closes the pool (False for a collection's that shares the server's)."""
 
-    def __init__(self, qa: QAService, pool: AnswerPool) -> None:
+    def __init__(self, qa: QAService, pool: AnswerPool, *, owns_pool: bool = True) -> None:
         super().__init__(qa.settings, qa.retriever, qa.answerers, qa.at_once)
-        self.pool = pool
+        self.pool, self.owns_pool = pool, owns_pool
 
     def events(
         self, answerer: Answerer, asked: str, passages: Sequence[Passage]
@@ -147,11 +173,12 @@ class PooledQA(QAService):
         """Made in an answer process when the backend is extractive; here when the processes
         are gone (they are started again aside) or for the other backends."""
         if answerer.name == "extractive":
-            made = self.pool.answer(asked, list(passages))
+            made = self.pool.answer(asked, list(passages), self.settings.store.collection)
             if made is not None:
                 return iter(made)
         return super().events(answerer, asked, passages)
 
     def close(self) -> None:
-        self.pool.close()
+        if self.owns_pool:
+            self.pool.close()
         super().close()

@@ -249,8 +249,35 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", metavar="NAME", help="the collection (create, delete)")
     p.add_argument("--yes", action="store_true", help="delete without asking")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p = sub.add_parser(
+        "keys",
+        help="make, list or revoke the API keys of a collection",
+        description="A key opens one collection: `read` asks questions and lists articles, "
+        "`write` also adds and removes articles, `admin` also manages the collection's keys "
+        "(over HTTP: /v1/collections/NAME/keys). A key is shown once, when made, and kept only "
+        "as a digest; a running server takes a new or revoked key at once. Once any key exists "
+        "(or RAG_SERVER__API_KEY is set, which opens everything), every caller needs one.",
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="make a key (printed once)")
+    create.add_argument(
+        "--scope", choices=["read", "write", "admin"], default="read", help="default: read"
+    )
+    create.add_argument("--label", default="", help="who or what the key is for")
+    listing = actions.add_parser("list", help="the keys' ids, scopes and labels (not the keys)")
+    listing.add_argument("--all", action="store_true", help="the keys of every collection")
+    revoke = actions.add_parser("revoke", help="remove a key: it opens nothing from then on")
+    revoke.add_argument("key_id", metavar="KEY_ID", help="the key's id (`rag keys list`)")
+    revoke.add_argument("--all", action="store_true", help="whatever collection it is for")
+    for action in (create, listing, revoke):
+        action.add_argument("--json", action="store_true", help="print JSON instead of text")
+        action.add_argument(
+            "--collection",
+            metavar="NAME",
+            help="the collection the keys open (default RAG_STORE__COLLECTION, 'news')",
+        )
     for name, command in sub.choices.items():
-        if name != "collections":
+        if name not in ("collections", "keys"):
             command.add_argument(
                 "--collection",
                 metavar="NAME",
@@ -541,6 +568,40 @@ def cmd_collections(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from index.collections import require_collection
+    from rag.store.keys import KeyRing
+    from rag.store.layout import Layout
+
+    settings = _settings(args)
+    ring = KeyRing(Layout.of(settings).keys)
+    collection = settings.store.collection
+    if args.action == "create":
+        require_collection(settings)
+        info, key = ring.create(collection, args.scope, args.label)
+        if args.json:
+            print(json.dumps({"key": key, **asdict(info)}, indent=2))
+        else:
+            print(f"{info.id}: a {info.scope} key for the collection {collection!r}")
+            print(f"  {key}")
+            print("shown this once: keep it now (send it as `Authorization: Bearer KEY`)")
+        return 0
+    if args.action == "list":
+        found = ring.list(None if args.all else collection)
+        if args.json:
+            print(json.dumps([asdict(k) for k in found], indent=2))
+        elif not found:
+            print(f"no keys for {'any collection' if args.all else repr(collection)}")
+        for k in [] if args.json else found:
+            print(f"{k.id}\t{k.collection}\t{k.scope}\t{k.created}\t{k.label}")
+        return 0
+    gone = ring.revoke(args.key_id, None if args.all else collection)
+    print(f"revoked {gone.id} ({gone.scope}, {gone.collection!r}): it opens nothing from now")
+    return 0
+
+
 COMMANDS = {
     "ingest": cmd_ingest,
     "remove": cmd_remove,
@@ -551,6 +612,7 @@ COMMANDS = {
     "serve": cmd_serve,
     "eval": cmd_eval,
     "collections": cmd_collections,
+    "keys": cmd_keys,
 }
 
 

@@ -83,11 +83,21 @@ def run(
     processes = settings.server.answer_processes
     if processes is None:
         processes = default_processes()
+    pool = None
     if processes:
         _say(f"news-rag: starting {processes} answer process(es) …")
         pool = AnswerPool(worker_settings(settings, embed_model), processes)
         pipeline.qa = PooledQA(pipeline.qa, pool)
-    app = create_app(pipeline)
+
+    def open_collection(collection: Settings) -> Pipeline:  # another collection, on first use
+        opened = build(collection, embed_model=embed_model)
+        if pool is not None:
+            opened.qa = PooledQA(opened.qa, pool, owns_pool=False)
+        return opened
+
+    from ui.served import Served
+
+    app = create_app(pipeline, served=Served(pipeline, open_collection))
     key = api_key(settings)
     stop = threading.Event()
     _follow(pipeline, sync, list(feeds), every, stop)
@@ -115,7 +125,7 @@ def run(
         )
     finally:
         stop.set()
-        pipeline.close()
+        pipeline.close()  # (the app's shutdown closed it and the other collections already)
 
 
 def _log_request_ids() -> None:

@@ -46,6 +46,11 @@ class Layout:
         return self.root / "hnsw-verified.json"
 
     @property
+    def keys(self) -> Path:
+        """The scoped API keys of the folder's collections, stored hashed (`rag.store.keys`)."""
+        return self.root / "keys.sqlite3"
+
+    @property
     def ledger(self) -> Path:
         """The ingestion ledger every writer keeps (`rag.store.ledger`)."""
         return self.root / f"ledger-{self.name}.sqlite3"

@@ -100,6 +100,18 @@ def test_the_command_line_works_on_the_collection_it_is_given(tmp_path: Path) ->
     assert "Orlen dam" in found.stdout
     missing = rag("search", "Orlen dam")  # the default collection holds nothing yet
     assert missing.returncode == 2 and "news" in missing.stderr
+    made = rag("keys", "create", "--collection", "desk-b", "--scope", "write", "--label", "bot")
+    assert made.returncode == 0, made.stderr
+    key_id = made.stdout.split(":")[0]
+    assert "nrk_" in made.stdout and "shown this once" in made.stdout
+    listed = rag("keys", "list", "--collection", "desk-b")
+    assert listed.stdout.startswith(f"{key_id}\tdesk-b\twrite\t") and "nrk_" not in listed.stdout
+    assert rag("keys", "list").stdout.strip() == "no keys for 'news'"
+    nowhere = rag("keys", "create", "--collection", "nowhere")
+    assert nowhere.returncode == 2 and "no collection 'nowhere'" in nowhere.stderr
+    wrong = rag("keys", "revoke", key_id)  # not the default collection's key
+    assert wrong.returncode == 2 and "rag keys list" in wrong.stderr
+    assert rag("keys", "revoke", "--collection", "desk-b", key_id).returncode == 0
     unsure = rag("collections", "delete", "desk-b")  # no terminal to ask: refused
     assert unsure.returncode == 2 and "--yes" in unsure.stderr
     done = rag("collections", "delete", "desk-b", "--yes")

@@ -167,3 +167,36 @@ def test_a_negative_count_is_refused(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 2 and "--answer-processes must be 0 or more" in done.stderr
+
+
+def test_workers_answer_for_each_collection_with_its_own_entities(
+    pooled: Server, embed_model
+) -> None:  # type: ignore[no-untyped-def]
+    """A collection opened by the server while it runs is answered by the same workers, from
+    its own passages and entity table, as a pipeline of that collection alone answers."""
+    from index.ingest import ingest
+    from rag.pipeline import build
+    from rag.settings import on_collection
+    from tests.conftest import make_settings
+
+    desk = on_collection(make_settings(pooled.log.parent / "store"), "desk")
+    note = pooled.log.parent / "desk.txt"
+    note.write_text(
+        "Harbour board names a new chair\n\nThe harbour board named Ines Albuquerque its chair "
+        "on Friday, after a vote of seven to two.\n"
+    )
+    ingest([note], desk, embed_model, progress=False)  # another process writes, as the CLI would
+    from rag.jobs.entities import fill
+
+    fill(desk)  # the entity table the workers read (`rag ingest` starts this aside)
+    body = {"question": "Who did the harbour board name as its chair?"}
+    r = post(pooled, "/collections/desk/query", body)
+    assert r.status_code == 200, r.text
+    alone = build(desk, embed_model=embed_model)
+    try:
+        here = alone.qa.ask(body["question"], backend="extractive")
+    finally:
+        alone.close()
+    assert "Albuquerque" in r.json()["answer"]
+    assert _shape(r.json()) == _shape(here.model_dump(mode="json"))
+    assert post(pooled, "/collections/nowhere/query", body).status_code == 404

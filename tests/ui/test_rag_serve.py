@@ -170,7 +170,7 @@ def test_models_and_health(server: Server) -> None:
     from openai import OpenAI
 
     client = OpenAI(base_url=server.api, api_key="unused", max_retries=0)
-    assert [m.id for m in client.models.list()] == ["news-rag"]
+    assert [m.id for m in client.models.list()] == ["news"]  # the collections
     health = httpx.get(server.api + "/health").json()
     assert health["status"] == "ok"
     assert health["articles"] >= 5
@@ -285,7 +285,7 @@ def test_api_key_protects_everything_but_health(keyed: Server, server: Server) -
     from openai import OpenAI
 
     client = OpenAI(base_url=keyed.api, api_key=API_KEY, max_retries=0)
-    assert [m.id for m in client.models.list()] == ["news-rag"]
+    assert [m.id for m in client.models.list()] == ["news"]  # the collections
     # without a key configured, no key is needed
     assert httpx.get(server.api + "/articles").status_code == 200
 

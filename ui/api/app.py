@@ -1,8 +1,10 @@
-"""`create_app(pipeline)`: the FastAPI app for one pipeline, wired from the parts of `ui.api`.
+"""`create_app(pipeline)`: the FastAPI app for one server, wired from the parts of `ui.api`.
 
-It puts the pipeline on `app.state` (where `ui.api.deps` finds it), adds the routers under `/v1`
-(the API-key check on all but health's when RAG_SERVER__API_KEY is set), `Guard` (the key checked
-and the body counted before anything reads it, a 500 that keeps the connection),
+It puts the collections served (`ui.served.Served`, the pipeline given the default one) and the
+keys (`ui.api.access.Auth`) on `app.state` (where `ui.api.deps` finds them), adds the routers
+under `/v1` (the default collection's) and under `/v1/collections/{collection}` (the key check on
+all but health's whenever a key is set), `Guard` (the key checked and the body counted before
+anything reads it, a 500 that keeps the connection),
 CORS when origins are configured, the error handlers, and the Gradio chat at `/` behind Gradio's
 login with the same key. It stops the answer backends when the app shuts down. Nothing here
 handles a request itself.
@@ -13,18 +15,23 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from starlette.routing import Mount
 
 import rag
 from rag.pipeline import Pipeline
-from ui.api.deps import Keyed, api_key, key_matches
+from rag.store.keys import KeyRing
+from rag.store.layout import Layout
+from ui.api.access import Auth, Sessions
+from ui.api.deps import Keyed, api_key, collection_in_path
 from ui.api.errors import add_handlers
 from ui.api.middleware import Guard
 from ui.api.observe import observe
-from ui.api.routes import ROUTERS
+from ui.api.routes import COLLECTION_ROUTERS, ROUTERS
 from ui.api.schemas import error_responses
+from ui.served import Served
 
 DESCRIPTION = (
     "Questions about news articles, answered with a citation for every claim. The chat UI is at "
@@ -35,28 +42,51 @@ DESCRIPTION = (
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
-    app.state.pipeline.close()  # stops a local llama.cpp server if one was started
+    app.state.served.close()  # stops a local llama.cpp server if one was started
 
 
-def create_app(pipeline: Pipeline, *, ui: bool = True) -> FastAPI:
-    """The API for this pipeline, with the Gradio chat at `/` unless `ui=False`."""
+def _in_collection(route: APIRoute) -> str:
+    """A unique operation id for a route served under `/v1/collections/{collection}`."""
+    return f"collection_{route.name}_{'_'.join(sorted(m.lower() for m in route.methods or ()))}"
+
+
+def create_app(
+    pipeline: Pipeline, *, ui: bool = True, served: Served | None = None, auth: Auth | None = None
+) -> FastAPI:
+    """The API for this pipeline's collection (the default) and the store's others, with the
+    Gradio chat at `/` unless `ui=False`."""
     server = pipeline.settings.server
-    key = api_key(pipeline.settings)
-    note = " Every /v1 endpoint except /v1/health needs the API key (Authorize)." if key else ""
+    served = served or Served(pipeline)
+    auth = auth or Auth(api_key(pipeline.settings), KeyRing(Layout.of(pipeline.settings).keys))
+    note = (
+        " When RAG_SERVER__API_KEY is set or a key was made (`rag keys create`), every /v1 "
+        "endpoint except /v1/health needs a key (Authorize); a collection's key opens only its "
+        "collection, to read, write or administer."
+    )
     app = FastAPI(
         title="news-rag", version=rag.__version__, description=DESCRIPTION + note, lifespan=lifespan
     )
-    app.state.pipeline = pipeline
+    app.state.pipeline, app.state.served, app.state.auth = pipeline, served, auth
+    app.state.sessions = Sessions(auth)  # what each web UI login opens
+    keyed_errors = (401, 403, 404, 429)
     for router, needs_key in ROUTERS:
-        keyed = bool(key and needs_key)
-        errors = error_responses(400, 413, 422, 500, 503, *((401, 429) if keyed else ()))
+        errors = error_responses(400, 413, 422, 500, 503, *(keyed_errors if needs_key else ()))
         app.include_router(
-            router, prefix="/v1", dependencies=Keyed if keyed else [], responses=errors
+            router, prefix="/v1", dependencies=Keyed if needs_key else [], responses=errors
+        )
+    for router in COLLECTION_ROUTERS:
+        app.include_router(
+            router,
+            prefix="/v1/collections/{collection}",
+            dependencies=[Depends(collection_in_path), *Keyed],
+            responses=error_responses(400, 413, 422, 500, 503, *keyed_errors),
+            generate_unique_id_function=_in_collection,
         )
     add_handlers(app)
     app.add_middleware(
         Guard,
-        key=key,
+        auth=auth,
+        sessions=app.state.sessions,
         request_limit=server.max_request_bytes,
         upload_limit=server.max_upload_bytes,
         open_docs=server.open_docs,
@@ -80,14 +110,20 @@ def mount_web_ui(app: FastAPI, pipeline: Pipeline) -> FastAPI:
 
     from ui.web import CSS, HEAD, build_ui
 
-    key = api_key(pipeline.settings)
+    auth: Auth = app.state.auth
+    required = auth.required
+
+    def login(_user: str, password: str) -> bool:
+        return auth.access([password]) is not None
+
     app = gr.mount_gradio_app(
         app,
-        build_ui(pipeline),
+        build_ui(app.state.served, app.state.sessions),
         path="/",
-        auth=(lambda _user, password: key_matches(password, key)) if key else None,
-        auth_message="Enter any user name and the server's API key (RAG_SERVER__API_KEY)."
-        if key
+        auth=login if required else None,
+        auth_message="Enter any user name and your key: the server's (RAG_SERVER__API_KEY) or "
+        "a collection's (`rag keys create`)."
+        if required
         else None,
         footer_links=[],
         max_file_size=pipeline.settings.server.max_upload_bytes,
@@ -95,7 +131,8 @@ def mount_web_ui(app: FastAPI, pipeline: Pipeline) -> FastAPI:
         head=HEAD,
         show_error=False,
     )
-    if key:
+    app.state.ui_open = not required  # Guard closes it if a key is made while it runs
+    if required:
         app.state.ui_login = _ui_login_of(app)
     return app
 

@@ -34,7 +34,6 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -42,7 +41,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ui.api.deps import key_matches
+from ui.api.access import UNGUESSABLE, Access, Auth, Sessions, credentials
 from ui.api.errors import error_text
 from ui.api.paths import api_paths
 
@@ -58,13 +57,14 @@ UI_GATED = (
     "/gradio_api/startup-events",
 )
 UI_HELP = "log in to the web UI first (any user name, the API key as password) or send the API key"
-UPLOADS = "/v1/articles"
+UI_CLOSED = (
+    "a key was made (`rag keys create`) after this server started with its web UI open: "
+    "restart `rag serve` to have the UI ask for a key"
+)
+UPLOADS = re.compile(r"/v1/(collections/[^/]+/)?articles$")  # uploads, each collection's
 LOGIN = ("/login", "/login/")  # the web UI's login (Gradio's): the key is its password
 UPLOAD_SETTING = "RAG_SERVER__MAX_UPLOAD_BYTES"
 REQUEST_SETTING = "RAG_SERVER__MAX_REQUEST_BYTES"
-# a key this long (of random characters, as the README makes one) cannot be found by guessing
-# at any rate: the right one is let through while its address is over the wrong-key limit
-UNGUESSABLE = 20
 SHORT_KEY = (
     f"the API key is shorter than {UNGUESSABLE} characters: an address over the wrong-key limit "
     "is refused even with the right key; a random key such as `python3 -c 'import secrets; "
@@ -139,14 +139,16 @@ class Guard:
         self,
         app: ASGIApp,
         *,
-        key: str | None,
+        auth: Auth,
+        sessions: Sessions | None = None,
         request_limit: int,
         upload_limit: int,
         open_docs: bool = False,
         key_failures_per_minute: int = 30,
     ) -> None:
         self.app = app
-        self.key = key
+        self.auth = auth
+        self.sessions = sessions
         self.request_limit = request_limit
         self.upload_limit = upload_limit
         self.open_docs = open_docs
@@ -154,23 +156,16 @@ class Guard:
         self._paths: list[tuple[str, re.Pattern[str], set[str]]] | None = None
 
     def _needs_key(self, path: str) -> bool:
-        if self.key is None or path in OPEN_PATHS:
+        if path in OPEN_PATHS or not self.auth.required:
             return False
         if path.startswith("/v1/"):
             return True
         return not self.open_docs and (path in DOC_PATHS or path.startswith("/docs/"))
 
-    def _has_key(self, headers: dict[bytes, bytes]) -> bool:
-        """The key, and no wrong credential beside it (a bearer token and an X-API-Key header
-        are each accepted; when both come, both must be the key)."""
-        assert self.key is not None
-        given = []
-        if b"authorization" in headers:
-            scheme, _, token = headers[b"authorization"].decode("latin-1").partition(" ")
-            given.append(token.strip() if scheme.lower() == "bearer" else "")
-        if b"x-api-key" in headers:
-            given.append(headers[b"x-api-key"].decode("latin-1"))
-        return bool(given) and all(key_matches(k, self.key) for k in given)
+    def _access(self, headers: dict[bytes, bytes]) -> Access | None:
+        """What the request's keys open: None when a key is missing or wrong (a bearer token
+        and an X-API-Key header are each accepted; when both come, both must be the same key)."""
+        return self.auth.access(credentials(headers))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -178,23 +173,28 @@ class Guard:
             return
         path: str = scope["path"]
         headers = dict(scope["headers"])
-        if self.key is not None and path in LOGIN and scope["method"] == "POST":
+        required = self.auth.required
+        if required and path in LOGIN and scope["method"] == "POST":
             await self._login(scope, receive, send)
             return
         if self._needs_key(path):
             client = _client(scope)
-            right = self._has_key(headers)
-            if not (right and self._unguessable()) and await self._told_to_wait(
+            access = self._access(headers)
+            if not self.auth.unguessable(access) and await self._told_to_wait(
                 client, scope, receive, send
             ):
                 return
-            if not right:
+            if access is None:
                 self.failures.failed(client)
                 auth = {"WWW-Authenticate": "Bearer"}
                 await _reply(scope, receive, send, 401, KEY_HELP, auth)
                 return
-        elif self.key is not None and path.startswith(UI_GATED) and not self._ui_login(scope):
+            scope.setdefault("state", {})["access"] = access  # for `ui.api.deps`
+        elif required and path.startswith(UI_GATED) and not self._ui_login(scope):
             await _reply(scope, receive, send, 401, UI_HELP)
+            return
+        elif required and self._web_ui(path) and getattr(scope["app"].state, "ui_open", False):
+            await _reply(scope, receive, send, 503, UI_CLOSED)
             return
         if path.startswith("/v1/"):
             allowed = self._other_methods(scope)
@@ -205,7 +205,7 @@ class Guard:
                 return
             limit, setting = (
                 (self.upload_limit, UPLOAD_SETTING)
-                if path == UPLOADS
+                if UPLOADS.match(path)
                 else (self.request_limit, REQUEST_SETTING)
             )
             length = headers.get(b"content-length", b"")
@@ -216,6 +216,10 @@ class Guard:
             receive = _counting(receive, limit, setting)
         await self._run(scope, receive, send)
 
+    @staticmethod
+    def _web_ui(path: str) -> bool:
+        return not path.startswith(("/v1/", "/docs", "/redoc")) and path != "/openapi.json"
+
     async def _told_to_wait(self, client: str, scope: Scope, receive: Receive, send: Send) -> bool:
         """A 429 with Retry-After while `client` has sent too many wrong keys; True if sent."""
         wait = self.failures.wait(client)
@@ -224,32 +228,32 @@ class Guard:
             await _reply(scope, receive, send, 429, detail, {"Retry-After": str(wait)})
         return bool(wait)
 
-    def _unguessable(self) -> bool:
-        return self.key is not None and len(self.key) >= UNGUESSABLE
-
     async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The web UI's login, which Gradio checks: refused while the address has sent too many
         wrong keys (one limit for every way a key comes; an unguessable key, right, still logs
         in), and a miss counted as a wrong key."""
         client = _client(scope)
-        if self.failures.wait(client):
-            body = await _read_body(receive, self.request_limit)
-            password = parse_qs(body.decode("latin-1")).get("password", [""])[0]
-            if not (self._unguessable() and key_matches(password, self.key or "")):
-                await self._told_to_wait(client, scope, receive, send)
-                return
-            receive = _replay(body)
+        body = await _read_body(receive, self.request_limit)
+        access = self.auth.access([await _login_password(scope, body)])
+        if self.failures.wait(client) and not self.auth.unguessable(access):
+            await self._told_to_wait(client, scope, receive, send)
+            return
+        receive = _replay(body)
 
         async def counted(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] >= 400:
-                self.failures.failed(client)
+            if message["type"] == "http.response.start":
+                if message["status"] >= 400:
+                    self.failures.failed(client)
+                elif access is not None and self.sessions is not None:
+                    for token in _session_cookies(message.get("headers", [])):
+                        self.sessions.add(token, access)  # what this login opens, for the UI
             await send(message)
 
         await self._run(scope, receive, counted)
 
     def _ui_login(self, scope: Scope) -> bool:
-        """A web UI login (Gradio's session cookie, as `app.state.ui_login` judges it), or the key."""
-        if self._has_key(dict(scope["headers"])):
+        """A web UI login (Gradio's session cookie, as `app.state.ui_login` judges it), or a key."""
+        if self._access(dict(scope["headers"])) is not None:
             return True
         judge = getattr(scope["app"].state, "ui_login", None)
         return judge is not None and bool(judge(Request(scope).cookies))
@@ -279,6 +283,32 @@ class Guard:
             log.exception("unhandled error", exc_info=exc)
             if not started:
                 await _reply(scope, receive, send, 500, error_text(exc))
+
+
+async def _login_password(scope: Scope, body: bytes) -> str:
+    """The password of a login form (the browser sends it as multipart, a script may send it
+    url-encoded): parsed from the bytes already read, as Starlette parses forms."""
+    try:
+        form = await Request(scope, _replay(body)).form(max_files=0, max_fields=10)
+    except Exception:  # not a form at all: no password (Gradio refuses it too)
+        return ""
+    try:
+        password = form.get("password")
+        return password if isinstance(password, str) else ""
+    finally:
+        await form.close()
+
+
+def _session_cookies(headers: list[tuple[bytes, bytes]]) -> list[str]:
+    """The values of the `access-token-*` cookies a response sets (Gradio's login's)."""
+    found = []
+    for name, value in headers:
+        if name.lower() == b"set-cookie":
+            cookie = value.decode("latin-1").split(";", 1)[0]
+            key, _, token = cookie.partition("=")
+            if key.strip().startswith("access-token") and token:
+                found.append(token.strip().strip('"'))
+    return found
 
 
 def _counting(receive: Receive, limit: int, setting: str) -> Callable[[], Awaitable[Message]]:

@@ -54,6 +54,9 @@ def observe(app: FastAPI, pipeline: Pipeline) -> Metrics:
     added so far (call it last: what it adds is outermost, so a 401, a 413 or a 429 is counted
     and carries an id too)."""
     metrics = Metrics(pipeline)
+    served = getattr(app.state, "served", None)
+    if served is not None:
+        metrics.registry.register(_OpenCollections(served))
     app.state.metrics = metrics
     app.add_middleware(ErrorIds)
     app.add_middleware(Timing, metrics=metrics, api=app)
@@ -182,6 +185,20 @@ class _IndexSize(Collector):
         catalogue = self.pipeline.catalogue
         yield GaugeMetricFamily("rag_index_articles", "articles indexed", catalogue.article_count)
         yield GaugeMetricFamily("rag_index_chunks", "chunks indexed", catalogue.size)
+
+
+class _OpenCollections(Collector):
+    """How many collections besides the default one are open now (`ui.served.Served`)."""
+
+    def __init__(self, served: Any) -> None:
+        self.served = served
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "rag_open_collections",
+            "collections open besides the default one (opened on first use, closed when idle)",
+            len(self.served.open_names()),
+        )
 
 
 class Timing:

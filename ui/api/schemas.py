@@ -198,7 +198,8 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     what = {
         400: "a question that cannot be asked (empty, too long, an unknown backend)",
         401: "no API key, or a wrong one",
-        404: "no such thing",
+        403: "the key is for this collection but lacks the scope this needs",
+        404: "no such thing (a collection the key is not for is answered as none)",
         409: "every article refused: its id is indexed with other text",
         413: "the body is over its limit",
         415: "a file type that cannot be read",
@@ -209,3 +210,12 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         507: "the disk under the index is full: nothing was written",
     }
     return {s: {"model": ErrorOut, "description": what[s]} for s in statuses}
+
+
+class KeyIn(BaseModel):
+    """A new key for the path's collection (shown once, in the reply)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"scope": "read"}]})
+
+    scope: Literal["read", "write", "admin"] = "read"
+    label: Annotated[Text, Field(max_length=200)] = ""

@@ -1,8 +1,10 @@
-"""`build_ui(pipeline)`: the chat page's layout, and which handler each event calls.
+"""`build_ui(served, sessions)`: the chat page's layout, and which handler each event calls.
 
-Chat on the left (with example questions), the source panel on the right, settings (answer
-backend, passages to read, date range, sources) in an accordion beside the chat, the indexed
-articles below them, and a hidden textbox the citation-click script writes to. The handlers are
+The collection picker on top (shown when the visitor may read another collection than the
+default), chat on the left (with example questions), the source panel on the right, settings
+(answer backend, passages to read, date range, sources) in an accordion beside the chat, the
+upload (shown with a write key) and the indexed articles below them, and a hidden textbox the
+citation-click script writes to. The handlers are
 `ui.web.handlers.ChatHandlers`; this module only places components and wires events.
 """
 
@@ -10,8 +12,10 @@ from __future__ import annotations
 
 import gradio as gr
 
+from index.loaders import SUFFIXES
 from rag.answering.backends import BACKENDS
-from rag.pipeline import Pipeline
+from ui.api.access import Sessions
+from ui.served import Served
 from ui.web.handlers import ChatHandlers
 from ui.web.render import PANEL_EMPTY
 
@@ -22,16 +26,25 @@ EXAMPLES = [
 ]
 
 
-def build_ui(pipeline: Pipeline) -> gr.Blocks:
-    settings = pipeline.settings
-    on = ChatHandlers(pipeline)
-    known_sources = pipeline.catalogue.sources()
+def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
+    settings = served.settings
+    on = ChatHandlers(served, sessions)
 
     with gr.Blocks(title="News Q&A with citations") as demo:
         turns = gr.State([])
+        shown = gr.State(None)  # the collection the page shows
         gr.Markdown(
             "## News Q&A with citations\nAsk about the indexed news articles. Every claim "
             "carries a citation **[n]**: click it to read the passage it comes from."
+        )
+        collection = gr.Dropdown(
+            [served.default_name],
+            value=served.default_name,
+            label="Collection",
+            info="the archive asked (those your key may read)",
+            elem_id="collection",
+            visible=False,  # shown on load when there is a choice
+            interactive=True,
         )
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
@@ -83,18 +96,29 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                         date_from = gr.Textbox(label="From", placeholder="YYYY-MM-DD")
                         date_to = gr.Textbox(label="To", placeholder="YYYY-MM-DD")
                     sources = gr.Dropdown(
-                        known_sources,
+                        [],
                         multiselect=True,
                         allow_custom_value=True,
                         label="Sources",
                         info="empty: all sources",
                     )
+                with gr.Accordion(
+                    "Add articles", open=False, visible=False, elem_id="add-articles"
+                ) as adding:
+                    files = gr.File(
+                        file_count="multiple",
+                        file_types=list(SUFFIXES),
+                        label="Files (" + ", ".join(SUFFIXES) + ")",
+                        elem_id="upload",
+                    )
+                    add = gr.Button("Add to the collection", size="sm", elem_id="add")
+                    added = gr.Markdown(elem_id="added")
                 with gr.Accordion("Indexed articles", open=False):
                     articles = gr.HTML("<p>Listing the articles…</p>")  # filled on load
                     refresh = gr.Button("Refresh", size="sm")
         cite_ref = gr.Textbox(visible="hidden", elem_id="cite-ref")
 
-        inputs = [question, turns, backend, top_k, date_from, date_to, sources, as_of]
+        inputs = [question, turns, collection, backend, top_k, date_from, date_to, sources, as_of]
         outputs = [chatbot, turns, question]
         question.submit(on.respond, inputs, outputs, api_visibility="private")
         ask.click(on.respond, inputs, outputs, api_visibility="private")
@@ -104,7 +128,17 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         cleared = [chatbot, turns, question, panel]
         clear.click(on.reset, None, cleared, api_visibility="private")
         chatbot.clear(on.reset, None, cleared, api_visibility="private")
-        cite_ref.change(on.open_citation, [cite_ref, turns], panel, api_visibility="private")
-        refresh.click(on.list_articles, None, [articles, sources], api_visibility="private")
-        demo.load(on.list_articles, None, [articles, sources], api_visibility="private")
+        cite_ref.change(
+            on.open_citation, [cite_ref, turns, collection], panel, api_visibility="private"
+        )
+        refresh.click(on.list_articles, collection, [articles, sources], api_visibility="private")
+        add.click(
+            on.add_files,
+            [files, collection],
+            [added, files, articles, sources],
+            api_visibility="private",
+        )
+        switched = [adding, articles, sources, *cleared, shown]
+        collection.input(on.switched, [collection, shown], switched, api_visibility="private")
+        demo.load(on.start, None, [collection, *switched], api_visibility="private")
     return demo

@@ -1,8 +1,12 @@
-"""What the chat does when something happens on the page, for one pipeline: answer a question
-(streaming), open a clicked citation, list the indexed articles.
+"""What the chat does when something happens on the page: show the collections the visitor may
+use, answer a question (streaming), open a clicked citation, list the indexed articles, add
+uploaded files to the collection.
 
-The handlers call the pipeline in-process (no HTTP round trip, so they need no API key of their
-own; `ui.api` puts Gradio's login in front of the page when a key is set). Conversation state
+The handlers call the collection's pipeline in-process (no HTTP round trip; `ui.api` puts
+Gradio's login in front of the page when keys are used). Who the visitor is comes from their
+login (`ui.api.access.Sessions`: the key they logged in with), checked again by every handler:
+the collection picker lists only the collections that key may read, the upload only shows with
+a write key, and a collection the key may not read is refused whatever the page sends. State
 lives in the page (`turns`: each question, what is shown, and the final `Answer` as JSON); earlier
 turns go to `QAService` as history, which makes a follow-up standalone. Declined answers and
 backend failures become short messages, never a stack trace. They render through `ui.web.render`
@@ -17,16 +21,21 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from index.intake import articles_from_files, file_limits
+from index.loaders import SUFFIXES
 from rag.answering.answer import Answer, Delta
-from rag.errors import RagError
+from rag.errors import Deadline, RagError
 from rag.pipeline import Pipeline
 from rag.schema import Filters
 from rag.store.ledger import arrivals
 from rag.text.dates import parse_day
+from ui.api.access import Access, Sessions
+from ui.served import NoSuchCollection, Served
 from ui.web.render import (
     ARTICLE_ROWS,
     PANEL_EMPTY,
@@ -54,6 +63,17 @@ def field_date(value: str | None, label: str) -> date | None:
         raise RagError(f"{label} {exc}") from None
 
 
+def cookies_of(request: gr.Request | None) -> dict[str, str]:
+    """The browser's cookies (Gradio's `Request` turns dicts it is asked for into objects;
+    the request it wraps, or what it kept of one for the queue, has them as they came)."""
+    if request is None:
+        return {}
+    inner = request.request
+    if inner is not None:
+        return dict(inner.cookies)
+    return dict(request.kwargs.get("cookies") or {})
+
+
 def history_of(turns: Turns) -> list[dict[str, str]]:
     """The answered turns as QAService history (the answers' text, without sources)."""
     history: list[dict[str, str]] = []
@@ -64,22 +84,83 @@ def history_of(turns: Turns) -> list[dict[str, str]]:
     return history
 
 
-class ChatHandlers:
-    """The chat's event handlers, bound to one pipeline."""
+NOT_LOGGED_IN = "Your login has ended (or its key was revoked): reload the page and log in again."
 
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
+
+class ChatHandlers:
+    """The chat's event handlers, for the collections served and the visitors' logins."""
+
+    def __init__(self, served: Served, sessions: Sessions) -> None:
+        self.served, self.sessions = served, sessions
+
+    def _access(self, request: gr.Request | None) -> Access | None:
+        return self.sessions.of(cookies_of(request))
+
+    def readable(self, access: Access | None) -> list[str]:
+        """The collections this visitor may ask, the default one first."""
+        if access is None:
+            return []
+        default = self.served.default_name
+        names = sorted(n for n in self.served.names() if access.sees(n))
+        return sorted(names, key=lambda n: n != default)
+
+    def pipeline(self, request: gr.Request | None, collection: str | None, scope: str) -> Pipeline:
+        """The collection's pipeline, for a visitor whose key may `scope` it (RagError else)."""
+        access = self._access(request)
+        if access is None:
+            raise RagError(NOT_LOGGED_IN)
+        name = collection or self.served.default_name
+        if not access.sees(name):
+            raise RagError(f"no collection {name!r} for this key")
+        if not access.allows(scope):
+            raise RagError(
+                f"this key may only {access.scope} {name!r}; adding articles needs a write key"
+            )
+        try:
+            return self.served.pipeline(name)
+        except NoSuchCollection:
+            raise RagError(f"no collection {name!r} (it may have been deleted)") from None
+
+    def start(self, request: gr.Request) -> tuple[Any, ...]:
+        """On page load: the picker (the visitor's collections), the upload's visibility, and
+        the first collection's article list and sources."""
+        access = self._access(request)
+        names = self.readable(access)
+        first = names[0] if names else None
+        picker = gr.update(
+            choices=names,
+            value=first,
+            visible=len(names) > 1 or (first is not None and first != self.served.default_name),
+        )
+        return (picker, *self.switched(first, None, request))
+
+    def switched(
+        self, collection: str | None, shown: str | None, request: gr.Request
+    ) -> tuple[Any, ...]:
+        """Another collection picked (`shown` is the one the page shows): the upload shown if
+        the key may write it, its articles and sources, and a new conversation (the earlier one
+        was about another archive); nothing changes when the same one is picked again."""
+        if shown is not None and collection == shown:
+            return tuple(gr.skip() for _ in range(8))
+        access = self._access(request)
+        can_write = bool(
+            access and collection and access.sees(collection) and access.allows("write")
+        )
+        listed, sources = self.list_articles(collection, request)
+        return (gr.update(visible=can_write), listed, sources, *self.reset(), collection)
 
     def respond(
         self,
         question: str,
         turns: Turns | None,
+        collection: str | None,
         backend: str,
         top_k: float,
         date_from: str,
         date_to: str,
         sources: list[str] | None,
         as_of: str = "",
+        request: gr.Request = None,  # type: ignore[assignment]  # (Gradio passes it)
     ) -> Iterator[tuple[Any, ...]]:
         """Add a turn and stream its answer into it: (chat messages, turns, cleared question)."""
         turns = list(turns or [])
@@ -93,6 +174,7 @@ class ChatHandlers:
         turns.append(current)
         yield chat_messages(turns), turns, ""
         try:
+            pipeline = self.pipeline(request, collection, "read")
             filters = Filters(
                 date_from=field_date(date_from, "From"),
                 date_to=field_date(date_to, "To"),
@@ -100,7 +182,7 @@ class ChatHandlers:
             )
             written = ""
             last_yield = 0.0
-            for event in self.pipeline.qa.stream(
+            for event in pipeline.qa.stream(
                 question,
                 top_k=int(top_k) if top_k else None,
                 filters=filters,
@@ -129,7 +211,13 @@ class ChatHandlers:
             current["shown"] = "⚠️ No answer came back. Try again."
         yield chat_messages(turns), turns, ""
 
-    def open_citation(self, ref: str, turns: Turns | None) -> str:
+    def open_citation(
+        self,
+        ref: str,
+        turns: Turns | None,
+        collection: str | None = None,
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> str:
         """The source panel for a clicked `TURN-N` (empty panel when it names nothing)."""
         m = re.match(r"(\d+)-(\d+)", ref or "")
         turns = turns or []
@@ -140,23 +228,71 @@ class ChatHandlers:
         for c in answer.citations:
             if c.number == number:
                 try:
-                    return source_panel(c, self.pipeline.catalogue.chunk_text(c.chunk_id))
+                    pipeline = self.pipeline(request, collection, "read")
+                    return source_panel(c, pipeline.catalogue.chunk_text(c.chunk_id))
                 except Exception:
                     log.exception("could not render citation")
                     return f"<p>Could not show source [{number}].</p>"
         return PANEL_EMPTY
 
-    def list_articles(self) -> tuple[str, Any]:
+    def list_articles(
+        self,
+        collection: str | None = None,
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> tuple[str, Any]:
         """The article table, and the source filter's choices (articles may have been added)."""
         try:
-            self.pipeline.retriever.sync()  # a watched folder or a writer may have added some
-            found = self.pipeline.catalogue.articles()
-            arrived = arrivals(self.pipeline.settings, ARTICLE_ROWS)
+            pipeline = self.pipeline(request, collection, "read")
+        except RagError as exc:
+            return f"<p>{html.escape(str(exc))}</p>", gr.update(choices=[])
+        try:
+            pipeline.retriever.sync()  # a watched folder or a writer may have added some
+            found = pipeline.catalogue.articles()
+            arrived = arrivals(pipeline.settings, ARTICLE_ROWS)
         except Exception:
             log.exception("listing articles failed")
             return "<p>The article list is not available right now.</p>", gr.update()
-        names = self.pipeline.catalogue.sources()
+        names = pipeline.catalogue.sources()
         return articles_html(found, arrived), gr.update(choices=names)
+
+    def add_files(
+        self,
+        files: list[str] | None,
+        collection: str | None,
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> tuple[Any, ...]:
+        """Read the uploaded files and add their articles to the collection, as `POST
+        /v1/collections/NAME/articles` does: (what became of each, None for the file
+        picker, the article list, the sources)."""
+        from ui.api.routes.articles import UPLOAD_SECONDS, write
+
+        paths = [Path(f) for f in files or []]
+        try:
+            pipeline = self.pipeline(request, collection, "write")
+            if not paths:
+                raise RagError("choose one or more files first")
+            bad = [p.name for p in paths if not p.name.lower().endswith(SUFFIXES)]
+            if bad:
+                raise RagError(f"{', '.join(bad)}: not a type it reads ({', '.join(SUFFIXES)})")
+            settings = pipeline.settings
+            deadline = Deadline.after(settings.server.max_upload_seconds, UPLOAD_SECONDS)
+            articles, problems = articles_from_files(
+                paths,
+                display_name=lambda p: f"upload:{p.name}",
+                limits=file_limits(settings, upload=True),
+                deadline=deadline,
+            )
+            if not articles:
+                raise RagError(
+                    "no article could be read: "
+                    + "; ".join(f"{p.location}: {p.message}" for p in problems)
+                )
+            report = write(pipeline, articles, problems, deadline=deadline)
+            told = upload_report(report)
+        except RagError as exc:
+            told = f"⚠️ {html.escape(str(exc))}"
+        listed, sources = self.list_articles(collection, request)
+        return told, None, listed, sources
 
     @staticmethod
     def pick_example(evt: gr.SelectData) -> str:
@@ -167,3 +303,13 @@ class ChatHandlers:
     def reset() -> tuple[Any, ...]:
         """A new conversation: no messages, no turns, no question, an empty source panel."""
         return [], [], "", PANEL_EMPTY
+
+
+def upload_report(report: dict[str, Any]) -> str:
+    """What became of each uploaded article, as Markdown (the API's `results` and problems)."""
+    lines = [f"**{html.escape(report['summary'])}**"]
+    for r in report["results"]:
+        lines.append(f"- `{html.escape(r['id'])}`: {html.escape(r['status'])}")
+    for p in report["problems"]:
+        lines.append(f"- ⚠️ {html.escape(p['location'])}: {html.escape(p['message'])}")
+    return "\n".join(lines)

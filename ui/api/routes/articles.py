@@ -30,7 +30,7 @@ from index.loaders import SUFFIXES, Article, Limits, LoadProblem
 from rag.errors import Deadline, TimeLimitError
 from rag.pipeline import Pipeline
 from rag.text.rules import repair
-from ui.api.deps import MetricsDep, PipelineDep, SettingsDep
+from ui.api.deps import MetricsDep, Reader, Writer
 from ui.api.errors import describe_validation
 from ui.api.middleware import form_from_bytes
 from ui.api.schemas import ArticlesIn, error_responses
@@ -85,7 +85,7 @@ UPLOAD_SCHEMA = {
 
 
 @router.get("/articles", summary="What is indexed")
-def list_articles(pipeline: PipelineDep) -> dict[str, Any]:
+def list_articles(pipeline: Reader) -> dict[str, Any]:
     articles = pipeline.catalogue.articles()
     return {"count": len(articles), "articles": articles}
 
@@ -98,8 +98,7 @@ def list_articles(pipeline: PipelineDep) -> dict[str, Any]:
 )
 async def add_articles(
     request: Request,
-    pipeline: PipelineDep,
-    settings: SettingsDep,
+    pipeline: Writer,
     metrics: MetricsDep,
     replace: bool = False,
 ) -> dict[str, Any]:
@@ -110,6 +109,7 @@ async def add_articles(
     take RAG_SERVER__MAX_UPLOAD_SECONDS: past it, a 422 that says which articles were added
     (whole) and which were not (left as they were)."""
     body = await request.body()  # counted against its limit by `Guard` as it arrived
+    settings = pipeline.settings
     deadline = Deadline.after(settings.server.max_upload_seconds, UPLOAD_SECONDS)
     limits = file_limits(settings, upload=True)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -162,7 +162,7 @@ def parse_articles_in(body: bytes) -> ArticlesIn:
     summary="Remove an article (its chunks, lexical entries and duplicate links)",
     responses=error_responses(404, 503),
 )
-def delete_article(article_id: str, pipeline: PipelineDep, metrics: MetricsDep) -> dict[str, Any]:
+def delete_article(article_id: str, pipeline: Writer, metrics: MetricsDep) -> dict[str, Any]:
     """A copy that shared paragraphs with it indexes them itself and still answers (`restored`
     counts those); adding the article again restores it. 404 when no such article is indexed."""
     from index.ingest import remove

@@ -1,5 +1,7 @@
-"""`POST /v1/chat/completions`: OpenAI-compatible (model `news-rag`, any model name accepted), so
-the official `openai` client works with `base_url=http://HOST:PORT/v1`.
+"""`POST /v1/chat/completions`: OpenAI-compatible, so the official `openai` client works with
+`base_url=http://HOST:PORT/v1`. The model is the collection asked (`GET /v1/models` lists those
+the key may read); a model name that is no collection (`news-rag`, `gpt-4o`) asks the default
+collection, or the path's under `/v1/collections/{collection}/chat/completions`.
 
 The last user message is the question, earlier messages are the history (follow-ups are made
 standalone). Citations travel in the message text (a "Sources:" list) and in an extra top-level
@@ -17,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
@@ -25,7 +27,7 @@ from rag.answering.answer import Answer, Delta
 from rag.service import QAService
 from ui.api import openai_shapes as oai
 from ui.api import sse
-from ui.api.deps import QA, MetricsDep
+from ui.api.deps import AccessDep, MetricsDep, ServedDep, open_pipeline
 from ui.api.errors import error_text
 from ui.api.observe import Metrics
 from ui.api.schemas import ChatCompletionIn
@@ -39,7 +41,18 @@ router = APIRouter(tags=["openai"])
     summary="OpenAI-compatible chat completion (model news-rag)",
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-def chat_completions(body: ChatCompletionIn, qa: QA, metrics: MetricsDep) -> Any:
+def chat_completions(
+    body: ChatCompletionIn,
+    request: Request,
+    served: ServedDep,
+    access: AccessDep,
+    metrics: MetricsDep,
+) -> Any:
+    name = request.path_params.get("collection")
+    # a collection the key may not read is taken for no collection: the same reply either way
+    if name is None and access.sees(body.model) and served.exists(body.model):
+        name = body.model
+    qa = open_pipeline(served, access, name, "read").qa
     question, history = oai.chat_history(body.messages)
     sse.check_answerable(qa, question, body.backend)
     kwargs: dict[str, Any] = {

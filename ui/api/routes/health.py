@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 import rag
 from rag.answering.backends import resolve_backend
 from rag.pipeline import Pipeline
-from ui.api.deps import PipelineDep
+from ui.api.deps import DefaultPipeline
 
 router = APIRouter(tags=["status"])
 # the store read of a probe: one thread, not the pool that answers questions
@@ -39,7 +39,7 @@ def _read(pipeline: Pipeline) -> None:
     summary="Index size and backends (no key needed)",
     responses={503: {"description": "the store cannot be read (a Chroma server down)"}},
 )
-async def health(pipeline: PipelineDep) -> Any:
+async def health(pipeline: DefaultPipeline) -> Any:
     try:
         probe = asyncio.get_running_loop().run_in_executor(_PROBE, _read, pipeline)
         await asyncio.wait_for(probe, PROBE_SECONDS)

@@ -1,5 +1,5 @@
 """`GET /v1/metrics`: the server's counters in Prometheus' text format (`ui.api.observe`), behind
-the API key: requests and latency by route, answers by backend and outcome, articles written
+the server's key (a collection's key gets 403): requests and latency by route, answers by backend and outcome, articles written
 through the API, and the index size. This route only renders them."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ui.api.deps import MetricsDep
+from ui.api.deps import Everything, MetricsDep
 
 router = APIRouter(tags=["status"])
 
@@ -19,5 +19,5 @@ router = APIRouter(tags=["status"])
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
 )
-async def metrics(metrics: MetricsDep) -> Response:
+async def metrics(metrics: MetricsDep, _: Everything) -> Response:
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,151 @@
+"""The chat in Chromium with keys scoped to collections (a real `rag serve`): a read key sees
+its collections and no upload; a write key uploads an article and then asks about it; another
+collection's key does not see it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from index.ingest import ingest
+from rag.settings import Settings, on_collection
+from rag.store.keys import KeyRing
+from rag.store.layout import Layout
+from tests.conftest import SEEDS, make_settings
+from tests.e2e.test_browser_chat import ARGS, CHROMIUM, TIMEOUT, ask
+from tests.helpers.server import Server, launch, stop, wait_ready
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+pytestmark = [pytest.mark.server, pytest.mark.browser, pytest.mark.slow]
+
+BRIDGE = {
+    "id": "pol-kestrelwood-bridge",
+    "title": "Inquiry into the Kestrelwood bridge reports",
+    "text": "The inquiry into the Kestrelwood bridge found that the council ignored three "
+    "warnings about corrosion before the bridge closed in March.",
+}
+MEMO = {
+    "id": "priv-bittersalt-memo",
+    "title": "Bittersalt memo",
+    "text": "The Bittersalt memo shows the harbour fund paid for two inspectors' trips.",
+}
+UPLOADED = (
+    "Ferry tender decided\n\nThe Kestrelwood ferry tender was won by Norrvik Lines, the port "
+    "authority said on Monday.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def keyed(
+    tmp_path_factory: pytest.TempPathFactory, embed_model
+) -> Iterator[tuple[Server, dict[str, str]]]:  # type: ignore[no-untyped-def]
+    """A store with the seeds (the default collection), `politics` and `private`, keys of both,
+    and a `rag serve` on a copy of it."""
+    root = tmp_path_factory.mktemp("scoped-ui")
+    settings: Settings = make_settings(root / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    for name, article in (("politics", BRIDGE), ("private", MEMO)):
+        path = root / f"{name}.jsonl"
+        path.write_text(json.dumps(article) + "\n")
+        ingest([path], on_collection(settings, name), embed_model, progress=False)
+    ring = KeyRing(Layout.of(settings).keys)
+    keys = {
+        "politics-read": ring.create("politics", "read")[1],
+        "politics-write": ring.create("politics", "write")[1],
+        "private-read": ring.create("private", "read")[1],
+    }
+    server = launch(settings, tmp_path_factory.mktemp("scoped-ui-serve"))
+    try:
+        wait_ready(server)
+        yield server, keys
+    finally:
+        stop(server)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (make system-deps)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+def logged_in(browser: Browser, server: Server, key: str) -> Page:
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.set_default_timeout(TIMEOUT)
+    page.goto(server.url + "/")
+    page.get_by_label("username").fill("desk")
+    page.get_by_label("password").fill(key)
+    page.get_by_role("button", name="Login").click()
+    page.locator("#question textarea").wait_for()
+    page.locator("#collection").wait_for()
+    return page
+
+
+def choices(page: Page) -> list[str]:
+    """The collections the picker offers."""
+    page.locator("#collection input").click()
+    options = page.locator("#collection [role=option]")
+    options.first.wait_for()
+    found = [str(o.get_attribute("aria-label")) for o in options.all()]
+    page.keyboard.press("Escape")
+    return found
+
+
+def answer_text(page: Page, turn: int) -> str:
+    page.locator(f'#chat a[href^="#cite-{turn}-"]').first.wait_for()
+    return page.locator("#chat").inner_text()
+
+
+def test_a_read_key_sees_its_collection_and_no_upload(
+    browser: Browser, keyed: tuple[Server, dict[str, str]]
+) -> None:
+    server, keys = keyed
+    page = logged_in(browser, server, keys["politics-read"])
+    assert choices(page) == ["politics"]
+    assert not page.locator("#add-articles").is_visible()
+    assert not page.locator("#upload").is_visible()
+    ask(page, "What did the inquiry find about the bridge?")
+    shown = answer_text(page, 0)
+    assert "corrosion" in shown and "Bittersalt" not in shown and "Hegseth" not in shown
+    page.context.close()
+
+
+def test_a_write_key_uploads_then_asks_and_another_collection_does_not_see_it(
+    browser: Browser, keyed: tuple[Server, dict[str, str]], tmp_path: Path
+) -> None:
+    server, keys = keyed
+    page = logged_in(browser, server, keys["politics-write"])
+    assert choices(page) == ["politics"]
+    page.locator("#add-articles").click()  # open the accordion
+    upload = tmp_path / "ferry-tender.txt"
+    upload.write_text(UPLOADED)
+    page.locator("#upload input[type=file]").set_input_files(str(upload))
+    page.locator("#add").click()
+    page.locator("#added").get_by_text("added").first.wait_for()
+    ask(page, "Who won the ferry tender?")
+    shown = answer_text(page, 0)
+    assert "Norrvik" in shown
+    page.locator('#chat a[href="#cite-0-1"]').first.click()
+    page.locator("#source-panel mark").first.wait_for()
+    assert "Norrvik" in page.locator("#source-panel").inner_text()
+    page.context.close()
+
+    other = logged_in(browser, server, keys["private-read"])
+    assert choices(other) == ["private"]
+    ask(other, "Who won the ferry tender?")
+    other.locator("#chat").get_by_text("articles").first.wait_for()
+    other.wait_for_timeout(500)
+    assert "Norrvik" not in other.locator("#chat").inner_text()
+    assert "Norrvik" not in other.content()
+    other.context.close()
