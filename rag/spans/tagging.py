@@ -173,9 +173,13 @@ def _tagger() -> Any:
 
 
 def warm() -> None:
-    """Load spaCy's entity and part-of-speech pipelines now (about half a second each), so that
-    a server's first questions for a thing do not wait for them; without the model, answers
-    say what to install when they need it."""
+    """Load spaCy's entity and part-of-speech pipelines now (about half a second each) and the
+    place lists (3 s, on a thread of their own: a process that warms is not kept waiting), so
+    that a server's first questions for a thing or a place do not wait for them; without the
+    model, answers say what to install when they need it."""
+    from rag.text import places
+
+    threading.Thread(target=places.load, name="places-load", daemon=True).start()
     try:
         _nlp()
         _tagger()

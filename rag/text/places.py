@@ -211,6 +211,14 @@ def _big_cities() -> dict[str, frozenset[str]]:
     return {name: frozenset(codes) for name, codes in found.items()}
 
 
+def load() -> None:
+    """Read the place lists now (3 s and about 85 MB), not for the first question about a place."""
+    _gazetteer()
+    _country_codes()
+    _region_countries()
+    _big_cities()
+
+
 def kinds_of(name: str) -> frozenset[str]:
     """The kinds of place the name is known as (none when the lists lack it)."""
     if _COUNTY.search(name):
