@@ -1,22 +1,29 @@
 """The collections of one store folder (or Chroma server): each its own archive, with its own
 chunks, ledger, lexical index and entity table (`rag.store.layout.Layout` names their files).
 
-`rag collections list|create|delete` and `--collection NAME` on every command use these. A
+`rag collections list|create|set|delete` and `--collection NAME` on every command use these. A
 collection is made by `create` or by the first `rag ingest --collection NAME`; `delete` takes
 the writers' turn of that collection and the files lock of the store, so no writer or reader is
 half-way through it, and removes its chunks and every file that belongs to it.
+
+A collection can keep settings of its own (`OWN_SETTINGS`: today its default answer backend, so
+that a private desk's articles stay with the extractive reader whatever the server's default):
+`with_own_settings` lays them over the environment's wherever a collection's settings are made.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from filelock import Timeout
+from pydantic import ValidationError
 
-from rag.errors import BusyError, IndexMissingError, RagError
-from rag.settings import Settings, on_collection
+from rag.errors import BusyError, ConfigError, IndexMissingError, RagError
+from rag.settings import ANSWER_BACKENDS, Settings, on_collection
 from rag.store.chroma import Store
 from rag.store.keys import KeyRing
 from rag.store.layout import Layout
@@ -25,11 +32,69 @@ from rag.store.ledger import Ledger, ledger_path, writers_lock
 WAIT_SECONDS = 10.0  # for a writer of the collection to finish before `delete` gives up
 
 
+# what a collection may set for itself: option -> the settings field it sets
+OWN_SETTINGS = {"backend": ("llm", "backend")}
+
+
 @dataclass(frozen=True)
 class CollectionInfo:
     name: str
     chunks: int
     articles: int | None  # None: no ledger here (written from another machine)
+    own: dict[str, str] | None = None  # its own settings (`rag collections set`)
+
+
+def own_settings(settings: Settings) -> dict[str, str]:
+    """The settings collection `settings.store.collection` keeps for itself ({} when none)."""
+    path = Layout.of(settings).own_settings
+    try:
+        found = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path} cannot be read ({exc}): fix it or remove it") from None
+    if not isinstance(found, dict):
+        raise ConfigError(f"{path} is not a JSON object: fix it or remove it")
+    return {k: str(v) for k, v in found.items() if k in OWN_SETTINGS}
+
+
+def with_own_settings(settings: Settings) -> Settings:
+    """`settings` with the collection's own settings laid over them (they win over the
+    environment's: a collection set to the extractive reader stays with it)."""
+    own = own_settings(settings)
+    if not own:
+        return settings
+    data: dict[str, Any] = settings.model_dump()
+    for option, value in own.items():
+        section, field = OWN_SETTINGS[option]
+        data[section][field] = value
+    try:
+        return type(settings).model_validate(data)
+    except ValidationError as exc:
+        path = Layout.of(settings).own_settings
+        raise ConfigError(f"{path}: {exc.errors()[0]['msg']}; fix it or remove it") from None
+
+
+def set_own_settings(settings: Settings, name: str, **values: str | None) -> dict[str, str]:
+    """Set (or, with None, clear) settings of collection `name`; what it keeps now."""
+    target = on_collection(settings, name)
+    require_collection(target)
+    own = own_settings(target)
+    for option, value in values.items():
+        if option not in OWN_SETTINGS:
+            raise ConfigError(f"a collection has no setting {option!r}: {', '.join(OWN_SETTINGS)}")
+        if value is None:
+            own.pop(option, None)
+        elif option == "backend" and value not in ANSWER_BACKENDS:
+            raise ConfigError(f"{value!r} is no answer backend: {', '.join(ANSWER_BACKENDS)}")
+        else:
+            own[option] = value
+    path = Layout.of(target).own_settings
+    if own:
+        path.write_text(json.dumps(own, indent=2) + "\n")
+    else:
+        path.unlink(missing_ok=True)
+    return own
 
 
 def _client(settings: Settings) -> Store | None:
@@ -49,7 +114,8 @@ def list_collections(settings: Settings) -> list[CollectionInfo]:
         for col in store.client.list_collections():
             name = col if isinstance(col, str) else col.name
             chunks = int(store.client.get_collection(name, embedding_function=None).count())
-            found.append(CollectionInfo(name, chunks, _articles(on_collection(settings, name))))
+            target = on_collection(settings, name)
+            found.append(CollectionInfo(name, chunks, _articles(target), own_settings(target)))
         return sorted(found, key=lambda c: c.name)
     finally:
         store.release()
@@ -113,6 +179,7 @@ def delete_collection(settings: Settings, name: str) -> CollectionInfo:
         finally:
             store.release()
         layout = Layout.of(target)
+        layout.own_settings.unlink(missing_ok=True)
         for path in (layout.ledger, layout.entities, layout.entities_lock):
             for part in path.parent.glob(path.name + "*"):
                 if part != layout.writers_lock:

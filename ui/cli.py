@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import ConfigError, LoaderError, RagError
-from rag.settings import RETRIEVAL_MODES
+from rag.settings import ANSWER_BACKENDS, RETRIEVAL_MODES
 
 if TYPE_CHECKING:
     from index.ingest import IngestReport
@@ -245,8 +245,14 @@ def parser() -> argparse.ArgumentParser:
         "on one, `--collection NAME` (default RAG_STORE__COLLECTION); `rag ingest --collection "
         "NAME` makes it on first use too.",
     )
-    p.add_argument("action", choices=["list", "create", "delete"])
-    p.add_argument("name", nargs="?", metavar="NAME", help="the collection (create, delete)")
+    p.add_argument("action", choices=["list", "create", "set", "delete"])
+    p.add_argument("name", nargs="?", metavar="NAME", help="the collection (create, set, delete)")
+    p.add_argument(
+        "--backend",
+        choices=[*ANSWER_BACKENDS, "default"],
+        help="(create, set) the collection's own answer backend, over RAG_LLM__BACKEND "
+        "('extractive' keeps its articles away from any LLM; 'default': the server's again)",
+    )
     p.add_argument("--yes", action="store_true", help="delete without asking")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p = sub.add_parser(
@@ -286,11 +292,15 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, *, own: bool = True) -> Settings:
+    """The settings of the environment (and --env-file), on the collection asked, with the
+    collection's own settings over them (`rag collections set`) unless `own` is False."""
+    from index.collections import with_own_settings
     from rag.settings import load, on_collection
 
     env_file = args.env_file if Path(args.env_file).exists() else None
-    return on_collection(load(env_file), getattr(args, "collection", None))
+    settings = on_collection(load(env_file), getattr(args, "collection", None))
+    return with_own_settings(settings) if own else settings
 
 
 def _filters(args: argparse.Namespace) -> Filters:
@@ -502,7 +512,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.server import run
 
-    settings = _settings(args)
+    settings = _settings(args, own=False)  # the server lays each collection's own over them
     feeds: list[str] = []
     if args.feeds:
         from index.fetch import read_url_list
@@ -535,7 +545,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_collections(args: argparse.Namespace) -> int:
-    from index.collections import create_collection, delete_collection, list_collections
+    from index.collections import (
+        create_collection,
+        delete_collection,
+        list_collections,
+        set_own_settings,
+    )
 
     settings = _settings(args)
     if args.action == "list":
@@ -547,13 +562,24 @@ def cmd_collections(args: argparse.Namespace) -> int:
         for c in [] if args.json else found:
             articles = "?" if c.articles is None else c.articles
             default = "  (default)" if c.name == settings.store.collection else ""
-            print(f"{c.name}\t{articles} articles\t{c.chunks} chunks{default}")
+            own = "".join(f"\t{k}={v}" for k, v in (c.own or {}).items())
+            print(f"{c.name}\t{articles} articles\t{c.chunks} chunks{own}{default}")
         return 0
     if not args.name:
         raise ConfigError(f"`rag collections {args.action}` needs the collection's NAME")
+    backend = None if args.backend in (None, "default") else args.backend
     if args.action == "create":
         create_collection(settings, args.name)
+        if backend:
+            set_own_settings(settings, args.name, backend=backend)
         print(f"created {args.name!r}: `rag ingest --collection {args.name} PATH…` fills it")
+        return 0
+    if args.action == "set":
+        if args.backend is None:
+            raise ConfigError("`rag collections set NAME` needs what to set: --backend B")
+        kept = set_own_settings(settings, args.name, backend=backend)
+        shown = ", ".join(f"{k}={v}" for k, v in kept.items()) or "none (the server's)"
+        print(f"{args.name!r} has its own settings: {shown}")
         return 0
     if not args.yes:
         if not sys.stdin.isatty():

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from index.collections import with_own_settings
 from rag.errors import IndexMissingError, RagError
 from rag.pipeline import Pipeline, build
 from rag.settings import Settings, on_collection
@@ -48,11 +49,14 @@ class Served:
         default: Pipeline,
         opener: Callable[[Settings], Pipeline] | None = None,
         *,
+        base: Settings | None = None,
         idle_seconds: float | None = None,
         max_open: int | None = None,
     ) -> None:
         self.default = default
-        self.settings = default.settings
+        # the environment's settings, which each other collection's own are laid over (the
+        # default's pipeline may have its own in already)
+        self.settings = base or default.settings
         self.default_name = default.settings.store.collection
         server = default.settings.server
         self.idle_seconds = (
@@ -117,7 +121,7 @@ class Served:
                 held = self._open.get(name)
             if held is None:
                 try:
-                    pipeline = self._opener(on_collection(self.settings, name))
+                    pipeline = self._opener(with_own_settings(on_collection(self.settings, name)))
                 except IndexMissingError:
                     raise self._unknown(name) from None
                 held = _Open(pipeline)

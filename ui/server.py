@@ -44,7 +44,11 @@ def run(
     every: float = 900.0,
 ) -> None:
     """Build the pipeline (ingesting seeds/ into an empty index first) and serve until stopped;
-    with `watch`, ingest that folder first and follow it; with `feeds`, poll them `every` s."""
+    with `watch`, ingest that folder first and follow it; with `feeds`, poll them `every` s.
+    `settings` are the environment's: each collection's own settings are laid over them."""
+    from index.collections import with_own_settings
+
+    base, settings = settings, with_own_settings(settings)
     # Chroma reads a collection's vector index from disk on its first use (5 s at 1.5M chunks):
     # begun now, it loads while the rest of the server is imported and built
     threading.Thread(target=_open_store, args=(settings,), name="store-open", daemon=True).start()
@@ -97,7 +101,7 @@ def run(
 
     from ui.served import Served
 
-    app = create_app(pipeline, served=Served(pipeline, open_collection))
+    app = create_app(pipeline, served=Served(pipeline, open_collection, base=base))
     key = api_key(settings)
     stop = threading.Event()
     _follow(pipeline, sync, list(feeds), every, stop)

@@ -46,6 +46,11 @@ class Layout:
         return self.root / "hnsw-verified.json"
 
     @property
+    def own_settings(self) -> Path:
+        """The collection's own settings, over the environment's (`index.collections`)."""
+        return self.root / f"collection-{self.name}.json"
+
+    @property
     def keys(self) -> Path:
         """The scoped API keys of the folder's collections, stored hashed (`rag.store.keys`)."""
         return self.root / "keys.sqlite3"

@@ -100,6 +100,12 @@ def test_the_command_line_works_on_the_collection_it_is_given(tmp_path: Path) ->
     assert "Orlen dam" in found.stdout
     missing = rag("search", "Orlen dam")  # the default collection holds nothing yet
     assert missing.returncode == 2 and "news" in missing.stderr
+    own = rag("collections", "set", "desk-b", "--backend", "extractive")
+    assert own.returncode == 0 and "backend=extractive" in own.stdout, own.stderr
+    listed = rag("collections", "list")
+    assert "desk-b\t1 articles\t1 chunks\tbackend=extractive" in listed.stdout
+    nothing = rag("collections", "set", "desk-b")
+    assert nothing.returncode == 2 and "--backend" in nothing.stderr
     made = rag("keys", "create", "--collection", "desk-b", "--scope", "write", "--label", "bot")
     assert made.returncode == 0, made.stderr
     key_id = made.stdout.split(":")[0]

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 
 from index.collections import delete_collection
 from index.ingest import ingest
+from rag.errors import RagError
 from rag.pipeline import Pipeline, build
 from rag.settings import Settings, on_collection
 from rag.store.keys import SCOPES, KeyRing
@@ -338,3 +339,33 @@ def test_a_deleted_collection_is_answered_as_none_and_its_keys_are_gone(
     assert client.get("/v1/collections/desk/articles", headers=server).status_code == 404
     assert "desk" not in served.open_names()
     served.close()
+
+
+def test_a_collections_own_backend_is_used_for_it_alone(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
+    """`rag collections set NAME --backend`: the collection's own answer backend, over the
+    server's; the other collections keep the server's."""
+    from index.collections import list_collections, own_settings, set_own_settings
+    from rag.errors import ConfigError
+
+    settings = make_settings(tmp_path / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    path = tmp_path / "desk.jsonl"
+    path.write_text(json.dumps(ARTICLES["politics"]) + "\n")
+    ingest([path], on_collection(settings, "desk"), embed_model, progress=False)
+    assert set_own_settings(settings, "desk", backend="openai") == {"backend": "openai"}
+    with pytest.raises(ConfigError, match="no answer backend"):
+        set_own_settings(settings, "desk", backend="gpt")
+    with pytest.raises(RagError, match="no collection 'nowhere'"):
+        set_own_settings(settings, "nowhere", backend="extractive")
+    assert own_settings(on_collection(settings, "desk")) == {"backend": "openai"}
+    assert {c.name: c.own for c in list_collections(settings)} == {
+        "desk": {"backend": "openai"},
+        "news": {},
+    }
+    client = TestClient(create_app(build(settings, embed_model=embed_model), ui=False))
+    asked = {"question": QUESTION}
+    desk = client.post("/v1/collections/desk/query", json=asked)
+    assert desk.status_code == 503 and "openai" in desk.text.lower()  # no OpenAI configured
+    assert client.post("/v1/query", json=asked).status_code == 200  # the server's: extractive
+    assert set_own_settings(settings, "desk", backend=None) == {}
+    client.app.state.served.close()  # type: ignore[attr-defined]
