@@ -104,21 +104,33 @@ def _client(settings: Settings) -> Store | None:
     return Store(settings.store, verify=False, collection=False)
 
 
-def list_collections(settings: Settings) -> list[CollectionInfo]:
-    """Every collection of the store, by name, with its chunk and article counts."""
+def collection_names(settings: Settings, *, forget: bool = True) -> list[str]:
+    """The names of the store's collections, sorted (nothing else is read). `forget=False`:
+    leave the client chromadb shares in this process for the folder (a server's)."""
     store = _client(settings)
     if store is None:
         return []
     try:
-        found = []
-        for col in store.client.list_collections():
-            name = col if isinstance(col, str) else col.name
-            chunks = int(store.client.get_collection(name, embedding_function=None).count())
-            target = on_collection(settings, name)
-            found.append(CollectionInfo(name, chunks, _articles(target), own_settings(target)))
-        return sorted(found, key=lambda c: c.name)
+        found = store.client.list_collections()
+        return sorted(c if isinstance(c, str) else c.name for c in found)
     finally:
-        store.release()
+        store.release(forget=forget)
+
+
+def _info(settings: Settings, name: str) -> CollectionInfo:
+    """Collection `name` with its chunk and article counts and own settings."""
+    target = on_collection(settings, name)
+    store = Store(target.store, verify=False)
+    try:
+        chunks = store.count()
+    finally:
+        store.release(forget=False)  # the next collection's reuses the client
+    return CollectionInfo(name, chunks, _articles(target), own_settings(target))
+
+
+def list_collections(settings: Settings) -> list[CollectionInfo]:
+    """Every collection of the store, by name, with its chunk and article counts."""
+    return [_info(settings, name) for name in collection_names(settings)]
 
 
 def _articles(settings: Settings) -> int | None:
@@ -135,7 +147,7 @@ def _articles(settings: Settings) -> int | None:
 def require_collection(settings: Settings) -> None:
     """An error naming the collections there are unless the settings' one exists."""
     name = settings.store.collection
-    known = [c.name for c in list_collections(settings)]
+    known = collection_names(settings)
     if name not in known:
         raise IndexMissingError(
             f"no collection {name!r} in {_where(settings)} (there: {', '.join(known) or 'none'}); "
@@ -146,7 +158,7 @@ def require_collection(settings: Settings) -> None:
 def create_collection(settings: Settings, name: str) -> CollectionInfo:
     """An empty collection `name`, ready to ingest into; an error if it exists already."""
     target = on_collection(settings, name)
-    if any(c.name == name for c in list_collections(settings)):
+    if name in collection_names(settings):
         raise RagError(f"the collection {name!r} exists already in {_where(settings)}")
     store = Store(target.store, create=True, verify=False)
     store.release()
@@ -157,13 +169,14 @@ def delete_collection(settings: Settings, name: str) -> CollectionInfo:
     """Remove collection `name`: its chunks, ledger, lexical index and entity table. Waits up
     to WAIT_SECONDS for a writer of it to finish; what it held is returned."""
     target = on_collection(settings, name)
-    known = {c.name: c for c in list_collections(settings)}
+    known = collection_names(settings)
     if name not in known:
-        names = ", ".join(sorted(known)) or "none"
+        names = ", ".join(known) or "none"
         raise IndexMissingError(
             f"no collection {name!r} in {_where(settings)} (there: {names}); "
             "`rag collections list` shows them"
         )
+    held = _info(settings, name)
     lock = writers_lock(target)
     try:
         lock.acquire(timeout=WAIT_SECONDS)
@@ -191,7 +204,7 @@ def delete_collection(settings: Settings, name: str) -> CollectionInfo:
     finally:
         lock.release()
     Path(layout.writers_lock).unlink(missing_ok=True)
-    return known[name]
+    return held
 
 
 def _where(settings: Settings) -> str:

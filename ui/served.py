@@ -19,11 +19,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from index.collections import with_own_settings
+from index.collections import collection_names, with_own_settings
 from rag.errors import IndexMissingError, RagError
 from rag.pipeline import Pipeline, build
 from rag.settings import Settings, on_collection
-from rag.store.chroma import Store
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +78,7 @@ class Served:
             cached = self._names
         if cached is not None and not fresh and now - cached[0] < NAMES_FRESH_SECONDS:
             return cached[1]
-        store = Store(self.settings.store, verify=False, collection=False)
-        try:
-            found = store.client.list_collections()
-            names = frozenset(c if isinstance(c, str) else c.name for c in found)
-        finally:
-            store.release(forget=False)
-        names |= {self.default_name}
+        names = frozenset(collection_names(self.settings, forget=False)) | {self.default_name}
         with self._lock:
             self._names = (now, names)
         return names
