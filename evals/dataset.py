@@ -4,7 +4,8 @@ Three sources:
 
 - the project's gold JSONL (`evals/gold/seeds.jsonl`): one question a line with `id`, `user_input`,
   `reference`, `key_facts` (each a string or a list of acceptable forms), `reference_context_ids`
-  (article ids), `answerable`, `history` (earlier turns) and `tags`. Every field is validated and a
+  (article ids), `answerable`, `history` (earlier turns), `tags` and `date` (YYYY-MM-DD: the
+  question is asked as of that day, as `rag feedback export` writes it). Every field is validated and a
   problem is reported with the file and line number (all problems at once, not just the first);
 - llama-index's `LabelledRagDataset` JSON (`rag_dataset.json`: `examples[].query`,
   `reference_answer`, `reference_contexts`). The installed llama-index-core (0.14) no longer ships
@@ -53,6 +54,7 @@ GOLD_FIELDS = (
     "answerable",
     "history",
     "tags",
+    "date",
 )
 _REQUIRED = ("id", "user_input", "answerable")
 _ROLES = ("user", "assistant")
@@ -146,6 +148,9 @@ def gold_record(obj: Any) -> GoldRecord:
     reference = obj.get("reference", "")
     if not isinstance(reference, str):
         raise ValueError("'reference' must be a string")
+    day = obj.get("date", "")
+    if not isinstance(day, str) or (day and parse_date(day) is None):
+        raise ValueError("'date' must be a day such as 2025-06-05 (the question is asked as of it)")
     rec = GoldRecord(
         id=obj["id"].strip(),
         user_input=obj["user_input"].strip(),
@@ -157,6 +162,7 @@ def gold_record(obj: Any) -> GoldRecord:
         answerable=obj["answerable"],
         history=_history(obj.get("history", [])),
         tags=_str_list(obj.get("tags", []), "tags"),
+        date=day,
     )
     if rec.answerable and not (rec.key_facts or rec.reference):
         raise ValueError("an answerable question needs 'key_facts' or a 'reference' to score")

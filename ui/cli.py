@@ -282,6 +282,24 @@ def parser() -> argparse.ArgumentParser:
             metavar="NAME",
             help="the collection the keys open (default RAG_STORE__COLLECTION, 'news')",
         )
+    p = sub.add_parser(
+        "feedback",
+        help="what readers said of answers, and the test questions it makes",
+        description="Readers give a thumbs up or down to an answer in the chat or with POST "
+        "/v1/feedback, with the answer they expected or the citations that do not support "
+        "their claims. `list` shows it; `export` writes it as a gold question file that `rag "
+        "eval --dataset FILE` runs: a thumbs-down with an expected answer checks that answer, a "
+        "thumbs-up checks the answer given stays. A thumbs-down without an expected answer is "
+        "listed but not exported.",
+    )
+    p.add_argument("action", choices=["list", "export"])
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("feedback.jsonl"),
+        help="(export) the gold file to write (default feedback.jsonl)",
+    )
+    p.add_argument("--json", action="store_true", help="(list) print JSON instead of text")
     for name, command in sub.choices.items():
         if name not in ("collections", "keys"):
             command.add_argument(
@@ -628,6 +646,41 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from rag.store.feedback import FeedbackBook
+    from rag.store.layout import Layout
+
+    settings = _settings(args)
+    book = FeedbackBook(Layout.of(settings).feedback)
+    collection = settings.store.collection
+    if args.action == "list":
+        found = book.all()
+        if args.json:
+            print(json.dumps([asdict(f) for f in found], indent=2, ensure_ascii=False))
+            return 0
+        if not found:
+            print(f"no feedback on {collection!r} yet")
+        for f in found:
+            said = f" expected: {f.expected!r}" if f.expected else ""
+            bad = f" unsupported citations: {f.unsupported}" if f.unsupported else ""
+            print(f"{f.id}\t{f.created}\t{f.verdict}\t{f.question!r}{said}{bad}")
+        return 0
+    made, left = book.gold_records()
+    if not made:
+        raise ConfigError(
+            f"no feedback on {collection!r} makes a test question yet "
+            f"({len(left)} thumbs-down without an expected answer)"
+        )
+    args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in made))
+    print(f"wrote {len(made)} question(s) to {args.out}: `rag eval --dataset {args.out}` runs them")
+    if left:
+        ids = ", ".join(str(f.id) for f in left[:10])
+        print(f"left out {len(left)} thumbs-down without an expected answer ({ids})")
+    return 0
+
+
 COMMANDS = {
     "ingest": cmd_ingest,
     "remove": cmd_remove,
@@ -639,6 +692,7 @@ COMMANDS = {
     "eval": cmd_eval,
     "collections": cmd_collections,
     "keys": cmd_keys,
+    "feedback": cmd_feedback,
 }
 
 

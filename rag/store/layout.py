@@ -51,6 +51,11 @@ class Layout:
         return self.root / f"collection-{self.name}.json"
 
     @property
+    def feedback(self) -> Path:
+        """What readers said of the collection's answers (`rag.store.feedback`)."""
+        return self.root / f"feedback-{self.name}.sqlite3"
+
+    @property
     def keys(self) -> Path:
         """The scoped API keys of the folder's collections, stored hashed (`rag.store.keys`)."""
         return self.root / "keys.sqlite3"

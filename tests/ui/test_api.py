@@ -188,12 +188,14 @@ def test_openapi_lists_every_path_once(client: TestClient) -> None:
         "/v1/articles",
         "/v1/articles/{article_id}",
         "/v1/collections",
+        "/v1/feedback",
         "/v1/collections/{collection}/query",
         "/v1/collections/{collection}/chat/completions",
         "/v1/collections/{collection}/articles",
         "/v1/collections/{collection}/articles/{article_id}",
         "/v1/collections/{collection}/keys",
         "/v1/collections/{collection}/keys/{key_id}",
+        "/v1/collections/{collection}/feedback",
     ]
     assert set(paths["/v1/articles"]) == {"get", "post"}
     assert set(paths["/v1/articles/{article_id}"]) == {"delete"}

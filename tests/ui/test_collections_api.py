@@ -64,6 +64,10 @@ NEEDS = {
     ("POST", "/v1/articles"): "write",
     ("DELETE", "/v1/articles/{article_id}"): "write",
     ("GET", "/v1/collections"): "any",
+    ("POST", "/v1/feedback"): "read",
+    ("GET", "/v1/feedback"): "admin",
+    ("POST", "/v1/collections/{collection}/feedback"): "read",
+    ("GET", "/v1/collections/{collection}/feedback"): "admin",
     ("POST", "/v1/collections/{collection}/query"): "read",
     ("POST", "/v1/collections/{collection}/chat/completions"): "read",
     ("GET", "/v1/collections/{collection}/articles"): "read",
@@ -134,6 +138,9 @@ def request(world: World, method: str, path: str, target: str, key: str | None) 
         }
     elif path.endswith("/keys") and method == "POST":
         body = {"scope": "read", "label": "made in a test"}
+    elif path.endswith("/feedback") and method == "POST":
+        answer = {"question": QUESTION, "answer": "-", "backend": "extractive", "model": "-"}
+        body = {"answer": answer, "verdict": "down", "expected": "three warnings"}
     return world.client.request(method, url, json=body, headers=headers)
 
 
@@ -171,6 +178,7 @@ ALLOWED = {  # what an allowed call of each kind answers
     "DELETE /articles/{article_id}": (404, "no article"),
     "DELETE /keys/{key_id}": (404, "no key"),
     "POST /keys": (201, "nrk_"),
+    "POST /feedback": (201, '"exported":true'),
 }
 
 
@@ -219,7 +227,7 @@ def test_every_route_with_every_key_on_every_collection(world: World) -> None:
                     if other != key[0]:
                         leaked = [s for s in world.secrets_of(other) if s in got.text]
                         assert not leaked, f"{what} shows {other}'s {leaked}"
-    assert tried == 480  # 12 callers: 3 x 3 keys, the server key
+    assert tried == 580  # 10 callers (3 x 3 keys and the server key) x 58 calls
 
 
 def test_no_key_or_a_wrong_one_is_a_401_everywhere_but_health(world: World) -> None:

@@ -130,6 +130,10 @@ async def write_pipeline(request: Request, served: ServedDep, access: AccessDep)
     return await pipeline_for(request, served, access, "write")
 
 
+async def admin_pipeline(request: Request, served: ServedDep, access: AccessDep) -> Pipeline:
+    return await pipeline_for(request, served, access, "admin")
+
+
 async def everything(access: AccessDep) -> Access:
     """403 unless the server's key (or no key at all): a route about every collection."""
     if not access.everything:
@@ -144,6 +148,7 @@ async def default_pipeline(served: ServedDep) -> Pipeline:
 
 Reader = Annotated[Pipeline, Depends(read_pipeline)]
 Writer = Annotated[Pipeline, Depends(write_pipeline)]
+Admin = Annotated[Pipeline, Depends(admin_pipeline)]
 Everything = Annotated[Access, Depends(everything)]
 DefaultPipeline = Annotated[Pipeline, Depends(default_pipeline)]
 

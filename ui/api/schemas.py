@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from rag.answering.answer import Answer
 from rag.answering.backends import BACKENDS
 from rag.schema import Filters
 from rag.text.dates import check_as_of, parse_date
@@ -219,3 +220,19 @@ class KeyIn(BaseModel):
 
     scope: Literal["read", "write", "admin"] = "read"
     label: Annotated[Text, Field(max_length=200)] = ""
+
+
+class FeedbackIn(BaseModel):
+    """A reader's verdict on an answer the API gave (send the answer back as it came)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answer: Answer
+    verdict: Literal["up", "down"]
+    expected: Annotated[Text, Field(max_length=4000)] = Field(
+        "", description="the answer that was expected (a thumbs-down becomes a test with it)"
+    )
+    unsupported: Annotated[list[Count], Field(max_length=50)] = Field(
+        default_factory=list, description="numbers of citations that do not support their claim"
+    )
+    note: Annotated[Text, Field(max_length=4000)] = ""

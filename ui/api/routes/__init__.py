@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ui.api.routes import articles, chat, collections, health, metrics, models, questions
+from ui.api.routes import (
+    articles,
+    chat,
+    collections,
+    feedback,
+    health,
+    metrics,
+    models,
+    questions,
+)
 
 ROUTERS: tuple[tuple[APIRouter, bool], ...] = (
     (questions.router, True),
@@ -19,10 +28,12 @@ ROUTERS: tuple[tuple[APIRouter, bool], ...] = (
     (metrics.router, True),
     (articles.router, True),
     (collections.router, True),
+    (feedback.router, True),
 )
 COLLECTION_ROUTERS: tuple[APIRouter, ...] = (
     questions.router,
     chat.router,
     articles.router,
     collections.keys_router,
+    feedback.router,
 )
