@@ -149,3 +149,59 @@ def test_a_write_key_uploads_then_asks_and_another_collection_does_not_see_it(
     assert "Norrvik" not in other.locator("#chat").inner_text()
     assert "Norrvik" not in other.content()
     other.context.close()
+
+
+def test_a_thumbs_down_with_the_answer_expected_becomes_a_test_question(
+    browser: Browser, keyed: tuple[Server, dict[str, str]], tmp_path: Path
+) -> None:
+    """Feedback in the browser, then `rag feedback export` and `rag eval --dataset` on what it
+    wrote: the reader's expected answer is what the eval checks."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    server, keys = keyed
+    page = logged_in(browser, server, keys["politics-read"])
+    ask(page, "What did the inquiry find about the bridge?")
+    answer_text(page, 0)
+    page.locator("#chat").get_by_role("button", name="Dislike").last.click()
+    page.locator("#feedback-said").get_by_text("feedback").wait_for()
+    assert "(down)" in page.locator("#feedback-said").inner_text()
+    page.locator("#correct").click()  # open the form
+    page.locator("#expected textarea").fill("three warnings about corrosion")
+    page.locator("#unsupported").get_by_label("1").check()
+    page.locator("#send-feedback").click()
+    page.locator("#feedback-said").get_by_text("test question").wait_for()
+    page.context.close()
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env |= {"RAG_STORE__PATH": str(server.log.parent / "store"), "PYTHONPATH": str(ROOT)}
+
+    def rag(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ui.cli", *args, "--collection", "politics"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    listed = rag("feedback", "list")
+    assert listed.stdout.count("\tdown\t") == 2, listed.stdout + listed.stderr
+    out = tmp_path / "flagged.jsonl"
+    exported = rag("feedback", "export", "--out", str(out))
+    assert exported.returncode == 0 and "wrote 1 question(s)" in exported.stdout, exported.stderr
+    assert "left out 1 thumbs-down" in exported.stdout
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert record["key_facts"] == ["three warnings about corrosion"]
+    assert "unsupported-citation" in record["tags"]
+    ran = rag("eval", "--dataset", str(out), "--backend", "extractive", "--out", str(tmp_path))
+    assert ran.returncode == 0 and "flagged: 1 questions" in ran.stdout, ran.stdout + ran.stderr
+    (report,) = tmp_path.glob("flagged-extractive-*.json")
+    (result,) = json.loads(report.read_text())["results"]
+    assert result["user_input"] == "What did the inquiry find about the bridge?"
+    assert result["scores"]["key_fact_recall"] == 1.0

@@ -54,7 +54,7 @@ def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
                     height=520,
                     examples=[{"text": q} for q in EXAMPLES],
                     placeholder="Ask a question, or pick an example:",
-                    feedback_options=None,
+                    feedback_options=("Like", "Dislike"),
                     buttons=["copy"],
                 )
                 with gr.Row():
@@ -102,6 +102,20 @@ def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
                         label="Sources",
                         info="empty: all sources",
                     )
+                with gr.Accordion("Was the last answer wrong?", open=False, elem_id="correct"):
+                    expected = gr.Textbox(
+                        label="The answer expected",
+                        placeholder="the name, number or sentence the answer should have given",
+                        elem_id="expected",
+                        info="kept with the question: `rag feedback export` makes it a test",
+                    )
+                    unsupported = gr.CheckboxGroup(
+                        [],
+                        label="Citations that do not support their claim",
+                        elem_id="unsupported",
+                    )
+                    send = gr.Button("Send", size="sm", elem_id="send-feedback")
+                said = gr.Markdown(elem_id="feedback-said")
                 with gr.Accordion(
                     "Add articles", open=False, visible=False, elem_id="add-articles"
                 ) as adding:
@@ -120,12 +134,25 @@ def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
 
         inputs = [question, turns, collection, backend, top_k, date_from, date_to, sources, as_of]
         outputs = [chatbot, turns, question]
-        question.submit(on.respond, inputs, outputs, api_visibility="private")
-        ask.click(on.respond, inputs, outputs, api_visibility="private")
-        chatbot.example_select(on.pick_example, None, question, api_visibility="private").then(
-            on.respond, inputs, outputs, api_visibility="private"
-        )
+        numbers = {"fn": on.citation_numbers, "inputs": turns, "outputs": unsupported}
+        asked = [
+            question.submit(on.respond, inputs, outputs, api_visibility="private"),
+            ask.click(on.respond, inputs, outputs, api_visibility="private"),
+            chatbot.example_select(on.pick_example, None, question, api_visibility="private").then(
+                on.respond, inputs, outputs, api_visibility="private"
+            ),
+        ]
+        for event in asked:  # the form that marks citations offers the last answer's
+            event.then(**numbers, api_visibility="private")
         cleared = [chatbot, turns, question, panel]
+        chatbot.like(on.rate, [turns, collection], said, api_visibility="private")
+        send.click(
+            on.correct,
+            [turns, collection, expected, unsupported],
+            [said, expected, unsupported],
+            api_visibility="private",
+        )
+
         clear.click(on.reset, None, cleared, api_visibility="private")
         chatbot.clear(on.reset, None, cleared, api_visibility="private")
         cite_ref.change(

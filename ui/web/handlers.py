@@ -294,6 +294,75 @@ class ChatHandlers:
         listed, sources = self.list_articles(collection, request)
         return told, None, listed, sources
 
+    def rate(
+        self,
+        turns: Turns | None,
+        collection: str | None,
+        data: gr.LikeData,
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> str:
+        """A thumbs up or down on an answer (`data.index`: its message): kept as feedback."""
+        turn = (data.index[0] if isinstance(data.index, (list, tuple)) else data.index) // 2
+        verdict = "up" if data.liked else "down"
+        return self._keep(turns, turn, collection, verdict, "", [], request)
+
+    def correct(
+        self,
+        turns: Turns | None,
+        collection: str | None,
+        expected: str,
+        unsupported: list[str] | None,
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> tuple[str, Any, Any]:
+        """The last answer marked wrong, with the answer expected and the citations that do not
+        support their claims: (what was kept, the cleared form)."""
+        numbers = [int(n) for n in unsupported or [] if str(n).isdigit()]
+        last = len(turns or []) - 1
+        said = self._keep(turns, last, collection, "down", expected.strip(), numbers, request)
+        return said, gr.update(value=""), gr.update(value=[])
+
+    def _keep(
+        self,
+        turns: Turns | None,
+        turn: int,
+        collection: str | None,
+        verdict: str,
+        expected: str,
+        unsupported: list[int],
+        request: gr.Request | None,
+    ) -> str:
+        from rag.store.feedback import Feedback, FeedbackBook
+        from rag.store.layout import Layout
+
+        turns = turns or []
+        if not 0 <= turn < len(turns) or not turns[turn].get("answer"):
+            return "⚠️ There is no answer to give feedback on yet."
+        answer = turns[turn]["answer"]
+        try:
+            pipeline = self.pipeline(request, collection, "read")
+            access = self._access(request)
+            item = Feedback(
+                question=turns[turn]["question"],
+                verdict=verdict,
+                answer=answer,
+                as_of=answer.get("as_of"),
+                expected=expected,
+                unsupported=unsupported,
+                who=(access.key_id if access else None) or "",
+            )
+            kept = FeedbackBook(Layout.of(pipeline.settings).feedback).add(item)
+        except (RagError, ValueError) as exc:
+            return f"⚠️ {html.escape(str(exc))}"
+        test = " It will become a test question." if kept.gold() is not None else ""
+        return f"Thank you: feedback {kept.id} kept ({verdict}).{test}"
+
+    @staticmethod
+    def citation_numbers(turns: Turns | None) -> Any:
+        """The citation numbers of the last answer, for the form that marks them."""
+        last = (turns or [{}])[-1].get("answer") or {}
+        numbers = [str(c["number"]) for c in last.get("citations", [])]
+        return gr.update(choices=numbers, value=[])
+
     @staticmethod
     def pick_example(evt: gr.SelectData) -> str:
         value = evt.value
