@@ -139,6 +139,20 @@ def test_a_write_key_uploads_then_asks_and_another_collection_does_not_see_it(
     page.locator('#chat a[href="#cite-0-1"]').first.click()
     page.locator("#source-panel mark").first.wait_for()
     assert "Norrvik" in page.locator("#source-panel").inner_text()
+
+    # the conversation as Markdown: its text with [1], then the source with its quote
+    page.locator("#export-box").click()
+    page.locator("#export").click()
+    page.locator("#export-md").get_by_text("Sources").first.wait_for()
+    exported = page.locator("#export-md").inner_text()
+    assert "## 1. Who won the ferry tender?" in exported and "[1]" in exported
+    assert "1. **Ferry tender decided**" in exported and "upload:ferry-tender.txt" in exported
+    assert "> The Kestrelwood ferry tender was won by Norrvik Lines" in exported
+    with page.expect_download() as download:
+        page.locator("#download-md").click()
+    saved = Path(download.value.path()).read_text()
+    assert saved.startswith("# News Q&A (politics), exported ")
+    assert "\n1. **Ferry tender decided**" in saved and "Norrvik Lines" in saved
     page.context.close()
 
     other = logged_in(browser, server, keys["private-read"])

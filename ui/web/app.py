@@ -102,6 +102,19 @@ def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
                         label="Sources",
                         info="empty: all sources",
                     )
+                with gr.Accordion("Export", open=False, elem_id="export-box"):
+                    export = gr.Button(
+                        "Export the conversation as Markdown", size="sm", elem_id="export"
+                    )
+                    exported = gr.Code(
+                        language="markdown",
+                        label="Markdown (copy it, or download it below)",
+                        interactive=False,
+                        elem_id="export-md",
+                    )
+                    download = gr.DownloadButton(
+                        "Download .md", visible=False, size="sm", elem_id="download-md"
+                    )
                 with gr.Accordion("Was the last answer wrong?", open=False, elem_id="correct"):
                     expected = gr.Textbox(
                         label="The answer expected",
@@ -146,6 +159,7 @@ def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
             event.then(**numbers, api_visibility="private")
         cleared = [chatbot, turns, question, panel]
         chatbot.like(on.rate, [turns, collection], said, api_visibility="private")
+        export.click(on.export, [turns, collection], [exported, download], api_visibility="private")
         send.click(
             on.correct,
             [turns, collection, expected, unsupported],

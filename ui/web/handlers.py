@@ -356,6 +356,21 @@ class ChatHandlers:
         test = " It will become a test question." if kept.gold() is not None else ""
         return f"Thank you: feedback {kept.id} kept ({verdict}).{test}"
 
+    def export(self, turns: Turns | None, collection: str | None) -> tuple[Any, Any]:
+        """The conversation as Markdown (shown, with a copy button) and as a file to download."""
+        import tempfile
+
+        from ui.export import conversation_markdown
+
+        answers = [Answer.model_validate(t["answer"]) for t in turns or [] if t.get("answer")]
+        if not answers:
+            return gr.update(value="Ask a question first: there is nothing to export."), None
+        text = conversation_markdown(answers, collection=collection or "")
+        folder = Path(tempfile.mkdtemp(prefix="rag-export-"))
+        path = folder / f"news-qa-{date.today().isoformat()}.md"
+        path.write_text(text, encoding="utf-8")
+        return gr.update(value=text), gr.update(value=str(path), visible=True)
+
     @staticmethod
     def citation_numbers(turns: Turns | None) -> Any:
         """The citation numbers of the last answer, for the form that marks them."""
