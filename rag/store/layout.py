@@ -56,6 +56,11 @@ class Layout:
         return self.root / f"feedback-{self.name}.sqlite3"
 
     @property
+    def conversations(self) -> Path:
+        """The web UI's conversations, of every collection (`rag.store.conversations`)."""
+        return self.root / "conversations.sqlite3"
+
+    @property
     def keys(self) -> Path:
         """The scoped API keys of the folder's collections, stored hashed (`rag.store.keys`)."""
         return self.root / "keys.sqlite3"

@@ -323,3 +323,45 @@ def test_apostrophes_read_as_apostrophes(page: Page) -> None:
     shown = page.locator("#chat").inner_text()
     assert "The articles don't mention Emmanuel Macron" in shown
     assert "&#" not in shown and "&amp;" not in shown
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_conversation_is_kept_reopened_after_a_reload_shared_and_deleted(
+    page: Page, browser: Browser, server: Server
+) -> None:
+    ask(page, "When will Starmer host Rutte?")
+    page.locator('#chat a[href="#cite-0-1"]').first.wait_for()
+    page.get_by_role("button", name="Toggle Sidebar").click()
+    page.locator("#conversations").get_by_text("When will Starmer host Rutte?").wait_for()
+    page.reload()
+    page.locator("#question textarea").wait_for()
+    assert page.locator('#chat a[href="#cite-0-1"]').count() == 0  # a new page, a new chat
+    page.get_by_role("button", name="Toggle Sidebar").click()
+    listed = page.locator("#conversations").get_by_text("When will Starmer host Rutte?")
+    listed.click()
+    page.locator('#chat a[href="#cite-0-1"]').first.wait_for()
+    assert "next Monday" in page.locator("#chat").inner_text()
+
+    page.locator("#share-conversation").click()
+    link = page.locator("#share-link textarea")
+    link.wait_for()
+    url = link.input_value()
+    assert "?conversation=" in url and url.startswith(server.url)
+    other = browser.new_context().new_page()  # another browser: none of its conversations
+    other.set_default_timeout(TIMEOUT)
+    other.goto(url)
+    other.locator("#notice").get_by_text("read-only").wait_for()
+    assert "next Monday" in other.locator("#chat").inner_text()
+    other.get_by_role("button", name="Toggle Sidebar").click()
+    assert other.locator("#conversations").get_by_text("host Rutte").count() == 0
+    other.context.close()
+
+    page.locator("#delete-conversation").click()
+    page.locator("#notice").get_by_text("deleted").wait_for()
+    assert page.locator("#conversations").get_by_text("host Rutte").count() == 0
+    page.reload()
+    page.locator("#question textarea").wait_for()
+    page.get_by_role("button", name="Toggle Sidebar").click()
+    page.wait_for_timeout(500)
+    assert page.locator("#conversations").get_by_text("host Rutte").count() == 0

@@ -16,6 +16,7 @@ from index.loaders import SUFFIXES
 from rag.answering.backends import BACKENDS
 from ui.api.access import Sessions
 from ui.served import Served
+from ui.web.conversations import ConversationHandlers
 from ui.web.handlers import ChatHandlers
 from ui.web.render import PANEL_EMPTY
 
@@ -29,9 +30,22 @@ EXAMPLES = [
 def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
     settings = served.settings
     on = ChatHandlers(served, sessions)
+    kept = ConversationHandlers(on)
 
     with gr.Blocks(title="News Q&A with citations") as demo:
         turns = gr.State([])
+        conversation = gr.State(None)  # the id of the conversation open (kept on the server)
+        browser = gr.BrowserState(None, storage_key="news-rag-browser")  # its id, without keys
+        with gr.Sidebar(label="Conversations", open=False, elem_id="sidebar"):
+            new = gr.Button("New conversation", size="sm", elem_id="new-conversation")
+            earlier = gr.Radio([], label="Earlier conversations", elem_id="conversations")
+            with gr.Row():
+                delete = gr.Button("Delete", size="sm", elem_id="delete-conversation")
+                share = gr.Button("Share link", size="sm", elem_id="share-conversation")
+            link = gr.Textbox(
+                label="Read-only link", visible=False, buttons=["copy"], elem_id="share-link"
+            )
+        notice = gr.Markdown(elem_id="notice")
         shown = gr.State(None)  # the collection the page shows
         gr.Markdown(
             "## News Q&A with citations\nAsk about the indexed news articles. Every claim "
@@ -155,8 +169,15 @@ def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
                 on.respond, inputs, outputs, api_visibility="private"
             ),
         ]
+        remember = {
+            "fn": kept.remember,
+            "inputs": [turns, conversation, collection, browser],
+            "outputs": [conversation, earlier],
+        }
         for event in asked:  # the form that marks citations offers the last answer's
-            event.then(**numbers, api_visibility="private")
+            event.then(**numbers, api_visibility="private").then(
+                **remember, api_visibility="private"
+            )
         cleared = [chatbot, turns, question, panel]
         chatbot.like(on.rate, [turns, collection], said, api_visibility="private")
         export.click(on.export, [turns, collection], [exported, download], api_visibility="private")
@@ -167,8 +188,31 @@ def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
             api_visibility="private",
         )
 
-        clear.click(on.reset, None, cleared, api_visibility="private")
-        chatbot.clear(on.reset, None, cleared, api_visibility="private")
+        clear.click(on.reset, None, cleared, api_visibility="private").then(
+            lambda: (None, None), None, [conversation, earlier], api_visibility="private"
+        )
+        chatbot.clear(on.reset, None, cleared, api_visibility="private").then(
+            lambda: (None, None), None, [conversation, earlier], api_visibility="private"
+        )
+        new.click(on.reset, None, cleared, api_visibility="private").then(
+            lambda: (None, None, ""),
+            None,
+            [conversation, earlier, notice],
+            api_visibility="private",
+        )
+        earlier.input(
+            kept.reopen,
+            [earlier, browser],
+            [chatbot, turns, conversation, panel, notice],
+            api_visibility="private",
+        )
+        delete.click(
+            kept.delete,
+            [conversation, collection, browser],
+            [earlier, chatbot, turns, conversation, panel, notice],
+            api_visibility="private",
+        )
+        share.click(kept.share, [conversation, browser], link, api_visibility="private")
         cite_ref.change(
             on.open_citation, [cite_ref, turns, collection], panel, api_visibility="private"
         )
@@ -180,6 +224,13 @@ def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
             api_visibility="private",
         )
         switched = [adding, articles, sources, *cleared, shown]
-        collection.input(on.switched, [collection, shown], switched, api_visibility="private")
-        demo.load(on.start, None, [collection, *switched], api_visibility="private")
+        collection.input(on.switched, [collection, shown], switched, api_visibility="private").then(
+            kept.refresh, [collection, browser], [earlier, conversation], api_visibility="private"
+        )
+        demo.load(on.start, None, [collection, *switched], api_visibility="private").then(
+            kept.start,
+            [browser, collection],
+            [browser, earlier, chatbot, turns, conversation, notice, collection, shown],
+            api_visibility="private",
+        )
     return demo

@@ -93,7 +93,7 @@ class ChatHandlers:
     def __init__(self, served: Served, sessions: Sessions) -> None:
         self.served, self.sessions = served, sessions
 
-    def _access(self, request: gr.Request | None) -> Access | None:
+    def access(self, request: gr.Request | None) -> Access | None:
         return self.sessions.of(cookies_of(request))
 
     def readable(self, access: Access | None) -> list[str]:
@@ -106,7 +106,7 @@ class ChatHandlers:
 
     def pipeline(self, request: gr.Request | None, collection: str | None, scope: str) -> Pipeline:
         """The collection's pipeline, for a visitor whose key may `scope` it (RagError else)."""
-        access = self._access(request)
+        access = self.access(request)
         if access is None:
             raise RagError(NOT_LOGGED_IN)
         name = collection or self.served.default_name
@@ -124,7 +124,7 @@ class ChatHandlers:
     def start(self, request: gr.Request) -> tuple[Any, ...]:
         """On page load: the picker (the visitor's collections), the upload's visibility, and
         the first collection's article list and sources."""
-        access = self._access(request)
+        access = self.access(request)
         names = self.readable(access)
         first = names[0] if names else None
         picker = gr.update(
@@ -142,7 +142,7 @@ class ChatHandlers:
         was about another archive); nothing changes when the same one is picked again."""
         if shown is not None and collection == shown:
             return tuple(gr.skip() for _ in range(8))
-        access = self._access(request)
+        access = self.access(request)
         can_write = bool(
             access and collection and access.sees(collection) and access.allows("write")
         )
@@ -340,7 +340,7 @@ class ChatHandlers:
         answer = turns[turn]["answer"]
         try:
             pipeline = self.pipeline(request, collection, "read")
-            access = self._access(request)
+            access = self.access(request)
             item = Feedback(
                 question=turns[turn]["question"],
                 verdict=verdict,
