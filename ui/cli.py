@@ -283,6 +283,24 @@ def parser() -> argparse.ArgumentParser:
             help="the collection the keys open (default RAG_STORE__COLLECTION, 'news')",
         )
     p = sub.add_parser(
+        "feeds",
+        help="the feeds a collection follows (read by rag serve)",
+        description="A collection can follow feeds (RSS, Atom, or pages): a running `rag serve` "
+        "reads each when due and adds its new items to the collection. Also in the chat "
+        "(Add articles) and over HTTP (/v1/feeds).",
+    )
+    p.add_argument("action", choices=["add", "list", "remove"])
+    p.add_argument("url", nargs="?", metavar="URL", help="(add, remove) the feed's address")
+    p.add_argument(
+        "--every",
+        type=_period,
+        default=900.0,
+        metavar="TIME",
+        help="(add) how often to read it: 15m (default), 1h, 900",
+    )
+    p.add_argument("--json", action="store_true", help="(list) print JSON instead of text")
+
+    p = sub.add_parser(
         "feedback",
         help="what readers said of answers, and the test questions it makes",
         description="Readers give a thumbs up or down to an answer in the chat or with POST "
@@ -646,6 +664,41 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feeds(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from rag.store.feeds import FeedList
+    from rag.store.layout import Layout
+
+    settings = _settings(args)
+    feeds = FeedList(Layout.of(settings).feeds)
+    collection = settings.store.collection
+    if args.action == "list":
+        found = feeds.all()
+        if args.json:
+            print(json.dumps([asdict(f) for f in found], indent=2))
+        elif not found:
+            print(f"{collection!r} follows no feed: `rag feeds add URL` adds one")
+        for f in [] if args.json else found:
+            print(f"{f.url}\tevery {f.every / 60:g} min\t{f.last_outcome or 'not read yet'}")
+        return 0
+    if not args.url:
+        raise ConfigError(f"`rag feeds {args.action}` needs the feed's URL")
+    if args.action == "add":
+        from index.collections import require_collection
+
+        require_collection(settings)
+        feed = feeds.add(args.url, args.every)
+        print(
+            f"{collection!r} follows {feed.url} every {feed.every / 60:g} min (read by rag serve)"
+        )
+        return 0
+    if not feeds.remove(args.url):
+        raise ConfigError(f"{collection!r} follows no feed {args.url!r}: `rag feeds list`")
+    print(f"{collection!r} no longer follows {args.url}")
+    return 0
+
+
 def cmd_feedback(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
@@ -693,6 +746,7 @@ COMMANDS = {
     "collections": cmd_collections,
     "keys": cmd_keys,
     "feedback": cmd_feedback,
+    "feeds": cmd_feeds,
 }
 
 

@@ -99,12 +99,18 @@ def run(
             opened.qa = PooledQA(opened.qa, pool, owns_pool=False)
         return opened
 
+    from ui.feeds import FeedPoller
     from ui.served import Served
 
-    app = create_app(pipeline, served=Served(pipeline, open_collection, base=base))
+    served = Served(pipeline, open_collection, base=base)
+    app = create_app(pipeline, served=served)
     key = api_key(settings)
     stop = threading.Event()
     _follow(pipeline, sync, list(feeds), every, stop)
+    # the feeds each collection follows (`rag feeds add`, the chat, /v1/feeds)
+    threading.Thread(
+        target=FeedPoller(served).run, args=(stop,), name="feeds-followed", daemon=True
+    ).start()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     catalogue = pipeline.catalogue
     _say(

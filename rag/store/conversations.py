@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from rag.store.sqlite import transaction
 
 MAX_TITLE = 80
 MAX_LISTED = 200  # conversations a sidebar lists, newest first
@@ -65,12 +66,8 @@ class ConversationBook:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=10)) as db, db:
-            db.executescript(SCHEMA)
-            yield db
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path, SCHEMA)
 
     @staticmethod
     def _row(r: tuple[Any, ...]) -> Conversation:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from rag.store.sqlite import transaction
 
 VERDICTS = ("up", "down")
 MAX_TEXT = 4000  # characters of an expected answer or a note
@@ -110,12 +111,8 @@ class FeedbackBook:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=10)) as db, db:
-            db.execute(SCHEMA)
-            yield db
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path, SCHEMA)
 
     def add(self, item: Feedback) -> Feedback:
         """Keep `item`; it comes back with its id and time."""

@@ -17,13 +17,13 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rag.errors import ConfigError, RagError
+from rag.store.sqlite import transaction
 
 SCOPES = ("read", "write", "admin")  # each allows what the ones before it do
 PREFIX = "nrk_"  # every scoped key starts so: easy to find in a leaked file, never a server key
@@ -76,15 +76,9 @@ class KeyRing:
         self._seen: tuple[int, bytes] | None = None  # the file's version last read
         self._digests: dict[str, KeyInfo] = {}
 
-    @contextmanager
-    def _db(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
-        if write:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        # one transaction, committed when the block ends
-        with closing(sqlite3.connect(self.path, timeout=10)) as db, db:
-            if write:
-                db.execute(SCHEMA)
-            yield db
+    def _db(self, *, write: bool = False) -> AbstractContextManager[sqlite3.Connection]:
+        """One transaction; a reader makes no file (a store without keys stays without)."""
+        return transaction(self.path, SCHEMA if write else None)
 
     # --- the command line's and the admin routes' side ---------------------------------------
     def create(self, collection: str, scope: str, label: str = "") -> tuple[KeyInfo, str]:

@@ -61,6 +61,11 @@ class Layout:
         return self.root / "conversations.sqlite3"
 
     @property
+    def feeds(self) -> Path:
+        """The feeds the collection follows (`rag.store.feeds`)."""
+        return self.root / f"feeds-{self.name}.sqlite3"
+
+    @property
     def keys(self) -> Path:
         """The scoped API keys of the folder's collections, stored hashed (`rag.store.keys`)."""
         return self.root / "keys.sqlite3"

@@ -18,6 +18,7 @@ import pytest
 
 from rag.settings import Settings
 from tests.conftest import ROOT
+from tests.e2e.conftest import TIMEOUT
 from tests.helpers.server import Server, launch, stop, wait_ready
 
 if TYPE_CHECKING:
@@ -26,19 +27,9 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.server  # every test here drives a real `rag serve`
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 # The README's screenshot; a test run writes it only when asked (UPDATE_SCREENSHOT=1), so a
 # plain `make test` leaves the checkout unchanged.
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
-TIMEOUT = 30_000  # ms; an extractive answer takes well under a second once the page is up
 
 
 @pytest.fixture(scope="module")
@@ -52,18 +43,6 @@ def server(seeded: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 # --- in the browser -------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (make system-deps)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page(browser: Browser, server: Server) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})

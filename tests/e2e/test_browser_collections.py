@@ -16,7 +16,8 @@ from rag.settings import Settings, on_collection
 from rag.store.keys import KeyRing
 from rag.store.layout import Layout
 from tests.conftest import SEEDS, make_settings
-from tests.e2e.test_browser_chat import ARGS, CHROMIUM, TIMEOUT, ask
+from tests.e2e.conftest import TIMEOUT
+from tests.e2e.test_browser_chat import ask
 from tests.helpers.server import Server, launch, stop, wait_ready
 
 if TYPE_CHECKING:
@@ -66,18 +67,6 @@ def keyed(
         yield server, keys
     finally:
         stop(server)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (make system-deps)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 def logged_in(browser: Browser, server: Server, key: str) -> Page:

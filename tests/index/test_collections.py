@@ -106,6 +106,15 @@ def test_the_command_line_works_on_the_collection_it_is_given(tmp_path: Path) ->
     assert "desk-b\t1 articles\t1 chunks\tbackend=extractive" in listed.stdout
     nothing = rag("collections", "set", "desk-b")
     assert nothing.returncode == 2 and "--backend" in nothing.stderr
+    feed = "https://example.org/desk/feed.xml"
+    follows = rag("feeds", "add", feed, "--every", "30m", "--collection", "desk-b")
+    assert follows.returncode == 0 and "every 30 min" in follows.stdout, follows.stderr
+    listed = rag("feeds", "list", "--collection", "desk-b")
+    assert listed.stdout.startswith(f"{feed}\tevery 30 min\tnot read yet")
+    assert "follows no feed" in rag("feeds", "list").stdout  # the default collection's
+    too_often = rag("feeds", "add", feed, "--every", "10", "--collection", "desk-b")
+    assert too_often.returncode == 2 and "every 60 s" in too_often.stderr
+    assert rag("feeds", "remove", feed, "--collection", "desk-b").returncode == 0
     made = rag("keys", "create", "--collection", "desk-b", "--scope", "write", "--label", "bot")
     assert made.returncode == 0, made.stderr
     key_id = made.stdout.split(":")[0]

@@ -64,6 +64,12 @@ NEEDS = {
     ("POST", "/v1/articles"): "write",
     ("DELETE", "/v1/articles/{article_id}"): "write",
     ("GET", "/v1/collections"): "any",
+    ("GET", "/v1/feeds"): "read",
+    ("POST", "/v1/feeds"): "write",
+    ("DELETE", "/v1/feeds"): "write",
+    ("GET", "/v1/collections/{collection}/feeds"): "read",
+    ("POST", "/v1/collections/{collection}/feeds"): "write",
+    ("DELETE", "/v1/collections/{collection}/feeds"): "write",
     ("POST", "/v1/feedback"): "read",
     ("GET", "/v1/feedback"): "admin",
     ("POST", "/v1/collections/{collection}/feedback"): "read",
@@ -138,6 +144,10 @@ def request(world: World, method: str, path: str, target: str, key: str | None) 
         }
     elif path.endswith("/keys") and method == "POST":
         body = {"scope": "read", "label": "made in a test"}
+    elif path.endswith("/feeds") and method == "POST":
+        body = {"url": f"https://example.org/{target}/feed.xml", "read_now": False}
+    elif path.endswith("/feeds") and method == "DELETE":
+        url += "?url=https://example.org/never-followed"
     elif path.endswith("/feedback") and method == "POST":
         answer = {"question": QUESTION, "answer": "-", "backend": "extractive", "model": "-"}
         body = {"answer": answer, "verdict": "down", "expected": "three warnings"}
@@ -179,6 +189,8 @@ ALLOWED = {  # what an allowed call of each kind answers
     "DELETE /keys/{key_id}": (404, "no key"),
     "POST /keys": (201, "nrk_"),
     "POST /feedback": (201, '"exported":true'),
+    "POST /feeds": (201, "feed.xml"),
+    "DELETE /feeds": (404, "follows no feed"),
 }
 
 
@@ -227,7 +239,7 @@ def test_every_route_with_every_key_on_every_collection(world: World) -> None:
                     if other != key[0]:
                         leaked = [s for s in world.secrets_of(other) if s in got.text]
                         assert not leaked, f"{what} shows {other}'s {leaked}"
-    assert tried == 580  # 10 callers (3 x 3 keys and the server key) x 58 calls
+    assert tried == 730  # 10 callers (3 x 3 keys and the server key) x 73 calls
 
 
 def test_no_key_or_a_wrong_one_is_a_401_everywhere_but_health(world: World) -> None:

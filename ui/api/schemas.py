@@ -236,3 +236,15 @@ class FeedbackIn(BaseModel):
         default_factory=list, description="numbers of citations that do not support their claim"
     )
     note: Annotated[Text, Field(max_length=4000)] = ""
+
+
+class FeedIn(BaseModel):
+    """A feed (or page) for the collection to follow."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: Annotated[Text, Field(max_length=2000)]
+    every_minutes: Annotated[float, Field(ge=1, le=7 * 24 * 60)] = Field(
+        15, description="how often it is read"
+    )
+    read_now: Flag = Field(True, description="read it once now, and say what came of it")

@@ -14,6 +14,7 @@ from ui.api.routes import (
     chat,
     collections,
     feedback,
+    feeds,
     health,
     metrics,
     models,
@@ -27,6 +28,7 @@ ROUTERS: tuple[tuple[APIRouter, bool], ...] = (
     (health.router, False),
     (metrics.router, True),
     (articles.router, True),
+    (feeds.router, True),
     (collections.router, True),
     (feedback.router, True),
 )
@@ -34,6 +36,7 @@ COLLECTION_ROUTERS: tuple[APIRouter, ...] = (
     questions.router,
     chat.router,
     articles.router,
+    feeds.router,
     collections.keys_router,
     feedback.router,
 )

@@ -37,7 +37,7 @@ from ui.api.schemas import ArticlesIn, error_responses
 
 router = APIRouter(tags=["articles"])
 # one writer at a time in this process; the ledger's lock serialises processes
-_writer = threading.Lock()
+WRITER = threading.Lock()
 MAX_NAME_BYTES = 200  # file systems allow 255
 WRITE_WAIT = 60.0  # seconds an upload waits for another process's ingest before a 503
 UPLOAD_SECONDS = "RAG_SERVER__MAX_UPLOAD_SECONDS"
@@ -167,7 +167,7 @@ def delete_article(article_id: str, pipeline: Writer, metrics: MetricsDep) -> di
     counts those); adding the article again restores it. 404 when no such article is indexed."""
     from index.ingest import remove
 
-    with _writer:
+    with WRITER:
         report = remove(
             [article_id], pipeline.settings, pipeline.embed_model, lock_timeout=WRITE_WAIT
         )
@@ -257,7 +257,7 @@ def write(
     (`TimeLimitError`, after the refresh, when the deadline left some articles unwritten)."""
     from index.ingest import ingest
 
-    with _writer:
+    with WRITER:
         report = ingest(
             [],
             pipeline.settings,
@@ -281,7 +281,7 @@ def write_urls(
     (422 when no URL gave an article and none was ingested before)."""
     from index.web import ingest_urls
 
-    with _writer:
+    with WRITER:
         report, found = ingest_urls(
             urls,
             pipeline.settings,
