@@ -54,8 +54,8 @@ FUZZ_EXAMPLES ?= 600
 fuzz: install
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -rP tests/e2e/test_fuzz.py  # -rP: the counts
 
-screenshot: install system-deps  ## re-take docs/screenshot.png (the README's) with the UI test
-	UPDATE_SCREENSHOT=1 $(BIN)/pytest -q tests/e2e/test_browser_chat.py -k see_the_quote
+screenshot: install system-deps  ## re-take docs/screenshot*.png (the README's) with the UI tests
+	UPDATE_SCREENSHOT=1 $(BIN)/pytest -q tests/e2e/test_browser_chat.py tests/e2e/test_browser_collections.py -k "see_the_quote or conversation or feed"
 
 lint: install
 	$(BIN)/ruff check .

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MIN_IDLE_SECONDS = 30.0  # a pipeline used this recently is never closed (a stream may be reading)
 NAMES_FRESH_SECONDS = 5.0  # the store's list of collections is read again after this long
+MISS_FRESH_SECONDS = 1.0  # a name not in the list reads it again, at most this often
 
 
 class NoSuchCollection(RagError):
@@ -72,11 +73,14 @@ class Served:
 
     # --- which collections there are ----------------------------------------------------------
     def names(self, *, fresh: bool = False) -> frozenset[str]:
-        """The store's collections (read again every NAMES_FRESH_SECONDS, or when `fresh`)."""
+        """The store's collections, read again every NAMES_FRESH_SECONDS (`fresh`: every
+        MISS_FRESH_SECONDS, for a name not found: one made a moment ago is seen, and unknown
+        names asked in a loop cost one listing a second)."""
         now = time.monotonic()
         with self._lock:
             cached = self._names
-        if cached is not None and not fresh and now - cached[0] < NAMES_FRESH_SECONDS:
+        fresh_for = MISS_FRESH_SECONDS if fresh else NAMES_FRESH_SECONDS
+        if cached is not None and now - cached[0] < fresh_for:
             return cached[1]
         names = frozenset(collection_names(self.settings, forget=False)) | {self.default_name}
         with self._lock:

@@ -402,8 +402,10 @@ class Store:
             return  # already released
         if forget:
             self.discard_client()
+        held_index = self.collection is not None
         del self.client, self.collection  # a later use is an AttributeError, not a silent reload
-        _give_back_memory()
+        if held_index:  # (a client alone held no vector index: nothing to give back)
+            _give_back_memory()
 
     def vector_store(self) -> Any:
         from llama_index.vector_stores.chroma import ChromaVectorStore

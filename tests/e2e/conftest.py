@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -21,6 +21,17 @@ ARGS = [
     "--no-first-run",
 ]
 TIMEOUT = 30_000  # ms; an extractive answer takes well under a second once the page is up
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def screenshot(page: Page, name: str, tmp: Path) -> Path:
+    """A screenshot of the page: into docs/ as `name` when UPDATE_SCREENSHOT=1 (`make
+    screenshot`: the README's pictures), else into `tmp` (a plain test run changes nothing)."""
+    import os
+
+    shot = (DOCS if os.environ.get("UPDATE_SCREENSHOT") == "1" else tmp) / name
+    page.screenshot(path=str(shot))
+    return shot
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from rag.settings import Settings, on_collection
 from rag.store.keys import KeyRing
 from rag.store.layout import Layout
 from tests.conftest import SEEDS, make_settings
-from tests.e2e.conftest import TIMEOUT
+from tests.e2e.conftest import TIMEOUT, screenshot
 from tests.e2e.test_browser_chat import ask
 from tests.helpers.server import Server, launch, stop, wait_ready
 
@@ -61,7 +61,10 @@ def keyed(
         "politics-write": ring.create("politics", "write")[1],
         "private-read": ring.create("private", "read")[1],
     }
-    server = launch(settings, tmp_path_factory.mktemp("scoped-ui-serve"))
+    # the feed test's news site is on 127.0.0.1
+    server = launch(
+        settings, tmp_path_factory.mktemp("scoped-ui-serve"), RAG_FETCH__PRIVATE_URLS="true"
+    )
     try:
         wait_ready(server)
         yield server, keys
@@ -208,3 +211,31 @@ def test_a_thumbs_down_with_the_answer_expected_becomes_a_test_question(
     (result,) = json.loads(report.read_text())["results"]
     assert result["user_input"] == "What did the inquiry find about the bridge?"
     assert result["scores"]["key_fact_recall"] == 1.0
+
+
+def test_a_write_key_follows_a_feed_from_the_browser_and_asks_about_its_news(
+    browser: Browser, keyed: tuple[Server, dict[str, str]], tmp_path: Path
+) -> None:
+    from tests.helpers.news_site import NewsSite
+
+    server, keys = keyed
+    with NewsSite() as site:
+        page = logged_in(browser, server, keys["politics-write"])
+        page.locator("#add-articles").click()
+        page.locator("#feed-url textarea").fill(site.url + "/feed.xml")
+        page.locator("#follow").click()
+        page.locator("#added").get_by_text("Following").wait_for()
+        assert "/feed.xml" in page.locator("#feeds").inner_text()
+        screenshot(page, "screenshot-add-articles.png", tmp_path)
+        assert "/feed.xml" in site.requests[0]
+    ask(page, "How much will the new ferry terminal cost?")
+    answer_text(page, 0)
+    assert "14" in page.locator("#chat").inner_text()
+    page.locator('#chat a[href="#cite-0-1"]').first.click()
+    page.locator("#source-panel mark").first.wait_for()
+    assert "ferry terminal" in page.locator("#source-panel").inner_text()
+    # removed again by its id, from the browser
+    page.locator("#remove-id textarea").fill("no-such-article")
+    page.locator("#remove").click()
+    page.locator("#added").get_by_text("no article").wait_for()
+    page.context.close()

@@ -109,6 +109,9 @@ def test_schemathesis_finds_nothing(fuzzed: Server, tmp_path: Path, with_key: bo
     # both credentials set: a generated Authorization header beside the X-API-Key would be a
     # wrong key (401) and most requests would never reach the routes
     args = ["-H", f"X-API-Key: {KEY}", "-H", f"Authorization: Bearer {KEY}"] if with_key else []
+    if EXAMPLES < 100:  # a bounded run: each collection's routes are the default's again, and
+        # the scoped-key runs below fuzz them on real collections (`make fuzz` takes them all)
+        args += ["--exclude-path-regex", "^/v1/collections/[{]collection[}]/"]
     run = schemathesis(fuzzed, report, *args)
     assert run.returncode == 0, run.stdout[-6000:]
     got = responses(report)

@@ -99,16 +99,22 @@ def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
                         step=1,
                         label="Passages to read",
                     )
-                    as_of = gr.Textbox(
+                    # a day typed (YYYY-MM-DD) or picked from the calendar
+                    as_of = gr.DateTime(
                         label="As of",
-                        placeholder="YYYY-MM-DD (default today)",
+                        include_time=False,
+                        type="string",
                         info="later articles are not used; 'this week' in a question means "
-                        "the week of this date",
+                        "the week of this day (empty: today)",
                         elem_id="as-of",
                     )
                     with gr.Row():
-                        date_from = gr.Textbox(label="From", placeholder="YYYY-MM-DD")
-                        date_to = gr.Textbox(label="To", placeholder="YYYY-MM-DD")
+                        date_from = gr.DateTime(
+                            label="From", include_time=False, type="string", elem_id="date-from"
+                        )
+                        date_to = gr.DateTime(
+                            label="To", include_time=False, type="string", elem_id="date-to"
+                        )
                     sources = gr.Dropdown(
                         [],
                         multiselect=True,
@@ -153,7 +159,28 @@ def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
                         elem_id="upload",
                     )
                     add = gr.Button("Add to the collection", size="sm", elem_id="add")
+                    urls = gr.Textbox(
+                        label="Pages or feeds to fetch now (one address a line)",
+                        lines=2,
+                        elem_id="urls",
+                    )
+                    fetch = gr.Button("Fetch", size="sm", elem_id="fetch")
                     added = gr.Markdown(elem_id="added")
+                    gr.Markdown("**Feeds followed** (read again while the server runs)")
+                    followed = gr.HTML(elem_id="feeds")
+                    with gr.Row():
+                        feed_url = gr.Textbox(label="Feed address", scale=3, elem_id="feed-url")
+                        feed_every = gr.Number(
+                            15, label="every … minutes", minimum=1, scale=1, elem_id="feed-every"
+                        )
+                    with gr.Row():
+                        follow = gr.Button("Follow", size="sm", elem_id="follow")
+                        unfollow = gr.Button("Stop following", size="sm", elem_id="unfollow")
+                    with gr.Row():
+                        remove_id = gr.Textbox(
+                            label="Remove the article with id", scale=3, elem_id="remove-id"
+                        )
+                        remove = gr.Button("Remove", size="sm", scale=1, elem_id="remove")
                 with gr.Accordion("Indexed articles", open=False):
                     articles = gr.HTML("<p>Listing the articles…</p>")  # filled on load
                     refresh = gr.Button("Refresh", size="sm")
@@ -217,6 +244,25 @@ def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
             on.open_citation, [cite_ref, turns, collection], panel, api_visibility="private"
         )
         refresh.click(on.list_articles, collection, [articles, sources], api_visibility="private")
+        listing = [articles, sources]
+        fetch.click(
+            on.add_urls, [urls, collection], [added, urls, *listing], api_visibility="private"
+        )
+        follow.click(
+            on.follow,
+            [feed_url, feed_every, collection],
+            [added, followed, *listing],
+            api_visibility="private",
+        )
+        unfollow.click(
+            on.unfollow, [feed_url, collection], [added, followed], api_visibility="private"
+        )
+        remove.click(
+            on.remove,
+            [remove_id, collection],
+            [added, remove_id, *listing],
+            api_visibility="private",
+        )
         add.click(
             on.add_files,
             [files, collection],
@@ -226,11 +272,11 @@ def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
         switched = [adding, articles, sources, *cleared, shown]
         collection.input(on.switched, [collection, shown], switched, api_visibility="private").then(
             kept.refresh, [collection, browser], [earlier, conversation], api_visibility="private"
-        )
+        ).then(on.feeds, collection, followed, api_visibility="private")
         demo.load(on.start, None, [collection, *switched], api_visibility="private").then(
             kept.start,
             [browser, collection],
             [browser, earlier, chatbot, turns, conversation, notice, collection, shown],
             api_visibility="private",
-        )
+        ).then(on.feeds, collection, followed, api_visibility="private")
     return demo

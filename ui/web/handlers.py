@@ -20,7 +20,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +51,11 @@ log = logging.getLogger(__name__)
 Turns = list[dict[str, Any]]
 
 
-def field_date(value: str | None, label: str) -> date | None:
-    """A date typed into the From/To field: None when empty, a RagError naming the field when
-    it is not a date."""
+def field_date(value: str | float | None, label: str) -> date | None:
+    """A day typed or picked in a date field ("2025-06-05", or a time stamp): None when empty,
+    a RagError naming the field when it is not a date."""
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, UTC).date()
     value = (value or "").strip()
     if not value:
         return None
@@ -132,7 +134,9 @@ class ChatHandlers:
             value=first,
             visible=len(names) > 1 or (first is not None and first != self.served.default_name),
         )
-        return (picker, *self.switched(first, None, request))
+        upload, listed, sources, *_, shown = self.switched(first, None, request)
+        # the conversation is left alone: a question asked while the page loads stays asked
+        return (picker, upload, listed, sources, *(gr.skip(),) * 4, shown)
 
     def switched(
         self, collection: str | None, shown: str | None, request: gr.Request
@@ -370,6 +374,113 @@ class ChatHandlers:
         path = folder / f"news-qa-{date.today().isoformat()}.md"
         path.write_text(text, encoding="utf-8")
         return gr.update(value=text), gr.update(value=str(path), visible=True)
+
+    def add_urls(
+        self,
+        text: str,
+        collection: str | None,
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> tuple[Any, ...]:
+        """Fetch the pages and feeds pasted (one a line) into the collection: (what became of
+        each, the cleared box, the article list, the sources)."""
+        from fastapi import HTTPException
+
+        from ui.api.routes.articles import UPLOAD_SECONDS, write_urls
+
+        urls = [u.strip() for u in (text or "").splitlines() if u.strip()]
+        try:
+            pipeline = self.pipeline(request, collection, "write")
+            if not urls:
+                raise RagError("paste one or more page or feed addresses, one a line")
+            deadline = Deadline.after(pipeline.settings.server.max_upload_seconds, UPLOAD_SECONDS)
+            told, box = upload_report(write_urls(pipeline, urls, False, deadline)), ""
+        except HTTPException as exc:
+            told, box = f"⚠️ {html.escape(str(exc.detail))}", text
+        except RagError as exc:
+            told, box = f"⚠️ {html.escape(str(exc))}", text
+        listed, sources = self.list_articles(collection, request)
+        return told, box, listed, sources
+
+    def feeds(self, collection: str | None, request: gr.Request = None) -> str:  # type: ignore[assignment]
+        """The feeds the collection follows, as a table."""
+        from rag.store.feeds import FeedList
+        from rag.store.layout import Layout
+
+        try:
+            pipeline = self.pipeline(request, collection, "read")
+        except RagError as exc:
+            return f"<p>{html.escape(str(exc))}</p>"
+        found = FeedList(Layout.of(pipeline.settings).feeds).all()
+        if not found:
+            return "<p>This collection follows no feed yet.</p>"
+        rows = "".join(
+            f"<tr><td>{html.escape(f.url)}</td><td>{f.every / 60:g} min</td>"
+            f"<td>{html.escape(f.last_outcome or 'not read yet')}</td></tr>"
+            for f in found
+        )
+        return f"<table class='feeds-table'><tr><th>Feed</th><th>Every</th><th>Last read</th></tr>{rows}</table>"
+
+    def follow(
+        self,
+        url: str,
+        minutes: float | None,
+        collection: str | None,
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> tuple[Any, ...]:
+        """Follow a feed (and read it now): (what came of it, the feeds, articles, sources)."""
+        from rag.store.feeds import FeedList
+        from rag.store.layout import Layout
+        from ui.feeds import read_feeds
+
+        try:
+            pipeline = self.pipeline(request, collection, "write")
+            feeds = FeedList(Layout.of(pipeline.settings).feeds)
+            feed = feeds.add(url or "", float(minutes or 15) * 60)
+            outcome = read_feeds(pipeline, [feed.url])
+            feeds.read([feed.url], outcome)
+            told = f"Following {html.escape(feed.url)}: {html.escape(outcome)}"
+        except RagError as exc:
+            told = f"⚠️ {html.escape(str(exc))}"
+        listed, sources = self.list_articles(collection, request)
+        return told, self.feeds(collection, request), listed, sources
+
+    def unfollow(
+        self,
+        url: str,
+        collection: str | None,
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> tuple[str, str]:
+        from rag.store.feeds import FeedList
+        from rag.store.layout import Layout
+
+        try:
+            pipeline = self.pipeline(request, collection, "write")
+            gone = FeedList(Layout.of(pipeline.settings).feeds).remove(url or "")
+            told = f"No longer following {html.escape(url)}." if gone else "⚠️ Not a feed followed."
+        except RagError as exc:
+            told = f"⚠️ {html.escape(str(exc))}"
+        return told, self.feeds(collection, request)
+
+    def remove(
+        self,
+        article_id: str,
+        collection: str | None,
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> tuple[Any, ...]:
+        """Remove an article by id: (what happened, the cleared box, articles, sources)."""
+        from ui.api.routes.articles import remove_article
+
+        article_id = (article_id or "").strip()
+        try:
+            pipeline = self.pipeline(request, collection, "write")
+            restored = remove_article(pipeline, article_id) if article_id else None
+            if restored is None:
+                raise RagError(f"no article {article_id!r} is indexed (the list shows their ids)")
+            told, box = f"Removed `{html.escape(article_id)}`.", ""
+        except RagError as exc:
+            told, box = f"⚠️ {html.escape(str(exc))}", article_id
+        listed, sources = self.list_articles(collection, request)
+        return told, box, listed, sources
 
     @staticmethod
     def citation_numbers(turns: Turns | None) -> Any:

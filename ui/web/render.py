@@ -178,12 +178,13 @@ def articles_html(
         reverse=True,
     )[:limit]
     rows = "".join(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>".format(
             html.escape(str(a.get("title", ""))),
             html.escape(str(a.get("date") or "undated")),
             html.escape(str(a.get("source") or "—")),
             a.get("chunks", 0),
             _when(arrived.get(str(a.get("article_id")))),
+            html.escape(str(a.get("article_id", ""))),
         )
         for a in ordered
     )
@@ -192,7 +193,7 @@ def articles_html(
         + (f" (the latest {limit} shown)" if len(articles) > limit else "")
         + "</p>"
         "<table class='articles-table'><tr><th>Title</th><th>Date</th><th>Source</th>"
-        f"<th>Chunks</th><th>Arrived</th></tr>{rows}</table>"
+        f"<th>Chunks</th><th>Arrived</th><th>Id</th></tr>{rows}</table>"
     )
 
 

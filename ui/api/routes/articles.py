@@ -165,6 +165,18 @@ def parse_articles_in(body: bytes) -> ArticlesIn:
 def delete_article(article_id: str, pipeline: Writer, metrics: MetricsDep) -> dict[str, Any]:
     """A copy that shared paragraphs with it indexes them itself and still answers (`restored`
     counts those); adding the article again restores it. 404 when no such article is indexed."""
+    removed = remove_article(pipeline, article_id)
+    if removed is None:
+        raise HTTPException(
+            404, f"no article {article_id!r} is indexed: GET /v1/articles lists their ids"
+        )
+    metrics.written(["removed"])
+    return {"id": article_id, "status": "removed", "restored": removed}
+
+
+def remove_article(pipeline: Pipeline, article_id: str) -> int | None:
+    """Remove the article and let the pipeline see it gone: how many of its copies now index
+    what it carried for them (None: no such article)."""
     from index.ingest import remove
 
     with WRITER:
@@ -174,12 +186,7 @@ def delete_article(article_id: str, pipeline: Writer, metrics: MetricsDep) -> di
         if report.removed:
             after_write(pipeline.settings)
             pipeline.refresh()  # (an unknown id changed nothing: nothing to see again)
-    if report.status[article_id] == "not found":
-        raise HTTPException(
-            404, f"no article {article_id!r} is indexed: GET /v1/articles lists their ids"
-        )
-    metrics.written(["removed"])
-    return {"id": article_id, "status": "removed", "restored": report.restored}
+    return None if report.status[article_id] == "not found" else report.restored
 
 
 def json_articles(
