@@ -3,9 +3,11 @@
 For each extractor, `index.loaders.load_html(path, extractor=NAME)` reads every page, scored on:
 body precision / recall / F1 over word tokens (lowercased, split on non-word characters, counted
 with multiplicity; micro-averaged over all pages, the mean of per-page F1, and per kind), and the
-share of pages with the right date, author, title and site.
+share of pages with the right date, author, title and site. "trafilatura-alone" is no loader's
+extractor but the comparison: trafilatura's own text and metadata with its default settings
+(comments left out, as the references leave them out), without the project's handling or cleaning.
 
-    python -m evals.pages                               # the plain reader and trafilatura (balanced, precise)
+    python -m evals.pages                               # plain, trafilatura alone, balanced, the reader
     python -m evals.pages --extractor plain --out DIR   # writes DIR/pages.json and DIR/pages.md
 """
 
@@ -30,7 +32,8 @@ from index.loaders import Article, load_html
 HERE = Path(__file__).resolve().parent
 PAGES = HERE / "pages"
 REPORTS = HERE / "page-reports"
-EXTRACTORS = ("plain", "trafilatura-balanced", "trafilatura")
+ALONE = "trafilatura-alone"
+EXTRACTORS = ("plain", ALONE, "trafilatura-balanced", "trafilatura")
 REQUIRED = ("kind", "title", "date", "author", "site", "body")
 _WORD = re.compile(r"\w+")
 _NAME_SEP = re.compile(r"\s*(?:,|;|&|\band\b)\s*", re.I)
@@ -218,10 +221,36 @@ def _takes_extractor(loader: Callable[..., Article]) -> bool:
     return any(p.name == "extractor" or p.kind is p.VAR_KEYWORD for p in params)
 
 
+def trafilatura_alone(path: Path) -> Article:
+    """The page as trafilatura reads it alone: `bare_extraction` with its default settings
+    (comments left out), its text's lines as paragraphs, its metadata as it gives it."""
+    import trafilatura
+    from trafilatura.settings import Document
+
+    doc = trafilatura.bare_extraction(path.read_bytes(), with_metadata=True, include_comments=False)
+    if not isinstance(doc, Document):
+        return Article(id=path.stem, title="", paragraphs=[], location=str(path))
+    try:
+        day = date.fromisoformat(doc.date[:10]) if doc.date else None
+    except ValueError:
+        day = None
+    return Article(
+        id=path.stem,
+        title=doc.title or "",
+        paragraphs=[line.strip() for line in (doc.text or "").splitlines() if line.strip()],
+        date=day,
+        source=doc.sitename or None,
+        author=doc.author or None,
+        location=str(path),
+    )
+
+
 def load_with(path: Path, extractor: str, loader: Callable[..., Article] = load_html) -> Article:
-    """The page read by `loader` with this extractor. A loader without the `extractor` keyword
-    (before the trafilatura loader) is today's hand-written parser: it is run as "plain", and any
-    other extractor is `NotAvailable`."""
+    """The page read by `loader` with this extractor (`ALONE`: by trafilatura alone, whatever the
+    loader). A loader without the `extractor` keyword (before the trafilatura loader) is today's
+    hand-written parser: it is run as "plain", and any other extractor is `NotAvailable`."""
+    if extractor == ALONE:
+        return trafilatura_alone(path)
     try:
         return loader(path, extractor=extractor)
     except TypeError:

@@ -5,7 +5,10 @@ lines, picture credits and captions, "N min read", section labels, the lists of 
 headlines after "Explore" / "RECOMMENDED" / "Related…"), a repeated headline, and bylines/date
 lines/`SOURCE:` lines, which become metadata instead. What stays: every sentence of the story.
 The rules are line-based heuristics tuned on the seed articles' publishers; they never rewrite a
-sentence, they only drop whole lines. This module reads no files (that is `index.loaders`).
+sentence, they only drop whole lines. Lines the source marks as structure, a markdown heading
+("## Who loses", kept without its marks), a list item ("- …") or a table row ("| … |"), are the
+story's own subheadings, lists and tables (`index.html` writes a page's so): they are never
+taken for a stray headline. This module reads no files (that is `index.loaders`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ _PICTURE_CREDIT = re.compile(
     r"(?:\b(?:Picture|Photo|Image|Credit|Photograph)s?\s*:\s*[\w .&/-]{1,40}$)|(?:\s/\s[A-Z]{2,6}$)|"
     r"(?:\((?:Getty|AP|AFP|Reuters|PA|EPA)(?: Images?)?\)$)"
 )
+_CAPTION_WORDS = 60  # a caption is a sentence or two
 _LINE_BOILERPLATE = re.compile(
     r"^(?:Read More:|Read more:|READ MORE:|Listen to this article|Sign up|Subscribe|"
     r"Follow (?:us|every)|Click here|Advertisement$|Share this article|Copy link)",
@@ -47,6 +51,8 @@ _LIST_LABELS = re.compile(
 )
 _RELATED_PREFIX = re.compile(r"^Related(?=[A-Z])")  # "RelatedTRT World - …" (label glued on)
 _SECTION_LABEL = re.compile(r"^[A-Z][A-Z &-]{1,30}$")  # "EUROPE", "WORLD NEWS"
+_MD_HEADING = re.compile(r"^#{1,6}\s+")  # "## Who loses"
+_STRUCTURE = re.compile(r"^(?:[-*•]\s|\|)(?=.*\w)")  # "- a list item", "| a | table row |"
 _PUBLISHERS = (
     "The Independent",
     "The Guardian",
@@ -115,7 +121,12 @@ def clean(text: str, *, title: str | None = None) -> Cleaned:
 
     in_list = False
     kept: list[str] = []
+    marked: set[int] = set()  # indexes in `kept` of the source's own headings, items and rows
     for i, line in enumerate(lines):
+        heading = _MD_HEADING.match(line)
+        if heading:
+            line = line[heading.end() :]
+        structure = bool(heading) or bool(_STRUCTURE.match(line))
         if in_list:
             # a headline list goes on until a real paragraph: a long line ending a sentence
             if _ends_sentence(line) and len(line.split()) > 12:
@@ -147,12 +158,14 @@ def clean(text: str, *, title: str | None = None) -> Cleaned:
             out.date = out.date or parse_date(line)
             out.removed.append(line)
             continue
-        if _PICTURE_CREDIT.search(line):
-            out.removed.append(line)
+        if _PICTURE_CREDIT.search(line) and len(line.split()) <= _CAPTION_WORDS:
+            out.removed.append(line)  # a caption with its credit (not a story that ends in one)
             continue
         if i < 3 and _SECTION_LABEL.match(line) and len(lines) > 1:
             out.removed.append(line)  # "EUROPE" above the headline
             continue
+        if structure:
+            marked.add(len(kept))
         kept.append(line)
 
     # the headline: given, or the first short line that does not end like a sentence
@@ -162,6 +175,7 @@ def clean(text: str, *, title: str | None = None) -> Cleaned:
         if len(first) <= 200 and not first.endswith("."):
             out.title = first
             kept = kept[1:]
+            marked = {j - 1 for j in marked if j}
         else:
             out.title = _title_from_lede(first)
             lede_titled = True
@@ -173,8 +187,9 @@ def clean(text: str, *, title: str | None = None) -> Cleaned:
             out.removed.append(line)
             continue
         # an unrelated headline in the middle of the story: short, no final punctuation,
-        # between two paragraphs (not the subtitle right under the headline)
-        if j > 1 and not _ends_sentence(line) and len(line.split()) <= 20:
+        # between two paragraphs (not the subtitle right under the headline, nor a line the
+        # source marks as its own subheading, list item or table row)
+        if j > 1 and j not in marked and not _ends_sentence(line) and len(line.split()) <= 20:
             out.removed.append(line)
             continue
         body.append(line)
