@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 
-from index.after_write import after_write
 from rag.errors import RagError
 from rag.pipeline import Pipeline
 from rag.settings import on_collection
@@ -23,26 +22,13 @@ from ui.served import NoSuchCollection, Served
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 30.0
-WRITE_WAIT = 60.0  # seconds to wait for another writer of the collection
 
 
 def read_feeds(pipeline: Pipeline, urls: list[str]) -> str:
     """Read `urls` into the pipeline's collection; what came of it, in a line."""
-    from index.web import ingest_urls
-    from ui.api.routes.articles import WRITER
+    from ui.api.routes.articles import fetch_into
 
-    with WRITER:
-        report, _ = ingest_urls(
-            urls,
-            pipeline.settings,
-            pipeline.embed_model,
-            progress=False,
-            lock_timeout=WRITE_WAIT,
-            allow_private=pipeline.settings.fetch.private_urls,
-        )
-        if report.new or report.updated or report.removed:
-            after_write(pipeline.settings)
-            pipeline.refresh()
+    report, _ = fetch_into(pipeline, urls)
     problems = "; ".join(f"{p.location}: {p.message}" for p in report.problems[:3])
     return report.summary() + (f" (problems: {problems})" if problems else "")
 

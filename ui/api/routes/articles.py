@@ -281,11 +281,11 @@ def write(
     return _answer(report, [a.id for a in articles], problems, deadline)
 
 
-def write_urls(
-    pipeline: Pipeline, urls: list[str], refresh: bool, deadline: Deadline
-) -> dict[str, Any]:
-    """Fetch and ingest the URLs' articles (`index.web`); the report as JSON, as for articles
-    (422 when no URL gave an article and none was ingested before)."""
+def fetch_into(
+    pipeline: Pipeline, urls: list[str], *, refresh: bool = False, deadline: Deadline | None = None
+) -> tuple[IngestReport, Any]:
+    """Fetch the URLs' articles into the pipeline's collection, one writer at a time in this
+    process, and let the pipeline see them: the ingest report and what was fetched."""
     from index.web import ingest_urls
 
     with WRITER:
@@ -302,6 +302,15 @@ def write_urls(
         if report.new or report.updated or report.removed:
             after_write(pipeline.settings)
         pipeline.refresh()
+    return report, found
+
+
+def write_urls(
+    pipeline: Pipeline, urls: list[str], refresh: bool, deadline: Deadline
+) -> dict[str, Any]:
+    """Fetch and ingest the URLs' articles (`index.web`); the report as JSON, as for articles
+    (422 when no URL gave an article and none was ingested before)."""
+    report, found = fetch_into(pipeline, urls, refresh=refresh, deadline=deadline)
     ids = [a.id for a in found.articles] + list(dict.fromkeys(found.skipped.values()))
     if not ids:
         raise HTTPException(
