@@ -349,3 +349,32 @@ def test_a_conversation_is_kept_reopened_after_a_reload_shared_and_deleted(
     page.get_by_role("button", name="Toggle Sidebar").click()
     page.wait_for_timeout(500)
     assert page.locator("#conversations").get_by_text("host Rutte").count() == 0
+
+
+def tab_to(page: Page, selector: str, *, back: bool = False, limit: int = 120) -> None:
+    """Press Tab (Shift+Tab when `back`) until the focus is on what `selector` matches."""
+    for _ in range(limit):
+        if page.evaluate("s => !!document.activeElement?.closest(s)", selector):
+            return
+        page.keyboard.press("Shift+Tab" if back else "Tab")
+    raise AssertionError(f"the keyboard never reached {selector}")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_ask_open_a_citation_and_export_with_the_keyboard_alone(page: Page) -> None:
+    """The question box has the focus when the page opens; Enter asks; the citations and the
+    export are reached with Tab and opened with Enter."""
+    assert page.evaluate("() => !!document.activeElement?.closest('#question')")
+    page.keyboard.type("What did Hegseth say about 5%?")
+    page.keyboard.press("Enter")
+    page.locator('#chat a[href="#cite-0-1"]').first.wait_for()
+    tab_to(page, '#chat a[href^="#cite-0-"]', back=True)
+    page.keyboard.press("Enter")
+    page.locator("#source-panel mark").first.wait_for()
+    tab_to(page, "#export-box button, #export-box [role=button], #export-box .label-wrap")
+    page.keyboard.press("Enter")
+    tab_to(page, "#export")
+    page.keyboard.press("Enter")
+    page.locator("#export-md").get_by_text("Sources").first.wait_for()
+    assert "## 1. What did Hegseth say about 5%?" in page.locator("#export-md").inner_text()
