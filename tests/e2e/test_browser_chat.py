@@ -136,6 +136,19 @@ def test_settings_filter_and_article_list(page: Page) -> None:
     table.wait_for()
     assert table.locator("tr").count() >= 6  # header + the 5 seed articles
     assert "Keir Starmer to meet head of Nato" in table.inner_text()
+    everything = table.locator("tr").count()
+
+    search = page.locator("#article-search textarea")
+    search.fill("starmer 2025-06")  # every word: in the title, the source, the id or the date
+    search.press("Enter")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.articles-table tr').length < {everything}"
+    )
+    rows = page.locator(".articles-table tr").all_inner_texts()[1:]
+    assert rows and all("starmer" in r.lower() and "2025-06" in r for r in rows)
+    search.fill("no-such-word")
+    search.press("Enter")
+    page.get_by_text("No article matches 'no-such-word'").wait_for()
 
     page.get_by_text("Settings").click()
     page.locator("#date-from input").first.fill("2030-01-01")

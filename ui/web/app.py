@@ -182,6 +182,11 @@ def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
                         )
                         remove = gr.Button("Remove", size="sm", scale=1, elem_id="remove")
                 with gr.Accordion("Indexed articles", open=False):
+                    search = gr.Textbox(
+                        label="Search",
+                        placeholder="words of the title, a source, a date: AA 2025-06",
+                        elem_id="article-search",
+                    )
                     articles = gr.HTML("<p>Listing the articles…</p>")  # filled on load
                     refresh = gr.Button("Refresh", size="sm")
         cite_ref = gr.Textbox(visible="hidden", elem_id="cite-ref")
@@ -243,7 +248,13 @@ def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
         cite_ref.change(
             on.open_citation, [cite_ref, turns, collection], panel, api_visibility="private"
         )
-        refresh.click(on.list_articles, collection, [articles, sources], api_visibility="private")
+        for trigger in (refresh.click, search.submit):
+            trigger(
+                on.search_articles,
+                [collection, search],
+                [articles, sources],
+                api_visibility="private",
+            )
         listing = [articles, sources]
         fetch.click(
             on.add_urls, [urls, collection], [added, urls, *listing], api_visibility="private"

@@ -65,6 +65,12 @@ def field_date(value: str | float | None, label: str) -> date | None:
         raise RagError(f"{label} {exc}") from None
 
 
+def _searched(article: dict[str, Any]) -> str:
+    """What a search of the article list looks in."""
+    fields = ("title", "source", "article_id", "date")
+    return " ".join(str(article.get(f) or "") for f in fields).lower()
+
+
 def cookies_of(request: gr.Request | None) -> dict[str, str]:
     """The browser's cookies (Gradio's `Request` turns dicts it is asked for into objects;
     the request it wraps, or what it kept of one for the queue, has them as they came)."""
@@ -239,10 +245,22 @@ class ChatHandlers:
                     return f"<p>Could not show source [{number}].</p>"
         return PANEL_EMPTY
 
+    def search_articles(
+        self,
+        collection: str | None,
+        query: str,
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> tuple[str, Any]:
+        """The article table cut to those matching every word of `query` (in the title, the
+        source, the id or the date: "AA 2025-06" is AA's articles of June 2025)."""
+        return self.list_articles(collection, request, query=query)
+
     def list_articles(
         self,
         collection: str | None = None,
         request: gr.Request = None,  # type: ignore[assignment]
+        *,
+        query: str = "",
     ) -> tuple[str, Any]:
         """The article table, and the source filter's choices (articles may have been added)."""
         try:
@@ -257,6 +275,13 @@ class ChatHandlers:
             log.exception("listing articles failed")
             return "<p>The article list is not available right now.</p>", gr.update()
         names = pipeline.catalogue.sources()
+        words = (query or "").lower().split()
+        if words:
+            found = [a for a in found if all(w in _searched(a) for w in words)]
+            if not found:
+                return f"<p>No article matches {html.escape(query)!r}.</p>", gr.update(
+                    choices=names
+                )
         return articles_html(found, arrived), gr.update(choices=names)
 
     def add_files(
