@@ -22,11 +22,9 @@ from starlette.concurrency import run_in_threadpool
 from rag.pipeline import Pipeline
 from rag.service import QAService
 from rag.settings import Settings
-from ui.api.access import Access, Auth, key_matches
+from ui.api.access import Access, Auth
 from ui.api.observe import Metrics
 from ui.served import NoSuchCollection, Served
-
-__all__ = ["key_matches"]
 
 KEY_HELP = (
     "missing or wrong API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY` "
@@ -162,13 +160,8 @@ async def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
-async def get_settings(served: ServedDep) -> Settings:
-    return served.settings
-
-
 QA = Annotated[QAService, Depends(get_qa)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def api_key(settings: Settings) -> str | None:
