@@ -149,6 +149,18 @@ def test_settings_filter_and_article_list(page: Page) -> None:
     search.fill("no-such-word")
     search.press("Enter")
     page.get_by_text("No article matches 'no-such-word'").wait_for()
+    search.fill("")
+    search.press("Enter")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.articles-table tr').length == {everything}"
+    )
+    assert "the newest first" in page.locator("#component-0, body").first.inner_text()
+    # a date range: the September article alone (the undated seeds are left out)
+    since = page.locator("#list-from input").first
+    since.fill("2025-09-01")
+    since.press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('.articles-table tr').length == 2")
+    assert "NATO chief, UK prime minister" in page.locator(".articles-table").inner_text()
 
     page.get_by_text("Settings").click()
     page.locator("#date-from input").first.fill("2030-01-01")

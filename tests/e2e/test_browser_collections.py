@@ -125,6 +125,8 @@ def test_a_write_key_uploads_then_asks_and_another_collection_does_not_see_it(
     page.locator("#upload input[type=file]").set_input_files(str(upload))
     page.locator("#add").click()
     page.locator("#added").get_by_text("added").first.wait_for()
+    page.get_by_text("Indexed articles").click()  # the list shows it (its filters kept)
+    page.locator(".articles-table").get_by_text("Ferry tender decided").wait_for()
     ask(page, "Who won the ferry tender?")
     shown = answer_text(page, 0)
     assert "Norrvik" in shown

@@ -209,7 +209,7 @@ def test_the_article_list_shows_the_latest_arrivals_first() -> None:
         {"article_id": f"a{i}", "title": f"Story {i}", "date": "2025-01-01"} for i in range(500)
     ]
     page = articles_html(many, {"a7": 1_800_000_000.0}, limit=50)
-    assert page.count("<tr>") == 51 and "500 articles" in page and "latest 50 shown" in page
+    assert page.count("<tr>") == 51 and "500 articles" in page and "first 50 shown" in page
     assert page.index("Story 7<") < page.index("Story 0<")
 
 

@@ -201,6 +201,47 @@ def test_ui_date_fields() -> None:
         field_date("June", "To")
 
 
+def test_the_article_list_is_cut_by_words_source_and_days_and_ordered() -> None:
+    from datetime import date
+
+    from ui.web.render import Shelf, articles_html
+
+    listed = [
+        {"article_id": "a1", "title": "Rutte in London", "source": "AA", "date": "2025-06-05"},
+        {"article_id": "a2", "title": "Nato summit", "source": "BBC", "date": "2025-06-20"},
+        {"article_id": "a3", "title": "Budget vote", "source": "AA", "date": "2024-11-02"},
+        {"article_id": "a4", "title": "Undated note", "source": "AA", "date": None},
+    ]
+
+    def kept(shelf: Shelf) -> list[str]:
+        return [a["article_id"] for a in listed if shelf.keeps(a)]
+
+    assert kept(Shelf()) == ["a1", "a2", "a3", "a4"] and not Shelf().narrows
+    assert kept(Shelf(source="AA")) == ["a1", "a3", "a4"]
+    assert kept(Shelf(since=date(2025, 1, 1))) == ["a1", "a2"]  # undated: left out
+    assert kept(Shelf(until=date(2025, 6, 5))) == ["a1", "a3"]  # both ends count
+    assert kept(Shelf("2025-06", source="AA")) == ["a1"]
+    assert kept(Shelf("nato", since=date(2025, 6, 21))) == []
+    said = Shelf("nato", source="BBC", since=date(2025, 6, 21)).said()
+    assert said == "'nato' from BBC dated 2025-06-21 to …"
+
+    arrived = {"a3": 1_800_000_000.0}  # the oldest story arrived last
+    newest = articles_html(listed, arrived, order="date")
+    assert newest.index("Nato summit") < newest.index("Rutte") < newest.index("Budget vote")
+    assert newest.index("Budget vote") < newest.index("Undated note")
+    assert "the newest first" in newest
+    latest = articles_html(listed, arrived)
+    assert latest.index("Budget vote") < latest.index("Nato summit")
+
+
+def test_the_article_list_says_which_date_field_is_wrong() -> None:
+    from ui.web.handlers import ChatHandlers
+
+    handlers = ChatHandlers.__new__(ChatHandlers)  # the dates are read before any collection
+    told, *_ = handlers.search_articles("news", "", "", "June", None)
+    assert "Dated from: &#x27;June&#x27; is not a date like 2025-06-05" in told
+
+
 def test_ui_history_skips_unanswered_turns() -> None:
     from ui.web.handlers import history_of
 

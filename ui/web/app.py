@@ -17,7 +17,7 @@ from rag.answering.backends import BACKENDS
 from ui.api.access import Sessions
 from ui.served import Served
 from ui.web.conversations import ConversationHandlers
-from ui.web.handlers import ChatHandlers
+from ui.web.handlers import ARRIVED, NEWEST, ChatHandlers
 from ui.web.render import PANEL_EMPTY
 
 EXAMPLES = [
@@ -187,6 +187,28 @@ def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
                         placeholder="words of the title, a source, a date: AA 2025-06",
                         elem_id="article-search",
                     )
+                    with gr.Row():
+                        shelf_source = gr.Dropdown(
+                            [],
+                            value=None,
+                            label="Source",
+                            info="empty: all",
+                            allow_custom_value=True,
+                            elem_id="list-source",
+                        )
+                        order = gr.Radio(
+                            [NEWEST, ARRIVED], value=NEWEST, label="Order", elem_id="list-order"
+                        )
+                    with gr.Row():
+                        shelf_from = gr.DateTime(
+                            label="Dated from",
+                            include_time=False,
+                            type="string",
+                            elem_id="list-from",
+                        )
+                        shelf_to = gr.DateTime(
+                            label="to", include_time=False, type="string", elem_id="list-to"
+                        )
                     articles = gr.HTML("<p>Listing the articles…</p>")  # filled on load
                     refresh = gr.Button("Refresh", size="sm")
         cite_ref = gr.Textbox(visible="hidden", elem_id="cite-ref")
@@ -248,46 +270,51 @@ def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
         cite_ref.change(
             on.open_citation, [cite_ref, turns, collection], panel, api_visibility="private"
         )
-        for trigger in (refresh.click, search.submit):
-            trigger(
-                on.search_articles,
-                [collection, search],
-                [articles, sources],
-                api_visibility="private",
-            )
-        listing = [articles, sources]
-        fetch.click(
-            on.add_urls, [urls, collection], [added, urls, *listing], api_visibility="private"
+        listing = [articles, sources, shelf_source]
+        shelf = {
+            "fn": on.search_articles,
+            "inputs": [collection, search, shelf_source, shelf_from, shelf_to, order],
+            "outputs": listing,
+            "api_visibility": "private",
+        }
+        gr.on(
+            [
+                refresh.click,
+                search.submit,
+                shelf_source.input,
+                shelf_from.change,
+                shelf_to.change,
+                order.input,
+            ],
+            **shelf,
+        )
+        # what changes the collection's articles shows the list again, its filters kept
+        fetch.click(on.add_urls, [urls, collection], [added, urls], api_visibility="private").then(
+            **shelf
         )
         follow.click(
             on.follow,
             [feed_url, feed_every, collection],
-            [added, followed, *listing],
+            [added, followed],
             api_visibility="private",
-        )
+        ).then(**shelf)
         unfollow.click(
             on.unfollow, [feed_url, collection], [added, followed], api_visibility="private"
         )
         remove.click(
-            on.remove,
-            [remove_id, collection],
-            [added, remove_id, *listing],
-            api_visibility="private",
+            on.remove, [remove_id, collection], [added, remove_id], api_visibility="private"
+        ).then(**shelf)
+        add.click(on.add_files, [files, collection], [added, files], api_visibility="private").then(
+            **shelf
         )
-        add.click(
-            on.add_files,
-            [files, collection],
-            [added, files, articles, sources],
-            api_visibility="private",
-        )
-        switched = [adding, articles, sources, *cleared, shown]
+        switched = [adding, *cleared, shown]
         collection.input(on.switched, [collection, shown], switched, api_visibility="private").then(
             kept.refresh, [collection, browser], [earlier, conversation], api_visibility="private"
-        ).then(on.feeds, collection, followed, api_visibility="private")
+        ).then(on.feeds, collection, followed, api_visibility="private").then(**shelf)
         demo.load(on.start, None, [collection, *switched], api_visibility="private").then(
             kept.start,
             [browser, collection],
             [browser, earlier, chatbot, turns, conversation, notice, collection, shown],
             api_visibility="private",
-        ).then(on.feeds, collection, followed, api_visibility="private")
+        ).then(on.feeds, collection, followed, api_visibility="private").then(**shelf)
     return demo

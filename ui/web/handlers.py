@@ -39,6 +39,7 @@ from ui.served import NoSuchCollection, Served
 from ui.web.render import (
     ARTICLE_ROWS,
     PANEL_EMPTY,
+    Shelf,
     answer_markdown,
     articles_html,
     as_text,
@@ -49,6 +50,8 @@ from ui.web.render import (
 log = logging.getLogger(__name__)
 
 Turns = list[dict[str, Any]]
+
+NEWEST, ARRIVED = "newest first", "latest arrivals first"  # the article list's orders
 
 
 def field_date(value: str | float | None, label: str) -> date | None:
@@ -63,12 +66,6 @@ def field_date(value: str | float | None, label: str) -> date | None:
         return parse_day(value)
     except ValueError as exc:
         raise RagError(f"{label} {exc}") from None
-
-
-def _searched(article: dict[str, Any]) -> str:
-    """What a search of the article list looks in."""
-    fields = ("title", "source", "article_id", "date")
-    return " ".join(str(article.get(f) or "") for f in fields).lower()
 
 
 def cookies_of(request: gr.Request | None) -> dict[str, str]:
@@ -130,8 +127,8 @@ class ChatHandlers:
             raise RagError(f"no collection {name!r} (it may have been deleted)") from None
 
     def start(self, request: gr.Request) -> tuple[Any, ...]:
-        """On page load: the picker (the visitor's collections), the upload's visibility, and
-        the first collection's article list and sources."""
+        """On page load: the picker (the visitor's collections) and the upload's visibility (the
+        article list follows: `search_articles`)."""
         access = self.access(request)
         names = self.readable(access)
         first = names[0] if names else None
@@ -140,24 +137,24 @@ class ChatHandlers:
             value=first,
             visible=len(names) > 1 or (first is not None and first != self.served.default_name),
         )
-        upload, listed, sources, *_, shown = self.switched(first, None, request)
+        upload, *_, shown = self.switched(first, None, request)
         # the conversation is left alone: a question asked while the page loads stays asked
-        return (picker, upload, listed, sources, *(gr.skip(),) * 4, shown)
+        return (picker, upload, *(gr.skip(),) * 4, shown)
 
     def switched(
         self, collection: str | None, shown: str | None, request: gr.Request
     ) -> tuple[Any, ...]:
         """Another collection picked (`shown` is the one the page shows): the upload shown if
-        the key may write it, its articles and sources, and a new conversation (the earlier one
-        was about another archive); nothing changes when the same one is picked again."""
+        the key may write it and a new conversation (the earlier one was about another archive;
+        its article list follows: `search_articles`); nothing changes when the same one is
+        picked again."""
         if shown is not None and collection == shown:
-            return tuple(gr.skip() for _ in range(8))
+            return tuple(gr.skip() for _ in range(6))
         access = self.access(request)
         can_write = bool(
             access and collection and access.sees(collection) and access.allows("write")
         )
-        listed, sources = self.list_articles(collection, request)
-        return (gr.update(visible=can_write), listed, sources, *self.reset(), collection)
+        return (gr.update(visible=can_write), *self.reset(), collection)
 
     def respond(
         self,
@@ -248,51 +245,66 @@ class ChatHandlers:
     def search_articles(
         self,
         collection: str | None,
-        query: str,
+        query: str = "",
+        source: str | None = "",
+        since: str | float | None = None,
+        until: str | float | None = None,
+        order: str = NEWEST,
         request: gr.Request = None,  # type: ignore[assignment]
-    ) -> tuple[str, Any]:
+    ) -> tuple[Any, ...]:
         """The article table cut to those matching every word of `query` (in the title, the
-        source, the id or the date: "AA 2025-06" is AA's articles of June 2025)."""
-        return self.list_articles(collection, request, query=query)
+        source, the id or the date: "AA 2025-06" is AA's articles of June 2025), from `source`,
+        dated `since`..`until`, in the `order` picked; and both source pickers' choices."""
+        try:
+            shelf = Shelf(
+                query or "",
+                source or "",
+                field_date(since, "Dated from:"),
+                field_date(until, "Dated to:"),
+                "arrival" if order == ARRIVED else "date",
+            )
+        except RagError as exc:
+            return f"<p>⚠️ {html.escape(str(exc))}</p>", gr.skip(), gr.skip()
+        return self.list_articles(collection, request, shelf)
 
     def list_articles(
         self,
-        collection: str | None = None,
-        request: gr.Request = None,  # type: ignore[assignment]
-        *,
-        query: str = "",
-    ) -> tuple[str, Any]:
-        """The article table, and the source filter's choices (articles may have been added)."""
+        collection: str | None,
+        request: gr.Request | None,
+        shelf: Shelf,
+    ) -> tuple[Any, ...]:
+        """The article table, and the source pickers' choices (articles may have been added)."""
         try:
             pipeline = self.pipeline(request, collection, "read")
         except RagError as exc:
-            return f"<p>{html.escape(str(exc))}</p>", gr.update(choices=[])
+            empty = gr.update(choices=[])
+            return f"<p>{html.escape(str(exc))}</p>", empty, empty
         try:
             pipeline.retriever.sync()  # a watched folder or a writer may have added some
             found = pipeline.catalogue.articles()
             arrived = arrivals(pipeline.settings, ARTICLE_ROWS)
         except Exception:
             log.exception("listing articles failed")
-            return "<p>The article list is not available right now.</p>", gr.update()
+            return "<p>The article list is not available right now.</p>", gr.skip(), gr.skip()
         names = pipeline.catalogue.sources()
-        words = (query or "").lower().split()
-        if words:
-            found = [a for a in found if all(w in _searched(a) for w in words)]
+        choices = gr.update(choices=names)
+        if shelf.narrows:
+            found = [a for a in found if shelf.keeps(a)]
             if not found:
-                return f"<p>No article matches {html.escape(query)!r}.</p>", gr.update(
-                    choices=names
-                )
-        return articles_html(found, arrived), gr.update(choices=names)
+                said = f"<p>No article matches {html.escape(shelf.said())}.</p>"
+                return said, choices, choices
+        return articles_html(found, arrived, order=shelf.order), choices, choices
 
     def add_files(
         self,
         files: list[str] | None,
         collection: str | None,
         request: gr.Request = None,  # type: ignore[assignment]
+        progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's way)
     ) -> tuple[Any, ...]:
         """Read the uploaded files and add their articles to the collection, as `POST
-        /v1/collections/NAME/articles` does: (what became of each, None for the file
-        picker, the article list, the sources)."""
+        /v1/collections/NAME/articles` does, with a progress bar while they are indexed: (what
+        became of each, None for the file picker)."""
         from ui.api.routes.articles import UPLOAD_SECONDS, write
 
         paths = [Path(f) for f in files or []]
@@ -316,12 +328,12 @@ class ChatHandlers:
                     "no article could be read: "
                     + "; ".join(f"{p.location}: {p.message}" for p in problems)
                 )
-            report = write(pipeline, articles, problems, deadline=deadline)
+            progress(0, desc=f"indexing {len(articles)} articles")
+            report = write(pipeline, articles, problems, deadline=deadline, progress=True)
             told = upload_report(report)
         except RagError as exc:
             told = f"⚠️ {html.escape(str(exc))}"
-        listed, sources = self.list_articles(collection, request)
-        return told, None, listed, sources
+        return told, None
 
     def rate(
         self,
@@ -405,9 +417,10 @@ class ChatHandlers:
         text: str,
         collection: str | None,
         request: gr.Request = None,  # type: ignore[assignment]
+        progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's way)
     ) -> tuple[Any, ...]:
-        """Fetch the pages and feeds pasted (one a line) into the collection: (what became of
-        each, the cleared box, the article list, the sources)."""
+        """Fetch the pages and feeds pasted (one a line) into the collection, with a progress
+        bar while they are fetched and indexed: (what became of each, the cleared box)."""
         from fastapi import HTTPException
 
         from ui.api.routes.articles import UPLOAD_SECONDS, write_urls
@@ -418,13 +431,14 @@ class ChatHandlers:
             if not urls:
                 raise RagError("paste one or more page or feed addresses, one a line")
             deadline = Deadline.after(pipeline.settings.server.max_upload_seconds, UPLOAD_SECONDS)
-            told, box = upload_report(write_urls(pipeline, urls, False, deadline)), ""
+            progress(0, desc=f"fetching {len(urls)} addresses")
+            report = write_urls(pipeline, urls, False, deadline, progress=True)
+            told, box = upload_report(report), ""
         except HTTPException as exc:
             told, box = f"⚠️ {html.escape(str(exc.detail))}", text
         except RagError as exc:
             told, box = f"⚠️ {html.escape(str(exc))}", text
-        listed, sources = self.list_articles(collection, request)
-        return told, box, listed, sources
+        return told, box
 
     def feeds(self, collection: str | None, request: gr.Request = None) -> str:  # type: ignore[assignment]
         """The feeds the collection follows, as a table."""
@@ -452,7 +466,7 @@ class ChatHandlers:
         collection: str | None,
         request: gr.Request = None,  # type: ignore[assignment]
     ) -> tuple[Any, ...]:
-        """Follow a feed (and read it now): (what came of it, the feeds, articles, sources)."""
+        """Follow a feed (and read it now): (what came of it, the feeds)."""
         from rag.store.feeds import FeedList
         from rag.store.layout import Layout
         from ui.feeds import read_feeds
@@ -466,8 +480,7 @@ class ChatHandlers:
             told = f"Following {html.escape(feed.url)}: {html.escape(outcome)}"
         except RagError as exc:
             told = f"⚠️ {html.escape(str(exc))}"
-        listed, sources = self.list_articles(collection, request)
-        return told, self.feeds(collection, request), listed, sources
+        return told, self.feeds(collection, request)
 
     def unfollow(
         self,
@@ -492,7 +505,7 @@ class ChatHandlers:
         collection: str | None,
         request: gr.Request = None,  # type: ignore[assignment]
     ) -> tuple[Any, ...]:
-        """Remove an article by id: (what happened, the cleared box, articles, sources)."""
+        """Remove an article by id: (what happened, the cleared box)."""
         from ui.api.routes.articles import remove_article
 
         article_id = (article_id or "").strip()
@@ -504,8 +517,7 @@ class ChatHandlers:
             told, box = f"Removed `{html.escape(article_id)}`.", ""
         except RagError as exc:
             told, box = f"⚠️ {html.escape(str(exc))}", article_id
-        listed, sources = self.list_articles(collection, request)
-        return told, box, listed, sources
+        return told, box
 
     @staticmethod
     def citation_numbers(turns: Turns | None) -> Any:

@@ -16,6 +16,8 @@ import html
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from rag.answering.answer import Answer, Citation
@@ -162,21 +164,73 @@ def source_panel(citation: Citation, passage: str | None) -> str:
 ARTICLE_ROWS = 200  # rows of the article table: an archive of 100k articles is not one page
 
 
+@dataclass(frozen=True)
+class Shelf:
+    """What the article list shows: the articles with every word of `query` in their title,
+    source, id or date ("AA 2025-06"), from `source` alone when one is picked, dated within
+    `since`..`until` (either may be open; an undated article is left out once a day is set),
+    newest by date first, or the latest arrivals first (`order="arrival"`)."""
+
+    query: str = ""
+    source: str = ""
+    since: date | None = None
+    until: date | None = None
+    order: str = "date"
+
+    def keeps(self, article: dict[str, Any]) -> bool:
+        if self.source and str(article.get("source") or "") != self.source:
+            return False
+        if self.since or self.until:
+            day = str(article.get("date") or "")[:10]
+            if not day:
+                return False
+            if self.since and day < self.since.isoformat():
+                return False
+            if self.until and day > self.until.isoformat():
+                return False
+        words = self.query.lower().split()
+        if words:
+            fields = ("title", "source", "article_id", "date")
+            searched = " ".join(str(article.get(f) or "") for f in fields).lower()
+            return all(w in searched for w in words)
+        return True
+
+    @property
+    def narrows(self) -> bool:
+        return bool(self.query.strip() or self.source or self.since or self.until)
+
+    def said(self) -> str:
+        """The filters in words, for 'no article matches ...'."""
+        parts = [repr(self.query.strip())] if self.query.strip() else []
+        if self.source:
+            parts.append(f"from {self.source}")
+        if self.since or self.until:
+            parts.append(f"dated {self.since or '…'} to {self.until or '…'}")
+        return " ".join(parts)
+
+
 def articles_html(
     articles: Sequence[dict[str, Any]],
     arrived: dict[str, float] | None = None,
     limit: int = ARTICLE_ROWS,
+    *,
+    order: str = "arrival",
 ) -> str:
-    """The table of indexed articles (title, date, source, chunks, when it arrived), the latest
-    `limit` arrivals first (`arrived`: article id -> Unix time it was indexed)."""
+    """The table of indexed articles (title, date, source, chunks, when it arrived), `limit`
+    rows: the latest arrivals first (`arrived`: article id -> Unix time it was indexed; then the
+    newest by date), or with `order="date"` the newest by date first (undated ones last)."""
     if not articles:
         return "<p>No articles are indexed yet: run <code>rag ingest DIR</code>.</p>"
     arrived = arrived or {}
-    ordered = sorted(  # the latest arrivals, then the newest by date (arrival not known)
-        articles,
-        key=lambda a: (arrived.get(str(a.get("article_id")), 0.0), str(a.get("date") or "")),
-        reverse=True,
-    )[:limit]
+
+    def by_arrival(a: dict[str, Any]) -> tuple[float, str]:
+        return arrived.get(str(a.get("article_id")), 0.0), str(a.get("date") or "")
+
+    def by_date(a: dict[str, Any]) -> tuple[str, float]:
+        return str(a.get("date") or ""), arrived.get(str(a.get("article_id")), 0.0)
+
+    key = by_date if order == "date" else by_arrival
+    ordered = sorted(articles, key=key, reverse=True)[:limit]
     rows = "".join(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>".format(
             html.escape(str(a.get("title", ""))),
@@ -188,9 +242,10 @@ def articles_html(
         )
         for a in ordered
     )
+    first = "the newest first" if order == "date" else "the latest arrivals first"
     return (
-        f"<p>{len(articles):,} articles, the latest arrivals first"
-        + (f" (the latest {limit} shown)" if len(articles) > limit else "")
+        f"<p>{len(articles):,} articles, {first}"
+        + (f" (the first {limit} shown)" if len(articles) > limit else "")
         + "</p>"
         "<table class='articles-table'><tr><th>Title</th><th>Date</th><th>Source</th>"
         f"<th>Chunks</th><th>Arrived</th><th>Id</th></tr>{rows}</table>"

@@ -259,9 +259,11 @@ def write(
     problems: list[LoadProblem],
     replace: bool = False,
     deadline: Deadline | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Ingest the articles into the pipeline's store and let it see them; the report as JSON
-    (`TimeLimitError`, after the refresh, when the deadline left some articles unwritten)."""
+    (`TimeLimitError`, after the refresh, when the deadline left some articles unwritten).
+    `progress`: a tqdm bar (the chat shows it while it waits)."""
     from index.ingest import ingest
 
     with WRITER:
@@ -270,7 +272,7 @@ def write(
             pipeline.settings,
             pipeline.embed_model,
             articles=articles,
-            progress=False,
+            progress=progress,
             replace=replace,
             lock_timeout=WRITE_WAIT,
             deadline=deadline,
@@ -282,7 +284,12 @@ def write(
 
 
 def fetch_into(
-    pipeline: Pipeline, urls: list[str], *, refresh: bool = False, deadline: Deadline | None = None
+    pipeline: Pipeline,
+    urls: list[str],
+    *,
+    refresh: bool = False,
+    deadline: Deadline | None = None,
+    progress: bool = False,
 ) -> tuple[IngestReport, Any]:
     """Fetch the URLs' articles into the pipeline's collection, one writer at a time in this
     process, and let the pipeline see them: the ingest report and what was fetched."""
@@ -294,7 +301,7 @@ def fetch_into(
             pipeline.settings,
             pipeline.embed_model,
             refresh=refresh,
-            progress=False,
+            progress=progress,
             lock_timeout=WRITE_WAIT,
             deadline=deadline,
             allow_private=pipeline.settings.fetch.private_urls,
@@ -306,11 +313,13 @@ def fetch_into(
 
 
 def write_urls(
-    pipeline: Pipeline, urls: list[str], refresh: bool, deadline: Deadline
+    pipeline: Pipeline, urls: list[str], refresh: bool, deadline: Deadline, progress: bool = False
 ) -> dict[str, Any]:
     """Fetch and ingest the URLs' articles (`index.web`); the report as JSON, as for articles
     (422 when no URL gave an article and none was ingested before)."""
-    report, found = fetch_into(pipeline, urls, refresh=refresh, deadline=deadline)
+    report, found = fetch_into(
+        pipeline, urls, refresh=refresh, deadline=deadline, progress=progress
+    )
     ids = [a.id for a in found.articles] + list(dict.fromkeys(found.skipped.values()))
     if not ids:
         raise HTTPException(
