@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 7860
 STAMP  := $(VENV)/.installed
+TEST_WORKERS ?= 2
 
 .PHONY: install run test test-fast lint fmt system-deps model-local bench clean screenshot fuzz
 
@@ -40,7 +41,8 @@ test: install system-deps
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q --durations=15  # the slowest, to keep the run well under 15 minutes
+	# two workers (pytest-xdist): about 11 minutes, not 18; the slowest, to keep it well under 15
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=15
 
 # the tests that start no server, browser, model or other process (markers: pyproject.toml), in
 # under a minute; `make test` is still the whole suite
