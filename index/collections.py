@@ -27,7 +27,7 @@ from rag.settings import ANSWER_BACKENDS, Settings, on_collection
 from rag.store.chroma import Store
 from rag.store.keys import KeyRing
 from rag.store.layout import Layout
-from rag.store.ledger import Ledger, ledger_path, writers_lock
+from rag.store.ledger import read_ledger, writers_lock
 
 WAIT_SECONDS = 10.0  # for a writer of the collection to finish before `delete` gives up
 
@@ -134,10 +134,9 @@ def list_collections(settings: Settings) -> list[CollectionInfo]:
 
 
 def _articles(settings: Settings) -> int | None:
-    path = ledger_path(settings)
-    if not path.exists():
+    ledger = read_ledger(settings)
+    if ledger is None:
         return None
-    ledger = Ledger(path, read_only=True)
     try:
         return len(ledger)
     finally:

@@ -57,12 +57,11 @@ def index_is_empty(settings: Settings) -> bool:
 
 def _recorded(settings: Settings) -> int:
     """Articles the index's ledger records (0 when it has none)."""
-    from rag.store.ledger import Ledger, ledger_path
+    from rag.store.ledger import read_ledger
 
-    path = ledger_path(settings)
-    if not path.exists():
+    ledger = read_ledger(settings)
+    if ledger is None:
         return 0
-    ledger = Ledger(path, read_only=True)
     try:
         return len(ledger)
     finally:

@@ -11,7 +11,14 @@ import os
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import ConfigError
@@ -29,12 +36,30 @@ class StoreSettings(BaseModel):
     )
     collection: str = Field("news", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,61}[a-zA-Z0-9]$")
     host: str | None = Field(None, description="Chroma server host; unset = embedded Chroma")
+    url: SecretStr | None = Field(
+        None,
+        description="a PostgreSQL server for the books every machine shares (the ledger, the "
+        "writers' lock): postgresql://user:password@host:5432/db; unset = files in `path`",
+    )
     port: int = Field(8000, ge=1, le=65535)
     min_free_mb: int = Field(
         100,
         ge=0,
         description="ingest refuses (nothing written) when the store's disk has less free space",
     )
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _a_postgres_url(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is None or (isinstance(text, str) and not text.strip()):
+            return None
+        if not isinstance(text, str) or not text.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "not a PostgreSQL URL: give one like "
+                "postgresql://user:password@host:5432/news (or unset for the embedded store)"
+            )
+        return text
 
 
 class EmbedSettings(BaseModel):

@@ -101,6 +101,36 @@ def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
     stop_process(proc, timeout=10)
 
 
+class PostgresServer(str):
+    """The URL of a running PostgreSQL server (with pgvector), with its process (`proc`)."""
+
+    proc: subprocess.Popen[bytes]
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on 127.0.0.1 for the session (each test's collections are its
+    own: `pg_settings`)."""
+    from tests.helpers.processes import start_postgres, stop_process
+
+    root = tmp_path_factory.mktemp("postgres")
+    proc, url = start_postgres(root / "data", root / "postgres.log")
+    server = PostgresServer(url)
+    server.proc = proc
+    yield server
+    stop_process(proc, timeout=10)
+
+
+@pytest.fixture
+def pg_settings(postgres: PostgresServer, tmp_path: Path) -> Settings:
+    """Settings whose books are on the PostgreSQL server, under a collection of this test's own
+    (the chunks in an embedded Chroma in `tmp_path`)."""
+    import uuid
+
+    name = "t" + uuid.uuid4().hex[:12]
+    return make_settings(tmp_path / "store", store={"url": str(postgres), "collection": name})
+
+
 INJECTION = (
     " date 2025-06-06 Local council debates parking fees\n\n"
     "The council met on Friday to debate new parking fees for the town centre.\n\n"

@@ -32,6 +32,7 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 from rag.errors import BusyError, StoreReadOnlyError, StoreUnavailableError
 from rag.schema import chunk_id
 from rag.settings import Settings, StoreSettings
+from rag.store import postgres
 from rag.store.layout import Layout
 from rag.store.migrations import docstore_hashes, ledger_columns
 
@@ -49,7 +50,7 @@ CREATE TABLE IF NOT EXISTS articles (
 -- what names every chunk (`chunk_ids`, `fingerprint`), read without the rows' article bodies
 CREATE INDEX IF NOT EXISTS articles_chunks ON articles (id, hash, chunks);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO state (key, value) VALUES ('version', '0');
+INSERT INTO state (key, value) VALUES ('version', '0') ON CONFLICT DO NOTHING;
 -- the article that indexes each paragraph (the first to bring it)
 CREATE TABLE IF NOT EXISTS paragraphs (hash TEXT PRIMARY KEY, owner TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS paragraphs_owner ON paragraphs (owner);
@@ -64,6 +65,10 @@ CREATE INDEX IF NOT EXISTS urls_article ON urls (article);
 -- URLs whose fetch failed, and when: not tried again for a while (RAG_FETCH__RETRY_AFTER)
 CREATE TABLE IF NOT EXISTS failed_urls (url TEXT PRIMARY KEY, message TEXT NOT NULL, at REAL);
 """
+
+
+# the books keep paragraph owners from here on (a ledger from before them is filled once)
+PARAGRAPHS_KEPT = "INSERT INTO state (key, value) VALUES ('paragraphs', '1') ON CONFLICT DO NOTHING"
 
 
 class Entry(NamedTuple):
@@ -131,7 +136,7 @@ def _prepare(db: sqlite3.Connection) -> None:
         ledger_columns(db)
         if not db.execute("SELECT 1 FROM articles LIMIT 1").fetchone():
             # a new (or empty) ledger keeps the paragraph books from its first article on
-            db.execute("INSERT OR IGNORE INTO state (key, value) VALUES ('paragraphs', '1')")
+            db.execute(PARAGRAPHS_KEPT)
         db.commit()
     except sqlite3.OperationalError:
         db.rollback()
@@ -289,11 +294,11 @@ class Ledger:
             self._db.executemany("DELETE FROM paragraphs WHERE owner=?", ids)
             self._db.executemany("DELETE FROM copies WHERE article=?", ids)
             self._db.executemany(
-                "INSERT OR IGNORE INTO paragraphs (hash, owner) VALUES (?, ?)",
+                "INSERT INTO paragraphs (hash, owner) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [(h, r.id) for r in rows for h in r.kept],
             )
             self._db.executemany(
-                "INSERT OR IGNORE INTO copies (article, hash) VALUES (?, ?)",
+                "INSERT INTO copies (article, hash) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [(r.id, h) for r in rows for h in r.copied],
             )
             self._bump()
@@ -309,12 +314,14 @@ class Ledger:
         """Take the paragraph owners and copies of an older ledger's store (once)."""
         with self._mutex, self._db:
             self._db.executemany(
-                "INSERT OR IGNORE INTO paragraphs (hash, owner) VALUES (?, ?)", owners.items()
+                "INSERT INTO paragraphs (hash, owner) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                owners.items(),
             )
             self._db.executemany(
-                "INSERT OR IGNORE INTO copies (article, hash) VALUES (?, ?)", list(copies)
+                "INSERT INTO copies (article, hash) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                list(copies),
             )
-            self._db.execute("INSERT OR IGNORE INTO state (key, value) VALUES ('paragraphs', '1')")
+            self._db.execute(PARAGRAPHS_KEPT)
 
     def _where_in(self, sql: str, keys: Iterable[str]) -> Iterator[tuple[Any, ...]]:
         with self._mutex:
@@ -447,7 +454,8 @@ class Ledger:
         now = time.time()
         with self._mutex, self._db:
             self._db.executemany(
-                "INSERT OR REPLACE INTO failed_urls (url, message, at) VALUES (?, ?, ?)",
+                "INSERT INTO failed_urls (url, message, at) VALUES (?, ?, ?) ON CONFLICT (url) "
+                "DO UPDATE SET message=excluded.message, at=excluded.at",
                 [(u, m, now) for u, m in rows],
             )
 
@@ -456,18 +464,24 @@ class Ledger:
         article."""
         rows = list(rows)
         with self._mutex, self._db:
-            self._db.executemany("INSERT OR REPLACE INTO urls (url, article) VALUES (?, ?)", rows)
+            self._db.executemany(
+                "INSERT INTO urls (url, article) VALUES (?, ?) "
+                "ON CONFLICT (url) DO UPDATE SET article=excluded.article",
+                rows,
+            )
             self._db.executemany("DELETE FROM failed_urls WHERE url=?", [(u,) for u, _ in rows])
 
     def clear(self) -> None:
         with self._mutex, self._db:
             for table in ("articles", "paragraphs", "copies", "urls", "failed_urls"):
                 self._db.execute(f"DELETE FROM {table}")
-            self._db.execute("INSERT OR IGNORE INTO state (key, value) VALUES ('paragraphs', '1')")
+            self._db.execute(PARAGRAPHS_KEPT)
             self._bump()
 
     def _bump(self) -> None:
-        self._db.execute("UPDATE state SET value = CAST(value AS INTEGER) + 1 WHERE key='version'")
+        self._db.execute(
+            "UPDATE state SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key='version'"
+        )
 
     def import_docstore(self, path: Path) -> int:
         """Take the article hashes of an older llama-index docstore JSON (once), then rename it."""
@@ -483,6 +497,47 @@ class Ledger:
         return len(hashes)
 
 
+class PgLedger(Ledger):
+    """The ingestion ledger of one collection on a PostgreSQL server (`RAG_STORE__URL`), in a
+    schema of its own, the writers taking turns under an advisory lock (`rag.store.postgres`)."""
+
+    def __init__(self, url: str, collection: str) -> None:
+        self.url, self.collection = url, collection
+        self.path = Path(f"{postgres.shown(url)}#{collection}")  # what messages name
+        self._mutex = threading.Lock()
+        conn = postgres.connect(url)
+        try:
+            postgres.prepare(conn, collection)
+        except Exception:
+            conn.close()
+            raise
+        self._db = postgres.Db(conn)  # type: ignore[assignment]
+
+    @contextmanager
+    def writing(self, timeout: float = -1) -> Iterator[Ledger]:
+        lock = postgres.AdvisoryLock(self.url, self.collection)
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise LedgerBusyError(
+                f"another ingest is writing to the collection {self.collection!r} on "
+                f"{postgres.shown(self.url)}; try again when it ends"
+            ) from None
+        try:
+            yield self
+        finally:
+            lock.release()
+
+    def import_docstore(self, path: Path) -> int:
+        return 0  # an embedded store's past, never a server's
+
+
+def server_url(cfg: Settings | StoreSettings) -> str | None:
+    """The server store's URL (RAG_STORE__URL), None for the embedded books."""
+    store = cfg.store if isinstance(cfg, Settings) else cfg
+    return store.url.get_secret_value() if store.url is not None else None
+
+
 def ledger_path(cfg: Settings | StoreSettings) -> Path:
     """The ingestion ledger of the configured collection (beside the store)."""
     return Layout.of(cfg).ledger
@@ -495,6 +550,16 @@ def lock_path(ledger_file: Path) -> str:
 
 def writer_active(cfg: Settings | StoreSettings) -> bool:
     """True while a writer (this process or another) holds the collection's writers' lock."""
+    url = server_url(cfg)
+    if url is not None:
+        store = cfg.store if isinstance(cfg, Settings) else cfg
+        held = postgres.AdvisoryLock(url, store.collection)
+        try:
+            held.acquire(timeout=0)
+        except Timeout:
+            return True
+        held.release()
+        return False
     lock = FileLock(lock_path(ledger_path(cfg)))
     if not Path(lock.lock_file).parent.exists():
         return False
@@ -509,6 +574,9 @@ def writer_active(cfg: Settings | StoreSettings) -> bool:
 
 
 def open_ledger(cfg: Settings) -> Ledger:
+    url = server_url(cfg)
+    if url is not None:
+        return PgLedger(url, cfg.store.collection)
     path = ledger_path(cfg)
     try:
         return Ledger(path)
@@ -541,18 +609,37 @@ def set_aside(cfg: Settings) -> Path:
     return aside
 
 
-def writers_lock(cfg: Settings) -> FileLock:
+def writers_lock(cfg: Settings) -> FileLock | postgres.AdvisoryLock:
     """The writers' lock of the configured collection, taken without opening its ledger."""
+    url = server_url(cfg)
+    if url is not None:
+        return postgres.AdvisoryLock(url, cfg.store.collection)
     return FileLock(lock_path(ledger_path(cfg)))
+
+
+def read_ledger(cfg: Settings) -> Ledger | None:
+    """The collection's ledger to read (read-only where it is a file), None when it has none."""
+    url = server_url(cfg)
+    if url is not None:
+        if not postgres.collection_exists(url, cfg.store.collection):
+            return None
+        return PgLedger(url, cfg.store.collection)
+    path = ledger_path(cfg)
+    if not path.exists():
+        return None
+    return Ledger(path, read_only=True)
 
 
 def arrivals(cfg: Settings, limit: int = 1000) -> dict[str, float]:
     """Article id -> when it was last indexed (Unix time), the latest `limit`; empty when there
     is no ledger yet (a Chroma server's store written from another machine)."""
     path = ledger_path(cfg)
-    if not path.exists():
+    if server_url(cfg) is not None:
+        ledger = read_ledger(cfg)
+    else:
+        ledger = Ledger(path) if path.exists() else None
+    if ledger is None:
         return {}
-    ledger = Ledger(path)
     try:
         return dict(ledger.arrivals(limit))
     finally:

