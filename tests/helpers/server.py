@@ -37,7 +37,7 @@ class Server:
 
 
 def launch(
-    seeded: Settings,
+    seeded: Settings | None,
     workdir: Path,
     *,
     empty: bool = False,
@@ -50,6 +50,7 @@ def launch(
     if empty:
         shutil.copytree(SEEDS, workdir / "seeds")
     else:
+        assert seeded is not None, "a store to copy, or empty=True"
         shutil.copytree(seeded.store.path, store)
     port = free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
