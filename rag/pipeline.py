@@ -19,7 +19,7 @@ from rag.jobs.bm25 import rebuild_in_background
 from rag.retrieval.hybrid import HybridRetriever
 from rag.service import QAService
 from rag.settings import Settings
-from rag.spans.entities import EntityTable, table_path
+from rag.spans.entities import open_table
 from rag.spans.ranker import ShortAnswerModel
 from rag.store.catalogue import Catalogue
 from rag.store.chroma import Store
@@ -76,7 +76,7 @@ def build(settings: Settings, *, embed_model: Any = None) -> Pipeline:
         rrf_dense_weight=rrf_dense_weight(settings, embed_model),
         rebuild_aside=rebuild_in_background,
     )
-    entities = EntityTable(table_path(settings.store))  # tagged at ingest; read when there
+    entities = open_table(settings.store)  # tagged at ingest; read when there
     extractive = ExtractiveAnswerer(embed_model, entities, ShortAnswerModel.load())
     answerers = Answerers(settings, extractive)
     qa = QAService(settings, retriever, answerers)

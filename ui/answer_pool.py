@@ -58,13 +58,13 @@ def _start(settings: Settings) -> None:
 def _answerer_of(collection: str) -> ExtractiveAnswerer:
     """The worker's answerer for `collection` (made on its first question)."""
     from rag.settings import on_collection
-    from rag.spans.entities import EntityTable, table_path
+    from rag.spans.entities import open_table
 
     assert _settings is not None and _parts is not None, "the worker was not started"
     if collection in _answerers:
         _answerers.move_to_end(collection)
         return _answerers[collection][0]
-    entities = EntityTable(table_path(on_collection(_settings, collection).store))
+    entities = open_table(on_collection(_settings, collection).store)
     _answerers[collection] = (ExtractiveAnswerer(_parts[0], entities, _parts[1]), entities)
     while len(_answerers) > _settings.server.max_open_collections + 1:
         _, (_, table) = _answerers.popitem(last=False)

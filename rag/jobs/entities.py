@@ -16,7 +16,7 @@ from typing import Any
 
 from rag.errors import RagError
 from rag.settings import Settings
-from rag.spans.entities import PAGE, EntityTable, table_path
+from rag.spans.entities import PAGE, EntityTable, open_table
 from rag.spans.tagging import tag
 from rag.store.aside import run_aside, run_locked
 from rag.store.layout import Layout
@@ -63,7 +63,7 @@ def fill(settings: Settings, *, processes: int = 1, progress: bool = False) -> F
         store.release()
         if ledger is not None:
             ledger.close()
-    table = EntityTable(table_path(settings.store, write=True), write=True)
+    table = open_table(settings.store, write=True)
     try:
         done = table.done_chunks()
         table.forget_chunks(done - set(ids))
@@ -118,7 +118,7 @@ def _start_worker(settings: Settings) -> None:
     global _worker
     _worker = (
         Store(settings.store, fresh=True),
-        EntityTable(table_path(settings.store, write=True), write=True),
+        open_table(settings.store, write=True),
     )
 
 

@@ -19,9 +19,11 @@ import hashlib
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -42,6 +44,14 @@ def table_path(cfg: StoreSettings, *, write: bool = False) -> Path:
     return entity_table(Layout.of(cfg), write=write)
 
 
+def open_table(cfg: StoreSettings, *, write: bool = False) -> EntityTable:
+    """The collection's entity table: on the PostgreSQL server where the books are
+    (`RAG_STORE__URL`, shared by every machine), else the file beside the store."""
+    if cfg.url is not None:
+        return PgEntityTable(cfg.url.get_secret_value(), cfg.collection, write=write)
+    return EntityTable(table_path(cfg, write=write), write=write)
+
+
 def tagger_name() -> str:
     """The model whose tags a table holds: a table made by another is not read."""
     try:
@@ -60,6 +70,9 @@ class EntityTable:
     thread-safe, opened when first needed (the file may appear after a server starts, when a
     tagging run writes it) and empty while there is no file or it is another model's. Opened
     for writing (`write=True`) it is `fill`'s."""
+
+    ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,)
+    META, SENTENCES, CHUNKS = "meta", "sentences", "chunks"  # its tables
 
     def __init__(self, path: Path, *, write: bool = False) -> None:
         self.path = path
@@ -82,14 +95,22 @@ class EntityTable:
             CREATE TABLE IF NOT EXISTS chunks (id TEXT PRIMARY KEY) WITHOUT ROWID;
             """
         )
-        model = conn.execute("SELECT v FROM meta WHERE k = 'model'").fetchone()
-        if model is None or model[0] != tagger_name():
-            with conn:  # made by another model (or new): start again
-                conn.execute("DELETE FROM sentences")
-                conn.execute("DELETE FROM chunks")
-                conn.execute("INSERT OR REPLACE INTO meta VALUES ('model', ?)", (tagger_name(),))
+        self._start_again_unless_tagged_by_this_model(conn)
         self._conn = conn
         self._usable = True
+
+    def _start_again_unless_tagged_by_this_model(self, conn: Any) -> None:
+        """A table made by another model (or new) is emptied and marked as this model's."""
+        model = conn.execute(f"SELECT v FROM {self.META} WHERE k = 'model'").fetchone()
+        if model is None or model[0] != tagger_name():
+            with conn:
+                conn.execute(f"DELETE FROM {self.SENTENCES}")
+                conn.execute(f"DELETE FROM {self.CHUNKS}")
+                conn.execute(
+                    f"INSERT INTO {self.META} VALUES ('model', ?) "
+                    "ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+                    (tagger_name(),),
+                )
 
     def _reader(self) -> sqlite3.Connection | None:
         if self._conn is None and self._usable is not False and self.path.is_file():
@@ -97,8 +118,8 @@ class EntityTable:
                 conn = sqlite3.connect(
                     f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, timeout=5
                 )
-                model = conn.execute("SELECT v FROM meta WHERE k = 'model'").fetchone()
-            except sqlite3.Error as exc:
+                model = conn.execute(f"SELECT v FROM {self.META} WHERE k = 'model'").fetchone()
+            except self.ERRORS as exc:
                 log.warning("entity table %s not read: %s", self.path, exc)
                 return None
             if model is None or model[0] != tagger_name():
@@ -122,11 +143,11 @@ class EntityTable:
             conn = self._reader()
             if conn is None or not keys:
                 return found
-            sql = "SELECT key, ents FROM sentences WHERE key IN ({marks})"
+            sql = f"SELECT key, ents FROM {self.SENTENCES} WHERE key IN ({{marks}})"
             try:
                 for key, ents in where_in(conn, sql, keys):
                     found[keys[key]] = [(t, label) for t, label in orjson.loads(ents)]
-            except sqlite3.Error as exc:  # being replaced, or damaged: tag them instead
+            except self.ERRORS as exc:  # being replaced, or damaged: tag them instead
                 log.warning("entity table %s not read: %s", self.path, exc)
                 return {}
         return found
@@ -138,24 +159,26 @@ class EntityTable:
 
     def done_chunks(self) -> set[str]:
         assert self._conn is not None
-        return {row[0] for row in self._conn.execute("SELECT id FROM chunks")}
+        return {row[0] for row in self._conn.execute(f"SELECT id FROM {self.CHUNKS}")}
 
     def add(self, tagged: dict[str, Entities], chunk_ids: Sequence[str]) -> None:
         """Keep these sentences' entities and record these chunks as done, in one transaction."""
         assert self._conn is not None and self._write
         with self._lock, self._conn:
             self._conn.executemany(
-                "INSERT OR REPLACE INTO sentences VALUES (?, ?)",
+                f"INSERT INTO {self.SENTENCES} VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                "ents = excluded.ents",
                 [(_key(s), orjson.dumps(ents)) for s, ents in tagged.items()],
             )
             self._conn.executemany(
-                "INSERT OR IGNORE INTO chunks VALUES (?)", [(i,) for i in chunk_ids]
+                f"INSERT INTO {self.CHUNKS} VALUES (?) ON CONFLICT DO NOTHING",
+                [(i,) for i in chunk_ids],
             )
 
     def forget_chunks(self, ids: set[str]) -> None:
         assert self._conn is not None and self._write
         with self._lock, self._conn:
-            self._conn.executemany("DELETE FROM chunks WHERE id = ?", [(i,) for i in ids])
+            self._conn.executemany(f"DELETE FROM {self.CHUNKS} WHERE id = ?", [(i,) for i in ids])
 
     def counts(self) -> tuple[int, int]:
         """(sentences, chunks) the table holds."""
@@ -163,8 +186,8 @@ class EntityTable:
             conn = self._conn if self._write else self._reader()
             if conn is None:
                 return 0, 0
-            sentences = conn.execute("SELECT count(*) FROM sentences").fetchone()[0]
-            chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            sentences = conn.execute(f"SELECT count(*) FROM {self.SENTENCES}").fetchone()[0]
+            chunks = conn.execute(f"SELECT count(*) FROM {self.CHUNKS}").fetchone()[0]
         return int(sentences), int(chunks)
 
     def close(self) -> None:
@@ -172,3 +195,68 @@ class EntityTable:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+class PgEntityTable(EntityTable):
+    """The entity table on the PostgreSQL server of the books (tables `entity_meta`,
+    `entity_sentences`, `entity_chunks` in the collection's schema): what one machine's tagging
+    fills, every machine's answers read."""
+
+    ERRORS = (Exception,)  # psycopg's errors, and the server gone: tag them instead
+    META, SENTENCES, CHUNKS = "entity_meta", "entity_sentences", "entity_chunks"
+
+    AGAIN = 30.0
+
+    def __init__(self, url: str, collection: str, *, write: bool = False) -> None:
+        from rag.store import postgres
+
+        self.url, self.collection = url, collection
+        self._again_at = 0.0
+        super().__init__(Path(f"{postgres.shown(url)}#{collection}"), write=write)
+
+    def _connect(self) -> Any:
+        from rag.store import postgres
+
+        conn = postgres.connect(self.url)
+        try:
+            postgres.prepare(conn, self.collection)
+            with conn.transaction():
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(%s)", (postgres.lock_key(self.collection, "ent"),)
+                )
+                conn.execute(_PG_TABLES)
+        except Exception:
+            conn.close()
+            raise
+        return postgres.Db(conn)
+
+    def _open_for_writing(self) -> None:
+        conn = self._connect()
+        self._start_again_unless_tagged_by_this_model(conn)
+        self._conn = conn
+        self._usable = True
+
+    def _reader(self) -> Any:
+        """The server's table, once it has this model's tags; until then (or while the server
+        cannot be reached) looked for again at most every `AGAIN` seconds, the answers tagging
+        their sentences themselves meanwhile."""
+        if self._conn is None and time.monotonic() >= self._again_at:
+            self._again_at = time.monotonic() + self.AGAIN
+            try:
+                conn = self._connect()
+                model = conn.execute(f"SELECT v FROM {self.META} WHERE k = 'model'").fetchone()
+            except Exception as exc:
+                log.warning("entity table %s not read: %s", self.path, exc)
+                return None
+            if model is None or model[0] != tagger_name():
+                conn.close()
+                return None
+            self._conn = conn
+        return self._conn
+
+
+_PG_TABLES = """
+CREATE TABLE IF NOT EXISTS entity_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entity_sentences (key BYTEA PRIMARY KEY, ents BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS entity_chunks (id TEXT PRIMARY KEY);
+"""  # (beside the ledger's tables in the collection's schema: named apart from them)

@@ -271,3 +271,34 @@ def test_watched_and_uploaded_articles_are_tagged_too(
         assert time.monotonic() < deadline, "the tagging aside did not end"
         time.sleep(0.5)
     assert fill(settings).chunks == 0  # every chunk of the watched articles was tagged
+
+
+@pytest.mark.server
+def test_on_the_server_store_one_machine_tags_and_another_reads_the_tags(
+    pg_settings: Settings, tmp_path: Path, embed_model, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from index.ingest import ingest
+    from rag.pipeline import build
+    from rag.spans.entities import PgEntityTable, open_table
+
+    reader = open_table(pg_settings.store)  # a server started before any tagging
+    assert isinstance(reader, PgEntityTable) and reader.lookup([SENTENCE]) == {}
+    ingest([SEEDS], pg_settings, embed_model, progress=False)
+    report = fill(pg_settings)  # the writer's machine
+    assert report.chunks > 0 and report.total_sentences == report.sentences
+    assert not list(pg_settings.store.path.glob("**/entities-*.sqlite"))  # nothing in its folder
+
+    # another machine: its own folder (the chunks copied, as a chroma server would share them)
+    import shutil
+
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(pg_settings.store.path, elsewhere)
+    other = pg_settings.model_copy(
+        update={"store": pg_settings.store.model_copy(update={"path": elsewhere})}
+    )
+    pipeline = build(other, embed_model=embed_model)
+    _no_tagging(monkeypatch)
+    answer = pipeline.qa.ask("Who will Starmer host in London?", backend="extractive")
+    tagger = pipeline.qa.answerers.extractive.tagger
+    assert answer.citations and tagger.looked_up > 0 and tagger.tagged == 0
+    assert fill(other).sentences == 0  # tagged once for every machine
