@@ -110,8 +110,13 @@ class PostgresServer(str):
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
     """A real PostgreSQL server on 127.0.0.1 for the session (each test's collections are its
-    own: `pg_settings`)."""
+    own: `pg_settings`); TEST_POSTGRES_URL=postgresql://... runs the tests on another one."""
     from tests.helpers.processes import start_postgres, stop_process
+
+    given = os.environ.get("TEST_POSTGRES_URL")
+    if given:
+        yield PostgresServer(given)
+        return
 
     root = tmp_path_factory.mktemp("postgres")
     proc, url = start_postgres(root / "data", root / "postgres.log")
