@@ -170,7 +170,22 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     env = serve_env(work / "store")
     if args.answer_processes is not None:
         env["RAG_SERVER__ANSWER_PROCESSES"] = str(args.answer_processes)
+    engines: list[subprocess.Popen[bytes]] = []
+    if args.server_store:  # a chroma run server for the chunks, PostgreSQL for the books
+        from tests.helpers.processes import start_chroma, start_postgres
+
+        chroma, port = start_chroma(work / "chroma", work / "chroma.log")
+        postgres, pg_url = start_postgres(work / "postgres", work / "postgres.log")
+        engines += [chroma, postgres]
+        env.update(
+            RAG_STORE__HOST="127.0.0.1",
+            RAG_STORE__PORT=str(port),
+            RAG_STORE__URL=pg_url,
+            RAG_STORE__COLLECTION="stress",
+        )
     server, url, log = start_serve(work, env)
+    second: subprocess.Popen[bytes] | None = None
+    ask_url = url
     stats: dict[str, Any] = {
         "uploaded_ids": [],
         "refused_ids": [],
@@ -181,8 +196,14 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "deleted_ids": [],
     }
     peaks: dict[str, float] = {}
+    stats["peaks"] = peaks
     try:
         await wait_ready(url, server, log, 180)
+        if args.server_store:  # another machine: its own folder, asked while the first writes
+            (work / "b").mkdir()
+            b_env = {**env, "RAG_STORE__PATH": str(work / "b" / "store")}
+            second, ask_url, b_log = start_serve(work / "b", b_env)
+            await wait_ready(ask_url, second, b_log, 180)
         t0 = time.perf_counter()
         cli = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "ui.cli", "ingest", "--quiet", "--json", str(cli_file),
@@ -190,19 +211,40 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         )  # fmt: skip
         done = asyncio.Event()
         askers = [
-            asyncio.create_task(asker(url + "/v1", done, stats, i)) for i in range(args.clients)
+            asyncio.create_task(asker(ask_url + "/v1", done, stats, i)) for i in range(args.clients)
         ]
         watch = asyncio.create_task(sampler(server.pid, done, peaks))
         deleting = asyncio.create_task(deleter(url + "/v1", done, stats))
         up = asyncio.create_task(uploader(url + "/v1", up_records, args.batch, stats))
         cli_out, cli_err = await asyncio.wait_for(cli.communicate(), timeout=args.timeout)
         await asyncio.wait_for(up, timeout=args.timeout)
-        wall = time.perf_counter() - t0
+        stats["wall"] = time.perf_counter() - t0
         done.set()
         await asyncio.gather(*askers, watch, deleting)
-        server_mem = memory_mb(server.pid)
+        stats["server_memory"] = memory_mb(server.pid)
     finally:
         stop(server)
+        if second is not None:
+            stop(second)
+    try:
+        return finish(args, work, env, cli, cli_out, cli_err, cli_records, up_records, stats)
+    finally:
+        for engine in engines:
+            stop(engine)
+
+
+def finish(
+    args: argparse.Namespace,
+    work: Path,
+    env: dict[str, str],
+    cli: Any,
+    cli_out: bytes,
+    cli_err: bytes,
+    cli_records: list[dict[str, Any]],
+    up_records: list[dict[str, Any]],
+    stats: dict[str, Any],
+) -> dict[str, Any]:
+    """What the writers left: `rag check`, the ledger against what was sent, search by title."""
     if cli.returncode != 0:
         raise SystemExit(f"rag ingest failed: {cli_err.decode()[-2000:]}")
     checked = subprocess.run(
@@ -214,11 +256,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         timeout=600,
     )
     check = json.loads(checked.stdout)
-    import sqlite3
-
-    ledger_file = next((work / "store").glob("ledger-*.sqlite3"))
-    with sqlite3.connect(ledger_file) as db:
-        recorded = {i for (i,) in db.execute("SELECT id FROM articles")}
+    recorded = recorded_ids(work, env)
     cli_report = json.loads(cli_out)
     expected = (
         {p.stem for p in (ROOT / "seeds").glob("*.txt")}
@@ -271,11 +309,30 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "query_errors": stats["query_errors"],
         "query_p50_ms": round(pct(lat, 0.5) * 1000, 1),
         "query_p95_ms": round(pct(lat, 0.95) * 1000, 1),
-        "writers_wall_s": round(wall, 1),
-        "server_memory": server_mem,
+        "writers_wall_s": round(stats["wall"], 1),
+        "server_memory": stats["server_memory"],
+        "server_store": bool(args.server_store),
         "deleted_articles": len(stats["deleted_ids"]),
-        "server_peaks": peaks,
+        "server_peaks": stats["peaks"],
     }
+
+
+def recorded_ids(work: Path, env: dict[str, str]) -> set[str]:
+    """The articles the collection's ledger records (a file, or on the server store)."""
+    script = (
+        "import json\nfrom rag.settings import load\nfrom rag.store.ledger import read_ledger\n"
+        "ledger = read_ledger(load(None))\n"
+        "print(json.dumps(sorted(ledger.hashes()) if ledger else []))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(json.loads(out.stdout))
 
 
 def findable_by_title(work: Path, env: dict[str, str], records: list[dict[str, Any]]) -> str:
@@ -315,6 +372,12 @@ def main() -> None:
         help="the server's answer processes (default: rag serve's own default)",
     )
     ap.add_argument(
+        "--server-store",
+        action="store_true",
+        help="the chunks on a chroma run server and the books on PostgreSQL (both started "
+        "here), with a second rag serve of its own folder answering the questions",
+    )
+    ap.add_argument(
         "--work", type=Path, help="an empty folder to work in, kept (server log and stores)"
     )
     args = ap.parse_args()
@@ -329,7 +392,7 @@ def main() -> None:
     print(
         "wrote",
         write_result(
-            "stress",
+            "stress-server-store" if args.server_store else "stress",
             {
                 "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                 **result,

@@ -301,6 +301,29 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="(list) print JSON instead of text")
 
     p = sub.add_parser(
+        "store",
+        help="copy a collection to another store (embedded <-> server)",
+        description="`rag store copy` indexes every article a collection's ledger keeps into "
+        "another store, with no need of the original files: from the embedded store to the "
+        "server store (chunks on a `chroma run` server, books on PostgreSQL) or back, or to "
+        "another folder or collection. The target is given by --to-* alone: without --to-host "
+        "its chunks are in embedded Chroma, without --to-url its books are files, in --to-path "
+        "(default: the source's folder). The source is left as it was.",
+        epilog="examples:\n"
+        "  rag store copy --to-host chroma.internal --to-url postgresql://news:PW@db/news\n"
+        "  RAG_STORE__HOST=chroma.internal RAG_STORE__URL=postgresql://... "
+        "rag store copy --to-path store-local",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("action", choices=["copy"])
+    p.add_argument("--to-path", type=Path, metavar="DIR", help="the target's folder")
+    p.add_argument("--to-host", metavar="HOST", help="the target's Chroma server")
+    p.add_argument("--to-port", type=int, metavar="PORT", help="its port (default 8000)")
+    p.add_argument("--to-url", metavar="URL", help="the target's PostgreSQL server (the books)")
+    p.add_argument("--to-collection", metavar="NAME", help="(default: the same name)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser(
         "feedback",
         help="what readers said of answers, and the test questions it makes",
         description="Readers give a thumbs up or down to an answer in the chat or with POST "
@@ -630,6 +653,37 @@ def cmd_collections(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_store(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from tqdm import tqdm
+
+    from index.copy import copy_collection, target_of, where
+    from rag.embeddings import backends
+
+    settings = _settings(args)
+    target = target_of(
+        settings,
+        path=args.to_path,
+        host=args.to_host,
+        port=args.to_port,
+        url=args.to_url,
+        collection=args.to_collection,
+    )
+    embed_model = backends.build(settings.embed)
+    with tqdm(unit="article", desc="copying", file=sys.stderr, disable=args.json) as bar:
+
+        def total(n: int) -> None:
+            bar.total = n
+
+        report = copy_collection(settings, target, embed_model, progress=bar.update, total=total)
+    if args.json:
+        print(json.dumps(asdict(report), indent=2))
+    else:
+        print(report.summary(where(settings.store), where(target.store)))
+    return 0
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
@@ -744,6 +798,7 @@ COMMANDS = {
     "serve": cmd_serve,
     "eval": cmd_eval,
     "collections": cmd_collections,
+    "store": cmd_store,
     "keys": cmd_keys,
     "feedback": cmd_feedback,
     "feeds": cmd_feeds,

@@ -444,6 +444,11 @@ class Ledger:
         )
         return dict(self._where_in(sql, urls))
 
+    def url_rows(self) -> list[tuple[str, str]]:
+        """Every (URL, article id) remembered, for a copy of the collection."""
+        with self._mutex:
+            return [(u, a) for u, a in self._db.execute("SELECT url, article FROM urls")]
+
     def failed_urls(self, urls: Iterable[str], since: float) -> dict[str, str]:
         """Which of these URLs failed to give an article after `since` (URL -> why)."""
         sql = "SELECT url, message, at FROM failed_urls WHERE url IN ({marks})"
