@@ -172,11 +172,21 @@ def archive_questions(data: Path, dated: bool) -> list[Question]:
     return out
 
 
-async def run(args: argparse.Namespace, processes: int) -> dict[str, Any]:
+async def run(args: argparse.Namespace, processes: int, on_server: bool = False) -> dict[str, Any]:
+    """One server and the load; `on_server`: on the server store (`--chroma`, `--books`), from
+    a folder of its own that holds nothing yet, as a new machine would."""
     workdir = Path(tempfile.mkdtemp(prefix="rag-bench-serve-"))
     if args.store:
         questions = archive_questions(args.data, args.as_of)
         env = serve_env(args.store, args.backend) | {"RAG_STORE__COLLECTION": args.collection}
+        if on_server:
+            host, _, port = args.chroma.rpartition(":")
+            env |= {
+                "RAG_STORE__PATH": str(workdir / "store"),
+                "RAG_STORE__HOST": host,
+                "RAG_STORE__PORT": port,
+                "RAG_STORE__URL": args.books,
+            }
         proc, url, log = start_serve(workdir, env, args=["--answer-processes", str(processes)])
     else:
         gold = [
@@ -188,9 +198,12 @@ async def run(args: argparse.Namespace, processes: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         await wait_ready(url, proc, log, args.start_timeout)
         startup = time.perf_counter() - t0
+        where = f"on {args.store}" if args.store else "ingested the seeds"
+        if on_server:
+            where = f"on the server store (chroma {args.chroma}, books on PostgreSQL)"
         print(
             f"--answer-processes {processes}: server up at {url} in {startup:.1f}s "
-            f"({'on ' + str(args.store) if args.store else 'ingested the seeds'}); "
+            f"({where}); "
             f"memory {memory_mb(proc.pid)}"
         )
         # warm-up: the first answers load caches
@@ -213,6 +226,7 @@ async def run(args: argparse.Namespace, processes: int) -> dict[str, Any]:
         return {
             "answer_processes": processes,
             "store": str(args.store) if args.store else "seeds",
+            "server_store": on_server,
             "as_of": bool(args.store and args.as_of),
             "endpoint": args.endpoint,
             "backend": args.backend,
@@ -266,12 +280,44 @@ def main() -> None:
         action="store_false",
         help="ask without each question's date (as of today)",
     )
+    ap.add_argument(
+        "--chroma",
+        metavar="HOST:PORT",
+        help="with --books: the same archive on the server store too (copied there by `rag "
+        "store copy`), each setting measured on both, side by side",
+    )
+    ap.add_argument("--books", metavar="URL", help="the server store's PostgreSQL (with --chroma)")
     args = ap.parse_args()
     args.out = args.out or ("serve-archive" if args.store else "serve")
     if args.duration <= 0 or args.duration > 600:
         ap.error("--duration must be in (0, 600] seconds")
+    if bool(args.chroma) != bool(args.books) or (args.chroma and not args.store):
+        ap.error("--chroma and --books go together, with --store")
+    if args.chroma:
+        runs = [
+            asyncio.run(run(args, n, on_server))
+            for n in args.answer_processes
+            for on_server in (False, True)
+        ]
+        result: dict[str, Any] = {"runs": runs, "server_store_vs_embedded": {}}
+        for embedded, served in zip(runs[::2], runs[1::2], strict=True):
+            result["server_store_vs_embedded"][
+                f"{embedded['answer_processes']} answer processes"
+            ] = {
+                str(a["clients"]): {
+                    "requests_per_s": round(a["requests_per_s"] / b["requests_per_s"], 2),
+                    "p50": round(a["p50_ms"] / b["p50_ms"], 2),
+                }
+                for a, b in zip(served["levels"], embedded["levels"], strict=True)
+                if b["requests_per_s"] and b["p50_ms"]
+            }
+        print(f"server store / embedded, per clients: {result['server_store_vs_embedded']}")
+        path = write_result(args.out, result)
+        errors = sum(r["errors"] for run_ in runs for r in run_["levels"])
+        print(f"wrote {path}; errors in total: {errors}")
+        sys.exit(1 if errors else 0)
     runs = [asyncio.run(run(args, n)) for n in args.answer_processes]
-    result: dict[str, Any] = {"runs": runs}
+    result = {"runs": runs}
     if len(runs) > 1:  # the same load on each setting, side by side
         base = runs[0]
         result["requests_per_s_ratio"] = {
