@@ -27,7 +27,8 @@ from rag.settings import ANSWER_BACKENDS, Settings, on_collection
 from rag.store.chroma import Store
 from rag.store.keys import KeyRing
 from rag.store.layout import Layout
-from rag.store.ledger import read_ledger, writers_lock
+from rag.store.ledger import read_ledger, server_url, writers_lock
+from rag.store.postgres import drop_collection
 
 WAIT_SECONDS = 10.0  # for a writer of the collection to finish before `delete` gives up
 
@@ -190,6 +191,9 @@ def delete_collection(settings: Settings, name: str) -> CollectionInfo:
                 store.client.delete_collection(name)
         finally:
             store.release()
+        url = server_url(target)
+        if url is not None:  # its books on the server: the schema and all in it
+            drop_collection(url, name)
         layout = Layout.of(target)
         layout.own_settings.unlink(missing_ok=True)
         for path in (layout.ledger, layout.entities, layout.entities_lock):

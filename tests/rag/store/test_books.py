@@ -175,3 +175,23 @@ def test_the_file_ledger_is_still_a_file(tmp_path: Path) -> None:
     ledger = open_ledger(settings)
     assert type(ledger) is Ledger and ledger.path.suffix == ".sqlite3"
     ledger.close()
+
+
+@pytest.mark.slow
+def test_a_collection_deleted_takes_its_books_off_the_server(
+    pg_settings: Settings, embed_model
+) -> None:  # type: ignore[no-untyped-def]
+    from index.collections import delete_collection, list_collections
+    from index.ingest import ingest
+    from rag.store.postgres import collection_exists
+    from tests.conftest import SEEDS
+
+    ingest([SEEDS], pg_settings, embed_model, progress=False)
+    name, url = pg_settings.store.collection, pg_settings.store.url
+    assert url is not None
+    listed = {c.name: c.articles for c in list_collections(pg_settings)}
+    assert listed == {name: 5}  # counted from the server's books
+    gone = delete_collection(pg_settings, name)
+    assert gone.articles == 5
+    assert not collection_exists(url.get_secret_value(), name)
+    assert read_ledger(pg_settings) is None
