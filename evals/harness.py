@@ -445,7 +445,9 @@ def build_realtimeqa_index(
         return have
     ids = rtqa.select_articles(limit)
     what = f"{len(ids)} articles (--limit {limit})" if ids is not None else "the whole corpus"
-    say(f"the RealTimeQA collection is empty: ingesting {what} into {settings.store.path} …")
+    from index.collections import where
+
+    say(f"the RealTimeQA collection is empty: ingesting {what} into {where(settings.store)} …")
     articles, problems = articles_from_records(
         (row, f"{rtqa.corpus_path}#{row.get('id')}") for row in iter_corpus(rtqa.corpus_path, ids)
     )

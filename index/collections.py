@@ -23,12 +23,12 @@ from filelock import Timeout
 from pydantic import ValidationError
 
 from rag.errors import BusyError, ConfigError, IndexMissingError, RagError
-from rag.settings import ANSWER_BACKENDS, Settings, on_collection
+from rag.settings import ANSWER_BACKENDS, Settings, StoreSettings, on_collection
 from rag.store.chroma import Store
 from rag.store.keys import KeyRing
 from rag.store.layout import Layout
 from rag.store.ledger import read_ledger, server_url, writers_lock
-from rag.store.postgres import drop_collection
+from rag.store.postgres import drop_collection, shown
 
 WAIT_SECONDS = 10.0  # for a writer of the collection to finish before `delete` gives up
 
@@ -211,5 +211,18 @@ def delete_collection(settings: Settings, name: str) -> CollectionInfo:
 
 
 def _where(settings: Settings) -> str:
-    store = settings.store
-    return f"the Chroma server {store.host}:{store.port}" if store.host else str(store.path)
+    return place(settings.store)
+
+
+def place(store: StoreSettings) -> str:
+    """Where a store's collections are, in words (a server's password never shown)."""
+
+    chunks = f"the Chroma server {store.host}:{store.port}" if store.host else str(store.path)
+    if store.url is None:
+        return chunks
+    return f"{chunks}, books on {shown(store.url.get_secret_value())}"
+
+
+def where(store: StoreSettings) -> str:
+    """A store's collection in words: `'news' in store`, or on its servers."""
+    return f"{store.collection!r} in {place(store)}"

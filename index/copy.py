@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from index.collections import where
 from rag.errors import ConfigError, IndexMissingError
 from rag.settings import Settings, StoreSettings
 
@@ -36,17 +37,6 @@ class CopyReport:
             f"{self.articles} articles of {source}: {self.copied} copied to {target}, "
             f"{self.unchanged} there already; {self.urls} fetched URLs remembered{lost}"
         )
-
-
-def where(store: StoreSettings) -> str:
-    """A store in words (a server's password never shown)."""
-    from rag.store.postgres import shown
-
-    if store.url is not None or store.host:
-        chunks = f"chroma {store.host}:{store.port}" if store.host else f"chroma in {store.path}"
-        books = shown(store.url.get_secret_value()) if store.url else f"files in {store.path}"
-        return f"{store.collection!r} on {chunks}, books {books}"
-    return f"{store.collection!r} in {store.path}"
 
 
 def target_of(

@@ -658,7 +658,8 @@ def cmd_store(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from index.copy import copy_collection, target_of, where
+    from index.collections import where
+    from index.copy import copy_collection, target_of
     from rag.embeddings import backends
 
     settings = _settings(args)
