@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, SEEDS, ChromaServer, PostgresServer
+from tests.helpers.processes import run_rag
 from tests.helpers.server import Server, launch, post, stop, wait_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.subprocess]
@@ -50,17 +51,6 @@ def until(check: object, limit: float = 60) -> float:
     return time.monotonic() - start
 
 
-def rag(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ui.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_two_servers_and_two_writers_share_one_archive(
     tmp_path: Path, chroma_server: ChromaServer, postgres: PostgresServer
 ) -> None:
@@ -72,7 +62,7 @@ def test_two_servers_and_two_writers_share_one_archive(
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(shared, RAG_STORE__PATH=str(tmp_path / "writer"), PYTHONPATH=str(ROOT))
-    done = rag(env, "ingest", str(SEEDS), cwd=tmp_path)
+    done = run_rag(env, tmp_path, "ingest", str(SEEDS))
     assert done.returncode == 0, done.stderr
 
     a = launch(None, tmp_path / "a", empty=True, **shared)
@@ -119,5 +109,5 @@ def test_two_servers_and_two_writers_share_one_archive(
     finally:
         stop(a)
         stop(b)
-    checked = rag(env, "check", cwd=tmp_path)
+    checked = run_rag(env, tmp_path, "check")
     assert checked.returncode == 0 and "consistent" in checked.stdout, checked.stdout

@@ -18,6 +18,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def run_rag(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`rag ARGS` (as `python -m ui.cli`) in `cwd` with `env`, its output kept, no stdin."""
+    return subprocess.run(
+        [sys.executable, "-m", "ui.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
     """SIGTERM, then SIGKILL if the process has not ended after `timeout` seconds."""
     proc.terminate()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from rag.pipeline import build
 from rag.settings import on_collection
 from rag.store.layout import Layout
 from tests.conftest import ROOT, SEEDS, make_settings
+from tests.helpers.processes import run_rag
 
 DAM = "Orlen dam closed\n\nThe Orlen dam was closed on Thursday after engineers found cracks in its wall.\n"
 
@@ -81,15 +81,7 @@ def test_the_command_line_works_on_the_collection_it_is_given(tmp_path: Path) ->
     env |= {"RAG_STORE__PATH": str(tmp_path / "store"), "PYTHONPATH": str(ROOT)}
 
     def rag(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "ui.cli", *args],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            stdin=subprocess.DEVNULL,
-        )
+        return run_rag(env, tmp_path, *args)
 
     dam = tmp_path / "dam.txt"
     dam.write_text(DAM)

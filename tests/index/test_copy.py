@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from rag.errors import ConfigError, IndexMissingError
 from rag.settings import Settings
 from rag.store.ledger import open_ledger, read_ledger
 from tests.conftest import ROOT, SEEDS, ChromaServer, PostgresServer, make_settings
+from tests.helpers.processes import run_rag
 
 QUESTION = "What did Hegseth say about 5%?"
 
@@ -92,20 +91,8 @@ def test_rag_store_copy_on_the_command_line(tmp_path: Path, embed_model) -> None
     two = tmp_path / "two"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(RAG_STORE__PATH=str(tmp_path / "store"), PYTHONPATH=str(ROOT))
-    done = subprocess.run(
-        [sys.executable, "-m", "ui.cli", "store", "copy", "--json", "--to-path", str(two)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_rag(env, tmp_path, "store", "copy", "--json", "--to-path", str(two))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["copied"] == 5
-    same = subprocess.run(
-        [sys.executable, "-m", "ui.cli", "store", "copy"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    same = run_rag(env, tmp_path, "store", "copy")
     assert same.returncode == 2 and "the target is the source" in same.stderr
