@@ -41,8 +41,8 @@ test: install system-deps
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	# two workers (pytest-xdist): about 11 minutes, not 18; the slowest, to keep it well under 15
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=15
+	# two workers (pytest-xdist; an idle one takes tests from the other): 12-15 minutes, not 18
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 # the tests that start no server, browser, model or other process (markers: pyproject.toml), in
 # under a minute; `make test` is still the whole suite
