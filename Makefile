@@ -41,7 +41,7 @@ test: install system-deps
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	# two workers (pytest-xdist; an idle one takes tests from the other): 12-15 minutes, not 18
+	# two workers (pytest-xdist; an idle one takes tests from the other): 15-17 minutes here
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 # the tests that start no server, browser, model or other process (markers: pyproject.toml), in
