@@ -47,7 +47,7 @@ from rag.spans.asks import (
     asking_part,
     expected_type,
 )
-from rag.spans.candidates import mine, only_ahead
+from rag.spans.candidates import mine, of_kind_asked, only_ahead
 from rag.spans.names import full_name
 from rag.spans.ranker import ShortAnswerModel, all_features, similarity_features
 from rag.spans.tagging import EntityLookup, EntityTagger
@@ -453,8 +453,7 @@ class ExtractiveAnswerer:
         if self.ranker is not None and self.ranker.reorders:
             # the model chooses the first; rivals, contenders and quotes keep the miner's scores
             mined.sort(key=lambda s: -(s.probability or 0.0))
-        else:
-            mined.sort(key=lambda s: -s.score)
+        # else the miner's order: the names of the kind asked first, best supported first
         found = [s for s in mined if _best(s).score >= SPAN_MIN]
         if found:  # 'Carroll': 'Jean Carroll', as another sentence writes the name
 
@@ -480,6 +479,7 @@ class ExtractiveAnswerer:
                 for s in spans[1:]
                 if s.score >= RIVAL_RATIO * best.score
                 and s.kind == best.kind  # a company is no rival to a person
+                and of_kind_asked(s)  # nor a noun phrase
                 and min(len(s.articles), len(best.articles)) >= 2
                 and not set(s.articles) & set(best.articles)
             ),
@@ -505,7 +505,9 @@ class ExtractiveAnswerer:
             second = _best(rival).date or "undated"
             lead = ["The articles disagree: ", f"{best.text} ", cite(best), f" ({first}); "]
             lead += [f"{rival.text} ", cite(rival), f" ({second})."]
-        contenders = [s for s in spans[1:] if s.kind == best.kind and s is not rival]
+        contenders = [
+            s for s in spans[1:] if s.kind == best.kind and of_kind_asked(s) and s is not rival
+        ]
         for other in contenders[:CONTENDERS]:
             if other.score >= CONTENDER_RATIO * best.score:
                 cite(other)  # quotes the contender's best sentence unless one already is

@@ -83,6 +83,8 @@ def fold_variants(cands: list[Candidate]) -> list[Candidate]:
             home.sentences.extend(s for s in c.sentences if s not in home.sentences)
             for key, weight in c.support.items():
                 home.support[key] = max(weight, home.support.get(key, 0.0))
+            for key, said in c.said.items():
+                home.said.setdefault(key, said)
     return out
 
 

@@ -25,7 +25,17 @@ from rag.text.dates import parse_date
 
 MODEL_FILE = Path(__file__).with_name("short_answer.json")
 KINDS = (PERSON, ORG, PLACE, DATE, NUMBER, MONEY, PERCENT, COUNT, THING)
-SAID = ("sentence", "proximity", "counted", "head", "name", "title", "compound")
+SAID = (
+    "sentence",
+    "proximity",
+    "counted",
+    "head",
+    "name",
+    "title",
+    "compound",
+    "phrase",
+    "kind_fits",
+)
 AGAINST = ("other_year", "superseded")
 
 
@@ -35,7 +45,11 @@ def _newest(spans: Sequence[Candidate]) -> date | None:
 
 
 def candidate_features(
-    spans: Sequence[Candidate], i: int, expected: str, newest: date | None = None
+    spans: Sequence[Candidate],
+    i: int,
+    expected: str,
+    newest: date | None = None,
+    pool: int = 0,
 ) -> dict[str, float]:
     """The i-th span's features among `spans` (the miner's order)."""
     span = spans[i]
@@ -57,6 +71,8 @@ def candidate_features(
         "same_kind": float(span.kind == expected),
         "words": float(len(span.text.split())),
         "digits": float(any(ch.isdigit() for ch in span.text)),
+        "capitalised": _capitalised(span.text),
+        "pool_share": len(span.sentences) / (pool or len(span.sentences) or 1),
     }
     out |= {f"said_{name}": float(said.get(name, 0.0)) for name in SAID + AGAINST}
     out |= {
@@ -88,7 +104,15 @@ def similarity_features(
 
 def all_features(spans: Sequence[Candidate], expected: str) -> list[dict[str, float]]:
     newest = _newest(spans)
-    return [candidate_features(spans, i, expected, newest) for i in range(len(spans))]
+    pool = len({id(x) for s in spans for x in s.sentences})
+    return [candidate_features(spans, i, expected, newest, pool) for i in range(len(spans))]
+
+
+def _capitalised(text: str) -> float:
+    """The share of the span's words written with a capital ("German Shepherd" 1, "vinyl
+    chloride" 0): a name, or a common noun."""
+    words = [w for w in text.split() if w[:1].isalpha()]
+    return sum(w[0].isupper() for w in words) / len(words) if words else 0.0
 
 
 @dataclass(frozen=True)

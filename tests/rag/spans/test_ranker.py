@@ -49,7 +49,9 @@ def test_features_describe_a_candidate_among_the_others() -> None:
     assert third["undated"] == 1.0 and third["same_kind"] == 0.0 and third["digits"] == 1.0
     assert first["said_head"] == 1.0 and first["said_proximity"] == 0.5
     assert first["asks_person"] == 1.0 and first["is_person"] == 1.0 and third["is_number"] == 1.0
-    assert candidate_features(spans, 1, PERSON) == second
+    assert first["pool_share"] == 0.5 and second["pool_share"] == 0.25  # 2 and 1 of 4 sentences
+    assert first["capitalised"] == 1.0 and third["capitalised"] == 0.0
+    assert candidate_features(spans, 1, PERSON, pool=4) == second
 
 
 def test_the_model_reads_its_file_and_a_missing_one_is_none(tmp_path: Path) -> None:

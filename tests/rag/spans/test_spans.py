@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rag.spans import asks, features, names, tagging
+from rag.spans import asks, candidates, features, names, tagging
 from rag.spans.asks import (
     COUNT,
     DATE,
@@ -43,6 +43,12 @@ def tagger() -> EntityTagger:
 
 def texts(found: Sequence[Candidate]) -> list[str]:
     return [c.text for c in found]
+
+
+def asked(found: Sequence[Candidate]) -> list[str]:
+    """The candidates of the kind the question asks for (the noun phrases and names of other
+    kinds come after them)."""
+    return [c.text for c in found if candidates.of_kind_asked(c)]
 
 
 # --- expected_type ---------------------------------------------------------------------------
@@ -274,8 +280,8 @@ def test_a_country_where_a_team_played_is_no_team(tagger: EntityTagger) -> None:
         ],
         tagger,
     )
-    assert "South Africa" not in texts(found)
-    assert texts(found)[0] == "Spain", texts(found)
+    assert "South Africa" not in asked(found)
+    assert asked(found)[0] == "Spain", asked(found)
 
 
 def test_a_sentence_about_another_year_supports_less(tagger: EntityTagger) -> None:
@@ -352,10 +358,10 @@ STARMER = [
 
 def test_spans_the_question_names_are_not_answers(tagger: EntityTagger) -> None:
     found = mine("Who will Starmer host at Downing Street?", STARMER, tagger)
-    assert texts(found) == ["Mark Rutte"]
-    assert mine("Who will Starmer host?", STARMER[1:], tagger) == []
+    assert asked(found) == ["Mark Rutte"]
+    assert asked(mine("Who will Starmer host?", STARMER[1:], tagger)) == []
     # the same sentence answers a question that does not name him
-    assert texts(mine("Who will host the talks?", STARMER[1:], tagger)) == ["Keir Starmer"]
+    assert asked(mine("Who will host the talks?", STARMER[1:], tagger)) == ["Keir Starmer"]
 
 
 @pytest.mark.parametrize(
@@ -413,10 +419,10 @@ def test_a_dangling_to_is_trimmed() -> None:
     sentence = "Inflation rose 2.3 percent to a two-year high in March, the statistics office said."
     tagger = ScriptedTagger({sentence: [("2.3 percent to", PERCENT), ("March", DATE)]})
     found = mine("By how much did inflation rise?", [Sentence(sentence, 0.8, "a1")], tagger)
-    assert texts(found) == ["2.3 percent"]
+    assert asked(found) == ["2.3 percent"]
     sentence = "The Bills will travel to Kansas City and to Denver."
     tagger = ScriptedTagger({sentence: [("Kansas City and to", PLACE)]})
-    assert texts(mine("Where will the Bills travel?", [Sentence(sentence, 0.8, "a1")], tagger)) == [
+    assert asked(mine("Where will the Bills travel?", [Sentence(sentence, 0.8, "a1")], tagger)) == [
         "Kansas City"
     ]
 
@@ -589,9 +595,9 @@ def test_a_name_right_before_the_asked_about_person_says_what_they_belong_to(
             "a2",
         ),
     ]
-    assert texts(mine(question, sentences, tagger))[:2] == ["Bills", "NFL"]
+    assert asked(mine(question, sentences, tagger))[:2] == ["Bills", "NFL"]
     # and for "which team", a league's acronym is no candidate at all
-    assert texts(mine("Which team does Damar Hamlin play for?", sentences, tagger)) == ["Bills"]
+    assert asked(mine("Which team does Damar Hamlin play for?", sentences, tagger)) == ["Bills"]
 
 
 def test_a_name_beside_an_organisation_the_question_names_gets_no_bonus(
@@ -760,15 +766,15 @@ def test_a_surname_is_its_person_when_the_full_name_is_tagged_with_its_possessiv
 
 def test_a_national_team_is_named_by_its_country(tagger: EntityTagger) -> None:
     cup = [Sentence("Germany were knocked out of the Women's World Cup by South Korea.", 0.7, "a1")]
-    assert "Germany" in texts(mine("Which team was knocked out of the World Cup?", cup, tagger))
+    assert "Germany" in asked(mine("Which team was knocked out of the World Cup?", cup, tagger))
     series = [
         Sentence("The Texas Rangers won the World Series, the NBA's envy, AP said.", 0.7, "a1")
     ]
-    found = texts(mine("Which MLB team won the World Series?", series, tagger))
+    found = asked(mine("Which MLB team won the World Series?", series, tagger))
     assert found[:1] == ["The Texas Rangers"] or found[:1] == ["Texas Rangers"], found
     assert not {"NBA", "AP"} & set(found)  # a league or an agency is no team
     # a country is no company
-    assert "Germany" not in texts(mine("Which company left the World Cup?", cup, tagger))
+    assert "Germany" not in asked(mine("Which company left the World Cup?", cup, tagger))
 
 
 def test_what_year_is_answered_by_a_year_and_annual_is_no_date(tagger: EntityTagger) -> None:
@@ -1096,3 +1102,61 @@ def test_one_is_a_count_only_of_the_thing_counted(tagger: EntityTagger) -> None:
     assert "113 million" in texts(found)[0] and "one" not in texts(found), texts(found)
     medal = [Sentence("She won one gold medal at the Games.", 0.7, "a1")]
     assert texts(mine("How many gold medals did she win?", medal, tagger))[:1] == ["one"]
+
+
+# --- candidates beyond the kind asked: noun phrases and names of other kinds -----------------
+def test_noun_phrases_are_runs_of_adjectives_and_nouns_ending_in_a_noun() -> None:
+    sentence = "Officials found giant African land snails in the garden of a Broward home."
+    found = candidates.noun_phrases(sentence, [])
+    assert "African land snails" in found[:3] or "giant African land snails" in found
+    assert "land snails" in found and "snails" in found
+    assert "garden" in found and "Broward home" in found
+    assert all(p in sentence for p in found)
+    assert not any(p.startswith(("in ", "the ", "a ")) for p in found)
+
+
+def test_a_noun_phrase_the_tagger_named_is_left_to_the_name() -> None:
+    sentence = "Rite Aid filed for bankruptcy on Sunday."
+    assert "Rite Aid" not in candidates.noun_phrases(sentence, [("Rite Aid", ORG)])
+
+
+def test_a_thing_with_no_name_is_a_candidate_as_a_noun_phrase(tagger: EntityTagger) -> None:
+    question = "Which chemical were residents worried about after the derailment?"
+    sentences = [
+        Sentence(
+            "Residents worried about vinyl chloride after the derailment in East Palestine.",
+            0.7,
+            "a1",
+            "2023-02-17",
+        )
+    ]
+    found = mine(question, sentences, tagger)
+    assert "vinyl chloride" in texts(found)
+    chloride = next(c for c in found if c.text == "vinyl chloride")
+    assert all(s["phrase"] == 1.0 for s in chloride.said.values())
+
+
+def test_names_of_the_kind_asked_come_before_phrases_and_other_kinds(
+    tagger: EntityTagger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    question = "Which pharmacy chain filed for bankruptcy this week?"
+    sentences = [
+        Sentence("Rite Aid filed for bankruptcy, its chief Jeffrey Stein said.", 0.9, "a1"),
+        Sentence("CVS opened new stores in Ohio.", 0.3, "a2"),
+    ]
+    found = mine(question, sentences, tagger)
+    of_kind = [c for c in found if any(s["kind_fits"] for s in c.said.values())]
+    assert found[: len(of_kind)] == of_kind  # every candidate of the kind asked comes first
+    assert any(c.kind == PERSON for c in found[len(of_kind) :])  # the chief: another kind
+    monkeypatch.setattr(candidates, "OTHER_NAMED", False)
+    assert all(c.kind != PERSON for c in mine(question, sentences, tagger))
+
+
+def test_a_phrase_and_a_name_with_the_same_words_are_one_candidate(tagger: EntityTagger) -> None:
+    question = "For which novel did Cormac McCarthy win the Pulitzer Prize?"
+    sentences = [
+        Sentence("McCarthy won the Pulitzer Prize for “The Road” in 2007.", 0.8, "a1"),
+        Sentence("The Road is a novel about a father and son.", 0.6, "a2"),
+    ]
+    found = texts(mine(question, sentences, tagger))
+    assert "The Road" in found and "Road" not in found
