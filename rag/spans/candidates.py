@@ -63,7 +63,14 @@ from rag.spans.features import (
     years_in,
 )
 from rag.spans.names import fold_variants, with_of, with_state
-from rag.spans.tagging import MODIFIER_TAGS, NOUN_TAGS, EntityTagger, consistent_kinds, pos_tags
+from rag.spans.tagging import (
+    MODIFIER_TAGS,
+    NOUN_TAGS,
+    EntityTagger,
+    consistent_kinds,
+    pos_tag_many,
+    pos_tags,
+)
 from rag.spans.types import Candidate, Sentence
 from rag.text.dates import AHEAD, DAYS
 from rag.text.rules import (
@@ -118,6 +125,8 @@ def mine(
     tagged = consistent_kinds(
         [s.text for s in sentences], tagger.entities([s.text for s in sentences])
     )
+    if PHRASES and expected in PHRASE_KINDS:
+        pos_tag_many([s.text for s in sentences])  # in one batch, for the noun phrases
     for sent, ents in zip(sentences, tagged, strict=True):
         # the people the question names, as this sentence's tags say ("Bills safety Damar
         # Hamlin"), not an organisation ("Keir Starmer hosted NATO" says nothing of NATO's chief)
@@ -273,6 +282,11 @@ def mine(
     # what the question asks for comes first: a name of the kind asked, then the noun phrases
     # and names of other kinds (the tagger often calls a company a person) in their own order
     return sorted(cands, key=lambda c: (not of_kind_asked(c), -c.score))
+
+
+def fits_kind(span: Candidate) -> bool:
+    """Of the kind the question asks for: a name, or for a thing also a noun phrase."""
+    return any(s.get("kind_fits") for s in span.said.values())
 
 
 def of_kind_asked(span: Candidate) -> bool:

@@ -1063,7 +1063,8 @@ def test_articles_disagree_only_between_answers_of_one_kind() -> None:
         ]
         for s in said:
             s.ref = s
-        return Candidate(text, kind, score, said)
+        named = {id(s): {"kind_fits": 1.0} for s in said}  # names of the kind asked
+        return Candidate(text, kind, score, said, said=named)
 
     person = cand("George Santos", PERSON, 0.49, "a1", "a2")
     company = cand("The Trump Corp.", ORG, 0.47, "a3", "a4", "a5")
@@ -1160,3 +1161,15 @@ def test_a_phrase_and_a_name_with_the_same_words_are_one_candidate(tagger: Entit
     ]
     found = texts(mine(question, sentences, tagger))
     assert "The Road" in found and "Road" not in found
+
+
+def test_sentences_tagged_in_one_batch_get_the_tags_of_one_at_a_time() -> None:
+    sentences = [
+        "Officials found giant African land snails in Broward County.",
+        "Residents worried about vinyl chloride after the derailment.",
+    ]
+    batch = tagging.pos_tag_many([*sentences, sentences[0]])
+    assert batch[0] == batch[2] and len(batch) == 3
+    alone = [tagging._tagger()(s) for s in sentences]
+    assert [[t for *_, t in tags] for tags in batch[:2]] == [[t.tag_ for t in d] for d in alone]
+    assert tagging.pos_tags(sentences[1]) == batch[1]  # remembered
