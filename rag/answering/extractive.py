@@ -47,7 +47,7 @@ from rag.spans.asks import (
     asking_part,
     expected_type,
 )
-from rag.spans.candidates import fits_kind, mine, of_kind_asked, only_ahead
+from rag.spans.candidates import mine, of_kind_asked, only_ahead
 from rag.spans.names import full_name
 from rag.spans.ranker import ShortAnswerModel, all_features, similarity_features
 from rag.spans.tagging import EntityLookup, EntityTagger
@@ -454,9 +454,10 @@ class ExtractiveAnswerer:
             # the model chooses the first; rivals, contenders and quotes keep the miner's scores
             mined.sort(key=lambda s: -(s.probability or 0.0))
         # else the miner's order: the names of the kind asked first, best supported first
-        # only a span of the kind asked answers ("port authority" is no answer to "who"); the
-        # others stay candidates a reader and the ranker can see
-        found = [s for s in mined if _best(s).score >= SPAN_MIN and fits_kind(s)]
+        # only a name of the kind asked answers ("port authority" is no answer to "who", nor
+        # "rise" to "what is the Chancellor's name"); noun phrases and other kinds stay
+        # candidates the reader and the ranker see
+        found = [s for s in mined if _best(s).score >= SPAN_MIN and of_kind_asked(s)]
         if found:  # 'Carroll': 'Jean Carroll', as another sentence writes the name
 
             def rest() -> Iterator[Sentence]:  # read only for a partial name, best first

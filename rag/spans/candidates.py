@@ -284,11 +284,6 @@ def mine(
     return sorted(cands, key=lambda c: (not of_kind_asked(c), -c.score))
 
 
-def fits_kind(span: Candidate) -> bool:
-    """Of the kind the question asks for: a name, or for a thing also a noun phrase."""
-    return any(s.get("kind_fits") for s in span.said.values())
-
-
 def of_kind_asked(span: Candidate) -> bool:
     """A name of the kind the question asks for (not only a noun phrase, or another kind)."""
     return any(s.get("kind_fits") and not s.get("phrase") for s in span.said.values())
