@@ -374,13 +374,13 @@ def _told_as_done(sentence: str, name: str) -> bool:
     return "VBD" in before + after  # "as allies met in Brussels", "Hegseth said there would be"
 
 
-# candidates beyond the names of the kind asked (measured on both RealTimeQA years: the right
-# answer among the candidates 0.568 -> 0.665 and 0.551 -> 0.683 of the questions mined): noun
-# phrases for things ("vinyl chloride") and for people, organisations and places, and names the
-# tagger called another kind (it often calls a company a person: "Rite Aid"). They come after
-# the names of the kind asked, in the miner's order; the learned ranker may choose them.
+# candidates beyond the names of the kind asked, after them in the miner's order and never the
+# short answer themselves: noun phrases for things ("vinyl chloride"), and names the tagger
+# called another kind (it often calls a company a person: "Rite Aid"). Noun phrases for people,
+# organisations and places too found the right answer for 0.015 more of the questions mined,
+# but their part-of-speech tags doubled the answer's p50 (docs/results.md, bench/README.md).
 PHRASES = True
-PHRASE_KINDS = frozenset({THING, ORG, PERSON, PLACE})
+PHRASE_KINDS = frozenset({THING})
 OTHER_NAMED = True
 _PHRASE_MAX = 4
 _OTHER = "other:"
