@@ -453,8 +453,8 @@ class ExtractiveAnswerer:
         if self.ranker is not None and self.ranker.reorders:
             # the model chooses the first; rivals, contenders and quotes keep the miner's scores
             mined.sort(key=lambda s: -(s.probability or 0.0))
-        # else the miner's order: the names of the kind asked first, best supported first
-        # only a name of the kind asked answers ("port authority" is no answer to "who", nor
+        # (else the miner's order: the names of the kind asked first, best supported first.)
+        # Only a name of the kind asked answers ("port authority" is no answer to "who", nor
         # "rise" to "what is the Chancellor's name"); noun phrases and other kinds stay
         # candidates the reader and the ranker see
         found = [s for s in mined if _best(s).score >= SPAN_MIN and of_kind_asked(s)]

@@ -125,7 +125,8 @@ def mine(
     tagged = consistent_kinds(
         [s.text for s in sentences], tagger.entities([s.text for s in sentences])
     )
-    if PHRASES and expected in PHRASE_KINDS:
+    phrasing = expected in PHRASE_KINDS
+    if phrasing:
         pos_tag_many([s.text for s in sentences])  # in one batch, for the noun phrases
     for sent, ents in zip(sentences, tagged, strict=True):
         # the people the question names, as this sentence's tags say ("Bills safety Damar
@@ -135,7 +136,7 @@ def mine(
         titles = quoted_titles(sent.text) if work else []
         kinds_of_head = _compounds(sent.text, head, q_terms, ents) if head and not colour else []
         colours = _COLOURS.findall(sent.text) if colour else []
-        phrases = noun_phrases(sent.text, ents) if PHRASES and expected in PHRASE_KINDS else []
+        phrases = noun_phrases(sent.text, ents) if phrasing else []
         extra = [(t, THING) for t in (*titles, *kinds_of_head, *colours, *phrases)]
         for raw, kind in dict.fromkeys([*ents, *extra]):
             if work and kind != THING:
@@ -379,7 +380,6 @@ def _told_as_done(sentence: str, name: str) -> bool:
 # called another kind (it often calls a company a person: "Rite Aid"). Noun phrases for people,
 # organisations and places too found the right answer for 0.015 more of the questions mined,
 # but their part-of-speech tags doubled the answer's p50 (docs/results.md, bench/README.md).
-PHRASES = True
 PHRASE_KINDS = frozenset({THING})
 OTHER_NAMED = True
 _PHRASE_MAX = 4
