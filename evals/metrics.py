@@ -106,12 +106,15 @@ def normalize(text: str) -> str:
 
 # a person's title before the name ("President Joe Biden", "Gov. Ron DeSantis")
 _TITLE = re.compile(
-    r"^(?:(?:U\.?S\.?|US|UK|former|then|late)\s+)?(?:President|Vice President|Prime Minister|"
+    r"^(?:(?:U\.?S\.?|US|UK|former|then|late|House)\s+)?(?:President|Vice President|Prime Minister|"
     r"Chancellor|King|Queen|Prince|Princess|Pope|Governor|Gov\.|Senator|Sen\.|Representative|"
     r"Rep\.|Secretary|Mayor|Judge|Justice|Chief Justice|General|Gen\.|Dr\.|Mr\.|Mrs\.|Ms\.|"
     r"Sir|Dame|Lord|Lady|Speaker|Minister|Foreign Minister|Defense Secretary|Coach)\s+",
     re.I,
 )
+
+
+_ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.I)
 
 
 def _pattern(form: str) -> re.Pattern[str]:
@@ -367,10 +370,15 @@ def names_choice(answer: str, choices: Sequence[str], correct: Sequence[str]) ->
                 found = True
                 norm = pat.sub(" ", norm)
     if not found:
-        # "Joe Biden" names "President Joe Biden" when no other choice is that name too
+        # "Joe Biden" names "President Joe Biden", "umbrella" names "An umbrella", when no
+        # other choice is that name too
         for c in correct:
             bare = _TITLE.sub("", c.strip())
-            if bare != c.strip() and len(bare.split()) >= 2 and _pattern(bare).search(norm):
+            titled = bare != c.strip() and len(bare.split()) >= 2
+            if not titled:  # "umbrella" names "An umbrella": an article is no part of it
+                bare = _ARTICLE.sub("", c.strip())
+                titled = bare != c.strip() and bool(bare)
+            if titled and _pattern(bare).search(norm):
                 others = [o for o in choices if o not in correct]
                 if not any(_pattern(bare).search(normalize(o)) for o in others):
                     found = True

@@ -520,7 +520,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     pipe = build(_settings(args))
     passages = pipe.retriever.retrieve(
-        args.question, top_k=args.top_k, filters=_filters(args), mode=args.mode
+        args.question, top_k=args.top_k, filters=_filters(args), mode=args.mode, named=True
     )
     if args.json:
         print(passages_json(passages))

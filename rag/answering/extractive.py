@@ -55,12 +55,12 @@ from rag.spans.types import Candidate, Sentence
 from rag.text.dates import DAYS, MONTHS, resolve
 from rag.text.places import in_region, is_region
 from rag.text.rules import (
+    about_names,
     count_tokens,
     mentions,
     names,
     quotable,
     split_sentences,
-    spoken_of,
     term_set,
     terms,
     unmentioned_names,
@@ -421,13 +421,11 @@ class ExtractiveAnswerer:
         more names: a passage is a part of an article) can say who or what: a figure about
         America answers nothing about Canada."""
         named = names(question)
-        needed = len(named) if len(named) <= 2 else len(named) - 1
         about: dict[int, bool] = {}
 
         def on_topic(c: _Cand) -> bool:
             if c.rank not in about:
-                text = f"{c.passage.title} {c.passage.text}"
-                about[c.rank] = sum(spoken_of(text, n) for n in named) >= needed
+                about[c.rank] = about_names(f"{c.passage.title} {c.passage.text}", named)
             return about[c.rank]
 
         pool = sorted(cands, key=lambda c: -c.score)[:MINE_SENTENCES]

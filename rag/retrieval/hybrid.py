@@ -36,7 +36,7 @@ from rag.errors import (
 )
 from rag.retrieval.bm25 import BM25Index
 from rag.retrieval.dense import FilteredDense
-from rag.retrieval.fusion import WeightedRankFusion
+from rag.retrieval.fusion import NamedPassages, WeightedRankFusion
 from rag.retrieval.syndication import ALSO_IN, SyndicationFolder
 from rag.schema import ChunkMeta, Filters, Passage
 from rag.settings import RETRIEVAL_MODES, Settings
@@ -226,11 +226,15 @@ class HybridRetriever:
         mode: str | None = None,
         boost: Filters | None = None,
         postprocessors: Sequence[BaseNodePostprocessor] = (),
+        named: bool = False,
     ) -> list[Passage]:
         """The `top_k` best passages that pass `filters`; with `boost` (hybrid mode), those that
         also pass it rank higher: both searches are run again within it and fused as two more
         rankings, so a passage of the period a question names gets up to twice the votes.
-        `postprocessors` (llama-index's) run last, on the folded hits."""
+        `named` (hybrid mode, what `rag search` shows): the passages that speak of the names in
+        the question count as one more ranking (`NamedPassages`,
+        RAG_RETRIEVAL__SEARCH_NAMED_WEIGHT). `postprocessors` (llama-index's) run last, on the
+        folded hits."""
         query = query.strip()
         if not query:
             raise BadQuestionError("the question is empty")
@@ -247,7 +251,7 @@ class HybridRetriever:
             catalogue, bm25 = self.catalogue, self._bm25
         with self.store_in_use() as store:
             return self._search(
-                query, store, catalogue, bm25, k, top_k, mode, filters, boost, postprocessors
+                query, store, catalogue, bm25, k, top_k, mode, filters, boost, postprocessors, named
             )
 
     def _search(
@@ -262,6 +266,7 @@ class HybridRetriever:
         filters: Filters,
         boost: Filters | None,
         postprocessors: Sequence[BaseNodePostprocessor],
+        named: bool,
     ) -> list[Passage]:
         dense = FilteredDense(store, self.embed_model, catalogue, k, filters)
         retriever: BaseRetriever
@@ -298,8 +303,11 @@ class HybridRetriever:
                 f"the index {store.where} cannot be searched ({type(exc).__name__}: {exc}); "
                 "check that the store is reachable (a Chroma server: `chroma run`)"
             ) from exc
-        folded = SyndicationFolder(top_k=top_k, catalogue=catalogue).postprocess_nodes(hits)
         bundle = QueryBundle(query)
+        if named and mode == "hybrid":
+            weight = self.settings.retrieval.search_named_weight
+            hits = NamedPassages(weight=weight).postprocess_nodes(hits, bundle)
+        folded = SyndicationFolder(top_k=top_k, catalogue=catalogue).postprocess_nodes(hits)
         for postprocessor in postprocessors:
             folded = postprocessor.postprocess_nodes(folded, bundle)
         return to_passages(folded)

@@ -62,7 +62,7 @@ from rag.spans.features import (
     superseded,
     years_in,
 )
-from rag.spans.names import fold_variants, with_of, with_state
+from rag.spans.names import fold_variants, with_of, with_sign, with_state
 from rag.spans.tagging import (
     MODIFIER_TAGS,
     NOUN_TAGS,
@@ -148,6 +148,8 @@ def mine(
                 text = text.rsplit(" ", 1)[0]  # "Tucker Carlson Wednesday" (not "Jeff Saturday")
             if not text or text not in sent.text:
                 continue
+            if kind in (NUMBER, PERCENT, MONEY):
+                text = with_sign(text, sent.text)  # "$500", "63-7"
             if kind in (PERCENT, MONEY):
                 text = with_of(text, sent.text)
             if kind == PLACE and expected == PLACE and place in (None, places.CITY):

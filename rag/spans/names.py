@@ -36,6 +36,34 @@ def with_of(span: str, sentence: str) -> str:
     return sentence[at : at + len(span) + rest.find(words[-1]) + len(words[-1])]
 
 
+# a currency sign written before a figure ("$500", "US$ 2 million", "£17m"); a score or range's
+# other half ("63-7", "18-24")
+_SIGN_BEFORE = re.compile(r"(?:(?<![A-Za-z])(?:US|C|A|NZ|HK|S))?[$£€¥₹]\s?$")
+_OTHER_HALF_AFTER = re.compile(r"[-–]\d+(?![\d.,]?\w)")
+_OTHER_HALF_BEFORE = re.compile(r"(?<![\w.,-])\d+[-–]$")
+
+
+def with_sign(span: str, sentence: str) -> str:
+    """A figure with what the sentence writes beside it that belongs to it: the currency sign
+    spaCy's tagger leaves out ("$500", not "500") and a score's or range's other half ("63-7",
+    not "63"). Anything else is left as it is."""
+    at = sentence.find(span)
+    if at < 0:
+        return span
+    start, end = at, at + len(span)
+    sign = _SIGN_BEFORE.search(sentence[:start])
+    if sign and span[:1].isdigit():
+        start = sign.start()
+    elif span.isdigit():
+        after = _OTHER_HALF_AFTER.match(sentence, end)
+        before = _OTHER_HALF_BEFORE.search(sentence[:start])
+        if after:
+            end = after.end()
+        elif before:
+            start = before.start()
+    return sentence[start:end]
+
+
 _AFTER_COMMA = re.compile(r",\s+([A-Z][\w.]*(?:\s+[A-Z][\w.]*)?)")
 
 

@@ -7,7 +7,7 @@ Pure functions over strings; nothing here knows about stores, models or HTTP.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -178,6 +178,13 @@ def spoken_of(text: str, name: str) -> bool:
         or places.in_country(text, name)
         or places.in_region(text, name)
     )
+
+
+def about_names(text: str, named: Sequence[str]) -> bool:
+    """Whether a text speaks of what a question names: all of it, or all but one of three or
+    more names (a passage is a part of an article, and rarely repeats every name)."""
+    needed = len(named) if len(named) <= 2 else len(named) - 1
+    return sum(spoken_of(text, n) for n in named) >= needed
 
 
 _ACRONYM = re.compile(r"[A-Z]{2,6}")

@@ -882,6 +882,18 @@ def test_a_name_without_its_title_names_the_choice_unless_another_is_that_name()
     assert not metrics.names_choice("Biden [1].", choices, ["President Joe Biden"])  # a surname
     twins = ["President Joe Biden", "Joe Biden Jr.", "Donald Trump"]
     assert not metrics.names_choice("Joe Biden [1].", twins, ["President Joe Biden"])
+    speaker = ["House Speaker Kevin McCarthy", "Colorado Rep. Ken Buck"]
+    assert metrics.names_choice("Kevin McCarthy", speaker, ["House Speaker Kevin McCarthy"])
+
+
+def test_a_choice_is_named_without_its_article_unless_another_choice_is_that_word() -> None:
+    things = ["A ring", "An umbrella", "A Frisbee", "A lemon"]
+    assert metrics.names_choice("umbrella", things, ["An umbrella"])
+    assert metrics.names_choice("The Simpsons", ["The Simpsons", "Family Guy"], ["The Simpsons"])
+    assert metrics.names_choice("Simpsons", ["The Simpsons", "Family Guy"], ["The Simpsons"])
+    assert not metrics.names_choice("ring", things, ["An umbrella"])  # another choice
+    bodies = ["The Moon", "Moon rocks", "Mars"]
+    assert not metrics.names_choice("moon", bodies, ["The Moon"])  # in another choice too
 
 
 def test_reports_show_calibration_when_answers_carry_a_confidence(tmp_path: Path) -> None:

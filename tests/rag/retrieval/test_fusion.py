@@ -115,3 +115,32 @@ def test_the_static_embedding_gets_the_lower_dense_weight(pipeline, monkeypatch)
     )
     assert rrf_dense_weight(chosen, model) == 0.5
     assert rrf_dense_weight(chosen, minilm) == 0.5
+
+
+def _named(question: str, texts: list[str], weight: float = 1.0) -> list[str]:
+    """`NamedPassages` over fused passages (texts, scored in the order given)."""
+    from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+    from rag.retrieval.fusion import NamedPassages
+
+    hits = [NodeWithScore(node=TextNode(text=t), score=1 / (60 + n)) for n, t in enumerate(texts)]
+    out = NamedPassages(weight=weight).postprocess_nodes(hits, QueryBundle(question))
+    return [h.node.get_content() for h in out]
+
+
+def test_passages_that_speak_of_the_names_asked_about_gain_a_ranking() -> None:
+    fused = [
+        "Nato members are expected to spend 2% and the US 3.4 percent.",
+        "Spending of 5 percent, 3.5 percent and 1.5 percent was proposed.",
+        "Pete Hegseth said there would be near consensus on 5%.",
+    ]
+    assert _named("What did Hegseth say about 5%?", fused)[0] == fused[2]
+    assert _named("What did Hegseth say about 5%?", fused, weight=0.0) == fused  # off
+    assert _named("What was said about spending?", fused) == fused  # no name asked about
+
+
+def test_the_design_cards_question_finds_hegseths_words_in_the_top_three(pipeline) -> None:  # type: ignore[no-untyped-def]
+    """`rag search "What did Hegseth say about 5%?" -k 3` on the seeds: his own words."""
+    question = "What did Hegseth say about 5%?"
+    top = pipeline.retriever.retrieve(question, top_k=3, named=True)  # as `rag search` asks
+    assert any("almost near consensus" in p.text for p in top), [p.text[:80] for p in top]

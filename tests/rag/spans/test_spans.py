@@ -814,6 +814,26 @@ def test_a_city_is_named_with_the_state_the_sentence_gives(tagger: EntityTagger)
     assert names.with_state("Los Angeles", "Los Angeles, New York and Chicago") == "Los Angeles"
 
 
+def test_a_figure_keeps_its_currency_sign_and_a_score_its_other_half(tagger: EntityTagger) -> None:
+    pell = [
+        Sentence(
+            "The law increases the maximum Pell grant award by $500 to $7,395 for the year.",
+            0.8,
+            "a1",
+        )
+    ]
+    found = asked(mine("The maximum Pell Grant will be raised by how much?", pell, tagger))
+    assert "$500" in found and "500" not in found, found
+    game = [Sentence("Penn State dominated Delaware with a 63-7 thumping on Saturday.", 0.8, "a1")]
+    found = asked(mine("What was the final score of the Delaware game?", game, tagger))
+    assert found[:1] == ["63-7"], found
+    assert names.with_sign("2 million", "lent US$ 2 million") == "US$ 2 million"
+    assert names.with_sign("17m", "was fined £17m.") == "£17m"
+    assert names.with_sign("19", "COVID-19 cases rose") == "19"  # no figure before the dash
+    assert names.with_sign("12", "a 12-year-old boy") == "12"  # no figure after it
+    assert names.with_sign("5", "no such figure") == "5"
+
+
 def test_a_name_sharing_only_a_kind_of_thing_with_the_question_s_is_another(
     tagger: EntityTagger,
 ) -> None:
