@@ -326,3 +326,54 @@ def test_a_stale_lexical_cache_is_no_fault(tmp_path: Path, embed_model) -> None:
     assert "consistent" in report.summary() and "stale lexical caches" in report.summary()
     repaired = check(settings, embed_model, repair=True)
     assert repaired.repaired == {"stale lexical caches removed": 1} and not left.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_the_server_store_is_checked_and_repaired_as_the_embedded_one(
+    tmp_path: Path, chroma_server, postgres, embed_model
+) -> None:  # type: ignore[no-untyped-def]
+    """On the server store (chunks on a `chroma run` server, books on PostgreSQL), `rag check`
+    finds what a lost collection, an orphan and an empty chunk leave, and `--repair` mends it
+    from the books on the server: no file of the writer's machine is needed."""
+    import uuid
+
+    host, port = chroma_server
+    name = "t" + uuid.uuid4().hex[:12]
+    settings = make_settings(
+        tmp_path / "store",
+        store={"url": str(postgres), "collection": name, "host": host, "port": port},
+    )
+    ingest([SEEDS], settings, embed_model, progress=False)
+    store = Store(settings.store)
+    chunks = store.count()
+    some = next(store.records())
+    vector = [0.1] * len(embed_model.get_text_embedding("x"))
+    store.collection.add(
+        ids=["ghost:00000000:0", "hollow:11111111:0"],
+        embeddings=[vector] * 2,
+        documents=["A chunk no ledger records.", ""],
+        metadatas=[
+            {**some.metadata, "article_id": "ghost", "document_id": "ghost"},
+            {**some.metadata, "article_id": "hollow", "document_id": "hollow"},
+        ],
+    )
+    report = check(settings, embed_model)
+    assert report.orphaned == ["ghost"] and report.empty_chunks == ["hollow:11111111:0"]
+    repaired = check(settings, embed_model, repair=True)
+    assert repaired.repaired == {"empty chunks deleted": 1, "orphaned articles deleted": 1}
+    assert Store(settings.store).count() == chunks and check(settings, embed_model).problems == 0
+
+    # the collection lost on the Chroma server, the books kept on PostgreSQL; another machine's
+    # folder (a new `path`) repairs it
+    store.client.delete_collection(name)
+    elsewhere = settings.model_copy(
+        update={"store": settings.store.model_copy(update={"path": tmp_path / "elsewhere"})}
+    )
+    report = check(elsewhere, embed_model)
+    assert len(report.missing) == 5, report.summary()
+    repaired = check(elsewhere, embed_model, repair=True)
+    assert repaired.repaired == {"articles indexed again": 5}
+    assert Store(elsewhere.store).count() == chunks
+    answer = build(elsewhere, embed_model=embed_model).qa.ask("What did Hegseth say about 5%?")
+    assert "5%" in answer.answer and answer.citations
