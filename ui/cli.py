@@ -757,11 +757,10 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 def cmd_feedback(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from rag.store.feedback import FeedbackBook
-    from rag.store.layout import Layout
+    from rag.store.feedback import feedback_book
 
     settings = _settings(args)
-    book = FeedbackBook(Layout.of(settings).feedback)
+    book = feedback_book(settings)
     collection = settings.store.collection
     if args.action == "list":
         found = book.all()

@@ -4,7 +4,9 @@ A `Feedback` is a verdict on one answer (`up` or `down`), optionally the answer 
 and the numbers of the citations that do not support their claim. `FeedbackBook` keeps them in
 one SQLite file per collection (`Layout.feedback`), with the question, its as-of date and the
 answer given, so nothing else is needed to turn them into a gold question file:
-`gold_records` writes what `rag eval --dataset FILE` runs. A thumbs-down with an expected answer
+`gold_records` writes what `rag eval --dataset FILE` runs. With the server store
+(`RAG_STORE__URL`), `PgFeedbackBook` keeps them in the collection's schema on PostgreSQL, so that
+what a reader says through any machine is in one place (`feedback_book` picks). A thumbs-down with an expected answer
 becomes a question whose key fact is that answer; a thumbs-up one whose key facts are the short
 answer given (or its quoted sentences) and whose supporting articles are those it cited; a
 thumbs-down without an expected answer is listed but not exported (nobody has said yet what the
@@ -14,21 +16,24 @@ right answer is).
 from __future__ import annotations
 
 import json
-import sqlite3
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rag.settings import Settings
+from rag.store import postgres
+from rag.store.layout import Layout
 from rag.store.sqlite import transaction
 
 VERDICTS = ("up", "down")
 MAX_TEXT = 4000  # characters of an expected answer or a note
 
-SCHEMA = """
+_TABLE = """
 CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id {id},
     created TEXT NOT NULL,
     question TEXT NOT NULL,
     as_of TEXT,
@@ -40,6 +45,8 @@ CREATE TABLE IF NOT EXISTS feedback (
     who TEXT NOT NULL DEFAULT ''
 )
 """
+SCHEMA = _TABLE.format(id="INTEGER PRIMARY KEY AUTOINCREMENT")
+PG_SCHEMA = _TABLE.format(id="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
 
 
 @dataclass(frozen=True)
@@ -111,8 +118,11 @@ class FeedbackBook:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
-    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+    def _db(self) -> AbstractContextManager[Any]:
         return transaction(self.path, SCHEMA)
+
+    def _exists(self) -> bool:
+        return self.path.exists()
 
     def add(self, item: Feedback) -> Feedback:
         """Keep `item`; it comes back with its id and time."""
@@ -120,7 +130,7 @@ class FeedbackBook:
         with self._db() as db:
             cur = db.execute(
                 "INSERT INTO feedback (created, question, as_of, verdict, expected, unsupported,"
-                " note, answer, who) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " note, answer, who) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     created,
                     item.question,
@@ -133,12 +143,12 @@ class FeedbackBook:
                     item.who,
                 ),
             )
-            new_id = int(cur.lastrowid or 0)
+            new_id = int(cur.fetchone()[0])
         return Feedback(**{**asdict(item), "id": new_id, "created": created})
 
     def all(self) -> list[Feedback]:
         """Every feedback, oldest first."""
-        if not self.path.exists():
+        if not self._exists():
             return []
         with self._db() as db:
             rows = db.execute(
@@ -171,3 +181,34 @@ class FeedbackBook:
             else:
                 made.append(record)
         return made, left
+
+
+class PgFeedbackBook(FeedbackBook):
+    """The feedback of one collection on the PostgreSQL server of the server store, in the
+    collection's schema beside its ledger (dropped with it)."""
+
+    def __init__(self, url: str, collection: str) -> None:
+        self.url, self.collection = url, collection
+
+    @contextmanager
+    def _db(self) -> Iterator[Any]:
+        conn = postgres.connect(self.url)
+        try:
+            postgres.prepare(conn, self.collection)
+            conn.execute(PG_SCHEMA)
+            with postgres.Db(conn) as db:
+                yield db
+        finally:
+            conn.close()
+
+    def _exists(self) -> bool:
+        return True
+
+
+def feedback_book(settings: Settings) -> FeedbackBook:
+    """The collection's feedback: on the PostgreSQL server where the books are
+    (`RAG_STORE__URL`, shared by every machine), else the file beside the store."""
+    url = settings.store.url
+    if url is not None:
+        return PgFeedbackBook(url.get_secret_value(), settings.store.collection)
+    return FeedbackBook(Layout.of(settings).feedback)

@@ -372,8 +372,7 @@ class ChatHandlers:
         unsupported: list[int],
         request: gr.Request | None,
     ) -> str:
-        from rag.store.feedback import Feedback, FeedbackBook
-        from rag.store.layout import Layout
+        from rag.store.feedback import Feedback, feedback_book
 
         turns = turns or []
         if not 0 <= turn < len(turns) or not turns[turn].get("answer"):
@@ -391,7 +390,7 @@ class ChatHandlers:
                 unsupported=unsupported,
                 who=(access.key_id if access else None) or "",
             )
-            kept = FeedbackBook(Layout.of(pipeline.settings).feedback).add(item)
+            kept = feedback_book(pipeline.settings).add(item)
         except (RagError, ValueError) as exc:
             return f"⚠️ {html.escape(str(exc))}"
         test = " It will become a test question." if kept.gold() is not None else ""

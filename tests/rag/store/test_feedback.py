@@ -124,3 +124,32 @@ def test_feedback_given_over_http_is_exported_and_run_by_rag_eval(
     (result,) = json.loads(report.read_text())["results"]
     assert result["id"] == record.id and result["reference"] == "almost near consensus"
     assert result["scores"]["key_fact_recall"] == 1.0  # the expected answer is checked
+
+
+@pytest.mark.server
+def test_feedback_given_through_one_machine_is_read_on_another_on_the_server_store(
+    pipeline: Pipeline, pg_settings: Settings, tmp_path: Path
+) -> None:
+    """With the books on PostgreSQL (`RAG_STORE__URL`), feedback is kept in the collection's
+    schema there: what a reader says through one server is exported on another, no file of
+    either folder holds it, and it goes with the collection."""
+    from rag.store import postgres
+    from rag.store.feedback import PgFeedbackBook, feedback_book
+
+    other = pg_settings.model_copy(
+        update={"store": pg_settings.store.model_copy(update={"path": tmp_path / "other"})}
+    )
+    here, there = feedback_book(pg_settings), feedback_book(other)
+    assert isinstance(here, PgFeedbackBook) and isinstance(there, PgFeedbackBook)
+    given = answer(pipeline)
+    first = here.add(Feedback(QUESTION, "down", given, as_of="2025-06-10", expected="consensus"))
+    second = there.add(Feedback(QUESTION, "up", given, as_of="2025-06-10"))
+    assert second.id is not None and first.id is not None and second.id > first.id
+    assert [f.id for f in here.all()] == [first.id, second.id] == [f.id for f in there.all()]
+    made, left = there.gold_records()
+    assert made[0]["key_facts"] == ["consensus"] and not left
+    assert not Layout.of(pg_settings).feedback.exists() and not Layout.of(other).feedback.exists()
+    url = pg_settings.store.url
+    assert url is not None
+    postgres.drop_collection(url.get_secret_value(), pg_settings.store.collection)
+    assert feedback_book(pg_settings).all() == []

@@ -10,8 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from rag.store.feedback import Feedback, FeedbackBook
-from rag.store.layout import Layout
+from rag.store.feedback import Feedback, feedback_book
 from ui.api.deps import AccessDep, Admin, Reader
 from ui.api.schemas import FeedbackIn
 
@@ -34,11 +33,11 @@ def give_feedback(body: FeedbackIn, pipeline: Reader, access: AccessDep) -> dict
         )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    kept = FeedbackBook(Layout.of(pipeline.settings).feedback).add(item)
+    kept = feedback_book(pipeline.settings).add(item)
     return {"id": kept.id, "created": kept.created, "exported": kept.gold() is not None}
 
 
 @router.get("/feedback", summary="What readers said of the collection's answers")
 def list_feedback(pipeline: Admin) -> dict[str, Any]:
-    found = FeedbackBook(Layout.of(pipeline.settings).feedback).all()
+    found = feedback_book(pipeline.settings).all()
     return {"feedback": [asdict(f) for f in found]}
