@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from rag.errors import BusyError, ConfigError, IndexMissingError, RagError
 from rag.settings import ANSWER_BACKENDS, Settings, StoreSettings, on_collection
 from rag.store.chroma import Store
-from rag.store.keys import KeyRing
+from rag.store.keys import key_ring
 from rag.store.layout import Layout
 from rag.store.ledger import read_ledger, server_url, writers_lock
 from rag.store.postgres import drop_collection, shown
@@ -203,7 +203,7 @@ def delete_collection(settings: Settings, name: str) -> CollectionInfo:
         shutil.rmtree(layout.bm25, ignore_errors=True)
         for extra in layout.bm25.parent.glob(f"{layout.name}.*"):
             extra.unlink(missing_ok=True)
-        KeyRing(layout.keys).revoke_collection(name)  # a new one of that name opens to none
+        key_ring(target).revoke_collection(name)  # a new one of that name opens to none
     finally:
         lock.release()
     Path(layout.writers_lock).unlink(missing_ok=True)

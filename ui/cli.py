@@ -689,11 +689,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from index.collections import require_collection
-    from rag.store.keys import KeyRing
-    from rag.store.layout import Layout
+    from rag.store.keys import key_ring
 
     settings = _settings(args)
-    ring = KeyRing(Layout.of(settings).keys)
+    ring = key_ring(settings)
     collection = settings.store.collection
     if args.action == "create":
         require_collection(settings)

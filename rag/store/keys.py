@@ -6,7 +6,9 @@ store folder (`Layout.keys`). A key is shown once, when made; the file keeps its
 request), its id (for `list` and `revoke`), collection, scope and label. `find` compares a given
 key's digest with every stored one in constant time, and reads the file again only when it has
 changed, so a key made or revoked by the command line takes effect on a running server at once.
-RAG_SERVER__API_KEY, the server's own key, is not kept here: it opens everything.
+RAG_SERVER__API_KEY, the server's own key, is not kept here: it opens everything. With the
+server store (`RAG_STORE__URL`), `PgKeyRing` keeps them on PostgreSQL instead, one set for every
+machine (`key_ring` picks).
 """
 
 from __future__ import annotations
@@ -17,12 +19,17 @@ import os
 import secrets
 import sqlite3
 import threading
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from rag.errors import ConfigError, RagError
+from rag.errors import ConfigError, RagError, StoreUnavailableError
+from rag.settings import Settings
+from rag.store import postgres
+from rag.store.layout import Layout
 from rag.store.sqlite import transaction
 
 SCOPES = ("read", "write", "admin")  # each allows what the ones before it do
@@ -73,12 +80,15 @@ class KeyRing:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._seen: tuple[int, bytes] | None = None  # the file's version last read
+        self._seen: object = None  # the version last read (None: no key was ever made)
         self._digests: dict[str, KeyInfo] = {}
 
-    def _db(self, *, write: bool = False) -> AbstractContextManager[sqlite3.Connection]:
+    def _db(self, *, write: bool = False) -> AbstractContextManager[Any]:
         """One transaction; a reader makes no file (a store without keys stays without)."""
         return transaction(self.path, SCHEMA if write else None)
+
+    def _exists(self) -> bool:
+        return self.path.exists()
 
     # --- the command line's and the admin routes' side ---------------------------------------
     def create(self, collection: str, scope: str, label: str = "") -> tuple[KeyInfo, str]:
@@ -104,7 +114,7 @@ class KeyRing:
 
     def list(self, collection: str | None = None) -> list[KeyInfo]:
         """The keys (of `collection`, or every one), oldest first; never the keys themselves."""
-        if not self.path.exists():
+        if not self._exists():
             return []
         query = "SELECT id, collection, scope, label, created FROM keys"
         args: tuple[str, ...] = ()
@@ -129,13 +139,13 @@ class KeyRing:
 
     def revoke_collection(self, collection: str) -> int:
         """Remove every key of `collection` (when it is deleted); how many there were."""
-        if not self.path.exists():
+        if not self._exists():
             return 0
         with self._db(write=True) as db:
             return db.execute("DELETE FROM keys WHERE collection = ?", (collection,)).rowcount
 
     # --- the server's side ----------------------------------------------------------------------
-    def _version(self) -> tuple[int, bytes] | None:
+    def _version(self) -> object:
         """The file's inode and SQLite's change counter (header bytes 24-28, raised by every
         commit in the rollback-journal mode used here): None when there is no file."""
         try:
@@ -183,3 +193,81 @@ class KeyRing:
             if hmac.compare_digest(given, stored.encode()):
                 found = info
         return found
+
+
+KEYS_SCHEMA = "rag__keys"  # (no collection's: their names cannot start with "_")
+
+
+class PgKeyRing(KeyRing):
+    """The scoped keys on the PostgreSQL server of the server store: one set for every machine.
+    Every change raises a version number beside them; a server compares it on each request (one
+    small query on a connection it keeps), so a key made or revoked anywhere takes effect on
+    every server at once, as with the file."""
+
+    def __init__(self, url: str, schema: str = KEYS_SCHEMA) -> None:
+        super().__init__(Path(postgres.shown(url)))  # (the path names it in messages only)
+        self.url, self.schema = url, schema
+        self._conn: Any = None
+        self._conn_lock = threading.Lock()
+
+    def _prepare(self, conn: Any) -> None:
+        from psycopg import sql
+
+        name = sql.Identifier(self.schema)
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (postgres.lock_key(self.schema),))
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
+            conn.execute(sql.SQL("SET search_path TO {}").format(name))
+            conn.execute(SCHEMA)
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BIGINT NOT NULL)"
+            )
+            conn.execute("INSERT INTO state VALUES ('version', 0) ON CONFLICT DO NOTHING")
+        conn.execute(sql.SQL("SET search_path TO {}").format(name))
+
+    @contextmanager
+    def _db(self, *, write: bool = False) -> Iterator[Any]:
+        conn = postgres.connect(self.url)
+        try:
+            self._prepare(conn)
+            with postgres.Db(conn) as db:
+                yield db
+                if write:
+                    db.execute("UPDATE state SET value = value + 1 WHERE key = 'version'")
+        finally:
+            conn.close()
+
+    def _exists(self) -> bool:
+        return True
+
+    def _version(self) -> object:
+        """The keys' version on the server; None while no key was ever made."""
+        import psycopg
+        from psycopg import sql
+
+        query = sql.SQL("SELECT value FROM {}.state WHERE key = 'version'").format(
+            sql.Identifier(self.schema)
+        )
+        with self._conn_lock:
+            if self._conn is None:
+                self._conn = postgres.connect(self.url)
+            try:
+                row = self._conn.execute(query).fetchone()
+            except psycopg.errors.UndefinedTable:
+                return None
+            except psycopg.OperationalError as exc:
+                self._conn = None  # connected again on the next request
+                raise StoreUnavailableError(
+                    f"the keys on {postgres.shown(self.url)} cannot be read ({exc}): check "
+                    "RAG_STORE__URL and that the PostgreSQL server runs"
+                ) from None
+        return row[0] if row is not None and row[0] else None
+
+
+def key_ring(settings: Settings) -> KeyRing:
+    """The scoped keys: on the PostgreSQL server where the books are (`RAG_STORE__URL`), for
+    every machine, else the file in the store folder."""
+    url = settings.store.url
+    if url is not None:
+        return PgKeyRing(url.get_secret_value())
+    return KeyRing(Layout.of(settings).keys)

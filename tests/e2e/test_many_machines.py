@@ -111,3 +111,47 @@ def test_two_servers_and_two_writers_share_one_archive(
         stop(b)
     checked = run_rag(env, tmp_path, "check")
     assert checked.returncode == 0 and "consistent" in checked.stdout, checked.stdout
+
+
+def test_a_key_made_on_one_machine_opens_the_other_and_its_revocation_closes_both(
+    tmp_path: Path, chroma_server: ChromaServer
+) -> None:
+    """Keys on the server store: `rag keys create` on one machine opens a server on another at
+    once, and `rag keys revoke` there closes both. (A PostgreSQL server of its own: its keys
+    would make every other test's server ask for one.)"""
+    import json
+
+    from tests.helpers.processes import start_postgres, stop_process
+
+    books, url = start_postgres(tmp_path / "postgres", tmp_path / "postgres.log")
+    shared = {
+        "RAG_STORE__HOST": chroma_server[0],
+        "RAG_STORE__PORT": str(chroma_server[1]),
+        "RAG_STORE__URL": url,
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(shared, RAG_STORE__PATH=str(tmp_path / "writer"), PYTHONPATH=str(ROOT))
+    a = b = None
+    try:
+        assert run_rag(env, tmp_path, "ingest", str(SEEDS)).returncode == 0
+        made = run_rag(env, tmp_path, "keys", "create", "--scope", "read", "--json")
+        assert made.returncode == 0, made.stderr
+        key = json.loads(made.stdout)
+        a = launch(None, tmp_path / "a", empty=True, **shared)
+        b = launch(None, tmp_path / "b", empty=True, **shared)
+        wait_ready(a)
+        wait_ready(b)
+        question = {"question": "What did Hegseth say about 5%?"}
+        bearer = {"Authorization": f"Bearer {key['key']}"}
+        for server in (a, b):
+            assert post(server, "/query", question).status_code == 401
+            assert post(server, "/query", question, headers=bearer).status_code == 200
+        gone = run_rag(env, tmp_path, "keys", "revoke", key["id"])
+        assert gone.returncode == 0, gone.stderr
+        for server in (a, b):
+            assert post(server, "/query", question, headers=bearer).status_code == 401
+    finally:
+        for server in (a, b):
+            if server is not None:
+                stop(server)
+        stop_process(books, timeout=10)

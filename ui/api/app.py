@@ -22,8 +22,7 @@ from starlette.routing import Mount
 
 import rag
 from rag.pipeline import Pipeline
-from rag.store.keys import KeyRing
-from rag.store.layout import Layout
+from rag.store.keys import key_ring
 from ui.api.access import Auth, Sessions
 from ui.api.deps import Keyed, api_key, collection_in_path
 from ui.api.errors import add_handlers
@@ -57,7 +56,7 @@ def create_app(
     Gradio chat at `/` unless `ui=False`."""
     server = pipeline.settings.server
     served = served or Served(pipeline)
-    auth = auth or Auth(api_key(pipeline.settings), KeyRing(Layout.of(pipeline.settings).keys))
+    auth = auth or Auth(api_key(pipeline.settings), key_ring(pipeline.settings))
     note = (
         " When RAG_SERVER__API_KEY is set or a key was made (`rag keys create`), every /v1 "
         "endpoint except /v1/health needs a key (Authorize); a collection's key opens only its "

@@ -58,3 +58,30 @@ def test_bad_scopes_and_labels_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="at most 200"):
         ring.create("news", "read", "x" * 201)
     assert ring.list() == []
+
+
+@pytest.mark.server
+def test_keys_on_the_server_store_open_every_machine_at_once(postgres, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """With RAG_STORE__URL, keys live on PostgreSQL: one made through one machine's command line
+    opens a server elsewhere at once, and one revoked there is refused here at once."""
+    import uuid
+
+    from rag.store.keys import PgKeyRing, key_ring
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path / "a", store={"url": str(postgres)})
+    assert isinstance(key_ring(settings), PgKeyRing)
+    assert isinstance(key_ring(make_settings(tmp_path / "b")), KeyRing)  # files without a URL
+    schema = "rag__keys_" + uuid.uuid4().hex[:8]  # (this test's own, on the session's server)
+    served, cli = PgKeyRing(str(postgres), schema), PgKeyRing(str(postgres), schema)
+    assert not served.any() and served.list() == []
+    info, key = cli.create("news", "read")
+    assert served.find(key) == info and served.any()
+    for _ in range(5):
+        made, other = served.create("news", "write")
+        assert cli.find(other) == made and cli.active(made.id)
+        cli.revoke(made.id)
+        assert served.find(other) is None and not served.active(made.id)
+    assert cli.revoke_collection("news") == 1 and served.find(key) is None
+    assert served.any()  # every key revoked: keys are still asked for
+    assert not (tmp_path / "a").exists() or not list((tmp_path / "a").glob("keys*"))
