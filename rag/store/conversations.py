@@ -1,7 +1,9 @@
 """Conversations kept on the server, so that a reader finds them again after a reload, on another
 day or in another browser with the same key.
 
-One SQLite file per store folder (`Layout.conversations`). Each conversation belongs to one
+One SQLite file per store folder (`Layout.conversations`); with the server store
+(`RAG_STORE__URL`), `PgConversationBook` keeps them on PostgreSQL for every machine
+(`conversation_book` picks). Each conversation belongs to one
 collection and one owner (the key's id where keys are used, else a random id the browser keeps),
 holds its turns as the chat keeps them (question, what was shown, the Answer as JSON), and can be
 shared: `share` gives it a token, and whoever opens the link with the token sees it read-only
@@ -12,13 +14,15 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rag.settings import Settings
+from rag.store import postgres
+from rag.store.layout import Layout
 from rag.store.sqlite import transaction
 
 MAX_TITLE = 80
@@ -66,8 +70,11 @@ class ConversationBook:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
-    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+    def _db(self) -> AbstractContextManager[Any]:
         return transaction(self.path, SCHEMA)
+
+    def _exists(self) -> bool:
+        return self.path.exists()
 
     @staticmethod
     def _row(r: tuple[Any, ...]) -> Conversation:
@@ -101,7 +108,7 @@ class ConversationBook:
 
     def listed(self, owner: str, collection: str) -> list[Conversation]:
         """The owner's conversations in the collection, the latest first."""
-        if not self.path.exists():
+        if not self._exists():
             return []
         with self._db() as db:
             rows = db.execute(
@@ -113,7 +120,7 @@ class ConversationBook:
 
     def get(self, cid: str, owner: str) -> Conversation | None:
         """Conversation `cid` if it is the owner's."""
-        if not self.path.exists():
+        if not self._exists():
             return None
         with self._db() as db:
             row = db.execute(
@@ -123,7 +130,7 @@ class ConversationBook:
         return self._row(row) if row else None
 
     def delete(self, cid: str, owner: str) -> bool:
-        if not self.path.exists():
+        if not self._exists():
             return False
         with self._db() as db:
             return bool(
@@ -147,10 +154,36 @@ class ConversationBook:
 
     def shared(self, token: str) -> Conversation | None:
         """The conversation a share token opens."""
-        if not token or not self.path.exists():
+        if not token or not self._exists():
             return None
         with self._db() as db:
             row = db.execute(
                 f"SELECT {self._COLUMNS} FROM conversations WHERE share = ?", (token,)
             ).fetchone()
         return self._row(row) if row else None
+
+
+CONVERSATIONS_SCHEMA = "rag__conversations"  # (no collection's: they cannot start with "_")
+
+
+class PgConversationBook(ConversationBook):
+    """The conversations on the PostgreSQL server of the server store: a reader finds them
+    through whichever server answers."""
+
+    def __init__(self, url: str, schema: str = CONVERSATIONS_SCHEMA) -> None:
+        self.url, self.schema = url, schema
+
+    def _db(self) -> AbstractContextManager[Any]:
+        return postgres.transaction(self.url, self.schema, SCHEMA)
+
+    def _exists(self) -> bool:
+        return True
+
+
+def conversation_book(settings: Settings) -> ConversationBook:
+    """The conversations: on the PostgreSQL server where the books are (`RAG_STORE__URL`), for
+    every machine, else the file in the store folder."""
+    url = settings.store.url
+    if url is not None:
+        return PgConversationBook(url.get_secret_value())
+    return ConversationBook(Layout.of(settings).conversations)

@@ -16,8 +16,7 @@ right answer is).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,16 +189,8 @@ class PgFeedbackBook(FeedbackBook):
     def __init__(self, url: str, collection: str) -> None:
         self.url, self.collection = url, collection
 
-    @contextmanager
-    def _db(self) -> Iterator[Any]:
-        conn = postgres.connect(self.url)
-        try:
-            postgres.prepare(conn, self.collection)
-            conn.execute(PG_SCHEMA)
-            with postgres.Db(conn) as db:
-                yield db
-        finally:
-            conn.close()
+    def _db(self) -> AbstractContextManager[Any]:
+        return postgres.transaction(self.url, postgres.schema_of(self.collection), PG_SCHEMA)
 
     def _exists(self) -> bool:
         return True

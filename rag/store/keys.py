@@ -196,6 +196,13 @@ class KeyRing:
 
 
 KEYS_SCHEMA = "rag__keys"  # (no collection's: their names cannot start with "_")
+PG_TABLES = (
+    SCHEMA
+    + """;
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
+INSERT INTO state VALUES ('version', 0) ON CONFLICT DO NOTHING;
+"""
+)
 
 
 class PgKeyRing(KeyRing):
@@ -210,32 +217,12 @@ class PgKeyRing(KeyRing):
         self._conn: Any = None
         self._conn_lock = threading.Lock()
 
-    def _prepare(self, conn: Any) -> None:
-        from psycopg import sql
-
-        name = sql.Identifier(self.schema)
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (postgres.lock_key(self.schema),))
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
-            conn.execute(sql.SQL("SET search_path TO {}").format(name))
-            conn.execute(SCHEMA)
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BIGINT NOT NULL)"
-            )
-            conn.execute("INSERT INTO state VALUES ('version', 0) ON CONFLICT DO NOTHING")
-        conn.execute(sql.SQL("SET search_path TO {}").format(name))
-
     @contextmanager
     def _db(self, *, write: bool = False) -> Iterator[Any]:
-        conn = postgres.connect(self.url)
-        try:
-            self._prepare(conn)
-            with postgres.Db(conn) as db:
-                yield db
-                if write:
-                    db.execute("UPDATE state SET value = value + 1 WHERE key = 'version'")
-        finally:
-            conn.close()
+        with postgres.transaction(self.url, self.schema, PG_TABLES) as db:
+            yield db
+            if write:
+                db.execute("UPDATE state SET value = value + 1 WHERE key = 'version'")
 
     def _exists(self) -> bool:
         return True

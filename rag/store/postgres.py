@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -129,11 +130,35 @@ def prepare(conn: Any, collection: str) -> None:
     schema = sql.Identifier(schema_of(collection))
     with conn.transaction():
         # two processes making the same tables at once would collide in the catalogue
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(collection, "schema"),))
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(%s)", (lock_key(schema_of(collection), "schema"),)
+        )
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
         conn.execute(sql.SQL("SET search_path TO {}").format(schema))
         conn.execute(_TABLES)
     conn.execute(sql.SQL("SET search_path TO {}").format(schema))
+
+
+@contextmanager
+def transaction(url: str, schema: str, tables: str) -> Iterator[Db]:
+    """One transaction in `schema` on the server, its `tables` made first if need be (one
+    process at a time), as `rag.store.sqlite.transaction` on a file; the connection closed
+    after. For what is read and written now and then: feedback, keys, conversations."""
+    from psycopg import sql
+
+    conn = connect(url)
+    try:
+        name = sql.Identifier(schema)
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(schema, "schema"),))
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
+            conn.execute(sql.SQL("SET search_path TO {}").format(name))
+            conn.execute(tables)
+        conn.execute(sql.SQL("SET search_path TO {}").format(name))
+        with Db(conn) as db:
+            yield db
+    finally:
+        conn.close()
 
 
 def collection_exists(url: str, collection: str) -> bool:

@@ -15,8 +15,7 @@ from typing import Any
 
 import gradio as gr
 
-from rag.store.conversations import ConversationBook
-from rag.store.layout import Layout
+from rag.store.conversations import conversation_book
 from ui.web.handlers import ChatHandlers, Turns
 from ui.web.render import PANEL_EMPTY, chat_messages
 
@@ -28,7 +27,7 @@ class ConversationHandlers:
 
     def __init__(self, chat: ChatHandlers) -> None:
         self.chat = chat
-        self.book = ConversationBook(Layout.of(chat.served.settings).conversations)
+        self.book = conversation_book(chat.served.settings)
 
     def owner(self, request: gr.Request | None, browser: str | None) -> str | None:
         access = self.chat.access(request)
