@@ -258,3 +258,15 @@ def key_ring(settings: Settings) -> KeyRing:
     if url is not None:
         return PgKeyRing(url.get_secret_value())
     return KeyRing(Layout.of(settings).keys)
+
+
+def folder_keys_left_behind(settings: Settings, ring: KeyRing) -> Path | None:
+    """The store folder's key file, when the keys are on the server store (`RAG_STORE__URL`)
+    but none was ever made there while the file holds some: a server started so would open to
+    anyone the folder's keys kept out. None otherwise."""
+    if not isinstance(ring, PgKeyRing):
+        return None
+    path = Layout.of(settings).keys
+    if KeyRing(path).list() and not ring.any():
+        return path
+    return None

@@ -21,8 +21,9 @@ from fastapi.routing import APIRoute
 from starlette.routing import Mount
 
 import rag
+from rag.errors import ConfigError
 from rag.pipeline import Pipeline
-from rag.store.keys import key_ring
+from rag.store.keys import folder_keys_left_behind, key_ring
 from ui.api.access import Auth, Sessions
 from ui.api.deps import Keyed, api_key, collection_in_path
 from ui.api.errors import add_handlers
@@ -56,7 +57,16 @@ def create_app(
     Gradio chat at `/` unless `ui=False`."""
     server = pipeline.settings.server
     served = served or Served(pipeline)
-    auth = auth or Auth(api_key(pipeline.settings), key_ring(pipeline.settings))
+    if auth is None:
+        ring = key_ring(pipeline.settings)
+        left = folder_keys_left_behind(pipeline.settings, ring)
+        if left is not None:
+            raise ConfigError(
+                f"the keys in {left} are not on the server store (RAG_STORE__URL), which has "
+                "none: this server would open to anyone they kept out. Make them again there "
+                "(`rag keys create`), then remove that file"
+            )
+        auth = Auth(api_key(pipeline.settings), ring)
     note = (
         " When RAG_SERVER__API_KEY is set or a key was made (`rag keys create`), every /v1 "
         "endpoint except /v1/health needs a key (Authorize); a collection's key opens only its "

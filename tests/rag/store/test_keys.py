@@ -85,3 +85,25 @@ def test_keys_on_the_server_store_open_every_machine_at_once(postgres, tmp_path:
     assert cli.revoke_collection("news") == 1 and served.find(key) is None
     assert served.any()  # every key revoked: keys are still asked for
     assert not (tmp_path / "a").exists() or not list((tmp_path / "a").glob("keys*"))
+
+
+@pytest.mark.server
+def test_a_server_moved_to_the_server_store_does_not_open_to_those_its_keys_kept_out(
+    postgres,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    """Keys made in the folder's file are not on the server store: until keys are made there,
+    a server with RAG_STORE__URL refuses to start rather than answer anyone."""
+    import uuid
+
+    from rag.store.keys import PgKeyRing, folder_keys_left_behind
+    from rag.store.layout import Layout
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path / "a", store={"url": str(postgres)})
+    KeyRing(Layout.of(settings).keys).create("news", "read")
+    fresh = PgKeyRing(str(postgres), "rag__keys_" + uuid.uuid4().hex[:8])
+    assert folder_keys_left_behind(settings, fresh) == Layout.of(settings).keys
+    fresh.create("news", "read")  # made again on the server store: it starts
+    assert folder_keys_left_behind(settings, fresh) is None
+    assert folder_keys_left_behind(make_settings(tmp_path / "b"), KeyRing(tmp_path / "k")) is None
