@@ -39,6 +39,7 @@ import numpy as np
 from llama_index.core.evaluation.retrieval.metrics import MRR, HitRate
 
 from rag.answering.answer import SUPPORT_MIN, overlap, without_markers
+from rag.spans.features import ARTICLE
 from rag.text import places
 from rag.text.rules import fold, percent_signs
 
@@ -112,9 +113,6 @@ _TITLE = re.compile(
     r"Sir|Dame|Lord|Lady|Speaker|Minister|Foreign Minister|Defense Secretary|Coach)\s+",
     re.I,
 )
-
-
-_ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.I)
 
 
 def _pattern(form: str) -> re.Pattern[str]:
@@ -376,7 +374,7 @@ def names_choice(answer: str, choices: Sequence[str], correct: Sequence[str]) ->
             bare = _TITLE.sub("", c.strip())
             titled = bare != c.strip() and len(bare.split()) >= 2
             if not titled:  # "umbrella" names "An umbrella": an article is no part of it
-                bare = _ARTICLE.sub("", c.strip())
+                bare = ARTICLE.sub("", c.strip())
                 titled = bare != c.strip() and bool(bare)
             if titled and _pattern(bare).search(norm):
                 others = [o for o in choices if o not in correct]

@@ -183,7 +183,9 @@ class PgConversationBook(ConversationBook):
 def conversation_book(settings: Settings) -> ConversationBook:
     """The conversations: on the PostgreSQL server where the books are (`RAG_STORE__URL`), for
     every machine, else the file in the store folder."""
-    url = settings.store.url
-    if url is not None:
-        return PgConversationBook(url.get_secret_value())
-    return ConversationBook(Layout.of(settings).conversations)
+    url = postgres.server_url(settings)
+    return (
+        ConversationBook(Layout.of(settings).conversations)
+        if url is None
+        else PgConversationBook(url)
+    )

@@ -199,7 +199,7 @@ class PgFeedbackBook(FeedbackBook):
 def feedback_book(settings: Settings) -> FeedbackBook:
     """The collection's feedback: on the PostgreSQL server where the books are
     (`RAG_STORE__URL`, shared by every machine), else the file beside the store."""
-    url = settings.store.url
-    if url is not None:
-        return PgFeedbackBook(url.get_secret_value(), settings.store.collection)
-    return FeedbackBook(Layout.of(settings).feedback)
+    url = postgres.server_url(settings)
+    if url is None:
+        return FeedbackBook(Layout.of(settings).feedback)
+    return PgFeedbackBook(url, settings.store.collection)

@@ -254,10 +254,8 @@ class PgKeyRing(KeyRing):
 def key_ring(settings: Settings) -> KeyRing:
     """The scoped keys: on the PostgreSQL server where the books are (`RAG_STORE__URL`), for
     every machine, else the file in the store folder."""
-    url = settings.store.url
-    if url is not None:
-        return PgKeyRing(url.get_secret_value())
-    return KeyRing(Layout.of(settings).keys)
+    url = postgres.server_url(settings)
+    return KeyRing(Layout.of(settings).keys) if url is None else PgKeyRing(url)
 
 
 def folder_keys_left_behind(settings: Settings, ring: KeyRing) -> Path | None:

@@ -35,6 +35,7 @@ from rag.settings import Settings, StoreSettings
 from rag.store import postgres
 from rag.store.layout import Layout
 from rag.store.migrations import docstore_hashes, ledger_columns
+from rag.store.postgres import server_url
 
 log = logging.getLogger(__name__)
 _CHUNK = 900  # parameters per IN (...) query, under SQLite's limit
@@ -535,12 +536,6 @@ class PgLedger(Ledger):
 
     def import_docstore(self, path: Path) -> int:
         return 0  # an embedded store's past, never a server's
-
-
-def server_url(cfg: Settings | StoreSettings) -> str | None:
-    """The server store's URL (RAG_STORE__URL), None for the embedded books."""
-    store = cfg.store if isinstance(cfg, Settings) else cfg
-    return store.url.get_secret_value() if store.url is not None else None
 
 
 def ledger_path(cfg: Settings | StoreSettings) -> Path:

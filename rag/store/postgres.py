@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 from filelock import Timeout
 
 from rag.errors import StoreUnavailableError
+from rag.settings import Settings, StoreSettings
 
 SCHEMA_PREFIX = "rag_"
 
@@ -53,6 +54,12 @@ CREATE TABLE IF NOT EXISTS failed_urls (
     url TEXT PRIMARY KEY, message TEXT NOT NULL, at DOUBLE PRECISION
 );
 """
+
+
+def server_url(cfg: Settings | StoreSettings) -> str | None:
+    """The server store's URL (RAG_STORE__URL), None for the embedded books."""
+    store = cfg.store if isinstance(cfg, Settings) else cfg
+    return store.url.get_secret_value() if store.url is not None else None
 
 
 def shown(url: str) -> str:
