@@ -5,6 +5,7 @@ highlighted quotes)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -396,3 +397,32 @@ def test_the_wrong_key_table_forgets_addresses_quiet_for_a_minute(
     for _ in range(3):
         keys.failed("10.9.9.9")
     assert keys.wait("10.9.9.9") > 0 and keys.wait("10.0.0.1") == 0
+
+
+def test_a_question_answered_before_the_page_loaded_keeps_its_conversation(
+    tmp_path: Path,
+) -> None:
+    """The page's load gives the browser its id; a question answered before that (a busy
+    server) makes the id itself, and the load that ends after it leaves the id and the list."""
+    from types import SimpleNamespace
+
+    from rag.store.conversations import ConversationBook
+    from ui.web.conversations import ConversationHandlers
+
+    kept = ConversationHandlers.__new__(ConversationHandlers)
+    kept.chat = SimpleNamespace(  # type: ignore[assignment]
+        access=lambda request: SimpleNamespace(key_id=None),
+        sessions=SimpleNamespace(auth=SimpleNamespace(required=False)),
+    )
+    kept.book = ConversationBook(tmp_path / "conversations.sqlite3")
+    turns = [{"question": "When will Starmer host Rutte?", "shown": "…", "answer": {"a": 1}}]
+    cid, listed, browser = kept.remember(turns, None, "news", None, request=None)  # type: ignore[arg-type]
+    assert isinstance(browser, str) and len(browser) == 32
+    assert listed["value"] == cid and len(listed["choices"]) == 1
+    assert kept.book.listed(f"browser:{browser}", "news")[0].id == cid
+
+    late = kept.start(None, "news", cid, request=None)  # type: ignore[arg-type]
+    assert late[0] == late[1] == {"__type__": "update"}  # both skipped: left as remember made them
+
+    fresh = kept.start(browser, "news", None, request=None)  # the next visit lists it
+    assert fresh[0] == browser and fresh[1]["choices"][0][1] == cid

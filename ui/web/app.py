@@ -226,7 +226,7 @@ def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
         remember = {
             "fn": kept.remember,
             "inputs": [turns, conversation, collection, browser],
-            "outputs": [conversation, earlier],
+            "outputs": [conversation, earlier, browser],
         }
         for event in asked:  # the form that marks citations offers the last answer's
             event.then(**numbers, api_visibility="private").then(
@@ -313,7 +313,7 @@ def build_ui(served: Served, sessions: Sessions) -> gr.Blocks:
         ).then(on.feeds, collection, followed, api_visibility="private").then(**shelf)
         demo.load(on.start, None, [collection, *switched], api_visibility="private").then(
             kept.start,
-            [browser, collection],
+            [browser, collection, conversation],
             [browser, earlier, chatbot, turns, conversation, notice, collection, shown],
             api_visibility="private",
         ).then(on.feeds, collection, followed, api_visibility="private").then(**shelf)

@@ -46,15 +46,23 @@ class ConversationHandlers:
         )
 
     def start(
-        self, browser: str | None, collection: str | None, request: gr.Request
+        self,
+        browser: str | None,
+        collection: str | None,
+        cid: str | None,
+        request: gr.Request,
     ) -> tuple[Any, ...]:
         """On page load: the browser's id (made the first time), the sidebar's list, and the
         shared conversation the link names, if any: (browser id, list, chat, turns,
-        conversation id, notice, collection, the collection shown)."""
-        browser = browser or secrets.token_hex(16)
-        owner = self.owner(request, browser)
+        conversation id, notice, collection, the collection shown). A question answered while
+        the page loaded has kept its conversation already (`remember`, `cid`), under the id it
+        made: both are left as they are."""
         keep = (gr.skip(),) * 6
         token = _query(request, "conversation")
+        if cid and not token:
+            return (gr.skip(), gr.skip(), *keep)
+        browser = browser or secrets.token_hex(16)
+        owner = self.owner(request, browser)
         if token:
             shared = self.book.shared(token)
             access = self.chat.access(request)
@@ -85,15 +93,20 @@ class ConversationHandlers:
         collection: str | None,
         browser: str | None,
         request: gr.Request = None,  # type: ignore[assignment]
-    ) -> tuple[Any, Any]:
-        """After an answer: the conversation kept (new, or the one open); (its id, the list)."""
+    ) -> tuple[Any, Any, Any]:
+        """After an answer: the conversation kept (new, or the one open); (its id, the list,
+        the browser's id). A question answered before the page's load gave the browser its id
+        makes the id here (the load then leaves it: `start`)."""
+        made = None
+        if browser is None and not self.chat.sessions.auth.required:
+            browser = made = secrets.token_hex(16)
         owner = self.owner(request, browser)
         if owner is None or not collection or not any(t.get("answer") for t in turns or []):
-            return cid, gr.skip()
+            return cid, gr.skip(), gr.skip()
         kept = self.book.save(owner, collection, list(turns or []), cid)
         listed = self.choices(owner, collection)
         listed["value"] = kept.id
-        return kept.id, listed
+        return kept.id, listed, made if made is not None else gr.skip()
 
     def reopen(
         self,
