@@ -30,9 +30,11 @@ def after_write(settings: Settings) -> list[str]:
         return notes
     try:
         chunks = sum(ledger.chunk_counts().values())
+        # the server store's keyword half is written with the ledger: nothing to build here
+        local_bm25 = not (ledger.keeps_keywords and ledger.keywords_complete())
     finally:
         ledger.close()
-    note = after_ingest(settings, chunks)
+    note = after_ingest(settings, chunks) if local_bm25 else None
     if note:
         notes.append(note)
     if settings.ingest.tag_entities:

@@ -46,6 +46,7 @@ from rag.store.ledger import (
     writers_lock,
 )
 from rag.store.migrations import paragraph_books
+from rag.store.record import TEXT
 from rag.store.records import store_fingerprint
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class CheckReport:
     outdated_chunks: list[str] = field(default_factory=list)  # of an article's older version
     stranded: list[str] = field(default_factory=list)
     stale_caches: list[str] = field(default_factory=list)
+    keywords_off: list[str] = field(default_factory=list)  # the server store's keyword rows
     damaged: list[str] = field(default_factory=list)  # vector index files (HNSW) that would crash
     unrecoverable: list[str] = field(default_factory=list)  # no text kept: ingest the file again
     repaired: dict[str, int] = field(default_factory=dict)
@@ -77,6 +79,7 @@ class CheckReport:
             + len(self.empty_chunks)
             + len(self.outdated_chunks)
             + len(self.stranded)
+            + len(self.keywords_off)
         )  # a stale lexical cache is wasted disk, not a fault: reported, removed by --repair
 
     def summary(self) -> str:
@@ -92,6 +95,7 @@ class CheckReport:
                 ("empty chunks", self.empty_chunks),
                 ("chunks of older versions of articles", self.outdated_chunks),
                 ("articles with a shared paragraph no article indexes", self.stranded),
+                ("articles whose keyword rows differ from their chunks", self.keywords_off),
                 ("stale lexical caches (harmless: `--repair` removes them)", self.stale_caches),
             )
             if v
@@ -151,6 +155,14 @@ def check(settings: Settings, embed_model: Any, *, repair: bool = False) -> Chec
                 _inspect(store, ledger, settings, report)
             if repair:
                 _remove_debris(store, report, settings)
+            if repair and report.keywords_off:
+                # the keyword half made again from the chunks now in the store
+                ledger.fill_keywords(
+                    (r.id, r.metadata | {TEXT: r.text})
+                    for r in store.records()
+                    if ChunkMeta.from_metadata(r.metadata).article_id not in report.orphaned
+                )
+                report.repaired["keyword rows made again"] = len(report.keywords_off)
             reindex = sorted({*report.missing, *report.stranded})
             bodies = ledger.bodies(reindex)
             report.unrecoverable = [i for i in reindex if i not in bodies]
@@ -222,6 +234,12 @@ def _inspect(store: Store, ledger: Ledger, settings: Settings, report: CheckRepo
     # a count of 0 recorded from an old docstore means "not counted": any chunk will do
     report.missing = sorted(i for i, n in recorded.items() if held[i] < n)
     report.stranded = sorted(ledger.stranded())
+    kept = ledger.keyword_counts()
+    if kept is not None:  # the server store: each recorded article's chunks have keyword rows
+        missing = set(report.missing)  # (written again whole by a repair)
+        report.keywords_off = sorted(
+            a for a in recorded if a not in missing and held[a] != kept.get(a, 0)
+        )
     cache = Layout.of(settings).bm25
     if cache.is_dir():
         # named by the fingerprint of the chunks it indexes: any other is of an older store

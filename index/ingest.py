@@ -43,6 +43,7 @@ from rag.store.chroma import Store, files_lock
 from rag.store.layout import Layout
 from rag.store.ledger import Ledger, Recorded, open_ledger
 from rag.store.migrations import paragraph_books
+from rag.store.record import TEXT
 from rag.text.rules import normalize
 
 log = logging.getLogger(__name__)
@@ -323,6 +324,9 @@ def _ingest(
         ledger.invalidate()
     if not ledger.paragraphs_complete():
         _fill_paragraph_books(store, ledger)
+    if not ledger.keywords_complete():  # a server store from before it kept the keyword half
+        log.info("filling the keyword half of the server store from its chunks (once)")
+        ledger.fill_keywords((r.id, r.metadata | {TEXT: r.text}) for r in store.records())
     vector_store = store.vector_store()
     entries = ledger.entries()
     known = {doc_id: e.hash for doc_id, e in entries.items()}
@@ -568,17 +572,20 @@ class _Writer:
                         self.vector_store.add(nodes)
                 chunks = Counter(ChunkMeta.from_metadata(n.metadata).article_id for n in nodes)
                 self.ledger.record(
-                    Recorded(
-                        d.id,
-                        d.document.hash,
-                        chunks[d.id],
-                        text_hash(d.article),
-                        input_hash(d.article),
-                        article_body(d.article),
-                        d.kept,
-                        d.copied,
-                    )
-                    for d in batch
+                    (
+                        Recorded(
+                            d.id,
+                            d.document.hash,
+                            chunks[d.id],
+                            text_hash(d.article),
+                            input_hash(d.article),
+                            article_body(d.article),
+                            d.kept,
+                            d.copied,
+                        )
+                        for d in batch
+                    ),
+                    chunk_records_of(nodes) if self.ledger.keeps_keywords else (),
                 )
             except (RagError, KeyboardInterrupt):
                 raise
@@ -601,6 +608,22 @@ class _Writer:
                 on_batch(start + len(batch))
         if bar is not None:
             bar.close()
+
+
+def chunk_records_of(nodes: Sequence[BaseNode]) -> list[tuple[str, dict[str, Any]]]:
+    """(chunk id, record) of nodes as just written, the record as it is read back from the store
+    (the metadata Chroma keeps, the text under `_text`)."""
+    from llama_index.core.schema import MetadataMode
+    from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+    return [
+        (
+            n.node_id,
+            node_to_metadata_dict(n, remove_text=True, flat_metadata=True)
+            | {TEXT: n.get_content(metadata_mode=MetadataMode.NONE)},
+        )
+        for n in nodes
+    ]
 
 
 def _fill_paragraph_books(store: Store, ledger: Ledger) -> None:

@@ -47,8 +47,10 @@ class Pipeline:
         self.retriever.refresh()
 
     def close(self) -> None:
-        """Stop the answer backends' model servers, if any started."""
+        """Stop the answer backends' model servers, if any started, and let go of the server
+        store's connections."""
         self.qa.close()
+        self.retriever.close()
 
 
 # reciprocal rank fusion with the static embedding: its dense ranking is the weaker one, so a

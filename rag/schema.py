@@ -175,6 +175,25 @@ class Filters:
             return {"$and": clauses}
         return clauses[0] if clauses else None
 
+    def to_sql(self) -> tuple[str, list[Any]]:
+        """`accepts` as an SQL condition over the columns `date_num` and `source` (`%s`
+        parameters), with its parameters."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.date_from:
+            clauses.append("date_num >= %s")
+            params.append(date_num(self.date_from))
+        if self.date_to:
+            clauses.append("date_num BETWEEN 1 AND %s")
+            params.append(date_num(self.date_to))
+        if self.as_of:
+            clauses.append("date_num <= %s")
+            params.append(date_num(self.as_of))
+        if self.sources:
+            clauses.append("source = ANY(%s)")
+            params.append(list(self.sources))
+        return " AND ".join(clauses) or "TRUE", params
+
     def mask(self, dates: np.ndarray, sources: np.ndarray) -> np.ndarray:
         """`accepts` over whole columns at once: chunk i passes when its article's date_num
         `dates[i]` and source `sources[i]` do (a boolean array)."""

@@ -33,30 +33,16 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from rag.errors import RagError
-from rag.store.catalogue import (
-    TEXT,
-    Catalogue,
-    Joined,
-    JsonLines,
-    Summary,
-    SummaryBuilder,
-    corpus_entry,
-)
+from rag.store.catalogue import Catalogue, Joined, JsonLines, Summary, SummaryBuilder
 from rag.store.chroma import Store
 from rag.store.ledger import Ledger
+from rag.store.record import TEXT, corpus_entry
+from rag.text.terms import K1, TOKEN_PATTERN, B
 
 if TYPE_CHECKING:
     from rag.schema import Filters
 
 log = logging.getLogger(__name__)
-# llama-index's BM25Retriever's default: words of two characters or more. (Single digits as
-# words too, so that "about 5%" is searched by its 5, changed nothing on either RealTimeQA year,
-# 2026-12-06: docs/results.md.) An index saved with another pattern is rebuilt once.
-TOKEN_PATTERN = r"(?u)\b\w\w+\b"
-# BM25's term saturation and length normalisation: Anserini's defaults for passages, not bm25s's
-# 1.5 / 0.75: they suit short news passages and answered better on both development years. An
-# index saved with other values is rebuilt once.
-K1, B = 0.9, 0.4
 
 
 SUMMARY = "catalogue.json"  # the catalogue's summary, saved beside the index it was built with

@@ -13,8 +13,9 @@ from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from rag.schema import Filters
-from rag.store.catalogue import TEXT, Catalogue
+from rag.store.catalogue import Catalogue
 from rag.store.chroma import Store
+from rag.store.record import TEXT
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class FilteredDense(BaseRetriever):
             query_embeddings=[vector], n_results=n, where=where, include=["distances"]
         )
         ids, distances = found["ids"][0], found["distances"][0]
-        records = {cid: r for cid in ids if (r := self._catalogue.record(cid)) is not None}
+        records = self._catalogue.records_of(ids)
         unknown = [cid for cid in ids if cid not in records]
         if unknown:  # written since the catalogue was loaded (if recorded: not half-written)
             fresh = {r.id: r.metadata | {TEXT: r.text} for r in self._store.records_of(unknown)}

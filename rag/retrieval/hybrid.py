@@ -37,13 +37,16 @@ from rag.errors import (
 from rag.retrieval.bm25 import BM25Index
 from rag.retrieval.dense import FilteredDense
 from rag.retrieval.fusion import NamedPassages, WeightedRankFusion
+from rag.retrieval.keywords import ServerKeywords
 from rag.retrieval.syndication import ALSO_IN, SyndicationFolder
 from rag.schema import ChunkMeta, Filters, Passage
 from rag.settings import RETRIEVAL_MODES, Settings
 from rag.store.catalogue import Catalogue
 from rag.store.chroma import Store
+from rag.store.keywords import KeywordReader
 from rag.store.layout import Layout
 from rag.store.ledger import Ledger, ledger_path, open_ledger
+from rag.store.postgres import server_url
 from rag.store.records import chunk_ids, chunk_records, store_fingerprint
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,25 @@ def _reader(settings: Settings) -> Ledger | None:
     except StoreUnavailableError as exc:
         log.warning("not watching for new articles: %s", exc)
         return None
+
+
+Keywords = BM25Index | ServerKeywords  # the keyword half: bm25s here, or on the server store
+
+
+def _server_keywords(settings: Settings, ledger: Ledger | None) -> KeywordReader | None:
+    """The reader of the keyword half kept on the server store, where there is one and it is
+    complete (one written before it kept it is searched by bm25s here until an ingest fills
+    it)."""
+    url = server_url(settings)
+    if url is None or ledger is None or not ledger.keeps_keywords:
+        return None
+    if not ledger.keywords_complete():
+        log.warning(
+            "the server store's keyword half is not filled yet: searched here with bm25s until "
+            "the next `rag ingest` fills it"
+        )
+        return None
+    return KeywordReader(url, settings.store.collection)
 
 
 class HybridRetriever:
@@ -121,9 +143,15 @@ class HybridRetriever:
         self._seen = self._ledger.version() if self._ledger else 0
         self._pending: tuple[Path, str] | None = None  # (cache, fingerprint) of a BM25 rebuild
         self._users: dict[int, int] = {}  # id of a store -> searches on it now
+        self._server = _server_keywords(settings, self._ledger)
         self.catalogue, self._bm25 = self._load(store)
 
-    def _load(self, store: Store) -> tuple[Catalogue, BM25Index]:
+    def _load(self, store: Store) -> tuple[Catalogue, Keywords]:
+        if self._server is not None:  # the keyword half and the catalogue on the server store
+            self._pending = None
+            return ServerKeywords.open(
+                self._server, store_fingerprint(store, self._ledger), self._ledger
+            )
         # saved in the store folder also when a Chroma server holds the vectors: each machine
         # that serves keeps its own copy, keyed by the chunks it indexes
         cache = Layout.of(self.settings).bm25
@@ -149,6 +177,11 @@ class HybridRetriever:
             bm25 = BM25Index.build(chunk_records(store, ids), fingerprint, cache)
         # the saved index holds every chunk: the store is not read
         return Catalogue(fingerprint, bm25.summary, bm25.records, self._ledger), bm25
+
+    def close(self) -> None:
+        """Let go of the connections to the server store's keyword half, if any."""
+        if self._server is not None:
+            self._server.close()
 
     def refresh(self) -> None:
         """Pick up chunks added since start-up (after `POST /v1/articles` or `rag ingest`): the
@@ -259,7 +292,7 @@ class HybridRetriever:
         query: str,
         store: Store,
         catalogue: Catalogue,
-        bm25: BM25Index,
+        bm25: Keywords,
         k: int,
         top_k: int,
         mode: str,

@@ -14,7 +14,6 @@ module does not rank, does not read the store and never writes to it.
 
 from __future__ import annotations
 
-import json
 import mmap
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -27,8 +26,8 @@ import orjson
 
 from rag.schema import ChunkMeta, chunk_version
 from rag.store.ledger import Ledger
+from rag.store.record import record_text
 
-TEXT = "_text"  # where a record read from the store keeps its chunk's text
 SUMMARY_VERSION = 2
 
 
@@ -261,7 +260,7 @@ class Catalogue:
     def chunk_text(self, chunk_id: str) -> str | None:
         """The full text of one indexed chunk (what a citation's chunk id names), if still there."""
         at = self._at(chunk_id)
-        return None if at is None else _text(self._records[at])
+        return None if at is None else record_text(self._records[at])
 
     def recorded(self, records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Of chunks read from the store since this snapshot (chunk id -> record), those of an
@@ -283,6 +282,15 @@ class Catalogue:
         inside `_node_content`), or None for a chunk this catalogue does not list."""
         at = self._at(chunk_id)
         return None if at is None else self._records[at]
+
+    def records_of(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The records of those of these chunks this catalogue lists (chunk id -> record), read
+        together where the records are on a server."""
+        listed = [cid for cid in ids if self._at(cid) is not None]
+        by_id = getattr(self._records, "by_id", None)
+        if by_id is not None:
+            return dict(by_id(listed))
+        return {cid: self._records[self._at(cid)] for cid in listed}  # type: ignore[index]
 
     def also_in(self, meta: ChunkMeta) -> list[str]:
         """Other articles that carry paragraphs of this chunk (indexed once, under its article)."""
@@ -317,23 +325,3 @@ def _lookups(summary: Summary, ledger: Ledger | None) -> dict[str, set[str]]:
         for h, copies in ledger.copies_map().items():
             dup_map[h] |= copies
     return dup_map
-
-
-def corpus_entry(chunk_id: str, meta: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """What llama-index's BM25 retriever keeps for a chunk (its stored metadata, the text inside
-    `_node_content`, `node_id`), made from a record as read from the store or from a saved
-    index, and the text BM25 indexes (title and text, as the embedding sees them)."""
-    text = _text(meta)
-    content = json.loads(meta.get("_node_content") or "{}")
-    content["text"] = text
-    entry = {k: v for k, v in meta.items() if k != TEXT}
-    entry["_node_content"] = json.dumps(content)
-    entry["node_id"] = chunk_id
-    title = str(meta.get("title") or "")
-    return entry, (f"title: {title}\n\n{text}" if title else text)
-
-
-def _text(meta: dict[str, Any]) -> str:
-    if TEXT in meta:
-        return str(meta[TEXT])
-    return str(json.loads(meta.get("_node_content") or "{}").get("text", ""))

@@ -14,6 +14,7 @@ existing one is imported once.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -32,7 +33,7 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 from rag.errors import BusyError, StoreReadOnlyError, StoreUnavailableError
 from rag.schema import chunk_id
 from rag.settings import Settings, StoreSettings
-from rag.store import postgres
+from rag.store import keywords, postgres
 from rag.store.layout import Layout
 from rag.store.migrations import docstore_hashes, ledger_columns
 from rag.store.postgres import server_url
@@ -219,6 +220,8 @@ class LedgerBusyError(BusyError):
 class Ledger:
     """Article id -> content hash and chunk count, with a version that grows on every write."""
 
+    keeps_keywords = False  # the chunks' keyword half is kept with it (`record`'s `chunks`)
+
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self._mutex = threading.Lock()
@@ -274,13 +277,17 @@ class Ledger:
                 self._db.execute("SELECT value FROM state WHERE key='version'").fetchone()[0]
             )
 
-    def record(self, rows: Iterable[Recorded]) -> None:
+    def record(
+        self, rows: Iterable[Recorded], chunks: Iterable[tuple[str, dict[str, Any]]] = ()
+    ) -> None:
         """Articles now fully in the vector store, with the paragraphs each indexes and those it
-        leaves to other articles (replacing what was recorded for them before)."""
+        leaves to other articles (replacing what was recorded for them before). `chunks`: their
+        chunks' (id, record), for a ledger that keeps the keyword half (`PgLedger`)."""
         rows = list(rows)
         ids = [(r.id,) for r in rows]
         now = time.time()
         with self._mutex, self._db:
+            self._chunks_written([r.id for r in rows], chunks)
             self._db.executemany(
                 "INSERT INTO articles (id, hash, chunks, text_hash, input_hash, body, indexed_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) "
@@ -410,7 +417,8 @@ class Ledger:
         """Mark articles (all when None) as not written to the store, keeping their text and
         chunk counts: the next ingest writes them again, `rag check` counts them missing."""
         with self._mutex, self._db:
-            if ids is None:
+            if ids is None:  # the store was lost: its chunks with it
+                self._chunks_cleared()
                 self._db.execute("UPDATE articles SET hash='', input_hash=''")
             else:
                 self._db.executemany(
@@ -421,6 +429,7 @@ class Ledger:
     def remove(self, ids: Iterable[str]) -> None:
         rows = [(i,) for i in ids]
         with self._mutex, self._db:
+            self._chunks_written([i for (i,) in rows], ())
             self._db.executemany("DELETE FROM articles WHERE id=?", rows)
             self._db.executemany("DELETE FROM paragraphs WHERE owner=?", rows)
             self._db.executemany("DELETE FROM copies WHERE article=?", rows)
@@ -479,10 +488,31 @@ class Ledger:
 
     def clear(self) -> None:
         with self._mutex, self._db:
+            self._chunks_cleared()
             for table in ("articles", "paragraphs", "copies", "urls", "failed_urls"):
                 self._db.execute(f"DELETE FROM {table}")
             self._db.execute(PARAGRAPHS_KEPT)
             self._bump()
+
+    # --- the keyword half, where the ledger keeps it (`PgLedger`) ---------------------------
+    def _chunks_written(
+        self, articles: list[str], chunks: Iterable[tuple[str, dict[str, Any]]]
+    ) -> None:
+        """Within the transaction: the chunks of `articles` are now `chunks`."""
+
+    def _chunks_cleared(self) -> None:
+        """Within the transaction: no chunk is left."""
+
+    def keywords_complete(self) -> bool:
+        """False where the keyword half has to be filled from the store first."""
+        return True
+
+    def fill_keywords(self, chunks: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """The keyword half made from every chunk of the store (once)."""
+
+    def keyword_counts(self) -> dict[str, int] | None:
+        """Each article's chunks in the keyword half (None where the ledger keeps none)."""
+        return None
 
     def _bump(self) -> None:
         self._db.execute(
@@ -513,7 +543,7 @@ class PgLedger(Ledger):
         self._mutex = threading.Lock()
         conn = postgres.connect(url)
         try:
-            postgres.prepare(conn, collection)
+            postgres.prepare(conn, collection, keywords.TABLES)
         except Exception:
             conn.close()
             raise
@@ -534,8 +564,40 @@ class PgLedger(Ledger):
         finally:
             lock.release()
 
+    keeps_keywords = True
+
     def import_docstore(self, path: Path) -> int:
         return 0  # an embedded store's past, never a server's
+
+    def _chunks_written(
+        self, articles: list[str], chunks: Iterable[tuple[str, dict[str, Any]]]
+    ) -> None:
+        keywords.write(self._db.conn, articles, chunks)  # type: ignore[attr-defined]
+
+    def _chunks_cleared(self) -> None:
+        keywords.clear(self._db.conn)  # type: ignore[attr-defined]
+
+    def keywords_complete(self) -> bool:
+        with self._mutex:
+            return keywords.complete(self._db.conn)  # type: ignore[attr-defined]
+
+    def keyword_counts(self) -> dict[str, int] | None:
+        with self._mutex:
+            if not keywords.complete(self._db.conn):  # type: ignore[attr-defined]
+                return {}
+            rows = self._db.execute("SELECT article, count(*) FROM chunks GROUP BY article")
+            return {a: int(n) for a, n in rows}
+
+    def fill_keywords(self, chunks: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """Every chunk's keyword row, read from the store a page at a time, in one transaction."""
+        stream = iter(chunks)
+        with self._mutex, self._db:
+            conn = self._db.conn  # type: ignore[attr-defined]
+            keywords.clear(conn)
+            while page := list(itertools.islice(stream, 5000)):
+                keywords.write(conn, (), page)
+            keywords.mark_complete(conn)
+            self._bump()
 
 
 def ledger_path(cfg: Settings | StoreSettings) -> Path:

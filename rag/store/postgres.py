@@ -91,11 +91,16 @@ def connect(url: str) -> Any:
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
-        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StoreUnavailableError(
-            f"the server store {shown(url)} cannot be reached ({why}): check RAG_STORE__URL "
-            "and that the PostgreSQL server runs"
-        ) from None
+        raise unreachable(url, exc) from None
+
+
+def unreachable(url: str, exc: BaseException) -> StoreUnavailableError:
+    """The error that says which server could not be reached, why, and what to check."""
+    why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return StoreUnavailableError(
+        f"the server store {shown(url)} cannot be reached ({why}): check RAG_STORE__URL "
+        "and that the PostgreSQL server runs"
+    )
 
 
 class Db:
@@ -129,21 +134,34 @@ class Db:
         self.conn.close()
 
 
-def prepare(conn: Any, collection: str) -> None:
-    """The collection's schema and tables (made once, one process at a time), and the
-    connection's search path set to them."""
+def prepare(conn: Any, collection: str, more: str = "") -> None:
+    """The collection's schema and the ledger's tables, then the `more` tables given (made once,
+    one process at a time), and the connection's search path set to them (then `public`, where
+    pgvector's types are)."""
+    import psycopg
     from psycopg import sql
 
     schema = sql.Identifier(schema_of(collection))
+    path = sql.SQL("SET search_path TO {}, public").format(schema)
     with conn.transaction():
         # two processes making the same tables at once would collide in the catalogue
         conn.execute(
             "SELECT pg_advisory_xact_lock(%s)", (lock_key(schema_of(collection), "schema"),)
         )
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
-        conn.execute(sql.SQL("SET search_path TO {}").format(schema))
+        conn.execute(path)
         conn.execute(_TABLES)
-    conn.execute(sql.SQL("SET search_path TO {}").format(schema))
+        if more:
+            try:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+            except psycopg.Error as exc:
+                raise StoreUnavailableError(
+                    f"the server store {shown(conn.info.dsn)} has no pgvector ({exc}): "
+                    "install it there (Debian: postgresql-18-pgvector; managed services: "
+                    "enable the `vector` extension), then try again"
+                ) from None
+            conn.execute(more)
+    conn.execute(path)
 
 
 @contextmanager

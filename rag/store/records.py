@@ -8,11 +8,9 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rag.store.catalogue import (
-    TEXT,
-)
 from rag.store.chroma import Store, fingerprint_of
 from rag.store.ledger import Ledger
+from rag.store.record import TEXT
 
 if TYPE_CHECKING:
     pass

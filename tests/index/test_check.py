@@ -348,6 +348,7 @@ def test_the_server_store_is_checked_and_repaired_as_the_embedded_one(
     store = Store(settings.store)
     chunks = store.count()
     some = next(store.records())
+    some_article = some.metadata["article_id"]
     vector = [0.1] * len(embed_model.get_text_embedding("x"))
     store.collection.add(
         ids=["ghost:00000000:0", "hollow:11111111:0"],
@@ -363,6 +364,19 @@ def test_the_server_store_is_checked_and_repaired_as_the_embedded_one(
     repaired = check(settings, embed_model, repair=True)
     assert repaired.repaired == {"empty chunks deleted": 1, "orphaned articles deleted": 1}
     assert Store(settings.store).count() == chunks and check(settings, embed_model).problems == 0
+
+    # keyword rows lost on the server (the keyword half of search): found, and made again from
+    # the chunks
+    import psycopg
+
+    with psycopg.connect(str(postgres), autocommit=True) as conn:
+        conn.execute(f'DELETE FROM "rag_{name}".chunks WHERE article = %s', (some_article,))
+    report = check(settings, embed_model)
+    assert report.keywords_off == [some_article], report.summary()
+    assert "1 articles whose keyword rows differ from their chunks" in report.summary()
+    repaired = check(settings, embed_model, repair=True)
+    assert repaired.repaired == {"keyword rows made again": 1}
+    assert check(settings, embed_model).problems == 0
 
     # the collection lost on the Chroma server, the books kept on PostgreSQL; another machine's
     # folder (a new `path`) repairs it

@@ -87,8 +87,8 @@ def test_a_chunk_the_catalogue_does_not_list_yet_is_read_from_the_store(pipeline
     retriever = pipeline.retriever
 
     class Stale:  # a catalogue loaded before every chunk was written (and recorded)
-        def record(self, chunk_id: str) -> None:
-            return None
+        def records_of(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+            return {}
 
         def recorded(self, records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             return retriever.catalogue.recorded(records)

@@ -211,8 +211,9 @@ def test_a_bm25_index_saved_with_other_parameters_is_built_again(
 ) -> None:  # type: ignore[no-untyped-def]
     """The index is built with K1 / B; one saved with other values (bm25s's own 1.5 / 0.75,
     before they changed) is not read, so the next open rebuilds it."""
-    from rag.retrieval.bm25 import K1, B, BM25Index
+    from rag.retrieval.bm25 import BM25Index
     from rag.store.records import chunk_records
+    from rag.text.terms import K1, B
 
     store, ids, fp = _seeds_chunks(tmp_path, embed_model)
     built = BM25Index.build(chunk_records(store, ids), fp, tmp_path / "cache")
@@ -231,8 +232,9 @@ def test_a_bm25_index_saved_otherwise_is_built_again_in_its_place(
     not read, and a build puts the new one in its place (it stayed, and the build failed to
     read itself back: "the BM25 index saved in ... cannot be read back"). One saved before the
     token pattern was written down was cut with today's, and is read."""
-    from rag.retrieval.bm25 import TOKEN_PATTERN, BM25Index
+    from rag.retrieval.bm25 import BM25Index
     from rag.store.records import chunk_records
+    from rag.text.terms import TOKEN_PATTERN
 
     store, ids, fp = _seeds_chunks(tmp_path, embed_model)
     cache = tmp_path / "cache"

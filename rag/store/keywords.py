@@ -1,0 +1,271 @@
+"""The keyword half of search on the server store (`RAG_STORE__URL`): every chunk of a collection
+with its BM25 term weights in a PostgreSQL table beside the ledger, searched by pgvector.
+
+Each chunk is a row: its metadata and text (what a passage and a citation show, what the
+catalogue lists) and its term-frequency part of BM25 as a sparse vector (`rag.text.terms`); the
+number of chunks that hold each term is kept in `term_documents`. A writer changes both in the
+ledger's own transaction (`PgLedger.record`, `remove`, `clear`), under the writers' advisory lock,
+so that every machine reads the chunks the ledger records, and nothing else. A question's inverse
+document frequencies are read when it is asked, so a score is BM25 over the archive as it is now;
+the length normalisation uses the average chunk length when the chunk was written. The rows are
+ordered by inner product through an HNSW index (pgvector's `hnsw.ef_search` candidates; filters
+by date or source scan on, `hnsw.iterative_scan`), measured against bm25s in
+`bench/keyword_postgres.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from rag.schema import ChunkMeta
+from rag.store import postgres
+from rag.store.record import TEXT, corpus_entry
+from rag.text.terms import Terms, frequency_part, idf, parse_sparse, sparse_text
+
+# the chunks and their terms, in a collection's schema (made with the ledger's tables)
+TABLES = """
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY,
+    article TEXT NOT NULL,
+    date_num INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    content TEXT NOT NULL,
+    length INTEGER NOT NULL,
+    terms sparsevec(1000000000) NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article);
+CREATE INDEX IF NOT EXISTS chunks_terms ON chunks USING hnsw (terms sparsevec_ip_ops);
+CREATE TABLE IF NOT EXISTS term_documents (term BIGINT PRIMARY KEY, documents INTEGER NOT NULL);
+INSERT INTO state (key, value) VALUES ('keyword_chunks', '0') ON CONFLICT DO NOTHING;
+INSERT INTO state (key, value) VALUES ('keyword_tokens', '0') ON CONFLICT DO NOTHING;
+INSERT INTO state (key, value) SELECT 'keywords', '1' WHERE NOT EXISTS (SELECT 1 FROM articles)
+    ON CONFLICT DO NOTHING;
+"""
+# what a search weighs: pgvector's HNSW candidates (1000 found 97% of bm25s's top 10 on the 2023
+# archive, 18 ms: bench/results/keyword-postgres.json)
+EF_SEARCH = 1000
+
+_terms = Terms()
+
+
+def chunk_rows(chunks: Iterable[tuple[str, dict[str, Any]]]) -> list[tuple[Any, ...]]:
+    """(id, article, date_num, source, meta, content, length, counts) of chunk records as read
+    from the store (flat metadata with the text under `_text`)."""
+    rows = []
+    for chunk_id, record in chunks:
+        entry, text = corpus_entry(chunk_id, record)
+        chunk = ChunkMeta.from_metadata(record)
+        meta = {k: v for k, v in entry.items() if k not in ("_node_content", "node_id", TEXT)}
+        stems = _terms.stems(text)
+        counts = Counter(_terms.numbers(stems))
+        rows.append(
+            (
+                chunk_id,
+                chunk.article_id,
+                chunk.date_num,
+                chunk.source,
+                json.dumps(meta, ensure_ascii=False),
+                entry["_node_content"],
+                len(stems),
+                counts,
+            )
+        )
+    return rows
+
+
+def write(conn: Any, articles: Sequence[str], chunks: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    """Within the caller's transaction on `conn` (search path on the collection's schema): the
+    chunks of `articles` replaced by `chunks`."""
+    remove(conn, articles)
+    rows = chunk_rows(chunks)
+    if not rows:
+        return
+    count, tokens = _totals(conn)
+    count += len(rows)
+    tokens += sum(r[6] for r in rows)
+    average = tokens / count
+    documents: Counter[int] = Counter()
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY chunks (id, article, date_num, source, meta, content, length, terms) FROM STDIN"
+        ) as copy,
+    ):
+        for *head, length, counts in rows:
+            documents.update(counts.keys())
+            copy.write_row((*head, length, sparse_text(frequency_part(counts, length, average))))
+    _count_documents(conn, documents, +1)
+    _set_totals(conn, count, tokens)
+
+
+def remove(conn: Any, articles: Sequence[str]) -> None:
+    """Within the caller's transaction: the chunks of `articles` gone, with their terms' counts."""
+    if not articles:
+        return
+    gone = conn.execute(
+        "DELETE FROM chunks WHERE article = ANY(%s) RETURNING terms::text, length",
+        (list(articles),),
+    ).fetchall()
+    if not gone:
+        return
+    documents: Counter[int] = Counter()
+    for terms, _ in gone:
+        documents.update(parse_sparse(terms).keys())
+    _count_documents(conn, documents, -1)
+    count, tokens = _totals(conn)
+    _set_totals(conn, count - len(gone), tokens - sum(length for _, length in gone))
+
+
+def clear(conn: Any) -> None:
+    """Within the caller's transaction: no chunk left."""
+    conn.execute("DELETE FROM chunks")
+    conn.execute("DELETE FROM term_documents")
+    _set_totals(conn, 0, 0)
+
+
+def complete(conn: Any) -> bool:
+    """False for a server store written before it kept the keyword half (filled by the next
+    ingest from the store: `PgLedger.fill_keywords`)."""
+    return conn.execute("SELECT 1 FROM state WHERE key = 'keywords'").fetchone() is not None
+
+
+def mark_complete(conn: Any) -> None:
+    conn.execute("INSERT INTO state (key, value) VALUES ('keywords', '1') ON CONFLICT DO NOTHING")
+
+
+def _totals(conn: Any) -> tuple[int, int]:
+    rows = dict(
+        conn.execute(
+            "SELECT key, value FROM state WHERE key IN ('keyword_chunks', 'keyword_tokens')"
+        ).fetchall()
+    )
+    return int(rows.get("keyword_chunks", 0)), int(rows.get("keyword_tokens", 0))
+
+
+def _set_totals(conn: Any, count: int, tokens: int) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            "UPDATE state SET value = %s WHERE key = %s",
+            [(str(max(count, 0)), "keyword_chunks"), (str(max(tokens, 0)), "keyword_tokens")],
+        )
+
+
+def _count_documents(conn: Any, documents: Counter[int], sign: int) -> None:
+    rows = sorted(documents.items())  # in one order: two writers never wait on each other's rows
+    with conn.cursor() as cur:
+        if sign > 0:
+            cur.executemany(
+                "INSERT INTO term_documents (term, documents) VALUES (%s, %s) ON CONFLICT (term) "
+                "DO UPDATE SET documents = term_documents.documents + excluded.documents",
+                rows,
+            )
+        else:
+            cur.executemany(
+                "UPDATE term_documents SET documents = documents - %s WHERE term = %s",
+                [(n, t) for t, n in rows],
+            )
+            cur.execute("DELETE FROM term_documents WHERE documents <= 0")
+
+
+class KeywordReader:
+    """The reading side, for the processes that answer: a small pool of connections on the
+    collection's schema (psycopg_pool), shared by every question and by the catalogue."""
+
+    def __init__(self, url: str, collection: str, *, connections: int = 4) -> None:
+        from psycopg import sql
+        from psycopg_pool import ConnectionPool
+
+        self.url, self.collection = url, collection
+        path = sql.SQL("SET search_path TO {}, public").format(
+            sql.Identifier(postgres.schema_of(collection))
+        )
+
+        def configure(conn: Any) -> None:
+            conn.execute(path)
+
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=connections,
+            kwargs={"autocommit": True, "connect_timeout": 10},
+            configure=configure,
+            open=False,
+            name=f"keywords-{collection}",
+        )
+        self._opened = threading.Lock()
+        self._open = False
+
+    def _connection(self) -> Any:
+        with self._opened:
+            if not self._open:
+                try:
+                    self._pool.open(wait=True, timeout=15)
+                except Exception as exc:
+                    raise postgres.unreachable(self.url, exc) from None
+                self._open = True
+        return self._pool.connection()
+
+    def close(self) -> None:
+        with self._opened:
+            if self._open:
+                self._pool.close()
+                self._open = False
+
+    def search(
+        self, question: str, k: int, where: str = "TRUE", params: Sequence[Any] = ()
+    ) -> list[tuple[str, dict[str, Any], float]]:
+        """The `k` chunks of best BM25 score for `question` among those `where` (SQL over
+        date_num and source) accepts: (id, record, score), best first."""
+        counts = _terms.counts(question)
+        if not counts or k <= 0:
+            return []
+        with self._connection() as conn, conn.transaction():
+            documents = dict(
+                conn.execute(
+                    "SELECT term, documents FROM term_documents WHERE term = ANY(%s)",
+                    (list(counts),),
+                ).fetchall()
+            )
+            if not documents:
+                return []
+            total = int(
+                conn.execute("SELECT value FROM state WHERE key = 'keyword_chunks'").fetchone()[0]
+            )
+            query = sparse_text(
+                {t: idf(total, documents[t]) * n for t, n in counts.items() if t in documents}
+            )
+            conn.execute(f"SET LOCAL hnsw.ef_search = {int(EF_SEARCH)}")
+            conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            rows = conn.execute(
+                "SELECT id, meta, content, (terms <#> %s::sparsevec) * -1 AS score FROM chunks "
+                f"WHERE {where} ORDER BY terms <#> %s::sparsevec LIMIT %s",
+                (query, *params, query, k),
+            ).fetchall()
+        found = [(i, record_of(i, m, c), float(s)) for i, m, c, s in rows if s > 0]
+        return sorted(found, key=lambda hit: (-hit[2], hit[0]))  # relaxed order: put right
+
+    def records(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The records of these chunks (those still there)."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT id, meta, content FROM chunks WHERE id = ANY(%s)", (list(ids),)
+            ).fetchall()
+        return {i: record_of(i, m, c) for i, m, c in rows}
+
+    def listing(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(id, metadata without the text) of every chunk, in id order, read in pages."""
+        with self._connection() as conn, conn.transaction(), conn.cursor(name="listing") as cur:
+            cur.itersize = 5000
+            cur.execute("SELECT id, meta FROM chunks ORDER BY id")
+            for chunk_id, meta in cur:
+                yield chunk_id, json.loads(meta)
+
+
+def record_of(chunk_id: str, meta: str, content: str) -> dict[str, Any]:
+    """A chunk's record as llama-index keeps it (its text inside `_node_content`)."""
+    return json.loads(meta) | {"_node_content": content, "node_id": chunk_id}
