@@ -147,10 +147,14 @@ class HybridRetriever:
         self.catalogue, self._bm25 = self._load(store)
 
     def _load(self, store: Store) -> tuple[Catalogue, Keywords]:
-        if self._server is not None:  # the keyword half and the catalogue on the server store
+        if self._server is not None and self._ledger is not None:  # on the server store
             self._pending = None
+            previous = getattr(self, "_bm25", None)
             return ServerKeywords.open(
-                self._server, store_fingerprint(store, self._ledger), self._ledger
+                self._server,
+                store_fingerprint(store, self._ledger),
+                self._ledger,
+                previous if isinstance(previous, ServerKeywords) else None,
             )
         # saved in the store folder also when a Chroma server holds the vectors: each machine
         # that serves keeps its own copy, keyed by the chunks it indexes

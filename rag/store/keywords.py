@@ -36,9 +36,11 @@ CREATE TABLE IF NOT EXISTS chunks (
     meta TEXT NOT NULL,
     content TEXT NOT NULL,
     length INTEGER NOT NULL,
-    terms sparsevec(1000000000) NOT NULL
+    terms sparsevec(1000000000) NOT NULL,
+    written BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article);
+CREATE INDEX IF NOT EXISTS chunks_written ON chunks (written);
 CREATE INDEX IF NOT EXISTS chunks_terms ON chunks USING hnsw (terms sparsevec_ip_ops);
 CREATE TABLE IF NOT EXISTS term_documents (term BIGINT PRIMARY KEY, documents INTEGER NOT NULL);
 INSERT INTO state (key, value) VALUES ('keyword_chunks', '0') ON CONFLICT DO NOTHING;
@@ -89,16 +91,15 @@ def write(conn: Any, articles: Sequence[str], chunks: Iterable[tuple[str, dict[s
     count += len(rows)
     tokens += sum(r[6] for r in rows)
     average = tokens / count
+    # the ledger's version this transaction makes: a reader's catalogue takes what came since
+    (version,) = conn.execute("SELECT value FROM state WHERE key = 'version'").fetchone()
     documents: Counter[int] = Counter()
-    with (
-        conn.cursor() as cur,
-        cur.copy(
-            "COPY chunks (id, article, date_num, source, meta, content, length, terms) FROM STDIN"
-        ) as copy,
-    ):
+    columns = "id, article, date_num, source, meta, content, length, terms, written"
+    with conn.cursor() as cur, cur.copy(f"COPY chunks ({columns}) FROM STDIN") as copy:
         for *head, length, counts in rows:
             documents.update(counts.keys())
-            copy.write_row((*head, length, sparse_text(frequency_part(counts, length, average))))
+            weights = sparse_text(frequency_part(counts, length, average))
+            copy.write_row((*head, length, weights, int(version) + 1))
     _count_documents(conn, documents, +1)
     _set_totals(conn, count, tokens)
 
@@ -257,11 +258,12 @@ class KeywordReader:
             ).fetchall()
         return {i: record_of(i, m, c) for i, m, c in rows}
 
-    def listing(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(id, metadata without the text) of every chunk, in id order, read in pages."""
+    def listing(self, since: int = -1) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(id, metadata without the text) of every chunk written after the ledger's version
+        `since` (all by default), in id order, read in pages."""
         with self._connection() as conn, conn.transaction(), conn.cursor(name="listing") as cur:
             cur.itersize = 5000
-            cur.execute("SELECT id, meta FROM chunks ORDER BY id")
+            cur.execute("SELECT id, meta FROM chunks WHERE written > %s ORDER BY id", (since,))
             for chunk_id, meta in cur:
                 yield chunk_id, json.loads(meta)
 

@@ -45,7 +45,7 @@ def chunks_of(article: str) -> list[tuple[str, dict[str, Any]]]:
 
 def record(ledger: PgLedger, *articles: str) -> None:
     chunks = [c for a in articles for c in chunks_of(a)]
-    rows = [Recorded(a, "h" + a, len(ARTICLES[a][2]), "t", "i") for a in articles]
+    rows = [Recorded(a, "00000000", len(ARTICLES[a][2]), "t", "i") for a in articles]
     ledger.record(rows, chunks)
 
 
@@ -150,3 +150,44 @@ def test_the_vectors_kept_are_the_terms_of_each_chunk(ledger: PgLedger) -> None:
     db = ledger._db.conn  # type: ignore[attr-defined]
     (terms,) = db.execute("SELECT terms::text FROM chunks").fetchone()
     assert set(parse_sparse(terms)) == set(Terms().counts(chunks_of("allies")[0][1]["_text"]))
+
+
+def test_a_catalogue_taken_again_reads_only_what_changed_and_equals_one_read_whole(
+    ledger: PgLedger,
+) -> None:
+    from rag.retrieval.keywords import ServerKeywords
+    from rag.store.catalogue import Summary
+
+    record(ledger, "nato", "visit", "budget")
+    reader = KeywordReader(ledger.url, ledger.collection)
+    try:
+        _, first = ServerKeywords.open(reader, "one", ledger)
+        assert sorted(first.summary.articles) == ["budget", "nato", "visit"]
+        record(ledger, "allies", "budget")  # one new, one written again
+        ledger.remove(["visit"])
+        read: list[int] = []
+        listing = reader.listing
+
+        def counted(since: int = -1):  # type: ignore[no-untyped-def]
+            rows = list(listing(since))
+            read.append(len(rows))
+            return iter(rows)
+
+        reader.listing = counted  # type: ignore[method-assign]
+        catalogue, second = ServerKeywords.open(reader, "two", ledger, first)
+        assert read == [3]  # allies' chunk and budget's two, not the rest
+        whole = Summary.of(listing())
+
+        def by_chunk(s: Summary) -> dict[str, tuple[str, int, str]]:
+            return {
+                c: (a, d, src)
+                for c, a, d, src in zip(s.ids, s.article_ids, s.dates, s.sources, strict=True)
+            }
+
+        assert by_chunk(second.summary) == by_chunk(whole)
+        assert second.summary.articles == whole.articles
+        assert second.version == ledger.version() and catalogue.size == 4
+        assert catalogue.chunk_text("allies:00000000:0") == ARTICLES["allies"][2][0]
+        assert catalogue.chunk_text("visit:00000000:0") is None
+    finally:
+        reader.close()
