@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     written BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article);
+ALTER TABLE chunks ADD COLUMN IF NOT EXISTS written BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS chunks_written ON chunks (written);
 CREATE INDEX IF NOT EXISTS chunks_terms ON chunks USING hnsw (terms sparsevec_ip_ops);
 CREATE TABLE IF NOT EXISTS term_documents (term BIGINT PRIMARY KEY, documents INTEGER NOT NULL);
