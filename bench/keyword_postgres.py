@@ -154,26 +154,6 @@ def sparse_query(ids: Sequence[int], vocab: int) -> str:
     return "{" + ",".join(f"{i + 1}:{c}" for i, c in sorted(counts.items())) + f"}}/{vocab}"
 
 
-def where(filters: Any) -> tuple[str, list[Any]]:
-    """A `Filters` as SQL over (date_num, source)."""
-    from rag.schema import date_num
-
-    clauses, params = [], []
-    if filters.date_from:
-        clauses.append("date_num >= %s")
-        params.append(date_num(filters.date_from))
-    if filters.date_to:
-        clauses.append("date_num BETWEEN 1 AND %s")
-        params.append(date_num(filters.date_to))
-    if filters.as_of:
-        clauses.append("date_num <= %s")
-        params.append(date_num(filters.as_of))
-    if filters.sources:
-        clauses.append("source = ANY(%s)")
-        params.append(list(filters.sources))
-    return " AND ".join(clauses) or "TRUE", params
-
-
 def searcher(conn: Any, index: Any, form: str, k: int) -> Callable[[str, Any], list[int]]:
     """(question, filters) -> chunk positions, best first, for one form."""
     vocab = len(index.retriever.bm25.vocab_dict)
@@ -182,7 +162,7 @@ def searcher(conn: Any, index: Any, form: str, k: int) -> Callable[[str, Any], l
         words = list(dict.fromkeys(re.findall(r"[a-z0-9]+", question.lower())))
         if not words:
             return []
-        sql, params = where(filters)
+        sql, params = filters.to_sql()
         rows = conn.execute(
             "SELECT pos, ts_rank_cd(tsv, q) AS s FROM chunks, to_tsquery('english', %s) q "
             f"WHERE tsv @@ q AND {sql} ORDER BY s DESC LIMIT %s",
@@ -194,7 +174,7 @@ def searcher(conn: Any, index: Any, form: str, k: int) -> Callable[[str, Any], l
         ids = token_ids(index, question)
         if not ids:
             return []
-        sql, params = where(filters)
+        sql, params = filters.to_sql()
         vec = sparse_query(ids, vocab)
         rows = conn.execute(
             f"SELECT pos FROM sparse WHERE {sql} ORDER BY v <#> %s::sparsevec LIMIT %s",
@@ -206,7 +186,7 @@ def searcher(conn: Any, index: Any, form: str, k: int) -> Callable[[str, Any], l
         ids = token_ids(index, question)
         if not ids:
             return []
-        sql, params = where(filters)
+        sql, params = filters.to_sql()
         rows = conn.execute(
             "SELECT p.pos, SUM(p.w) AS s FROM postings p JOIN sparse c ON c.pos = p.pos "
             f"WHERE p.term = ANY(%s) AND {sql.replace('date_num', 'c.date_num')} "
