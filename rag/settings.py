@@ -42,6 +42,15 @@ class StoreSettings(BaseModel):
         "writers' lock): postgresql://user:password@host:5432/db; unset = files in `path`",
     )
     port: int = Field(8000, ge=1, le=65535)
+    keyword_ef_search: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        description="the server store's keyword search: 0 = exact BM25, every chunk scored "
+        "(time grows with the archive); 1-1000 = through an HNSW index (made by the first "
+        "command that asks for it, kept up by every write after), weighing this many "
+        "candidates: faster on a large archive, a little less exact",
+    )
     min_free_mb: int = Field(
         100,
         ge=0,

@@ -100,7 +100,7 @@ def _server_keywords(settings: Settings, ledger: Ledger | None) -> KeywordReader
             "the next `rag ingest` fills it"
         )
         return None
-    return KeywordReader(url, settings.store.collection)
+    return KeywordReader(url, settings.store.collection, ef_search=settings.store.keyword_ef_search)
 
 
 class HybridRetriever:

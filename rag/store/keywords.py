@@ -42,16 +42,16 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article);
 ALTER TABLE chunks ADD COLUMN IF NOT EXISTS written BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS chunks_written ON chunks (written);
-CREATE INDEX IF NOT EXISTS chunks_terms ON chunks USING hnsw (terms sparsevec_ip_ops);
 CREATE TABLE IF NOT EXISTS term_documents (term BIGINT PRIMARY KEY, documents INTEGER NOT NULL);
 INSERT INTO state (key, value) VALUES ('keyword_chunks', '0') ON CONFLICT DO NOTHING;
 INSERT INTO state (key, value) VALUES ('keyword_tokens', '0') ON CONFLICT DO NOTHING;
 INSERT INTO state (key, value) SELECT 'keywords', '1' WHERE NOT EXISTS (SELECT 1 FROM articles)
     ON CONFLICT DO NOTHING;
 """
-# what a search weighs: pgvector's HNSW candidates (1000 found 97% of bm25s's top 10 on the 2023
-# archive, 18 ms: bench/results/keyword-postgres.json)
-EF_SEARCH = 1000
+
+# the HNSW index a search through it needs (RAG_STORE__KEYWORD_EF_SEARCH above 0), made by the
+# first writer or reader that asks for it; kept up by every write once it is there
+HNSW = "CREATE INDEX IF NOT EXISTS chunks_terms ON chunks USING hnsw (terms sparsevec_ip_ops);\n"
 
 _terms = Terms()
 
@@ -178,11 +178,15 @@ class KeywordReader:
     """The reading side, for the processes that answer: a small pool of connections on the
     collection's schema (psycopg_pool), shared by every question and by the catalogue."""
 
-    def __init__(self, url: str, collection: str, *, connections: int = 4) -> None:
+    def __init__(
+        self, url: str, collection: str, *, ef_search: int = 1000, connections: int = 4
+    ) -> None:
+        """`ef_search`: the candidates the HNSW index weighs (RAG_STORE__KEYWORD_EF_SEARCH);
+        0: every chunk scored, exactly."""
         from psycopg import sql
         from psycopg_pool import ConnectionPool
 
-        self.url, self.collection = url, collection
+        self.url, self.collection, self.ef_search = url, collection, ef_search
         path = sql.SQL("SET search_path TO {}, public").format(
             sql.Identifier(postgres.schema_of(collection))
         )
@@ -241,8 +245,11 @@ class KeywordReader:
             query = sparse_text(
                 {t: idf(total, documents[t]) * n for t, n in counts.items() if t in documents}
             )
-            conn.execute(f"SET LOCAL hnsw.ef_search = {int(EF_SEARCH)}")
-            conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            if self.ef_search:
+                conn.execute(f"SET LOCAL hnsw.ef_search = {int(self.ef_search)}")
+                conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            else:  # exact: the index not used
+                conn.execute("SET LOCAL enable_indexscan = off")
             rows = conn.execute(
                 "SELECT id, meta, content, (terms <#> %s::sparsevec) * -1 AS score FROM chunks "
                 f"WHERE {where} ORDER BY terms <#> %s::sparsevec LIMIT %s",

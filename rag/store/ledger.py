@@ -537,13 +537,17 @@ class PgLedger(Ledger):
     """The ingestion ledger of one collection on a PostgreSQL server (`RAG_STORE__URL`), in a
     schema of its own, the writers taking turns under an advisory lock (`rag.store.postgres`)."""
 
-    def __init__(self, url: str, collection: str) -> None:
+    def __init__(self, url: str, collection: str, *, keyword_index: bool = False) -> None:
+        """`keyword_index`: the keyword half's HNSW index made if it is not there yet (for a
+        search through it: RAG_STORE__KEYWORD_EF_SEARCH above 0)."""
         self.url, self.collection = url, collection
         self.path = Path(f"{postgres.shown(url)}#{collection}")  # what messages name
         self._mutex = threading.Lock()
         conn = postgres.connect(url)
         try:
-            postgres.prepare(conn, collection, keywords.TABLES)
+            postgres.prepare(
+                conn, collection, keywords.TABLES + (keywords.HNSW if keyword_index else "")
+            )
         except Exception:
             conn.close()
             raise
@@ -638,7 +642,7 @@ def writer_active(cfg: Settings | StoreSettings) -> bool:
 def open_ledger(cfg: Settings) -> Ledger:
     url = server_url(cfg)
     if url is not None:
-        return PgLedger(url, cfg.store.collection)
+        return PgLedger(url, cfg.store.collection, keyword_index=cfg.store.keyword_ef_search > 0)
     path = ledger_path(cfg)
     try:
         return Ledger(path)

@@ -191,3 +191,24 @@ def test_a_catalogue_taken_again_reads_only_what_changed_and_equals_one_read_who
         assert catalogue.chunk_text("visit:00000000:0") is None
     finally:
         reader.close()
+
+
+def test_through_the_hnsw_index_a_search_finds_what_the_exact_one_finds(postgres: str) -> None:
+    """RAG_STORE__KEYWORD_EF_SEARCH above 0: the index is made when a ledger asks for it, and
+    a search goes through it (on a few chunks, it finds them all)."""
+    name = "k" + uuid.uuid4().hex[:10]
+    plain = PgLedger(str(postgres), name)
+    record(plain, *ARTICLES)
+    indexed = PgLedger(str(postgres), name, keyword_index=True)
+    db = indexed._db.conn  # type: ignore[attr-defined]
+    assert db.execute("SELECT 1 FROM pg_indexes WHERE indexname = 'chunks_terms'").fetchone()
+    exact = KeywordReader(str(postgres), name)
+    fast = KeywordReader(str(postgres), name, ef_search=1000)
+    try:
+        question = "What did Rutte say about defence spending?"
+        assert fast.search(question, 10) == exact.search(question, 10) != []
+    finally:
+        exact.close()
+        fast.close()
+        plain.close()
+        indexed.close()
