@@ -212,3 +212,31 @@ def test_through_the_hnsw_index_a_search_finds_what_the_exact_one_finds(postgres
         fast.close()
         plain.close()
         indexed.close()
+
+
+def test_the_chunks_with_a_rare_word_first_give_exactly_what_the_scan_gives(
+    ledger: PgLedger,
+) -> None:
+    """The exact search scores the chunks holding one of the question's rare words first, and
+    keeps their top k only when the common words' weights prove no other chunk can beat it."""
+    record(ledger, *ARTICLES)
+    scan = KeywordReader(ledger.url, ledger.collection, rare_share=0.0)  # no word is rare
+    first = KeywordReader(ledger.url, ledger.collection, rare_share=0.5)
+    try:
+        questions = [
+            "What did Rutte say about defence spending?",
+            "Hegseth consensus commitment",
+            "Where will Starmer host Rutte?",
+            "chancellor spending",
+        ]
+        for k in (1, 2, 5):
+            for question in questions:
+                assert first.search(question, k) == scan.search(question, k), (question, k)
+                where, params = Filters(sources=["BBC"]).to_sql()
+                assert first.search(question, k, where, params) == scan.search(
+                    question, k, where, params
+                )
+        assert scan.shortcuts == 0 and first.shortcuts > 0
+    finally:
+        scan.close()
+        first.close()
