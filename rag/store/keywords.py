@@ -33,17 +33,19 @@ CREATE TABLE IF NOT EXISTS chunks (
     article TEXT NOT NULL,
     date_num INTEGER NOT NULL,
     source TEXT NOT NULL,
-    meta TEXT NOT NULL,
-    content TEXT NOT NULL,
     length INTEGER NOT NULL,
     terms sparsevec(1000000000) NOT NULL,
-    written BIGINT NOT NULL
+    written BIGINT NOT NULL,
+    words BIGINT[] NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article);
-ALTER TABLE chunks ADD COLUMN IF NOT EXISTS written BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS chunks_written ON chunks (written);
-ALTER TABLE chunks ADD COLUMN IF NOT EXISTS words BIGINT[];
 CREATE INDEX IF NOT EXISTS chunks_words ON chunks USING gin (words);
+CREATE TABLE IF NOT EXISTS chunk_texts (
+    id TEXT PRIMARY KEY REFERENCES chunks (id) ON DELETE CASCADE,
+    meta TEXT NOT NULL,
+    content TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS term_documents (term BIGINT PRIMARY KEY, documents INTEGER NOT NULL);
 INSERT INTO state (key, value) VALUES ('keyword_chunks', '0') ON CONFLICT DO NOTHING;
 INSERT INTO state (key, value) VALUES ('keyword_tokens', '0') ON CONFLICT DO NOTHING;
@@ -102,13 +104,19 @@ def write(conn: Any, articles: Sequence[str], chunks: Iterable[tuple[str, dict[s
     # the ledger's version this transaction makes: a reader's catalogue takes what came since
     (version,) = conn.execute("SELECT value FROM state WHERE key = 'version'").fetchone()
     documents: Counter[int] = Counter()
-    columns = "id, article, date_num, source, meta, content, length, terms, written, words"
+    # the vectors a search scans in a narrow table, the texts it shows beside it (a scan over
+    # rows that held both took twice as long)
+    columns = "id, article, date_num, source, length, terms, written, words"
     with conn.cursor() as cur, cur.copy(f"COPY chunks ({columns}) FROM STDIN") as copy:
-        for *head, length, counts in rows:
+        for chunk_id, article, day, source, _, _, length, counts in rows:
             documents.update(counts.keys())
             weights = frequency_part(counts, length, average)
             words = "{" + ",".join(map(str, sorted(weights))) + "}"
-            copy.write_row((*head, length, sparse_text(weights), int(version) + 1, words))
+            row = (chunk_id, article, day, source, length, sparse_text(weights))
+            copy.write_row((*row, int(version) + 1, words))
+    with conn.cursor() as cur, cur.copy("COPY chunk_texts (id, meta, content) FROM STDIN") as copy:
+        for chunk_id, _, _, _, meta, content, _, _ in rows:
+            copy.write_row((chunk_id, meta, content))
     _count_documents(conn, documents, +1)
     _set_totals(conn, count, tokens)
 
@@ -133,6 +141,7 @@ def remove(conn: Any, articles: Sequence[str]) -> None:
 
 def clear(conn: Any) -> None:
     """Within the caller's transaction: no chunk left."""
+    conn.execute("DELETE FROM chunk_texts")
     conn.execute("DELETE FROM chunks")
     conn.execute("DELETE FROM term_documents")
     _set_totals(conn, 0, 0)
@@ -203,9 +212,6 @@ class KeywordReader:
         self.url, self.collection, self.ef_search = url, collection, ef_search
         self.rare_share = rare_share
         self.shortcuts = 0  # exact searches answered from the chunks with a rare word alone
-        self._words: bool | None = (
-            None  # every row lists its words (a store written before may not)
-        )
         path = sql.SQL("SET search_path TO {}, public").format(
             sql.Identifier(postgres.schema_of(collection))
         )
@@ -264,8 +270,10 @@ class KeywordReader:
             weights = {t: idf(total, documents[t]) * n for t, n in counts.items() if t in documents}
             query = sparse_text(weights)
             select = (
-                "SELECT id, meta, content, (terms <#> %s::sparsevec) * -1 AS score FROM chunks "
-                "WHERE {} ORDER BY terms <#> %s::sparsevec LIMIT %s"
+                "SELECT c.id, t.meta, t.content, c.score FROM (SELECT id, "
+                "(terms <#> %s::sparsevec) * -1 AS score FROM chunks WHERE {} "
+                "ORDER BY terms <#> %s::sparsevec LIMIT %s) c JOIN chunk_texts t USING (id) "
+                "ORDER BY c.score DESC"
             )
             if self.ef_search:
                 conn.execute(f"SET LOCAL hnsw.ef_search = {int(self.ef_search)}")
@@ -295,12 +303,8 @@ class KeywordReader:
         is provably the top `k` of all: a chunk without a rare word scores at most the sum of
         the common words' weights (a chunk's weight of a word is below 1), so the `k`-th found
         scoring at least that sum settles it. None: scan every chunk."""
-        if self._words is None:
-            self._words = conn.execute(
-                "SELECT NOT EXISTS (SELECT 1 FROM chunks WHERE words IS NULL)"
-            ).fetchone()[0]
         rare = [t for t in weights if documents[t] <= self.rare_share * total]
-        if not self._words or not rare:
+        if not rare:
             return None
         bound = sum(w for t, w in weights.items() if t not in rare)
         query = sparse_text(weights)
@@ -318,7 +322,7 @@ class KeywordReader:
         """The records of these chunks (those still there)."""
         with self._connection() as conn:
             rows = conn.execute(
-                "SELECT id, meta, content FROM chunks WHERE id = ANY(%s)", (list(ids),)
+                "SELECT id, meta, content FROM chunk_texts WHERE id = ANY(%s)", (list(ids),)
             ).fetchall()
         return {i: record_of(i, m, c) for i, m, c in rows}
 
@@ -327,7 +331,11 @@ class KeywordReader:
         `since` (all by default), in id order, read in pages."""
         with self._connection() as conn, conn.transaction(), conn.cursor(name="listing") as cur:
             cur.itersize = 5000
-            cur.execute("SELECT id, meta FROM chunks WHERE written > %s ORDER BY id", (since,))
+            cur.execute(
+                "SELECT c.id, t.meta FROM chunks c JOIN chunk_texts t USING (id) "
+                "WHERE c.written > %s ORDER BY c.id",
+                (since,),
+            )
             for chunk_id, meta in cur:
                 yield chunk_id, json.loads(meta)
 
