@@ -46,8 +46,7 @@ from rag.store.ledger import (
     writers_lock,
 )
 from rag.store.migrations import paragraph_books
-from rag.store.record import TEXT
-from rag.store.records import store_fingerprint
+from rag.store.records import every_chunk_record, store_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -158,9 +157,9 @@ def check(settings: Settings, embed_model: Any, *, repair: bool = False) -> Chec
             if repair and report.keywords_off:
                 # the keyword half made again from the chunks now in the store
                 ledger.fill_keywords(
-                    (r.id, r.metadata | {TEXT: r.text})
-                    for r in store.records()
-                    if ChunkMeta.from_metadata(r.metadata).article_id not in report.orphaned
+                    (cid, record)
+                    for cid, record in every_chunk_record(store)
+                    if ChunkMeta.from_metadata(record).article_id not in report.orphaned
                 )
                 report.repaired["keyword rows made again"] = len(report.keywords_off)
             reindex = sorted({*report.missing, *report.stranded})

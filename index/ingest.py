@@ -44,6 +44,7 @@ from rag.store.layout import Layout
 from rag.store.ledger import Ledger, Recorded, open_ledger
 from rag.store.migrations import paragraph_books
 from rag.store.record import TEXT
+from rag.store.records import every_chunk_record
 from rag.text.rules import normalize
 
 log = logging.getLogger(__name__)
@@ -326,7 +327,7 @@ def _ingest(
         _fill_paragraph_books(store, ledger)
     if not ledger.keywords_complete():  # a server store from before it kept the keyword half
         log.info("filling the keyword half of the server store from its chunks (once)")
-        ledger.fill_keywords((r.id, r.metadata | {TEXT: r.text}) for r in store.records())
+        ledger.fill_keywords(every_chunk_record(store))
     vector_store = store.vector_store()
     entries = ledger.entries()
     known = {doc_id: e.hash for doc_id, e in entries.items()}

@@ -281,7 +281,9 @@ class KeywordReader:
                 rows = conn.execute(select.format(where), (query, *params, query, k)).fetchall()
             else:  # exact: the HNSW index not used
                 conn.execute("SET LOCAL enable_indexscan = off")
-                rows = self._rare_first(conn, select, where, params, weights, documents, total, k)
+                rows = self._rare_first(
+                    conn, select, where, params, weights, query, documents, total, k
+                )
                 if rows is None:
                     rows = conn.execute(select.format(where), (query, *params, query, k)).fetchall()
         found = [(i, record_of(i, m, c), float(s)) for i, m, c, s in rows if s > 0]
@@ -294,6 +296,7 @@ class KeywordReader:
         where: str,
         params: Sequence[Any],
         weights: dict[int, float],
+        query: str,
         documents: dict[int, int],
         total: int,
         k: int,
@@ -307,7 +310,6 @@ class KeywordReader:
         if not rare:
             return None
         bound = sum(w for t, w in weights.items() if t not in rare)
-        query = sparse_text(weights)
         rows = conn.execute(
             select.format(f"words && %s::bigint[] AND ({where})"),
             (query, rare, *params, query, k),

@@ -35,3 +35,8 @@ def store_fingerprint(store: Store, ledger: Ledger | None) -> str:
 def chunk_records(store: Store, ids: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(chunk id, metadata with the text) of these chunks, read from the store by id, in pages."""
     return ((r.id, r.metadata | {TEXT: r.text}) for r in store.records_of(ids))
+
+
+def every_chunk_record(store: Store) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(chunk id, metadata with the text) of every chunk in the store, read in pages."""
+    return ((r.id, r.metadata | {TEXT: r.text}) for r in store.records())
