@@ -105,12 +105,15 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", t).strip()
 
 
-# a person's title before the name ("President Joe Biden", "Gov. Ron DeSantis")
+# a person's title before the name
+# ("President Joe Biden", "Gov. Ron DeSantis"), after up to two words that say of where or what
+# ("Florida Gov. Ron DeSantis", "Ukrainian President Volodymyr Zelensky", "Tesla CEO Elon Musk")
 _TITLE = re.compile(
-    r"^(?:(?:U\.?S\.?|US|UK|former|then|late|House)\s+)?(?:President|Vice President|Prime Minister|"
+    r"^(?:[\w.'’-]+\s+){0,2}?(?:President|Vice President|Prime Minister|"
     r"Chancellor|King|Queen|Prince|Princess|Pope|Governor|Gov\.|Senator|Sen\.|Representative|"
-    r"Rep\.|Secretary|Mayor|Judge|Justice|Chief Justice|General|Gen\.|Dr\.|Mr\.|Mrs\.|Ms\.|"
-    r"Sir|Dame|Lord|Lady|Speaker|Minister|Foreign Minister|Defense Secretary|Coach)\s+",
+    r"Rep\.|Secretary of State|Secretary|Mayor|Judge|Justice|Chief Justice|General|Gen\.|Dr\.|"
+    r"Mr\.|Mrs\.|Ms\.|Sir|Dame|Lord|Lady|Speaker|Minister|Foreign Minister|Defense Secretary|"
+    r"Coach|CEO|Duke|Duchess)\s+",
     re.I,
 )
 

@@ -884,6 +884,20 @@ def test_a_name_without_its_title_names_the_choice_unless_another_is_that_name()
     assert not metrics.names_choice("Joe Biden [1].", twins, ["President Joe Biden"])
     speaker = ["House Speaker Kevin McCarthy", "Colorado Rep. Ken Buck"]
     assert metrics.names_choice("Kevin McCarthy", speaker, ["House Speaker Kevin McCarthy"])
+    # a title after words that say of where or what
+    leaders = ["French President Emmanuel Macron", "UK Prime Minister Rishi Sunak"]
+    assert metrics.names_choice("Emmanuel Macron", leaders, ["French President Emmanuel Macron"])
+    governors = ["Florida Gov. Ron DeSantis", "Texas Gov. Greg Abbott"]
+    assert metrics.names_choice("Ron DeSantis", governors, ["Florida Gov. Ron DeSantis"])
+    assert metrics.names_choice(
+        "Elon Musk", ["Tesla CEO Elon Musk", "Pop star Taylor Swift"], ["Tesla CEO Elon Musk"]
+    )
+    # not when another choice is that name too
+    assert not metrics.names_choice(
+        "Ron DeSantis",
+        ["Florida Gov. Ron DeSantis", "Ron DeSantis Jr."],
+        ["Florida Gov. Ron DeSantis"],
+    )
 
 
 def test_a_choice_is_named_without_its_article_unless_another_choice_is_that_word() -> None:
