@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from evals.metrics import calibration
-from rag.spans.ranker import MODEL_FILE
+from rag.spans.ranker import MODEL_FILE, relative
 
 TARGET = 0.85  # a short answer said as sure is right at least this often
 FOLDS = 5
@@ -49,7 +49,8 @@ def load(report: Path) -> Year:
     cands, right = [], []
     for r in data["results"]:
         if r.get("candidate_features") and not r.get("error"):
-            cands.append(r["candidate_features"])
+            # each read against the others, as the product reads them (`relative`)
+            cands.append(relative(r["candidate_features"]))
             right.append(r["candidate_right"])
     return Year(report.name, len(data["results"]), cands, right)
 
@@ -70,16 +71,22 @@ def fit(years: Sequence[Year], names: Sequence[str]) -> Any:
 
 
 def choose(
-    model: Any, year: Year, names: Sequence[str], reorder: bool
+    model: Any, year: Year, names: Sequence[str], reorder: bool, any_kind: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per question with candidates: the chosen candidate's probability, and whether it is
-    right. `reorder`: the model chooses (else the miner's first stays the short answer, and the
-    model only says how likely it is right)."""
+    """Per question with a candidate that may be the short answer: the chosen candidate's
+    probability, and whether it is right. `reorder`: the model chooses (else the miner's first
+    stays the short answer, and the model only says how likely it is right); `any_kind`: any
+    candidate may be chosen (else only a name of the kind asked, as the product gives)."""
     p, y = [], []
     for cands, right in zip(year.candidates, year.right, strict=True):
+        allowed = np.array([any_kind or c.get("kind_asked", 1.0) > 0 for c in cands])
+        if not allowed.any():
+            continue  # no short answer, and no confidence to give
         probs = model.predict_proba(_matrix(cands, names))[:, 1]
         # the first of equals: the miner's order breaks ties
-        best = int(np.argmax(probs)) if reorder else 0
+        best = (
+            int(np.argmax(np.where(allowed, probs, -1.0))) if reorder else int(np.argmax(allowed))
+        )
         p.append(float(probs[best]))
         y.append(int(right[best]))
     return np.array(p), np.array(y)
@@ -90,7 +97,9 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def platt(years: Sequence[Year], names: Sequence[str], reorder: bool) -> tuple[float, float]:
+def platt(
+    years: Sequence[Year], names: Sequence[str], reorder: bool, any_kind: bool = False
+) -> tuple[float, float]:
     """(a, b) so that sigmoid(a * logit(p) + b) is how often a chosen candidate of probability
     p is right, from choices made by rankers fitted on the other folds' questions."""
     from sklearn.linear_model import LogisticRegression
@@ -101,7 +110,7 @@ def platt(years: Sequence[Year], names: Sequence[str], reorder: bool) -> tuple[f
         held = [_part(y, fold, keep=True) for y in years]
         model = fit(rest, names)
         for year in held:
-            p, y = choose(model, year, names, reorder)
+            p, y = choose(model, year, names, reorder, any_kind)
             p_out.append(p)
             y_out.append(y)
     x = _logit(np.concatenate(p_out)).reshape(-1, 1)
@@ -140,14 +149,17 @@ def selective(p: np.ndarray, y: np.ndarray, t: float, questions: int) -> dict[st
     }
 
 
-def check(fitted: Year, checked: Year, names: Sequence[str], reorder: bool) -> dict[str, Any]:
-    model, ab = fit([fitted], names), platt([fitted], names, reorder)
-    p_fit, y_fit = choose(model, fitted, names, reorder)
+def check(
+    fitted: Year, checked: Year, names: Sequence[str], reorder: bool, any_kind: bool = False
+) -> dict[str, Any]:
+    model, ab = fit([fitted], names), platt([fitted], names, reorder, any_kind)
+    p_fit, y_fit = choose(model, fitted, names, reorder, any_kind)
     t = threshold(calibrated(p_fit, ab), y_fit)
-    p, y = choose(model, checked, names, reorder)
+    p, y = choose(model, checked, names, reorder, any_kind)
     p = calibrated(p, ab)
     ece, table = calibration(p, y)
-    first = sum(int(r[0]) for r in checked.right)
+    _, first_right = choose(model, checked, names, False, any_kind)
+    first = int(first_right.sum())
     return {
         "fitted_on": fitted.name,
         "checked_on": checked.name,
@@ -173,6 +185,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "first stays, and the model says how likely it is right)",
     )
     ap.add_argument(
+        "--any-kind",
+        action="store_true",
+        help="with --reorder: the model may choose a noun phrase or a name of another kind than "
+        "asked (default: only a name of the kind asked is ever the short answer)",
+    )
+    ap.add_argument(
         "--first-only",
         action="store_true",
         help="write the model fitted on the first report alone (to measure the second year "
@@ -182,12 +200,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     years = [load(r) for r in args.reports]
     names = sorted({n for y in years for q in y.candidates for c in q for n in c})
     checks = [
-        check(years[0], years[1], names, args.reorder),
-        check(years[1], years[0], names, args.reorder),
+        check(years[0], years[1], names, args.reorder, args.any_kind),
+        check(years[1], years[0], names, args.reorder, args.any_kind),
     ]
     fitted = years[:1] if args.first_only else years
-    model, ab = fit(fitted, names), platt(fitted, names, args.reorder)
-    p_all, y_all = zip(*(choose(model, y, names, args.reorder) for y in fitted), strict=True)
+    model, ab = fit(fitted, names), platt(fitted, names, args.reorder, args.any_kind)
+    p_all, y_all = zip(
+        *(choose(model, y, names, args.reorder, args.any_kind) for y in fitted), strict=True
+    )
     scaler, lr = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
     out = {
         "features": names,
@@ -197,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "intercept": round(float(lr.intercept_[0]), 6),
         "calibration": [round(ab[0], 6), round(ab[1], 6)],
         "reorders": args.reorder,
+        "any_kind": args.any_kind,
         "confident": round(
             threshold(calibrated(np.concatenate(p_all), ab), np.concatenate(y_all)), 3
         ),

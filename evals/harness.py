@@ -40,6 +40,7 @@ from rag.pipeline import Pipeline
 from rag.schema import ChunkMeta
 from rag.settings import Settings, on_collection
 from rag.spans.asks import expected_type
+from rag.spans.ranker import RANKED
 from rag.text.dates import parse_date
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ REALTIMEQA_METRICS = (
     "candidate_recall@3",
 )
 STAGES = ("retrieve", "generate", "total")
-CANDIDATES_KEPT = 20  # candidates whose features a report keeps, for fitting a ranker
+CANDIDATES_KEPT = RANKED  # candidates whose features a report keeps, for fitting a ranker
 
 Progress = Callable[[int, int, "QuestionResult"], None]
 

@@ -49,7 +49,13 @@ from rag.spans.asks import (
 )
 from rag.spans.candidates import mine, of_kind_asked, only_ahead
 from rag.spans.names import full_name
-from rag.spans.ranker import ShortAnswerModel, all_features, similarity_features
+from rag.spans.ranker import (
+    RANKED,
+    ShortAnswerModel,
+    all_features,
+    relative,
+    similarity_features,
+)
 from rag.spans.tagging import EntityLookup, EntityTagger
 from rag.spans.types import Candidate, Sentence
 from rag.text.dates import DAYS, MONTHS, resolve
@@ -445,17 +451,22 @@ class ExtractiveAnswerer:
                 list(self._similarities(kind, texts)) if kind else None,
                 list(self._similarities(question, texts)),
             )
+        # each of the first candidates read against the others (the model weighs those)
+        ranked = mined[:RANKED]
+        for span, described in zip(ranked, relative([s.features for s in ranked]), strict=True):
+            span.features = described
         if self.ranker is not None:  # how likely each is right (and, if it says so, its order)
-            for span in mined:
+            for span in ranked:
                 span.probability = self.ranker.probability(span.features)
         if self.ranker is not None and self.ranker.reorders:
             # the model chooses the first; rivals, contenders and quotes keep the miner's scores
-            mined.sort(key=lambda s: -(s.probability or 0.0))
+            mined = sorted(ranked, key=lambda s: -(s.probability or 0.0)) + mined[RANKED:]
         # (else the miner's order: the names of the kind asked first, best supported first.)
-        # Only a name of the kind asked answers ("port authority" is no answer to "who", nor
-        # "rise" to "what is the Chancellor's name"); noun phrases and other kinds stay
-        # candidates the reader and the ranker see
-        found = [s for s in mined if _best(s).score >= SPAN_MIN and of_kind_asked(s)]
+        # Unless the model was fitted to choose among all, only a name of the kind asked answers
+        # ("port authority" is no answer to "who", nor "rise" to "what is the Chancellor's
+        # name"); noun phrases and other kinds stay candidates the reader and the ranker see
+        any_kind = self.ranker is not None and self.ranker.any_kind
+        found = [s for s in mined if _best(s).score >= SPAN_MIN and (any_kind or of_kind_asked(s))]
         if found:  # 'Carroll': 'Jean Carroll', as another sentence writes the name
 
             def rest() -> Iterator[Sentence]:  # read only for a partial name, best first
@@ -491,7 +502,7 @@ class ExtractiveAnswerer:
         def cite(span: Candidate) -> tuple[_Cand, ...]:
             carrying = sorted(
                 (s for s in span.sentences if span.text in s.text), key=lambda s: -s.score
-            )
+            ) or [_best(span)]  # (the miner shows a name as one of its sentences writes it)
             refs = [s.ref for s in carrying if s.ref in quoted][:2]
             if not refs:
                 refs = [carrying[0].ref]

@@ -39,6 +39,7 @@ from rag.spans.asks import (
     asked_head,
     asked_nouns,
     asked_place,
+    asked_words,
     expected_type,
 )
 from rag.spans.features import (
@@ -62,7 +63,15 @@ from rag.spans.features import (
     superseded,
     years_in,
 )
-from rag.spans.names import fold_variants, with_of, with_sign, with_state
+from rag.spans.names import (
+    fold_variants,
+    possessive_name,
+    with_asked_noun,
+    with_of,
+    with_sign,
+    with_state,
+    with_suffix,
+)
 from rag.spans.tagging import (
     MODIFIER_TAGS,
     NOUN_TAGS,
@@ -117,6 +126,8 @@ def mine(
     # incidents", "sesame seeds"), found as the words before that noun in a sentence
     head = asked_head(question) if expected == THING and not work else None
     named = names(question) if expected in NAMED else []
+    asked = asked_kind(question) if expected in NAMED else ""
+    texts = [s.text for s in sentences]
     found: dict[str, Candidate] = {}
     forms: dict[str, Counter[str]] = {}
     newest = max((s.date for s in sentences if s.date), default="")
@@ -148,6 +159,12 @@ def mine(
                 text = text.rsplit(" ", 1)[0]  # "Tucker Carlson Wednesday" (not "Jeff Saturday")
             if not text or text not in sent.text:
                 continue
+            if kind == PERSON:
+                text = with_suffix(text, sent.text)  # "Carlos Sainz Jr."
+            if kind == ORG and _BRAND.fullmatch(raw):
+                # the tagger keeps a brand's possessive ("Wendy's"), not a genitive's ("Apple");
+                # a brand is one word ("McDonald's"): not "the University of Virginia's"
+                text = possessive_name(text, sent.text, texts) or text
             if kind in (NUMBER, PERCENT, MONEY):
                 text = with_sign(text, sent.text)  # "$500", "63-7"
             if kind in (PERCENT, MONEY):
@@ -200,7 +217,11 @@ def mine(
                 continue  # "Steven Spielberg's West Side Story" is his film, not a person
             if countries and places.country_code(text) in countries:
                 continue
-            full = places.full_name(text) if kind == PLACE else text  # "S.C.": South Carolina
+            # as it is shown: with the kind of thing asked for that the sentence writes after it
+            # ("Lyme disease" for "which disease"); what the sentence says of it is read of the
+            # name as tagged
+            shown = with_asked_noun(text, sent.text, asked) if asked and kind in NAMED else text
+            full = places.full_name(text) if kind == PLACE else shown  # "S.C.": South Carolina
             # "JPMorgan Chase" and "JP Morgan Chase": one name, however the words are spaced
             key = "".join(span_words(ARTICLE.sub("", full)))
             # "Britain", "the U.K." and "the United Kingdom": one country, however it is called
@@ -211,10 +232,10 @@ def mine(
                 continue
             if not fits:  # a phrase, another kind: kept apart from the names, dropped below
                 key = f"{_OTHER}{key}"  # where the same words are a name of the kind asked
-            cand = found.setdefault(key, Candidate(text=text, kind=kind))
-            if full == text:
-                cand.text = text  # the name in full where an article writes it so
-                forms.setdefault(key, Counter())[ARTICLE.sub("", text)] += 1
+            cand = found.setdefault(key, Candidate(text=shown, kind=kind))
+            if full == shown:
+                cand.text = shown  # the name in full where an article writes it so
+                forms.setdefault(key, Counter())[ARTICLE.sub("", shown)] += 1
             # what the sentence says of the span, by name (the learned ranker's features)
             other = years - years_in(text, sent.date) if years else years
             said = {
@@ -285,6 +306,19 @@ def mine(
     # what the question asks for comes first: a name of the kind asked, then the noun phrases
     # and names of other kinds (the tagger often calls a company a person) in their own order
     return sorted(cands, key=lambda c: (not of_kind_asked(c), -c.score))
+
+
+def asked_kind(question: str) -> str:
+    """The nouns and adjectives of the question's "which X" that say what kind of thing is asked
+    for, as written ("national park" of "at which national park", "bank" of "which bank bought
+    First Republic"): '' when it names none."""
+    tags = {word: tag for _, _, word, tag in pos_tags(question)}
+    kept: list[str] = []
+    for word in asked_words(question).split():
+        if tags.get(word) not in MODIFIER_TAGS:
+            break
+        kept.append(word)
+    return " ".join(kept)
 
 
 def of_kind_asked(span: Candidate) -> bool:
@@ -439,6 +473,7 @@ OTHER_YEAR = 0.7
 _VENUE = re.compile(
     r"\b(?:in|at|to|from|into|across|near|outside|inside|throughout)\s+(?:the\s+)?$", re.I
 )
+_BRAND = re.compile(r"[A-Z][\w-]*['’]s")
 _OWNED = re.compile(r"\w['’]s\s+\w")  # a possessive inside a name: "Spielberg's West Side Story"
 _ASKS_YEAR = re.compile(r"\b(?:what|which) year\b", re.I)
 _YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d(?:s|\b)|['’]\d\d\b")

@@ -158,9 +158,22 @@ def in_question(span: str, kind: str, question_words: set[str]) -> bool:
 
 
 def clean_span(text: str) -> str:
-    """spaCy's span without a dangling preposition or article ('2.3 percent to') or a possessive
-    ending ("Port Ellery's": the answer is the place, not what belongs to it)."""
+    """spaCy's span without a dangling preposition or article ('2.3 percent to'), a possessive
+    ending ("Port Ellery's": the answer is the place, not what belongs to it) or what stands
+    before a spaced dash (a dateline, "HELSINKI − Vladimir Putin", or the sentence before it)."""
+    text = without_dateline(text)
     return _TRAILING.sub("", _POSSESSIVE.sub("", text.strip(" ,;:'\"“”‘’()")))
+
+
+# a dash with a space on each side ends a dateline ("HELSINKI − ") or a clause: no name holds one
+_SPACED_DASH = re.compile(r"\s[−—–-]+\s")
+
+
+def without_dateline(text: str) -> str:
+    """A span across a spaced dash, as the tagger joins a dateline or a clause to the name after
+    it ("HELSINKI − Vladimir Putin", "forces − Memorial Day"): only the part after the last dash."""
+    parts = _SPACED_DASH.split(text)
+    return parts[-1].strip() if len(parts) > 1 and parts[-1].strip() else text
 
 
 def kind_fits(kind: str, expected: str, where: bool = False, duration: bool = False) -> bool:

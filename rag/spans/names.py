@@ -8,7 +8,15 @@ import re
 from collections.abc import Iterable
 from itertools import islice
 
-from rag.spans.asks import OF_STOP, ORG, PERSON
+from rag.spans.asks import (
+    FACILITY_NOUNS,
+    OF_STOP,
+    ORG,
+    ORG_NOUNS,
+    PERSON,
+    PERSON_NOUNS,
+    PLACE_NOUNS,
+)
 from rag.spans.features import ARTICLE, clean_span, span_words
 from rag.spans.tagging import EntityTagger, written_whole
 from rag.spans.types import Candidate, Sentence
@@ -83,6 +91,63 @@ def with_state(span: str, sentence: str) -> str:
                 continue  # "Los Angeles, New York and Chicago" is a list of cities
         return sentence[at : m.start(1) + len(name)]
     return span
+
+
+# what follows a person's name as part of it: "Carlos Sainz Jr.", "Pope Benedict XVI"
+_NAME_SUFFIX = re.compile(
+    r",?\s+(?:Jr\.?|Sr\.?|II|III|IV|VI{0,3}|IX|XI{0,3}|XIV|XVI{0,3}|XIX|XX)(?![\w'’-])"
+)
+
+
+def with_suffix(span: str, sentence: str) -> str:
+    """A person's name with the generation or regnal number written after it, which the tagger
+    often leaves out ("Carlos Sainz Jr.", "Pope Benedict XVI")."""
+    at = sentence.find(span)
+    m = _NAME_SUFFIX.match(sentence, at + len(span)) if at >= 0 else None
+    return sentence[at : m.end()] if m else span
+
+
+# nouns that name an organisation, a person or a place by their kind: "Apple company" and "Texas
+# state" are no names; "Yellowstone National Park" and "Lyme disease" are
+_KIND_NOUNS = ORG_NOUNS | PERSON_NOUNS | PLACE_NOUNS | FACILITY_NOUNS
+
+
+def with_asked_noun(span: str, sentence: str, asked: str) -> str:
+    """A name with the words of the question's "which X" that the sentence writes right after it,
+    as part of what is asked for: "Lyme disease" for "which disease", "Christchurch variant",
+    "Yellowstone National Park" for "which national park" (words of a kind of organisation,
+    person or place only when capitalised as part of the name: not "Apple company")."""
+    words = asked.split()
+    at = sentence.find(span)
+    if not words or at < 0:
+        return span
+    rest = sentence[at + len(span) :]
+    for k in range(len(words), 0, -1):
+        tail = words[-k:]
+        m = re.match(
+            r"\s+" + r"\s+".join(rf"({re.escape(w)}\w{{0,2}})" for w in tail) + r"\b", rest, re.I
+        )
+        if not m:
+            continue
+        written = [m.group(i + 1) for i in range(k)]
+        capitalised = all(w[:1].isupper() for w in written)
+        if capitalised or not any(w.lower().rstrip("s") in _KIND_NOUNS for w in tail):
+            return sentence[at : at + len(span) + m.end()]
+        return span
+    return span
+
+
+def possessive_name(name: str, sentence: str, texts: Iterable[str]) -> str | None:
+    """A name that every sentence naming it writes with a possessive ("Wendy's", "McDonald's": a
+    brand, never "Wendy" alone), in the form `sentence` writes it (the caller asks only of a name
+    the tagger took with its possessive: it leaves a genitive's out, "Apple" of "Apple's iPhone");
+    None when any sentence names it without one ("Apple's iPhone" beside "Apple said": the name
+    is Apple) or `sentence` does not name it so."""
+    found = re.compile(r"(?<![\w'’-])" + re.escape(name) + r"(?![\w-])(['’]s\b)?")
+    if not all(m.group(1) for t in texts for m in found.finditer(t)):
+        return None
+    here = found.search(sentence)
+    return here.group(0) if here and here.group(1) else None
 
 
 # "Bills-Bengals" (a game between two teams) is no longer form of "Bills"

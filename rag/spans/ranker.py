@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 
 from rag.spans.asks import COUNT, DATE, MONEY, NUMBER, ORG, PERCENT, PERSON, PLACE, THING
+from rag.spans.candidates import of_kind_asked
 from rag.spans.types import Candidate
 from rag.text.dates import parse_date
 
@@ -73,6 +74,7 @@ def candidate_features(
         "digits": float(any(ch.isdigit() for ch in span.text)),
         "capitalised": _capitalised(span.text),
         "pool_share": len(span.sentences) / (pool or len(span.sentences) or 1),
+        "kind_asked": float(of_kind_asked(span)),  # what may be the short answer
     }
     out |= {f"said_{name}": float(said.get(name, 0.0)) for name in SAID + AGAINST}
     out |= {
@@ -100,6 +102,32 @@ def similarity_features(
             span.features[f"{name}_similarity_gap"] = float(top - value)
     for span in spans:
         span.features["names_a_kind"] = float(to_asked is not None)
+
+
+RANKED = 20  # the first candidates (in the miner's order) the model weighs against each other
+_RELATIVE = ("gap_", "place_", "spread_")  # prefixes of the features read against the others'
+_NOT_RELATIVE = ("asks_", "is_", "rank", "first", "names_a_kind")
+
+
+def relative(rows: Sequence[dict[str, float]]) -> list[dict[str, float]]:
+    """Each candidate's features with how each stands against the other candidates' of the same
+    question: `gap_x`, its distance below the best value of x; `place_x`, how many candidates
+    have more of x (at most 5); `spread_x`, where it lies between the lowest and the highest
+    (0 to 1). A support of 0.3 is much where the best is 0.31 and little where it is 0.9: what
+    a candidate has counts against what its rivals have. Pure: the same rows give the same
+    result, in the product and in the fitting script (which reads the rows a report kept)."""
+    base = [{n: v for n, v in row.items() if not n.startswith(_RELATIVE)} for row in rows]
+    names = sorted({n for row in base for n in row if not n.startswith(_NOT_RELATIVE)})
+    out = [dict(row) for row in base]
+    for name in names:
+        values = [row.get(name, 0.0) for row in base]
+        top, low = max(values, default=0.0), min(values, default=0.0)
+        width = top - low
+        for row, value in zip(out, values, strict=True):
+            row[f"gap_{name}"] = top - value
+            row[f"place_{name}"] = float(min(sum(v > value for v in values), 5))
+            row[f"spread_{name}"] = (value - low) / width if width > 0 else 1.0
+    return out
 
 
 def all_features(spans: Sequence[Candidate], expected: str) -> list[dict[str, float]]:
@@ -131,6 +159,7 @@ class ShortAnswerModel:
     calibration: tuple[float, float]  # a, b: how sure = sigmoid(a * logit(probability) + b)
     confident: float
     reorders: bool  # the model chooses the short answer; else the miner's first stays
+    any_kind: bool = False  # it may choose a noun phrase or a name of another kind too
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> ShortAnswerModel | None:
@@ -149,6 +178,7 @@ class ShortAnswerModel:
             calibration=(float(data["calibration"][0]), float(data["calibration"][1])),
             confident=float(data["confident"]),
             reorders=bool(data.get("reorders", False)),
+            any_kind=bool(data.get("any_kind", False)),
         )
 
     def probability(self, values: dict[str, float]) -> float:

@@ -59,8 +59,12 @@ def test_a_ranker_is_checked_on_the_other_year_and_written_the_same_each_time(
     out = tmp_path / "model.json"
     assert main([str(a), str(b), "--out", str(out), "--reorder"]) == 0
     model = json.loads(out.read_text())
-    assert model["features"] == ["rank", "signal"]
-    assert model["coef"][1] > 1.0  # the signal is what tells the right one
+    # each feature, and each but the rank read against the other candidates' (`relative`)
+    assert model["features"] == [
+        "gap_signal", "place_signal", "rank", "signal", "spread_signal"
+    ]  # fmt: skip
+    coef = dict(zip(model["features"], model["coef"], strict=True))
+    assert coef["signal"] > 0.5 and coef["gap_signal"] < 0  # the signal tells the right one
     for check in model["checks"]:
         assert check["candidate_recall"] > 0.99
         assert check["short_answer_right"] > check["miners_first_right"] + 0.2
@@ -68,6 +72,22 @@ def test_a_ranker_is_checked_on_the_other_year_and_written_the_same_each_time(
     first = out.read_bytes()
     main([str(a), str(b), "--out", str(out), "--reorder"])
     assert out.read_bytes() == first
+
+
+def test_only_a_name_of_the_kind_asked_is_chosen_unless_any_kind(tmp_path: Path) -> None:
+    a, b = _report(tmp_path / "a.json", 1), _report(tmp_path / "b.json", 2)
+    data = json.loads(b.read_text())
+    for n, r in enumerate(data["results"]):  # every other question's right one is of no kind
+        for feats, right in zip(r["candidate_features"], r["candidate_right"], strict=True):
+            feats["kind_asked"] = 0.0 if right and n % 2 else 1.0  # asked, nor is it chosen
+    b.write_text(json.dumps(data))
+    out = tmp_path / "model.json"
+    main([str(a), str(b), "--out", str(out), "--reorder"])
+    on_b = json.loads(out.read_text())["checks"][0]
+    assert on_b["checked_on"] == "b.json" and on_b["short_answer_right"] < 0.55
+    main([str(a), str(b), "--out", str(out), "--reorder", "--any-kind"])
+    model = json.loads(out.read_text())
+    assert model["any_kind"] is True and model["checks"][0]["short_answer_right"] > 0.8
 
 
 def test_without_reorder_the_miners_first_stays_and_is_only_rated(tmp_path: Path) -> None:

@@ -122,3 +122,17 @@ def test_asked_words_are_the_kind_a_which_question_names() -> None:
     assert asked_words("Which animal escaped from the zoo?") == "animal"
     assert asked_words("Who won the election?") == ""
     assert asked_words("Which United Nations agency warned of famine?") == "United Nations agency"
+
+
+def test_each_feature_is_read_against_the_other_candidates() -> None:
+    from rag.spans.ranker import relative
+
+    rows = [{"support": 0.9, "rank": 0.0}, {"support": 0.3, "rank": 1.0}, {"support": 0.6}]
+    first, second, third = relative(rows)
+    assert first["gap_support"] == 0.0 and round(second["gap_support"], 6) == 0.6
+    assert (first["place_support"], second["place_support"], third["place_support"]) == (0, 2, 1)
+    assert first["spread_support"] == 1.0 and second["spread_support"] == 0.0
+    assert round(third["spread_support"], 6) == 0.5
+    assert "gap_rank" not in first, "where it stands is already the rank"
+    assert relative(relative(rows)) == relative(rows), "read again, the same"
+    assert relative([{"support": 0.4}])[0]["spread_support"] == 1.0  # alone: the best
