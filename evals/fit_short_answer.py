@@ -6,8 +6,11 @@ reports, and check it on the other year.
 Each report is a `rag eval --dataset realtimeqa` run's JSON: for every question, the features of
 its first candidates (`rag.spans.ranker.candidate_features`) and whether each names the right
 quiz choice (the gold answer is only ever the label: no choice, source or date is a feature).
-A logistic regression (scikit-learn) over candidates is fitted on each year and checked on the
-other, question by question: the candidate it rates highest is the short answer. Its
+Each candidate's features are read against the other candidates' of its question
+(`rag.spans.ranker.relative`), as the product reads them. A logistic regression (scikit-learn)
+over candidates is fitted on each year and checked on the other, question by question: with
+`--reorder` the candidate it rates highest is the short answer (with `--any-kind` among all the
+candidates, else among the names of the kind asked, as the product gives them). Its
 probability, rescaled by a Platt calibration fitted on out-of-fold choices of the fitting year
 (five folds of its questions: data the ranker was not fitted on), is the confidence. Reported: short answers right (against the miner's first
 candidate), calibration (expected calibration error over ten bins, and the reliability table),

@@ -254,11 +254,12 @@ class ExtractiveAnswerer:
         # a question that asks for a thing is answered with that thing first, or declined when
         # no sentence close enough to the question carries anything of its type
         expected = expected_type(question)
-        spans, mined = self._spans(question, pool, expected) if expected else ([], [])
+        spans, mined, named = self._spans(question, pool, expected) if expected else ([], [], [])
         base["candidates"] = [_shown(c) for c in mined]
         # a sentence that carries something of the kind asked for is worth more as a quote
-        # than one that only shares the question's words
-        carrying = {id(x.ref) for sp in spans for x in sp.sentences}
+        # than one that only shares the question's words (a name of that kind: most sentences
+        # carry a noun phrase, which the model may choose as the short answer)
+        carrying = {id(x.ref) for sp in named for x in sp.sentences}
 
         def worth(c: _Cand) -> float:
             return c.score + (TYPED_BONUS if id(c) in carrying else 0.0)
@@ -284,9 +285,11 @@ class ExtractiveAnswerer:
             if wants_quote:
                 chosen += _goes_on(chosen[0], pool, question, chosen)
 
-        if not spans and not chosen:
+        # whether the articles answer at all is judged by the names of the kind asked, whatever
+        # the model may choose: a noun phrase ("rise") is no sign that they name the Chancellor
+        if not named and not chosen:
             return self._decline(question, passages, cands, DECLINE_TEXT, base)
-        if not spans and expected in FIGURES:
+        if not named and expected in FIGURES:
             # a figure or a date is known by its form (unlike a name, which the tagger may
             # miss): when no close sentence of a passage about it carries one, none is given
             what = FIGURES[expected]
@@ -294,8 +297,8 @@ class ExtractiveAnswerer:
             return self._decline(question, passages, cands, text, base)
         lead: Lead = []
         quoted = list(chosen)
-        if spans:
-            lead, quoted = self._lead(spans, chosen)
+        if spans:  # the quotes as the miner's names choose them; the opening, the model's choice
+            lead, quoted = self._lead(named or spans, chosen, spans[0])
         quoted.sort(key=lambda c: (c.rank, c.order))
         number = {id(c): n for n, c in enumerate(quoted, 1)}
         opening = "".join(
@@ -420,9 +423,10 @@ class ExtractiveAnswerer:
 
     def _spans(
         self, question: str, cands: list[_Cand], expected: str
-    ) -> tuple[list[Candidate], list[Candidate]]:
-        """Spans of the expected type in the best sentences of all passages, best first, and all
-        that the miner found (before those too weakly supported are left out). Only
+    ) -> tuple[list[Candidate], list[Candidate], list[Candidate]]:
+        """Spans of the expected type in the best sentences of all passages, best first (the
+        model's order, if it chooses), all that the miner found (before those too weakly
+        supported are left out), and the names of the kind asked in the miner's order. Only
         passages that mention what the question names (all of it, or all but one of three or
         more names: a passage is a part of an article) can say who or what: a figure about
         America answers nothing about Canada."""
@@ -451,6 +455,9 @@ class ExtractiveAnswerer:
                 list(self._similarities(kind, texts)) if kind else None,
                 list(self._similarities(question, texts)),
             )
+        # the names of the kind asked, in the miner's order: what the quotes are chosen by, and
+        # (unless the model chooses) the short answer
+        of_kind = [s for s in mined if _best(s).score >= SPAN_MIN and of_kind_asked(s)]
         # each of the first candidates read against the others (the model weighs those)
         ranked = mined[:RANKED]
         for span, described in zip(ranked, relative([s.features for s in ranked]), strict=True):
@@ -467,23 +474,28 @@ class ExtractiveAnswerer:
         # name"); noun phrases and other kinds stay candidates the reader and the ranker see
         any_kind = self.ranker is not None and self.ranker.any_kind
         found = [s for s in mined if _best(s).score >= SPAN_MIN and (any_kind or of_kind_asked(s))]
-        if found:  # 'Carroll': 'Jean Carroll', as another sentence writes the name
 
-            def rest() -> Iterator[Sentence]:  # read only for a partial name, best first
-                mined = {id(s.ref) for s in sentences}
-                for c in sorted(cands, key=lambda c: -c.score):
-                    if id(c) not in mined and on_topic(c):
-                        yield Sentence(c.text, c.score, c.passage.article_id, c.passage.date, c)
+        def rest() -> Iterator[Sentence]:  # read only for a partial name, best first
+            mined = {id(s.ref) for s in sentences}
+            for c in sorted(cands, key=lambda c: -c.score):
+                if id(c) not in mined and on_topic(c):
+                    yield Sentence(c.text, c.score, c.passage.article_id, c.passage.date, c)
 
-            full_name(found[0], rest(), self.tagger)
-        return found, mined
+        for first in dict.fromkeys(id(s) for s in (*found[:1], *of_kind[:1])):
+            # 'Carroll': 'Jean Carroll', as another sentence writes the name
+            full_name(next(s for s in mined if id(s) == first), rest(), self.tagger)
+        return found, mined, of_kind
 
     @staticmethod
-    def _lead(spans: list[Candidate], chosen: list[_Cand]) -> tuple[Lead, list[_Cand]]:
+    def _lead(
+        spans: list[Candidate], chosen: list[_Cand], first: Candidate | None = None
+    ) -> tuple[Lead, list[_Cand]]:
         """The opening sentence (its text, and the sentences each citation there points to, to
         be numbered once the quotes are ordered) and the sentences to quote: those chosen, plus
         the best one that carries the span verbatim if none does, and likewise for each close
-        contender (a candidate of the same kind nearly as well supported)."""
+        contender (a candidate of the same kind nearly as well supported). `first`: the short
+        answer, when the model chose another than `spans[0]`: the opening names it, and the
+        quotes stay as they are for `spans[0]`."""
         best = spans[0]
         rival = next(
             (
@@ -510,13 +522,18 @@ class ExtractiveAnswerer:
             return tuple(refs)
 
         lead: Lead
-        if rival is None:
+        if first is not None and first is not best:
+            for quoted_anyway in (best, rival):  # quoted as without the model
+                if quoted_anyway is not None:
+                    cite(quoted_anyway)
+            lead = [f"{first.text} ", cite(first), "."]
+        elif rival is None:
             lead = [f"{best.text} ", cite(best), "."]
         else:
-            first = _best(best).date or "undated"
-            second = _best(rival).date or "undated"
-            lead = ["The articles disagree: ", f"{best.text} ", cite(best), f" ({first}); "]
-            lead += [f"{rival.text} ", cite(rival), f" ({second})."]
+            day = _best(best).date or "undated"
+            other_day = _best(rival).date or "undated"
+            lead = ["The articles disagree: ", f"{best.text} ", cite(best), f" ({day}); "]
+            lead += [f"{rival.text} ", cite(rival), f" ({other_day})."]
         contenders = [
             s for s in spans[1:] if s.kind == best.kind and of_kind_asked(s) and s is not rival
         ]

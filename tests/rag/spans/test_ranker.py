@@ -136,3 +136,26 @@ def test_each_feature_is_read_against_the_other_candidates() -> None:
     assert "gap_rank" not in first, "where it stands is already the rank"
     assert relative(relative(rows)) == relative(rows), "read again, the same"
     assert relative([{"support": 0.4}])[0]["spread_support"] == 1.0  # alone: the best
+
+
+def test_only_a_model_fitted_to_choose_any_kind_gives_a_noun_phrase_as_the_short_answer(
+    pipeline, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from rag.answering.extractive import ExtractiveAnswerer
+
+    question = "Which meeting took place in London before Rutte's September 2025 talks?"
+    passages = pipeline.qa.retrieve(question).passages
+    plain = ExtractiveAnswerer(pipeline.embed_model).answer(question, passages)
+    others = [c.text for c in plain.candidates if not (c.features or {}).get("kind_asked")]
+    assert others, "the miner offers noun phrases for a thing asked for"
+    # a model that prefers what is not a name of the kind asked
+    prefers = {"features": ["kind_asked"], "mean": [0.0], "scale": [1.0], "coef": [-5.0]}
+    kept = _model(tmp_path, **prefers)
+    answer = ExtractiveAnswerer(pipeline.embed_model, None, kept).answer(question, passages)
+    assert answer.short_answer not in others
+    free = _model(tmp_path, **prefers, any_kind=True)
+    answer = ExtractiveAnswerer(pipeline.embed_model, None, free).answer(question, passages)
+    assert answer.short_answer in others
+    assert answer.answer.startswith(answer.short_answer)  # the opening names the model's choice
+    # and what is quoted is what was quoted without the model (and the choice's own sentence)
+    assert {c.quote for c in plain.citations} <= {c.quote for c in answer.citations}
