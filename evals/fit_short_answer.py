@@ -86,10 +86,13 @@ def choose(
         if not allowed.any():
             continue  # no short answer, and no confidence to give
         probs = model.predict_proba(_matrix(cands, names))[:, 1]
-        # the first of equals: the miner's order breaks ties
-        best = (
-            int(np.argmax(np.where(allowed, probs, -1.0))) if reorder else int(np.argmax(allowed))
-        )
+        # the first of equals in the miner's order (a report lists the candidates in the order
+        # the product's model gave them; each keeps its place in the miner's order, "rank")
+        miners = np.array([c.get("rank", k) for k, c in enumerate(cands)], dtype=float)
+        if reorder:
+            best = int(np.lexsort((miners, -np.where(allowed, probs, -1.0)))[0])
+        else:
+            best = int(np.argmin(np.where(allowed, miners, np.inf)))
         p.append(float(probs[best]))
         y.append(int(right[best]))
     return np.array(p), np.array(y)

@@ -53,6 +53,7 @@ from rag.spans.ranker import (
     RANKED,
     ShortAnswerModel,
     all_features,
+    passage_features,
     relative,
     similarity_features,
 )
@@ -460,6 +461,8 @@ class ExtractiveAnswerer:
         of_kind = [s for s in mined if _best(s).score >= SPAN_MIN and of_kind_asked(s)]
         # each of the first candidates read against the others (the model weighs those)
         ranked = mined[:RANKED]
+        read = [p for _, p in sorted({c.rank: c.passage for c in cands}.items())]  # best first
+        passage_features(ranked, [p.title for p in read], [p.text for p in read])
         for span, described in zip(ranked, relative([s.features for s in ranked]), strict=True):
             span.features = described
         if self.ranker is not None:  # how likely each is right (and, if it says so, its order)

@@ -67,6 +67,7 @@ from rag.spans.names import (
     fold_variants,
     possessive_name,
     with_asked_noun,
+    with_hyphened,
     with_of,
     with_sign,
     with_state,
@@ -159,6 +160,8 @@ def mine(
                 text = text.rsplit(" ", 1)[0]  # "Tucker Carlson Wednesday" (not "Jeff Saturday")
             if not text or text not in sent.text:
                 continue
+            if kind in NAMED:
+                text = with_hyphened(text, sent.text)  # "Mar-a-Lago", not "Mar"
             if kind == PERSON:
                 text = with_suffix(text, sent.text)  # "Carlos Sainz Jr."
             if kind == ORG and _BRAND.fullmatch(raw):
@@ -314,11 +317,19 @@ def asked_kind(question: str) -> str:
     First Republic"): '' when it names none."""
     tags = {word: tag for _, _, word, tag in pos_tags(question)}
     kept: list[str] = []
-    for word in asked_words(question).split():
+    named = _NAME_OF.search(question)  # "what is the name of the rare genetic variant"
+    for word in (named.group(1) if named else asked_words(question)).split():
         if tags.get(word) not in MODIFIER_TAGS:
             break
         kept.append(word)
     return " ".join(kept)
+
+
+_NAME_OF = re.compile(
+    r"\b(?:what|which) (?:is|was|are|were) (?:the )?name of (?:the |a |an |this |its )?"
+    r"((?:[\w-]+ ){0,3}[\w-]+)",
+    re.I,
+)
 
 
 def of_kind_asked(span: Candidate) -> bool:

@@ -114,13 +114,22 @@ _KIND_NOUNS = ORG_NOUNS | PERSON_NOUNS | PLACE_NOUNS | FACILITY_NOUNS
 
 def with_asked_noun(span: str, sentence: str, asked: str) -> str:
     """A name with the words of the question's "which X" that the sentence writes right after it,
-    as part of what is asked for: "Lyme disease" for "which disease", "Christchurch variant",
+    or capitalised right before it ("Hurricane Fiona" for "which hurricane"), as part of what is
+    asked for: "Lyme disease" for "which disease", "Christchurch variant",
     "Yellowstone National Park" for "which national park" (words of a kind of organisation,
     person or place only when capitalised as part of the name: not "Apple company")."""
     words = asked.split()
     at = sentence.find(span)
     if not words or at < 0:
         return span
+    # written before it as part of the name: "Hurricane Fiona" for "which hurricane"
+    before = re.search(
+        r"\b(" + r"\s+".join(rf"{re.escape(w)}\w{{0,2}}" for w in words[-1:]) + r")\s+$",
+        sentence[:at],
+        re.I,
+    )
+    if before and before.group(1)[:1].isupper():
+        return sentence[before.start(1) : at + len(span)]
     rest = sentence[at + len(span) :]
     for k in range(len(words), 0, -1):
         tail = words[-k:]
@@ -135,6 +144,18 @@ def with_asked_noun(span: str, sentence: str, asked: str) -> str:
             return sentence[at : at + len(span) + m.end()]
         return span
     return span
+
+
+# a name's words joined by hyphens to a capitalised end: "Mar-a-Lago" (the tagger gives "Mar"),
+# "Stratford-upon-Avon"; not "Biden-era" nor "Israel-Hamas"
+_HYPHENED_ON = re.compile(r"(?:-[a-z]+)+-[A-Z][\w']*")
+
+
+def with_hyphened(span: str, sentence: str) -> str:
+    """A name not cut inside the hyphened word it begins: "Mar-a-Lago", not "Mar"."""
+    at = sentence.find(span)
+    m = _HYPHENED_ON.match(sentence, at + len(span)) if at >= 0 else None
+    return sentence[at : m.end()] if m else span
 
 
 def possessive_name(name: str, sentence: str, texts: Iterable[str]) -> str | None:

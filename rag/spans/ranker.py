@@ -104,6 +104,21 @@ def similarity_features(
         span.features["names_a_kind"] = float(to_asked is not None)
 
 
+def passage_features(
+    spans: Sequence[Candidate], titles: Sequence[str], texts: Sequence[str]
+) -> None:
+    """Add to each span's features what the retrieved passages (best first) say of it beyond the
+    sentences mined: how many name it anywhere, how many titles name it (a headline names what
+    the story is about), and how far down the first passage that names it stands (0: the best
+    one; 1: none)."""
+    count = len(texts) or 1
+    for span in spans:
+        where = [k for k, text in enumerate(texts) if span.text in text]
+        span.features["log_passages"] = math.log1p(len(where))
+        span.features["log_titles"] = math.log1p(sum(span.text in t for t in titles))
+        span.features["first_passage"] = (where[0] if where else count) / count
+
+
 RANKED = 20  # the first candidates (in the miner's order) the model weighs against each other
 _RELATIVE = ("gap_", "place_", "spread_")  # prefixes of the features read against the others'
 _NOT_RELATIVE = ("asks_", "is_", "rank", "first", "names_a_kind")

@@ -98,3 +98,19 @@ def test_without_reorder_the_miners_first_stays_and_is_only_rated(tmp_path: Path
     assert model["reorders"] is False
     for check in model["checks"]:
         assert check["short_answer_right"] == check["miners_first_right"]
+
+
+def test_the_miners_first_is_read_by_its_rank_whatever_order_a_report_lists(
+    tmp_path: Path,
+) -> None:
+    a, b = _report(tmp_path / "a.json", 1), _report(tmp_path / "b.json", 2)
+    out = tmp_path / "model.json"
+    main([str(a), str(b), "--out", str(out)])
+    listed = json.loads(out.read_text())["checks"][0]["miners_first_right"]
+    data = json.loads(b.read_text())
+    for r in data["results"]:  # as a model that reordered them would list them
+        r["candidate_features"].reverse()
+        r["candidate_right"].reverse()
+    b.write_text(json.dumps(data))
+    main([str(a), str(b), "--out", str(out)])
+    assert json.loads(out.read_text())["checks"][0]["miners_first_right"] == listed

@@ -159,3 +159,18 @@ def test_only_a_model_fitted_to_choose_any_kind_gives_a_noun_phrase_as_the_short
     assert answer.answer.startswith(answer.short_answer)  # the opening names the model's choice
     # and what is quoted is what was quoted without the model (and the choice's own sentence)
     assert {c.quote for c in plain.citations} <= {c.quote for c in answer.citations}
+
+
+def test_what_the_passages_say_of_a_candidate_beyond_the_sentences_mined() -> None:
+    from rag.spans.ranker import passage_features
+
+    rahm = Candidate("Jon Rahm", PERSON, 1.0, [], {})
+    woods = Candidate("Tiger Woods", PERSON, 1.0, [], {})
+    nobody = Candidate("Greg Norman", PERSON, 1.0, [], {})
+    titles = ["Jon Rahm wins the Masters", "LIV golfers at Augusta"]
+    texts = ["Jon Rahm won by four shots.", "Tiger Woods withdrew; Jon Rahm led."]
+    passage_features([rahm, woods, nobody], titles, texts)
+    assert rahm.features["log_passages"] > woods.features["log_passages"] > 0
+    assert rahm.features["log_titles"] > 0 == woods.features["log_titles"]
+    assert rahm.features["first_passage"] == 0.0 and woods.features["first_passage"] == 0.5
+    assert nobody.features["first_passage"] == 1.0 and nobody.features["log_passages"] == 0.0

@@ -31,7 +31,13 @@ from rag.spans.asks import (
 )
 from rag.spans.candidates import asked_kind, mine, of_kind_asked, only_ahead
 from rag.spans.features import without_dateline
-from rag.spans.names import full_name, possessive_name, with_asked_noun, with_suffix
+from rag.spans.names import (
+    full_name,
+    possessive_name,
+    with_asked_noun,
+    with_hyphened,
+    with_suffix,
+)
 from rag.spans.tagging import EntityTagger
 from rag.spans.types import Candidate, Sentence
 from rag.text import places
@@ -1230,12 +1236,24 @@ def test_the_kind_asked_for_is_shown_with_the_name_that_the_sentence_writes_it_a
     # a kind of organisation, person or place only when capitalised as part of the name
     assert with_asked_noun("Apple", "The Apple company said so.", "company") == "Apple"
     assert with_asked_noun("Fiona", "Storm Fiona hit.", "hurricane") == "Fiona"
+    # or capitalised before it, as part of the name
+    assert with_asked_noun("Fiona", "Then Hurricane Fiona hit.", "hurricane") == "Hurricane Fiona"
+    assert with_asked_noun("Fiona", "Then the hurricane Fiona hit.", "hurricane") == "Fiona"
+
+
+def test_a_name_is_not_cut_inside_the_hyphened_word_it_begins() -> None:
+    assert with_hyphened("Mar", "Agents searched Mar-a-Lago on Monday.") == "Mar-a-Lago"
+    assert with_hyphened("Biden", "the Biden-era rule") == "Biden"
+    assert with_hyphened("Israel", "the Israel-Hamas war") == "Israel"
 
 
 def test_the_kind_asked_for_is_the_questions_nouns_before_its_verb(tagger: EntityTagger) -> None:
     assert asked_kind("Which bank bought First Republic?") == "bank"
     assert asked_kind("Floods struck which national park?") == "national park"
     assert asked_kind("Who won?") == ""
+    assert asked_kind("What is the name of the rare genetic variant found?") == (
+        "rare genetic variant"
+    )
 
 
 def test_a_brand_keeps_its_possessive_when_no_sentence_names_it_without_one() -> None:
