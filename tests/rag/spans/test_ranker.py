@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+from rag.answering.extractive import ExtractiveAnswerer
 from rag.spans.asks import NUMBER, PERSON
 from rag.spans.ranker import ShortAnswerModel, all_features, candidate_features
 from rag.spans.types import Candidate, Sentence
@@ -34,6 +36,12 @@ def _model(tmp_path: Path, **data: object) -> ShortAnswerModel:
     model = ShortAnswerModel.load(path)
     assert model is not None
     return model
+
+
+def _asked(pipeline: Any, question: str) -> tuple[list[Any], Any]:
+    """The seeds' passages for the question, and the answer made from them without a model."""
+    passages = pipeline.qa.retrieve(question).passages
+    return passages, ExtractiveAnswerer(pipeline.embed_model).answer(question, passages)
 
 
 def test_features_describe_a_candidate_among_the_others() -> None:
@@ -65,11 +73,8 @@ def test_the_model_reads_its_file_and_a_missing_one_is_none(tmp_path: Path) -> N
 def test_with_a_model_the_answer_is_its_best_candidate_and_says_how_sure(
     pipeline, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    from rag.answering.extractive import ExtractiveAnswerer
-
     question = "How much has Starmer committed to spend on defence from April 2027?"
-    passages = pipeline.qa.retrieve(question).passages
-    plain = ExtractiveAnswerer(pipeline.embed_model).answer(question, passages)
+    passages, plain = _asked(pipeline, question)
     assert plain.confidence is None and not plain.confident and len(plain.candidates) >= 2
     # a model that prefers the miner's last candidate answers with it
     last = plain.candidates[-1].text
@@ -141,11 +146,8 @@ def test_each_feature_is_read_against_the_other_candidates() -> None:
 def test_only_a_model_fitted_to_choose_any_kind_gives_a_noun_phrase_as_the_short_answer(
     pipeline, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    from rag.answering.extractive import ExtractiveAnswerer
-
     question = "Which meeting took place in London before Rutte's September 2025 talks?"
-    passages = pipeline.qa.retrieve(question).passages
-    plain = ExtractiveAnswerer(pipeline.embed_model).answer(question, passages)
+    passages, plain = _asked(pipeline, question)
     others = [c.text for c in plain.candidates if not (c.features or {}).get("kind_asked")]
     assert others, "the miner offers noun phrases for a thing asked for"
     # a model that prefers what is not a name of the kind asked
