@@ -7,8 +7,9 @@ Each report is a `rag eval --dataset realtimeqa` run's JSON: for every question,
 its first candidates (`rag.spans.ranker.candidate_features`) and whether each names the right
 quiz choice (the gold answer is only ever the label: no choice, source or date is a feature).
 Each candidate's features are read against the other candidates' of its question
-(`rag.spans.ranker.relative`), as the product reads them. A logistic regression (scikit-learn)
-over candidates is fitted on each year and checked on the other, question by question: with
+(`rag.spans.ranker.relative`), as the product reads them. A logistic regression over candidates
+(scikit-learn's LogisticRegressionCV: its strength chosen by cross-validation over the fitting
+data's questions) is fitted on each year and checked on the other, question by question: with
 `--reorder` the candidate it rates highest is the short answer (with `--any-kind` among all the
 candidates, else among the names of the kind asked, as the product gives them). Its
 probability, rescaled by a Platt calibration fitted on out-of-fold choices of the fitting year
@@ -62,15 +63,33 @@ def _matrix(rows: Sequence[dict[str, float]], names: Sequence[str]) -> np.ndarra
     return np.array([[row.get(n, 0.0) for n in names] for row in rows], dtype=float)
 
 
+# the regularisation strengths tried; the one whose held-out log loss is best is kept
+STRENGTHS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+
+
 def fit(years: Sequence[Year], names: Sequence[str]) -> Any:
-    from sklearn.linear_model import LogisticRegression
+    """The logistic regression, its strength chosen by cross-validation over the questions
+    (scikit-learn's LogisticRegressionCV; a question's candidates are never split between folds,
+    so no question is both fitted and checked)."""
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.model_selection import GroupKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     rows = [c for y in years for q in y.candidates for c in q]
-    labels = [int(r) for y in years for q in y.right for r in q]
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=2000))
-    return model.fit(_matrix(rows, names), np.array(labels))
+    labels = np.array([int(r) for y in years for q in y.right for r in q])
+    groups = np.array([n for n, q in enumerate(q for y in years for q in y.candidates) for _ in q])
+    x = _matrix(rows, names)
+    folds = list(GroupKFold(FOLDS).split(x, labels, groups))
+    lr = LogisticRegressionCV(
+        Cs=list(STRENGTHS),
+        cv=folds,
+        scoring="neg_log_loss",
+        max_iter=3000,
+        l1_ratios=(0.0,),  # plain L2 (scikit-learn 1.10 asks for it to be said)
+        use_legacy_attributes=False,
+    )
+    return make_pipeline(StandardScaler(), lr).fit(x, labels)
 
 
 def choose(
@@ -214,13 +233,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_all, y_all = zip(
         *(choose(model, y, names, args.reorder, args.any_kind) for y in fitted), strict=True
     )
-    scaler, lr = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
+    scaler, lr = model.named_steps["standardscaler"], model.named_steps["logisticregressioncv"]
     out = {
         "features": names,
         "mean": [round(float(v), 6) for v in scaler.mean_],
         "scale": [round(float(v), 6) for v in scaler.scale_],
         "coef": [round(float(v), 6) for v in lr.coef_[0]],
         "intercept": round(float(lr.intercept_[0]), 6),
+        "strength": float(np.ravel(lr.C_)[0]),  # the regularisation the cross-validation chose
         "calibration": [round(ab[0], 6), round(ab[1], 6)],
         "reorders": args.reorder,
         "any_kind": args.any_kind,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evals.fit_short_answer import calibration, main, selective, threshold
+from evals.fit_short_answer import STRENGTHS, calibration, main, selective, threshold
 
 
 def test_calibration_of_a_perfectly_and_a_badly_calibrated_model() -> None:
@@ -63,6 +63,7 @@ def test_a_ranker_is_checked_on_the_other_year_and_written_the_same_each_time(
     assert model["features"] == [
         "gap_signal", "place_signal", "rank", "signal", "spread_signal"
     ]  # fmt: skip
+    assert model["strength"] in STRENGTHS  # chosen by cross-validation over the questions
     coef = dict(zip(model["features"], model["coef"], strict=True))
     assert coef["signal"] > 0.5 and coef["gap_signal"] < 0  # the signal tells the right one
     for check in model["checks"]:
