@@ -466,8 +466,9 @@ class ExtractiveAnswerer:
         for span, described in zip(ranked, relative([s.features for s in ranked]), strict=True):
             span.features = described
         if self.ranker is not None:  # how likely each is right (and, if it says so, its order)
-            for span in ranked:
-                span.probability = self.ranker.probability(span.features)
+            said = self.ranker.probabilities([s.features for s in ranked])
+            for span, probability in zip(ranked, said, strict=True):
+                span.probability = probability
         if self.ranker is not None and self.ranker.reorders:
             # the model chooses the first; rivals, contenders and quotes keep the miner's scores
             mined = sorted(ranked, key=lambda s: -(s.probability or 0.0)) + mined[RANKED:]

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+
 from rag.spans.asks import COUNT, DATE, MONEY, NUMBER, ORG, PERCENT, PERSON, PLACE, THING
 from rag.spans.candidates import of_kind_asked
 from rag.spans.types import Candidate
@@ -134,14 +136,18 @@ def relative(rows: Sequence[dict[str, float]]) -> list[dict[str, float]]:
     base = [{n: v for n, v in row.items() if not n.startswith(_RELATIVE)} for row in rows]
     names = sorted({n for row in base for n in row if not n.startswith(_NOT_RELATIVE)})
     out = [dict(row) for row in base]
-    for name in names:
-        values = [row.get(name, 0.0) for row in base]
-        top, low = max(values, default=0.0), min(values, default=0.0)
-        width = top - low
-        for row, value in zip(out, values, strict=True):
-            row[f"gap_{name}"] = top - value
-            row[f"place_{name}"] = float(min(sum(v > value for v in values), 5))
-            row[f"spread_{name}"] = (value - low) / width if width > 0 else 1.0
+    if not out or not names:
+        return out
+    x = np.array([[row.get(n, 0.0) for n in names] for row in base], dtype=float)
+    top, low = x.max(axis=0), x.min(axis=0)
+    width = top - low
+    gap = top - x
+    place = np.minimum((x[None, :, :] > x[:, None, :]).sum(axis=1), 5)
+    spread = np.divide(x - low, width, out=np.ones_like(x), where=width > 0)
+    for k, row in enumerate(out):
+        row.update(zip([f"gap_{n}" for n in names], gap[k].tolist(), strict=True))
+        row.update(zip([f"place_{n}" for n in names], place[k].astype(float).tolist(), strict=True))
+        row.update(zip([f"spread_{n}" for n in names], spread[k].tolist(), strict=True))
     return out
 
 
@@ -202,6 +208,15 @@ class ShortAnswerModel:
             for n, m, s, c in zip(self.names, self.mean, self.scale, self.coef, strict=True)
         )
         return _sigmoid(z)
+
+    def probabilities(self, rows: Sequence[dict[str, float]]) -> list[float]:
+        """`probability` of each row, at once."""
+        if not rows:
+            return []
+        x = np.array([[row.get(n, 0.0) for n in self.names] for row in rows], dtype=float)
+        scale = np.array([s or 1.0 for s in self.scale])
+        z = self.intercept + ((x - np.array(self.mean)) / scale) @ np.array(self.coef)
+        return [_sigmoid(float(v)) for v in np.atleast_1d(z)]
 
     def how_sure(self, probability: float) -> float:
         """How often a first candidate of this probability is right (calibrated on questions

@@ -68,6 +68,10 @@ def test_the_model_reads_its_file_and_a_missing_one_is_none(tmp_path: Path) -> N
     assert model.probability({"of_top": 0.5}) == 0.5  # at the mean: the intercept alone
     assert model.probability({"of_top": 1.0}) > 0.95 > 0.05 > model.probability({"of_top": 0.0})
     assert 0.0 < model.probability({"of_top": 1e9}) <= 1.0  # no overflow
+    rows = [{"of_top": 0.5}, {"of_top": 1.0}, {}, {"of_top": 1e9}]
+    at_once = model.probabilities(rows)
+    assert all(abs(a - model.probability(r)) < 1e-12 for a, r in zip(at_once, rows, strict=True))
+    assert model.probabilities([]) == []
 
 
 def test_with_a_model_the_answer_is_its_best_candidate_and_says_how_sure(
