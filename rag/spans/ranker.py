@@ -203,11 +203,7 @@ class ShortAnswerModel:
         )
 
     def probability(self, values: dict[str, float]) -> float:
-        z = self.intercept + sum(
-            c * (values.get(n, 0.0) - m) / (s or 1.0)
-            for n, m, s, c in zip(self.names, self.mean, self.scale, self.coef, strict=True)
-        )
-        return _sigmoid(z)
+        return self.probabilities([values])[0]
 
     def probabilities(self, rows: Sequence[dict[str, float]]) -> list[float]:
         """`probability` of each row, at once."""
