@@ -94,6 +94,7 @@ class QuestionResult:
     # each candidate's features (`rag.spans.ranker`) and whether it names the right choice
     candidate_features: list[dict[str, float]] = field(default_factory=list)
     candidate_right: list[bool] = field(default_factory=list)
+    candidates: list[str] = field(default_factory=list)  # their texts, as shown
     declined: bool = False
     citations: list[dict[str, Any]] = field(default_factory=list)
     standalone_question: str | None = None
@@ -262,6 +263,7 @@ def evaluate_question(
         right = [metrics.names_choice(c.text, rec.choices, rec.answers) for c in answer.candidates]
         res.candidate_features = [c.features or {} for c in answer.candidates[:CANDIDATES_KEPT]]
         res.candidate_right = right[:CANDIDATES_KEPT]
+        res.candidates = [c.text for c in answer.candidates]
         s["candidate_recall"] = float(any(right))
         s["candidate_recall@3"] = float(any(right[:3]))
     res.scores = s

@@ -53,6 +53,7 @@ from rag.spans.ranker import (
     RANKED,
     ShortAnswerModel,
     all_features,
+    byline_features,
     passage_features,
     relative,
     similarity_features,
@@ -89,7 +90,7 @@ MAX_SENTENCES = 3
 # are chosen: a nudge, since a bigger one quoted more facts but picked the right choice less often
 TYPED_BONUS = 0.03
 EVIDENCE_SENTENCES = 6  # sentences an LLM reads (a few hundred tokens instead of whole chunks)
-MINE_SENTENCES = 30  # the best-scoring sentences of all passages are searched for short answers
+MINE_SENTENCES = 45  # the best-scoring sentences of all passages are searched for short answers
 # (enough for 20 passages: fewer missed answers, more found no more and were slower)
 # the best passages quoted; further ones (up to RAG_RETRIEVAL__ANSWER_PASSAGES) only feed the short
 # answer: mining more passages than are quoted finds more answers without longer quotes
@@ -105,6 +106,7 @@ RERANK_WEIGHT = 1.0
 LEAD_SENTENCES = 2
 LEAD_BONUS = 0.03
 MINE_MIN = 0.2  # a sentence this far from the question supports no short answer
+FULL_NAMES = 5  # the first candidates whose names are made whole from the passages' other sentences
 SPAN_MIN = 0.35  # a short answer needs one sentence at least this close to the question
 RIVAL_RATIO = 0.9  # a runner-up this well supported, by two or more other articles: a disagreement
 # a contender (a candidate of the best one's kind, supported this close to it) has its best
@@ -463,6 +465,7 @@ class ExtractiveAnswerer:
         ranked = mined[:RANKED]
         read = [p for _, p in sorted({c.rank: c.passage for c in cands}.items())]  # best first
         passage_features(ranked, [p.title for p in read], [p.text for p in read])
+        byline_features(ranked, [p.source for p in read], [p.author for p in read])
         for span, described in zip(ranked, relative([s.features for s in ranked]), strict=True):
             span.features = described
         if self.ranker is not None:  # how likely each is right (and, if it says so, its order)
@@ -479,14 +482,21 @@ class ExtractiveAnswerer:
         any_kind = self.ranker is not None and self.ranker.any_kind
         found = [s for s in mined if _best(s).score >= SPAN_MIN and (any_kind or of_kind_asked(s))]
 
-        def rest() -> Iterator[Sentence]:  # read only for a partial name, best first
-            mined = {id(s.ref) for s in sentences}
-            for c in sorted(cands, key=lambda c: -c.score):
-                if id(c) not in mined and on_topic(c):
-                    yield Sentence(c.text, c.score, c.passage.article_id, c.passage.date, c)
+        later: list[Sentence] = []
 
-        for first in dict.fromkeys(id(s) for s in (*found[:1], *of_kind[:1])):
-            # 'Carroll': 'Jean Carroll', as another sentence writes the name
+        def rest() -> Iterator[Sentence]:  # read only for a partial name, best first
+            if not later:
+                mined_from = {id(s.ref) for s in sentences}
+                later.extend(
+                    Sentence(c.text, c.score, c.passage.article_id, c.passage.date, c)
+                    for c in sorted(cands, key=lambda c: -c.score)
+                    if id(c) not in mined_from and on_topic(c)
+                )
+            return iter(later)
+
+        # 'Carroll': 'Jean Carroll', as another sentence writes the name; for the first few (a
+        # reader sees them, and the short answer is one of them)
+        for first in dict.fromkeys(id(s) for s in (*found[:FULL_NAMES], *of_kind[:1])):
             full_name(next(s for s in mined if id(s) == first), rest(), self.tagger)
         return found, mined, of_kind
 

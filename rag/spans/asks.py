@@ -217,7 +217,18 @@ def expected_type(question: str) -> str | None:
                     # musicians": one of them
                     return kind if _ONE_OF.search(m.group(0)) else None
         return THING  # which song, which virus, what is it called: some named thing
+    if _IN_PLACE.search(q):
+        return THING  # "Elon Musk has rebranded Twitter as what?": the thing, where it stands
     return None
+
+
+# "what" where the thing it asks for stands in the sentence, its last word or before a comma
+# ("banning the sale of what?", "stealing what, according to reports?")
+_IN_PLACE = re.compile(
+    r"\b(?:of|as|for|from|against|to|into|with|about|in|on|by|[a-z]+ed|[a-z]+s|"
+    r"[a-z]+ing)\s+what\s*(?:\?|,)",
+    re.I,
+)
 
 
 def _what_is_the(words: list[str]) -> str | None:
@@ -225,13 +236,21 @@ def _what_is_the(words: list[str]) -> str | None:
     organisation (else None: "what is the plan" asks for an explanation)."""
     if len(words) < 3 or words[0] not in ("is", "was", "are", "were"):
         return None
-    if words[1] not in ("the", "its", "their", "his", "her", "this"):
+    if words[1] not in ("the", "its", "their", "his", "her", "this") and not words[1].endswith(
+        ("'s", "’s")  # "what is Merriam-Webster's word of the year"
+    ):
         return None
     for word in words[2:4]:
         for nouns, kind in _NOUN_KINDS:
             if word.strip("?") in nouns:
                 return kind
+        if word.strip("?") in _NAME_NOUNS:
+            return THING  # "what is the nickname of…": a name, not an explanation
     return None
+
+
+# the nouns of a name something goes by: "what is the nickname / slogan / word of the year"
+_NAME_NOUNS = frozenset("nickname slogan motto acronym codename moniker word title".split())
 
 
 _FIGURES_OF_NOTE = frozenset(

@@ -67,6 +67,7 @@ from rag.spans.names import (
     fold_variants,
     possessive_name,
     with_asked_noun,
+    with_home,
     with_hyphened,
     with_of,
     with_sign,
@@ -141,6 +142,7 @@ def mine(
     if phrasing:
         pos_tag_many([s.text for s in sentences])  # in one batch, for the noun phrases
     for sent, ents in zip(sentences, tagged, strict=True):
+        ents = with_home(sent.text, ents)  # "Cleveland Browns", not "Browns"
         # the people the question names, as this sentence's tags say ("Bills safety Damar
         # Hamlin"), not an organisation ("Keir Starmer hosted NATO" says nothing of NATO's chief)
         people = [n for n in named if any(k == PERSON and n in raw for raw, k in ents)]
@@ -148,7 +150,7 @@ def mine(
         titles = quoted_titles(sent.text) if work else []
         kinds_of_head = _compounds(sent.text, head, q_terms, ents) if head and not colour else []
         colours = _COLOURS.findall(sent.text) if colour else []
-        phrases = noun_phrases(sent.text, ents) if phrasing else []
+        phrases = noun_phrases(sent.text, ents, q_words) if phrasing else []
         extra = [(t, THING) for t in (*titles, *kinds_of_head, *colours, *phrases)]
         for raw, kind in dict.fromkeys([*ents, *extra]):
             if work and kind != THING:
@@ -433,23 +435,41 @@ _PHRASE_MAX = 4
 _OTHER = "other:"
 
 
-def noun_phrases(sentence: str, ents: Sequence[tuple[str, str]]) -> list[str]:
+def noun_phrases(
+    sentence: str, ents: Sequence[tuple[str, str]], asked: Iterable[str] = ()
+) -> list[str]:
     """The sentence's noun phrases by its part-of-speech tags: each run of adjectives and nouns
     that ends in a noun ("giant African land snails", "vinyl chloride"), at most four words,
     and its last one and two words ("snails", "land snails"); names the tagger found are
-    candidates already."""
+    candidates already. A present participle that opens a noun ("the first skateboarding world
+    champion") is a modifier too. With `asked`, the question's words: a phrase that ends in
+    them also gives the words before them ("skateboarding" for "world champion in which
+    sport"), which the question does not name."""
     tokens = pos_tags(sentence)
     named = {raw for raw, _ in ents}
+    asked = set(asked)
+
+    def modifier(i: int) -> bool:
+        tag = tokens[i][3]
+        if tag in MODIFIER_TAGS:
+            return True
+        return (
+            tag == "VBG"
+            and i + 1 < len(tokens)
+            and tokens[i + 1][3] in NOUN_TAGS
+            and (i == 0 or tokens[i - 1][3] in _OPENS_NOUN)
+        )
+
     out: list[str] = []
     k = 0
     while k < len(tokens):
-        if tokens[k][3] not in MODIFIER_TAGS:
+        if not modifier(k):
             k += 1
             continue
         end = k
         while (
             end + 1 < len(tokens)
-            and tokens[end + 1][3] in MODIFIER_TAGS
+            and modifier(end + 1)
             and not sentence[tokens[end][1] : tokens[end + 1][0]].strip()
         ):
             end += 1
@@ -458,12 +478,29 @@ def noun_phrases(sentence: str, ents: Sequence[tuple[str, str]]) -> list[str]:
             last -= 1
         if last >= k:
             first = max(k, last - _PHRASE_MAX + 1)
-            for start in dict.fromkeys((first, max(first, last - 1), last)):
-                text = sentence[tokens[start][0] : tokens[last][1]]
+            spans = [(start, last) for start in dict.fromkeys((first, max(first, last - 1), last))]
+            # the words before those the question names: "skateboarding" (world champion)
+            told = last
+            while told >= first and set(span_words(tokens[told][2])) <= asked:
+                told -= 1
+            if asked and first <= told < last and tokens[told][3] not in _ONLY_MODIFIES:
+                start = told
+                while start > first and not set(span_words(tokens[start - 1][2])) <= asked:
+                    start -= 1
+                spans.append((start, told))
+            for start, stop in spans:
+                text = sentence[tokens[start][0] : tokens[stop][1]]
                 if len(text) > 2 and not any(text in raw for raw in named):
                     out.append(text)
         k = end + 1
-    return out
+    return list(dict.fromkeys(out))
+
+
+_ONLY_MODIFIES = frozenset({"JJ", "RB"})  # "national" of "national holiday": no thing alone
+
+
+# what stands before a noun phrase's opening: an article, a possessive, an ordinal or a number
+_OPENS_NOUN = frozenset({"DT", "POS", "PRP$", "JJ", "RB", "CD"})
 
 
 _TEAM_STEMS = frozenset(terms("team side squad"))

@@ -5,7 +5,7 @@ sentences. Nothing here decides which span answers."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import islice
 
 from rag.spans.asks import (
@@ -15,6 +15,7 @@ from rag.spans.asks import (
     ORG_NOUNS,
     PERSON,
     PERSON_NOUNS,
+    PLACE,
     PLACE_NOUNS,
 )
 from rag.spans.features import ARTICLE, clean_span, span_words
@@ -158,6 +159,30 @@ def with_hyphened(span: str, sentence: str) -> str:
     return sentence[at : m.end()] if m else span
 
 
+def with_home(sentence: str, ents: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """An organisation named after its home, which the tagger cut in two ("Cleveland" a place,
+    "Browns" an organisation, of "Cleveland Browns quarterback Deshaun Watson"): the name whole,
+    where the sentence writes the place right before it; the place stays a name of its own."""
+    homes = [raw for raw, kind in ents if kind == PLACE and len(raw.split()) <= _HOME_WORDS]
+    out = []
+    for raw, kind in ents:
+        if kind == ORG and raw[:1].isupper():
+            raw = next(
+                (
+                    joined
+                    for home in homes
+                    if (joined := f"{home} {raw}") in sentence
+                    and written_whole(joined).search(sentence)
+                ),
+                raw,
+            )
+        out.append((raw, kind))
+    return out
+
+
+_HOME_WORDS = 3  # "New York", "Tampa Bay", "Salt Lake City"
+
+
 def possessive_name(name: str, sentence: str, texts: Iterable[str]) -> str | None:
     """A name that every sentence naming it writes with a possessive ("Wendy's", "McDonald's": a
     brand, never "Wendy" alone), in the form `sentence` writes it (the caller asks only of a name
@@ -176,8 +201,9 @@ _MATCHUP = re.compile(r"\b[A-Z][\w.]*-[A-Z][\w.]*")
 
 
 def fold_variants(cands: list[Candidate]) -> list[Candidate]:
-    """'Bills' and 'Buffalo Bills', 'Hamlin' and 'Damar Hamlin': one candidate in the longest
-    form (the one a reader can act on), carrying the sentences of both."""
+    """'Bills' and 'Buffalo Bills', 'Hamlin' and 'Damar Hamlin', 'GM' and 'General Motors': one
+    candidate in the longest form (the one a reader can act on), carrying the sentences of
+    both."""
     out: list[Candidate] = []
     for c in sorted(cands, key=lambda c: -len(span_words(c.text))):
         words = set(span_words(c.text))
@@ -186,8 +212,13 @@ def fold_variants(cands: list[Candidate]) -> list[Candidate]:
                 o
                 for o in out
                 if o.kind == c.kind
-                and words <= set(span_words(o.text))
-                and (not _MATCHUP.search(o.text) or _MATCHUP.search(c.text))
+                and (
+                    (
+                        words <= set(span_words(o.text))
+                        and (not _MATCHUP.search(o.text) or _MATCHUP.search(c.text))
+                    )
+                    or is_initials(c.text, o.text)
+                )
             ),
             None,
         )
@@ -200,6 +231,19 @@ def fold_variants(cands: list[Candidate]) -> list[Candidate]:
             for key, said in c.said.items():
                 home.said.setdefault(key, said)
     return out
+
+
+_ACRONYM = re.compile(r"[A-Z]{2,5}")
+_JOINING = frozenset("of and the for & de".split())  # no letter of an acronym
+
+
+def is_initials(short: str, name: str) -> bool:
+    """'GM' is 'General Motors', 'FDA' the 'Food and Drug Administration': the short form is
+    the initials of the name's words (its joining words aside)."""
+    if not _ACRONYM.fullmatch(short):
+        return False
+    words = [w for w in ARTICLE.sub("", name).split() if w.lower() not in _JOINING]
+    return len(words) == len(short) and all(w[:1] == ch for w, ch in zip(words, short, strict=True))
 
 
 FULL_NAME_SENTENCES = 12  # further sentences tagged, at most, to find a name's full form

@@ -23,6 +23,7 @@ import numpy as np
 
 from rag.spans.asks import COUNT, DATE, MONEY, NUMBER, ORG, PERCENT, PERSON, PLACE, THING
 from rag.spans.candidates import of_kind_asked
+from rag.spans.features import ARTICLE, span_words
 from rag.spans.types import Candidate
 from rag.text.dates import parse_date
 
@@ -119,6 +120,34 @@ def passage_features(
         span.features["log_passages"] = math.log1p(len(where))
         span.features["log_titles"] = math.log1p(sum(span.text in t for t in titles))
         span.features["first_passage"] = (where[0] if where else count) / count
+
+
+def byline_features(
+    spans: Sequence[Candidate], sources: Sequence[str], authors: Sequence[str]
+) -> None:
+    """Add to each span's features whether it names who published or wrote a retrieved article
+    rather than what the article tells: its source ("CNN", "USA TODAY" of cnn.com and
+    usatoday.com, "CNN Business"), or one of its authors; and whether it is written in
+    capitals ("WASHINGTON" of a dateline)."""
+    sites = {_site(s) for s in sources} - {""}
+    writers = [set(span_words(a)) for a in authors if a.strip()]
+    for span in spans:
+        form = "".join(span_words(ARTICLE.sub("", span.text)))
+        span.features["names_source"] = float(
+            len(form) >= 3 and any(form.startswith(s) or s.endswith(form) for s in sites)
+        )
+        words = set(span_words(span.text))
+        span.features["names_author"] = float(
+            bool(words) and any(words <= w or w <= words for w in writers if w)
+        )
+        letters = [ch for ch in span.text if ch.isalpha()]
+        span.features["upper"] = float(len(letters) >= 4 and all(ch.isupper() for ch in letters))
+
+
+def _site(source: str) -> str:
+    """The name of a source's web site: 'usatoday' of 'www.usatoday.com' (or of its URL)."""
+    host = source.lower().split("//")[-1].split("/")[0]
+    return "".join(ch for ch in host.removeprefix("www.").split(".")[0] if ch.isalnum())
 
 
 RANKED = 20  # the first candidates (in the miner's order) the model weighs against each other

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.answering.extractive import ExtractiveAnswerer
-from rag.spans.asks import NUMBER, PERSON
-from rag.spans.ranker import ShortAnswerModel, all_features, candidate_features
+from rag.spans.asks import NUMBER, ORG, PERSON
+from rag.spans.ranker import RANKED, ShortAnswerModel, all_features, candidate_features
 from rag.spans.types import Candidate, Sentence
 
 
@@ -80,11 +80,14 @@ def test_with_a_model_the_answer_is_its_best_candidate_and_says_how_sure(
     question = "How much has Starmer committed to spend on defence from April 2027?"
     passages, plain = _asked(pipeline, question)
     assert plain.confidence is None and not plain.confident and len(plain.candidates) >= 2
-    # a model that prefers the miner's last candidate answers with it
-    last = plain.candidates[-1].text
+    # a model that prefers the miner's last candidate it ranks answers with it
+    last = plain.candidates[:RANKED][-1].text
     reverse = _model(tmp_path, features=["rank"], mean=[0.0], scale=[1.0], coef=[3.0])
     answer = ExtractiveAnswerer(pipeline.embed_model, None, reverse).answer(question, passages)
-    assert answer.candidates[0].text == last and answer.short_answer == last
+    assert answer.candidates[0].text == last
+    # (a candidate whose best sentence is not close enough to the question is never the answer)
+    order = [c.text for c in plain.candidates]
+    assert order.index(answer.short_answer or "") > order.index(plain.short_answer or "")
     assert answer.confidence is not None and answer.confidence > 0.5
     # one that only says how sure keeps the miner's order
     told = _model(tmp_path, features=["rank"], mean=[0.0], scale=[1.0], coef=[3.0], reorders=False)
@@ -180,3 +183,23 @@ def test_what_the_passages_say_of_a_candidate_beyond_the_sentences_mined() -> No
     assert rahm.features["log_titles"] > 0 == woods.features["log_titles"]
     assert rahm.features["first_passage"] == 0.0 and woods.features["first_passage"] == 0.5
     assert nobody.features["first_passage"] == 1.0 and nobody.features["log_passages"] == 0.0
+
+
+def test_a_candidate_that_names_who_published_or_wrote_an_article_says_so() -> None:
+    from rag.spans.ranker import byline_features
+
+    spans = [
+        Candidate(t, ORG, 1.0, [], {})
+        for t in ("CNN Business", "USA TODAY", "the Guardian", "Ford", "Matt McFarland", "NASA")
+    ]
+    byline_features(
+        spans,
+        ["cnn.com", "https://www.usatoday.com/story", "theguardian.com"],
+        ["Matt Mcfarland", ""],
+    )
+    said = {s.text: s.features for s in spans}
+    assert said["CNN Business"]["names_source"] == said["USA TODAY"]["names_source"] == 1.0
+    assert said["the Guardian"]["names_source"] == 1.0 and said["Ford"]["names_source"] == 0.0
+    assert said["Matt McFarland"]["names_author"] == 1.0 and said["Ford"]["names_author"] == 0.0
+    assert said["USA TODAY"]["upper"] == said["NASA"]["upper"] == 1.0
+    assert said["CNN Business"]["upper"] == 0.0

@@ -30,7 +30,7 @@ from rag.spans.asks import (
     expected_type,
 )
 from rag.spans.candidates import asked_kind, mine, of_kind_asked, only_ahead
-from rag.spans.features import without_dateline
+from rag.spans.features import span_words, without_dateline
 from rag.spans.names import (
     full_name,
     possessive_name,
@@ -124,6 +124,12 @@ def asked(found: Sequence[Candidate]) -> list[str]:
         # a quiz's clue: "this X" names what is asked for
         ("This former Japanese prime minister was assassinated in July.", PERSON),
         ("In October, Elon Musk officially purchased this company for $44 billion.", ORG),
+        # "what" where the thing stands in the sentence; a name something goes by
+        ("Elon Musk has rebranded Twitter as what?", THING),
+        ("South Korea passed a law this week banning the sale of what?", THING),
+        ("A California sea otter keeps stealing what, according to reports?", THING),
+        ("What is the nickname of World Cup quarter-finalists Morocco?", THING),
+        ("What is the motto for the 2024 Paris Olympics?", THING),
     ],
 )
 def test_expected_type_of_questions_asking_for_a_thing(question: str, kind: str) -> None:
@@ -142,6 +148,8 @@ def test_expected_type_of_questions_asking_for_a_thing(question: str, kind: str)
         "What is the plan?",
         "Tell me about the summit.",
         "Tell me about this week's summit.",  # "this week" names no kind asked for
+        "What do officials believe the objects were?",  # "what" before its verb: told, not named
+        "What is Trump's view on tariffs?",
     ],
 )
 def test_expected_type_is_none_for_lists_and_explanations(question: str) -> None:
@@ -1303,3 +1311,42 @@ def test_a_genitive_is_no_brand(tagger: EntityTagger) -> None:
     ]
     found = texts(mine("Who made the film?", said, tagger))
     assert "Steven Spielberg" in found and not any(t.endswith("'s") for t in found), found
+
+
+def test_an_organisation_named_after_its_home_is_one_name() -> None:
+    sentence = "The NFL appealed the ban on Cleveland Browns quarterback Deshaun Watson."
+    tagged = [("NFL", ORG), ("Cleveland", PLACE), ("Browns", ORG), ("Deshaun Watson", PERSON)]
+    joined = names.with_home(sentence, tagged)
+    assert ("Cleveland Browns", ORG) in joined and ("Cleveland", PLACE) in joined
+    assert ("NFL", ORG) in joined and ("Browns", ORG) not in joined
+    # a place and an organisation apart in the sentence stay apart
+    apart = "In Cleveland, the Browns lost."
+    assert names.with_home(apart, [("Cleveland", PLACE), ("Browns", ORG)])[1] == ("Browns", ORG)
+
+
+def test_initials_fold_into_the_name_they_stand_for() -> None:
+    assert names.is_initials("GM", "General Motors")
+    assert names.is_initials("FDA", "the Food and Drug Administration")
+    assert not names.is_initials("US", "United Kingdom") and not names.is_initials("Gm", "Gm")
+    gm = Candidate(text="GM", kind=ORG, sentences=[Sentence("GM said so.", 0.9, "a1")])
+    full = Candidate(
+        text="General Motors", kind=ORG, sentences=[Sentence("General Motors…", 0.5, "a2")]
+    )
+    ford = Candidate(text="Ford", kind=ORG)
+    folded = names.fold_variants([gm, full, ford])
+    assert [c.text for c in folded] == ["General Motors", "Ford"]
+    assert len(folded[0].sentences) == 2
+
+
+def test_a_phrase_that_ends_in_the_questions_words_gives_the_words_before_them() -> None:
+    """ "world champion in which sport": the sentence's "skateboarding world champion" gives
+    "skateboarding" (a participle before a noun is a modifier); an adjective alone is none."""
+    question = set(span_words("Sky Brown has become the UK's first world champion in which sport?"))
+    sentence = "Sky Brown has become the UK’s first skateboarding world champion at 14."
+    found = candidates.noun_phrases(sentence, [("Sky Brown", PERSON)], question)
+    assert "skateboarding" in found and "skateboarding world champion" in found
+    assert "skateboarding" not in candidates.noun_phrases(sentence, [("Sky Brown", PERSON)])
+    holiday = candidates.noun_phrases("It is a national holiday.", [], {"holiday"})
+    assert "national" not in holiday
+    # a participle after a verb or a comma opens no noun phrase
+    assert "including rules" not in candidates.noun_phrases("Prices rose, including rules.", [])
