@@ -260,21 +260,9 @@ def mine(
                     (kind in (NUMBER, MONEY, PERCENT) or length) and superseded(text, sent.text)
                 ),
             }
-            weight = sent.score * (1 - PROXIMITY_WEIGHT + PROXIMITY_WEIGHT * said["proximity"])
-            if said["counted"]:
-                weight *= COUNTED_BONUS
-            if said["head"]:
-                weight *= HEAD_BONUS
-            if said["name"]:
-                weight *= NAME_BONUS
-            if said["title"]:
-                weight *= HEAD_BONUS  # a quoted title, as news gives one
-            if said["compound"]:
-                weight *= COMPOUND_SHARE  # a name the tagger found is surer than a noun phrase
-            if said["other_year"]:
-                weight *= OTHER_YEAR
-            if said["superseded"]:
-                weight *= SUPERSEDED
+            # a sentence supports each span it carries by its closeness to the question; what
+            # else it says of the span is for the learned ranker to weigh, not a hand-set bonus
+            weight = sent.score
             if sent not in cand.sentences:
                 cand.sentences.append(sent)
             if weight >= cand.support.get(id(sent), 0.0):
@@ -347,7 +335,6 @@ _DURATION = re.compile(
 
 
 _WORK_STEMS = frozenset(terms(" ".join(WORK_NOUNS)))
-COMPOUND_SHARE = 0.8
 _NOT_MODIFIERS = frozenset(
     """
     new old other same such many more most several certain major minor first last next own
@@ -513,9 +500,6 @@ _COLOURS = re.compile(
     re.I,
 )
 _ACRONYM = re.compile(r"[A-Z][A-Z.&]{1,5}")
-# support from a sentence about other years than the one asked about: a mild cut, as a harder one
-# lost answers that lie in an earlier year ("who did the Spurs pick last time")
-OTHER_YEAR = 0.7
 
 
 _VENUE = re.compile(
@@ -526,11 +510,6 @@ _OWNED = re.compile(r"\w['’]s\s+\w")  # a possessive inside a name: "Spielberg
 _ASKS_YEAR = re.compile(r"\b(?:what|which) year\b", re.I)
 _YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d(?:s|\b)|['’]\d\d\b")
 _HOW_OFTEN = re.compile(r"(?:bi-?)?(?:annual|annually|daily|weekly|monthly|yearly|quarterly)", re.I)
-
-
-# a figure a change started from ("moved from 100 seconds to midnight to 90 seconds", "rose
-# from 3% to 5%"): what was, where the question asks what is
-SUPERSEDED = 0.5
 
 
 _COUNTED = re.compile(r"\bhow many\s+(?:\w+\s+)??(\w+)", re.I)
@@ -544,10 +523,6 @@ _SPAN_OF_TIME = re.compile(  # a length of time, which answers "how long", never
     r"(?:seconds|minutes|hours|days|weeks|months|years|decades|centuries)$",
     re.I,
 )
-PROXIMITY_WEIGHT = 0.3  # share of a sentence's support that depends on the span's place in it
-COUNTED_BONUS = 1.15  # "22 seasons" for "how many seasons"
-HEAD_BONUS = 1.4  # "Kilauea volcano" for "which volcano", "magnitude 7.8" for "what magnitude"
-NAME_BONUS = 1.3  # "Bills safety Damar Hamlin" for "which team does Damar Hamlin play for"
 AGGREGATION = 0.1  # share of each further article's best support that adds up
 AGGREGATE_ARTICLES = 3
 RECENT_DAYS = 10
