@@ -429,10 +429,10 @@ class ExtractiveAnswerer:
     ) -> tuple[list[Candidate], list[Candidate], list[Candidate]]:
         """Spans of the expected type in the best sentences of all passages, best first (the
         model's order, if it chooses), all that the miner found (before those too weakly
-        supported are left out), and the names of the kind asked in the miner's order. Only
-        passages that mention what the question names (all of it, or all but one of three or
-        more names: a passage is a part of an article) can say who or what: a figure about
-        America answers nothing about Canada."""
+        supported are left out), and the names of the kind asked (the model's order, if it
+        orders; else the miner's). Only passages that mention what the question names (all of
+        it, or all but one of three or more names: a passage is a part of an article) can say
+        who or what: a figure about America answers nothing about Canada."""
         named = names(question)
         about: dict[int, bool] = {}
 
@@ -458,8 +458,8 @@ class ExtractiveAnswerer:
                 list(self._similarities(kind, texts)) if kind else None,
                 list(self._similarities(question, texts)),
             )
-        # the names of the kind asked, in the miner's order: what the quotes are chosen by, and
-        # (unless the model chooses) the short answer
+        # the names of the kind asked, in the miner's order (the model's, if it orders): what the
+        # quotes are chosen by, and (unless the model chooses) the short answer
         of_kind = [s for s in mined if _best(s).score >= SPAN_MIN and of_kind_asked(s)]
         # each of the first candidates read against the others (the model weighs those)
         ranked = mined[:RANKED]
@@ -473,8 +473,10 @@ class ExtractiveAnswerer:
             for span, probability in zip(ranked, said, strict=True):
                 span.probability = probability
         if self.ranker is not None and self.ranker.reorders:
-            # the model chooses the first; rivals, contenders and quotes keep the miner's scores
+            # the model chooses the first, and orders the names of the kind asked that choose
+            # the quotes; rivals and contenders keep the miner's scores
             mined = sorted(ranked, key=lambda s: -(s.probability or 0.0)) + mined[RANKED:]
+            of_kind = [s for s in mined if _best(s).score >= SPAN_MIN and of_kind_asked(s)]
         # (else the miner's order: the names of the kind asked first, best supported first.)
         # Unless the model was fitted to choose among all, only a name of the kind asked answers
         # ("port authority" is no answer to "who", nor "rise" to "what is the Chancellor's
