@@ -1370,3 +1370,16 @@ def said(found: Sequence[Candidate], text: str) -> dict[str, float]:
         for name, value in described.items():
             out[name] = max(value, out.get(name, 0.0))
     return out
+
+
+def test_noun_phrases_are_read_in_the_best_sentences_only(tagger: EntityTagger) -> None:
+    """Noun phrases need part-of-speech tags made while the question waits: a thing asked for
+    is looked for as a phrase in the best PHRASE_SENTENCES sentences only (names in all)."""
+    filler = [
+        Sentence(f"Officials met on day {n} of the talks.", 0.9 - n / 1000, f"f{n}")
+        for n in range(candidates.PHRASE_SENTENCES)
+    ]
+    late = Sentence("Workers found giant African land snails in the garden.", 0.5, "a1")
+    asked = "Which animal did the workers find in the garden?"
+    assert "giant African land snails" not in texts(mine(asked, [*filler, late], tagger))
+    assert "giant African land snails" in texts(mine(asked, [late, *filler], tagger))
