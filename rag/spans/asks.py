@@ -236,9 +236,7 @@ def _what_is_the(words: list[str]) -> str | None:
     organisation (else None: "what is the plan" asks for an explanation)."""
     if len(words) < 3 or words[0] not in ("is", "was", "are", "were"):
         return None
-    if words[1] not in ("the", "its", "their", "his", "her", "this") and not words[1].endswith(
-        ("'s", "’s")  # "what is Merriam-Webster's word of the year"
-    ):
+    if words[1] not in ("the", "its", "their", "his", "her", "this"):
         return None
     for word in words[2:4]:
         for nouns, kind in _NOUN_KINDS:
@@ -249,7 +247,7 @@ def _what_is_the(words: list[str]) -> str | None:
     return None
 
 
-# the nouns of a name something goes by: "what is the nickname / slogan / word of the year"
+# the nouns of a name something goes by: "what is the nickname / slogan / motto of…"
 _NAME_NOUNS = frozenset("nickname slogan motto acronym codename moniker word title".split())
 
 
