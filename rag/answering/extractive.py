@@ -458,9 +458,6 @@ class ExtractiveAnswerer:
                 list(self._similarities(kind, texts)) if kind else None,
                 list(self._similarities(question, texts)),
             )
-        # the names of the kind asked, in the miner's order (the model's, if it orders): what the
-        # quotes are chosen by, and (unless the model chooses) the short answer
-        of_kind = [s for s in mined if _best(s).score >= SPAN_MIN and of_kind_asked(s)]
         # each of the first candidates read against the others (the model weighs those)
         ranked = mined[:RANKED]
         read = [p for _, p in sorted({c.rank: c.passage for c in cands}.items())]  # best first
@@ -476,8 +473,9 @@ class ExtractiveAnswerer:
             # the model chooses the first, and orders the names of the kind asked that choose
             # the quotes; rivals and contenders keep the miner's scores
             mined = sorted(ranked, key=lambda s: -(s.probability or 0.0)) + mined[RANKED:]
-            of_kind = [s for s in mined if _best(s).score >= SPAN_MIN and of_kind_asked(s)]
-        # (else the miner's order: the names of the kind asked first, best supported first.)
+        # the names of the kind asked, in the model's order if it orders (else the miner's): what
+        # the quotes are chosen by, and (unless the model chooses) the short answer
+        of_kind = [s for s in mined if _best(s).score >= SPAN_MIN and of_kind_asked(s)]
         # Unless the model was fitted to choose among all, only a name of the kind asked answers
         # ("port authority" is no answer to "who", nor "rise" to "what is the Chancellor's
         # name"); noun phrases and other kinds stay candidates the reader and the ranker see

@@ -24,6 +24,7 @@ from rag.spans.types import Candidate, Sentence
 from rag.text import places
 from rag.text.rules import (
     common_word,
+    stands_for,
 )
 
 
@@ -217,7 +218,7 @@ def fold_variants(cands: list[Candidate]) -> list[Candidate]:
                         words <= set(span_words(o.text))
                         and (not _MATCHUP.search(o.text) or _MATCHUP.search(c.text))
                     )
-                    or is_initials(c.text, o.text)
+                    or stands_for(c.text, o.text)
                 )
             ),
             None,
@@ -231,19 +232,6 @@ def fold_variants(cands: list[Candidate]) -> list[Candidate]:
             for key, said in c.said.items():
                 home.said.setdefault(key, said)
     return out
-
-
-_ACRONYM = re.compile(r"[A-Z]{2,5}")
-_JOINING = frozenset("of and the for & de".split())  # no letter of an acronym
-
-
-def is_initials(short: str, name: str) -> bool:
-    """'GM' is 'General Motors', 'FDA' the 'Food and Drug Administration': the short form is
-    the initials of the name's words (its joining words aside)."""
-    if not _ACRONYM.fullmatch(short):
-        return False
-    words = [w for w in ARTICLE.sub("", name).split() if w.lower() not in _JOINING]
-    return len(words) == len(short) and all(w[:1] == ch for w, ch in zip(words, short, strict=True))
 
 
 FULL_NAME_SENTENCES = 12  # further sentences tagged, at most, to find a name's full form

@@ -190,6 +190,14 @@ def about_names(text: str, named: Sequence[str]) -> bool:
 _ACRONYM = re.compile(r"[A-Z]{2,6}")
 
 
+def stands_for(acronym: str, name: str) -> bool:
+    """Whether an acronym is the initials of a name ("GM" of "General Motors", "FDA" of "the
+    Food and Drug Administration"), the small words between them aside."""
+    return _ACRONYM.fullmatch(acronym) is not None and (
+        _spelled_out(acronym).fullmatch(re.sub(r"^(?:the|The)\s+", "", name.strip())) is not None
+    )
+
+
 @lru_cache(maxsize=256)
 def _spelled_out(acronym: str) -> re.Pattern[str]:
     """Capitalised words with the acronym's initials, small words between them allowed."""

@@ -41,6 +41,7 @@ from rag.spans.names import (
 from rag.spans.tagging import EntityTagger
 from rag.spans.types import Candidate, Sentence
 from rag.text import places
+from rag.text.rules import stands_for
 
 
 @pytest.fixture(scope="module")
@@ -1335,9 +1336,9 @@ def test_an_organisation_named_after_its_home_is_one_name() -> None:
 
 
 def test_initials_fold_into_the_name_they_stand_for() -> None:
-    assert names.is_initials("GM", "General Motors")
-    assert names.is_initials("FDA", "the Food and Drug Administration")
-    assert not names.is_initials("US", "United Kingdom") and not names.is_initials("Gm", "Gm")
+    assert stands_for("GM", "General Motors")
+    assert stands_for("FDA", "the Food and Drug Administration")
+    assert not stands_for("US", "United Kingdom") and not stands_for("Gm", "Gm")
     gm = Candidate(text="GM", kind=ORG, sentences=[Sentence("GM said so.", 0.9, "a1")])
     full = Candidate(
         text="General Motors", kind=ORG, sentences=[Sentence("General Motors…", 0.5, "a2")]
