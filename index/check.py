@@ -273,5 +273,5 @@ def _delete_debris(store: Store, report: CheckReport) -> None:
         store.collection.delete(ids=report.outdated_chunks)
         report.repaired["outdated chunks deleted"] = len(report.outdated_chunks)
     if report.orphaned:
-        store.collection.delete(where={"document_id": {"$in": report.orphaned}})
+        store.delete_articles(report.orphaned)
         report.repaired["orphaned articles deleted"] = len(report.orphaned)

@@ -43,7 +43,7 @@ from rag.store.chroma import Store, files_lock
 from rag.store.layout import Layout
 from rag.store.ledger import Ledger, Recorded, open_ledger
 from rag.store.migrations import paragraph_books
-from rag.store.record import TEXT
+from rag.store.record import TEXT, slim
 from rag.store.records import every_chunk_record
 from rag.text.rules import normalize
 
@@ -328,15 +328,13 @@ def _ingest(
     if not ledger.keywords_complete():  # a server store from before it kept the keyword half
         log.info("filling the keyword half of the server store from its chunks (once)")
         ledger.fill_keywords(every_chunk_record(store))
-    vector_store = store.vector_store()
     entries = ledger.entries()
     known = {doc_id: e.hash for doc_id, e in entries.items()}
 
     wanted = {a.id for a in articles}
     if prune:
         gone = sorted(set(known) - wanted)
-        for doc_id in gone:
-            vector_store.delete(doc_id)
+        store.delete_articles(gone)
         ledger.remove(gone)
         report.removed = len(gone)
         known = {k: v for k, v in known.items() if k in wanted}
@@ -490,11 +488,8 @@ def _remove(
     try:
         known = ledger.entries()
         found = [i for i in dict.fromkeys(ids) if i in known]
-        vector_store = store.vector_store()
         with store.writing():
-            for doc_id in found:
-                vector_store.delete(doc_id)
-        del vector_store
+            store.delete_articles(found)
         ledger.remove(found)
         report.removed = len(found)
         report.status = {i: "removed" if i in known else "not found" for i in ids}
@@ -521,7 +516,6 @@ class _Writer:
     ) -> None:
         self.store, self.ledger, self.report = store, ledger, report
         self.tagger = ParagraphTagger()
-        self.vector_store = store.vector_store()
         # the pipeline chunks and embeds; its nodes are written after, holding the files' lock
         self.pipeline = IngestionPipeline(
             transformations=[make_splitter(settings), self.tagger, embed_model],
@@ -564,13 +558,17 @@ class _Writer:
                 nodes = (
                     self.pipeline.run(documents=documents, show_progress=False) if documents else []
                 )
+                records = chunk_records_of(nodes)
                 with self.store.writing():
                     # older versions, and leftovers of an interrupted run
-                    self.store.collection.delete(
-                        where={"document_id": {"$in": [d.id for d in batch]}}
-                    )
+                    self.store.delete_articles([d.id for d in batch])
                     if nodes:
-                        self.vector_store.add(nodes)
+                        self.store.add_chunks(
+                            [
+                                (cid, n.get_embedding(), slim(rec), rec[TEXT])
+                                for n, (cid, rec) in zip(nodes, records, strict=True)
+                            ]
+                        )
                 chunks = Counter(ChunkMeta.from_metadata(n.metadata).article_id for n in nodes)
                 self.ledger.record(
                     (
@@ -586,7 +584,7 @@ class _Writer:
                         )
                         for d in batch
                     ),
-                    chunk_records_of(nodes) if self.ledger.keeps_keywords else (),
+                    records if self.ledger.keeps_keywords else (),
                 )
             except (RagError, KeyboardInterrupt):
                 raise
@@ -612,17 +610,12 @@ class _Writer:
 
 
 def chunk_records_of(nodes: Sequence[BaseNode]) -> list[tuple[str, dict[str, Any]]]:
-    """(chunk id, record) of nodes as just written, the record as it is read back from the store
-    (the metadata Chroma keeps, the text under `_text`)."""
+    """(chunk id, record) of chunked nodes: the record as the store keeps it (the chunk's
+    metadata, the text under `_text`; `rag.store.record`)."""
     from llama_index.core.schema import MetadataMode
-    from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
     return [
-        (
-            n.node_id,
-            node_to_metadata_dict(n, remove_text=True, flat_metadata=True)
-            | {TEXT: n.get_content(metadata_mode=MetadataMode.NONE)},
-        )
+        (n.node_id, slim(n.metadata) | {TEXT: n.get_content(metadata_mode=MetadataMode.NONE)})
         for n in nodes
     ]
 

@@ -30,13 +30,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
-from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from rag.errors import RagError
 from rag.store.catalogue import Catalogue, Joined, JsonLines, Summary, SummaryBuilder
 from rag.store.chroma import Store
 from rag.store.ledger import Ledger
-from rag.store.record import TEXT, corpus_entry
+from rag.store.record import TEXT, corpus_entry, record_node
 from rag.text.terms import K1, TOKEN_PATTERN, B
 
 if TYPE_CHECKING:
@@ -263,9 +262,7 @@ class FilteredBM25(BaseRetriever):
         for i in top_hits(scores, k):
             record = corpus[int(i)]
             if self._filters.accepts(record):
-                hits.append(
-                    NodeWithScore(node=metadata_dict_to_node(record), score=float(scores[i]))
-                )
+                hits.append(NodeWithScore(node=record_node(record), score=float(scores[i])))
         return hits
 
 

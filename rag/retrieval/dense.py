@@ -9,26 +9,17 @@ import math
 from typing import Any
 
 from llama_index.core.retrievers import BaseRetriever
-from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
-from llama_index.core.vector_stores.utils import metadata_dict_to_node
+from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from rag.schema import Filters
 from rag.store.catalogue import Catalogue
 from rag.store.chroma import Store
-from rag.store.record import TEXT
+from rag.store.record import TEXT, record_node
 
 log = logging.getLogger(__name__)
 
 
 OVERFETCH = 4  # a filtered dense search first asks this many times k, unfiltered
-
-
-def record_node(record: dict[str, Any]) -> BaseNode:
-    """The node of a chunk record, as llama-index's Chroma and BM25 retrievers make it (so that
-    fusion, which tells nodes apart by hash, sees one node per chunk)."""
-    if TEXT in record:
-        return metadata_dict_to_node({k: v for k, v in record.items() if k != TEXT}, record[TEXT])
-    return metadata_dict_to_node(record)
 
 
 class FilteredDense(BaseRetriever):
@@ -91,4 +82,4 @@ class FilteredDense(BaseRetriever):
 
     @staticmethod
     def _nodes(hits: list[tuple[str, dict[str, Any], float]]) -> list[NodeWithScore]:
-        return [NodeWithScore(node=record_node(r), score=math.exp(-d)) for _, r, d in hits]
+        return [NodeWithScore(node=record_node(r, cid), score=math.exp(-d)) for cid, r, d in hits]

@@ -15,12 +15,12 @@ from typing import Any
 
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
-from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from rag.schema import Filters
 from rag.store.catalogue import Catalogue, Summary
 from rag.store.keywords import KeywordReader
 from rag.store.ledger import Ledger
+from rag.store.record import record_node
 
 PAGE = 1000  # records read at a time when all are read in order
 
@@ -104,6 +104,6 @@ class ServerBM25(BaseRetriever):
         where, params = self._filters.to_sql()
         hits = self._reader.search(query_bundle.query_str, self._k, where, params)
         return [
-            NodeWithScore(node=metadata_dict_to_node(record), score=score)
-            for _, record, score in hits
+            NodeWithScore(node=record_node(record, chunk_id), score=score)
+            for chunk_id, record, score in hits
         ]

@@ -36,6 +36,7 @@ from rag.errors import (
     StoreFullError,
     StoreReadOnlyError,
 )
+from rag.schema import ARTICLE_ID
 from rag.settings import StoreSettings
 from rag.store.layout import Layout
 
@@ -407,10 +408,27 @@ class Store:
         if held_index:  # (a client alone held no vector index: nothing to give back)
             _give_back_memory()
 
-    def vector_store(self) -> Any:
-        from llama_index.vector_stores.chroma import ChromaVectorStore
+    # --- writing (the caller holds `writing()`) ---------------------------------------------------
+    def add_chunks(
+        self, chunks: Sequence[tuple[str, Sequence[float], dict[str, Any], str]]
+    ) -> None:
+        """Write chunks: (id, vector, metadata, text) each, the metadata as `ChunkMeta` gives it
+        and nothing more (`rag.store.record`), in the batches the client takes."""
+        step = max(1, int(self.client.get_max_batch_size()))
+        for at in range(0, len(chunks), step):
+            part = chunks[at : at + step]
+            self.collection.add(
+                ids=[c[0] for c in part],
+                embeddings=[list(c[1]) for c in part],
+                metadatas=[c[2] for c in part],
+                documents=[c[3] for c in part],
+            )
 
-        return ChromaVectorStore(chroma_collection=self.collection)
+    def delete_articles(self, article_ids: Sequence[str]) -> None:
+        """Remove every chunk of these articles (of stores of any age: each chunk carries its
+        article's id under `article_id`)."""
+        for at in range(0, len(article_ids), PAGE):
+            self.collection.delete(where={ARTICLE_ID: {"$in": list(article_ids[at : at + PAGE])}})
 
 
 NEARLY_FULL = 8 * 2**20  # bytes free under which a store failure is put down to the full disk

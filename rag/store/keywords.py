@@ -23,7 +23,7 @@ from typing import Any
 
 from rag.schema import ChunkMeta
 from rag.store import postgres
-from rag.store.record import TEXT, corpus_entry
+from rag.store.record import TEXT, corpus_entry, slim
 from rag.text.terms import Terms, frequency_part, idf, parse_sparse, sparse_text
 
 # the chunks and their terms, in a collection's schema (made with the ledger's tables)
@@ -72,7 +72,6 @@ def chunk_rows(chunks: Iterable[tuple[str, dict[str, Any]]]) -> list[tuple[Any, 
     for chunk_id, record in chunks:
         entry, text = corpus_entry(chunk_id, record)
         chunk = ChunkMeta.from_metadata(record)
-        meta = {k: v for k, v in entry.items() if k not in ("_node_content", "node_id", TEXT)}
         stems = _terms.stems(text)
         counts = Counter(_terms.numbers(stems))
         rows.append(
@@ -81,8 +80,8 @@ def chunk_rows(chunks: Iterable[tuple[str, dict[str, Any]]]) -> list[tuple[Any, 
                 chunk.article_id,
                 chunk.date_num,
                 chunk.source,
-                json.dumps(meta, ensure_ascii=False),
-                entry["_node_content"],
+                json.dumps(slim(entry), ensure_ascii=False),
+                json.dumps({"text": entry[TEXT]}, ensure_ascii=False),
                 len(stems),
                 counts,
             )
@@ -343,5 +342,6 @@ class KeywordReader:
 
 
 def record_of(chunk_id: str, meta: str, content: str) -> dict[str, Any]:
-    """A chunk's record as llama-index keeps it (its text inside `_node_content`)."""
+    """A chunk's record from its row: the text inside `content`, JSON under `text` (as
+    `_node_content`, the whole llama-index node in rows written before 2026-12-07)."""
     return json.loads(meta) | {"_node_content": content, "node_id": chunk_id}

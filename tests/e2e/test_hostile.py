@@ -366,7 +366,7 @@ def test_an_upload_past_its_time_keeps_whole_batches_and_names_the_rest(
 
     texts = Store(settings.store).collection.get(include=["documents", "metadatas"])
     by_article = {
-        m["document_id"]: d for m, d in zip(texts["metadatas"], texts["documents"], strict=True)
+        m["article_id"]: d for m, d in zip(texts["metadatas"], texts["documents"], strict=True)
     }
     assert sorted(by_article) == ["a1", "a2", "a3"] and "agreed" in by_article["a3"]
     again = ingest([], settings, embed_model, articles=batch, progress=False)

@@ -81,10 +81,10 @@ def test_orphaned_empty_and_outdated_chunks_are_found_and_removed(
             "",
         ],
         metadatas=[
-            {**some.metadata, "article_id": "ghost", "document_id": "ghost"},
+            {**some.metadata, "article_id": "ghost"},
             some.metadata,
             some.metadata,
-            {**some.metadata, "article_id": "hollow", "document_id": "hollow"},
+            {**some.metadata, "article_id": "hollow"},
         ],
     )
     report = check(settings, embed_model)
@@ -115,7 +115,7 @@ def test_a_stranded_copy_is_found_and_indexed_again(tmp_path: Path, embed_model)
     ingest([folder], settings, embed_model, progress=False)
     # the carrier's record and chunks gone behind the ingest's back (a crash in an older version)
     Ledger(ledger_path(settings)).remove(["a"])
-    Store(settings.store).collection.delete(where={"document_id": "a"})
+    Store(settings.store).collection.delete(where={"article_id": "a"})
     report = check(settings, embed_model)
     assert report.stranded == ["b"]
     check(settings, embed_model, repair=True)
@@ -355,8 +355,8 @@ def test_the_server_store_is_checked_and_repaired_as_the_embedded_one(
         embeddings=[vector] * 2,
         documents=["A chunk no ledger records.", ""],
         metadatas=[
-            {**some.metadata, "article_id": "ghost", "document_id": "ghost"},
-            {**some.metadata, "article_id": "hollow", "document_id": "hollow"},
+            {**some.metadata, "article_id": "ghost"},
+            {**some.metadata, "article_id": "hollow"},
         ],
     )
     report = check(settings, embed_model)

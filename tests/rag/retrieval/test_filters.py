@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from llama_index.core import VectorStoreIndex
+from llama_index.core.schema import NodeWithScore
 
 from rag.retrieval.dense import OVERFETCH, FilteredDense
 from rag.schema import DATE_NUM, SOURCE, Filters, date_num
+from rag.store.record import TEXT, record_node
 
 DATES = [0, date_num(date(2025, 1, 1)), date_num(date(2025, 6, 5)), date_num(date(2025, 9, 30))]
 SOURCES = ["AA", "BBC", ""]
@@ -39,11 +40,25 @@ def test_the_bm25_mask_agrees_with_accepts(filters: Filters) -> None:
 
 def test_filtered_dense_returns_the_best_chunks_that_pass(pipeline) -> None:  # type: ignore[no-untyped-def]
     """The same chunks, in the same order, with the same nodes (text, metadata, hash: fusion
-    tells nodes apart by hash) as llama-index's own retriever over the Chroma collection."""
+    tells nodes apart by hash) as a search of the whole Chroma collection, its hits' records
+    read from Chroma itself."""
     retriever = pipeline.retriever
-    index = VectorStoreIndex.from_vector_store(
-        retriever.store.vector_store(), embed_model=retriever.embed_model
-    )
+    collection = retriever.store.collection
+
+    def search(query: str, n: int) -> list[NodeWithScore]:
+        found = collection.query(
+            query_embeddings=[retriever.embed_model.get_query_embedding(query)],
+            n_results=n,
+            include=["distances", "metadatas", "documents"],
+        )
+        rows = zip(
+            *(found[k][0] for k in ("ids", "metadatas", "documents", "distances")), strict=True
+        )
+        return [
+            NodeWithScore(node=record_node(dict(m) | {TEXT: t}, cid), score=float(np.exp(-d)))
+            for cid, m, t, d in rows
+        ]
+
     everything = pipeline.store.count()
     fell_back = kept_wide = 0
     for query, filters, k in itertools.product(
@@ -56,16 +71,17 @@ def test_filtered_dense_returns_the_best_chunks_that_pass(pipeline) -> None:  # 
         ],
         [1, 2, 3],
     ):
-        ranked = index.as_retriever(similarity_top_k=everything).retrieve(query)
+        ranked = search(query, everything)
         slow = [h for h in ranked if filters.accepts(h.node.metadata)][:k]
         dense = FilteredDense(
             retriever.store, retriever.embed_model, retriever.catalogue, k, filters
         )
         fast = dense.retrieve(query)
         assert [h.node.node_id for h in fast] == [h.node.node_id for h in slow], (query, filters)
+        assert [h.node.metadata for h in fast] == [h.node.metadata for h in slow]
         assert [h.node.hash for h in fast] == [h.node.hash for h in slow]
         assert [h.score for h in fast] == pytest.approx([h.score for h in slow])
-        wide = index.as_retriever(similarity_top_k=k * OVERFETCH).retrieve(query)
+        wide = search(query, k * OVERFETCH)
         if sum(filters.accepts(h.node.metadata) for h in wide) >= k:
             kept_wide += 1
         else:
@@ -105,10 +121,15 @@ def test_a_chunk_the_catalogue_does_not_list_yet_is_read_from_the_store(pipeline
 
 
 @pytest.mark.parametrize("filters", FILTERS, ids=str)
-def test_filtered_bm25_gives_what_llama_index_gives(pipeline, filters: Filters) -> None:  # type: ignore[no-untyped-def]
+def test_filtered_bm25_gives_what_llama_index_gives(
+    pipeline, filters: Filters, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     """The BM25 side passes its mask to bm25s as an array; llama-index's own retriever, given
-    the mask as a list, returns the same nodes with the same scores."""
+    the mask as a list, returns the same nodes with the same scores (its nodes made from the
+    corpus's records as ours are: they are the store's records, not llama-index's JSON)."""
     from llama_index.retrievers.bm25 import BM25Retriever
+
+    monkeypatch.setattr("llama_index.retrievers.bm25.base.metadata_dict_to_node", record_node)
 
     bm25 = pipeline.retriever._bm25
     mask = filters.mask(*bm25.columns()).astype(np.int8).tolist()

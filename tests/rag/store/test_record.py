@@ -1,0 +1,95 @@
+"""A chunk is kept in one form, its metadata and its text (`rag.store.record`): an ingest writes
+nothing else to Chroma, and a store written in llama-index's old form (the whole node again under
+`_node_content`, the article's id four times) is read as the same chunks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.schema import TextNode
+from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+from rag.schema import ChunkMeta
+from rag.settings import Settings
+from rag.store.chroma import Store
+from rag.store.record import (
+    LEGACY_KEYS,
+    NODE_ID,
+    TEXT,
+    corpus_entry,
+    record_node,
+    record_text,
+    slim,
+)
+
+META = ChunkMeta(
+    article_id="a1",
+    title="Allies agree",
+    date="2025-06-24",
+    source="BBC",
+    location="https://example.com/a1",
+    para_hashes=("0123456789abcdef",),
+).to_metadata()
+TEXT_OF_CHUNK = "NATO allies agreed to spend 5% of GDP on defence."
+
+
+def legacy_record() -> dict[str, Any]:
+    """A record as a store written by llama-index's Chroma store reads back: flat metadata with
+    `_node_content` (the node without its text) and the text beside it."""
+    node = TextNode(id_="a1:h:0", text=TEXT_OF_CHUNK, metadata=dict(META))
+    node.relationships = {}
+    meta = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+    meta["document_id"] = meta["doc_id"] = meta["ref_doc_id"] = "a1"
+    return meta | {TEXT: TEXT_OF_CHUNK}
+
+
+def test_a_legacy_record_gives_the_node_a_slim_one_gives() -> None:
+    old, new = legacy_record(), dict(META) | {TEXT: TEXT_OF_CHUNK}
+    assert LEGACY_KEYS & set(old) and not LEGACY_KEYS & set(slim(old))
+    assert slim(old) == slim(new) == dict(sorted(META.items()))
+    a, b = record_node(old, "a1:h:0"), record_node(new, "a1:h:0")
+    assert (a.node_id, a.text, a.metadata, a.hash) == (b.node_id, b.text, b.metadata, b.hash)
+    # the old BM25 corpus kept the text inside `_node_content`, with the id inside too
+    corpus_old = {k: v for k, v in old.items() if k != TEXT}
+    content = json.loads(corpus_old["_node_content"]) | {"text": TEXT_OF_CHUNK}
+    corpus_old["_node_content"] = json.dumps(content)
+    assert record_text(corpus_old) == TEXT_OF_CHUNK
+    assert record_node(corpus_old).hash == b.hash and record_node(corpus_old).node_id == "a1:h:0"
+
+
+def test_the_corpus_entry_is_the_slim_record_with_its_id() -> None:
+    entry, indexed = corpus_entry("a1:h:0", legacy_record())
+    assert entry == dict(sorted(META.items())) | {TEXT: TEXT_OF_CHUNK, NODE_ID: "a1:h:0"}
+    assert indexed == f"title: Allies agree\n\n{TEXT_OF_CHUNK}"
+    assert record_node(entry).node_id == "a1:h:0"
+
+
+def test_an_ingest_writes_only_the_chunks_metadata_and_text(seeded: Settings) -> None:
+    got = Store(seeded.store).collection.get(include=["metadatas", "documents"], limit=50)
+    assert got["ids"]
+    fields = set(ChunkMeta(article_id="x", para_hashes=("p",)).to_metadata())
+    for meta, text in zip(got["metadatas"], got["documents"], strict=True):
+        assert set(meta) <= fields and "article_id" in meta and text
+
+
+def test_articles_written_in_the_old_form_are_deleted_by_article(
+    tmp_path: Path, embed_model: Any
+) -> None:
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from tests.conftest import make_settings
+
+    store = Store(make_settings(tmp_path / "store").store, create=True)
+    nodes = []
+    for article in ("a1", "a2"):
+        node = TextNode(
+            id_=f"{article}:h:0", text=TEXT_OF_CHUNK, metadata=dict(META, article_id=article)
+        )
+        node.embedding = embed_model.get_text_embedding(TEXT_OF_CHUNK)
+        nodes.append(node)
+    with store.writing():
+        ChromaVectorStore(chroma_collection=store.collection).add(nodes)
+        store.delete_articles(["a1"])
+    assert store.ids() == ["a2:h:0"]
