@@ -12,7 +12,9 @@ breaks it down into:
 - the saved BM25 index: the chunks' records (`corpus.jsonl`, which the catalogue reads citations
   from), the postings (`*.npy`), the vocabulary, the catalogue summary;
 - the ledger by table (the articles' bodies, the paragraph books);
-- the entity table; anything else.
+- the chunks' records file beside it (each chunk's metadata and text, kept once: Chroma keeps
+  only what filters need, in a store written since 2026-12-07);
+- the entity table (with its write-ahead log); anything else.
 
 Prints a table (MB and bytes per chunk) and writes bench/results/disk-<name>.json.
 
@@ -143,7 +145,9 @@ def breakdown(store: Path) -> dict[str, Any]:
             for part, size in grouped_ledger.items():
                 parts.setdefault("ledger", {})[part] = size
             seen.add(name)
-        elif name.startswith("entities") and not name.endswith(("-shm", "-wal")):
+        elif name.startswith("chunks-") and name.endswith(".sqlite3"):
+            take("chunk records (metadata and text)", "records file", [name])
+        elif name.startswith("entities") and not name.endswith("-shm"):
             take("entity table", "tags", [name])
     rest = [n for n in files if n not in seen]
     take("other", "files", rest)

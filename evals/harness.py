@@ -41,6 +41,8 @@ from rag.schema import ChunkMeta
 from rag.settings import Settings, on_collection
 from rag.spans.asks import expected_type
 from rag.spans.ranker import RANKED
+from rag.store.record import record_text
+from rag.store.records import chunk_records
 from rag.text.dates import parse_date
 
 log = logging.getLogger(__name__)
@@ -142,10 +144,8 @@ def _chunk_texts(pipeline: Pipeline, chunk_ids: Iterable[str]) -> dict[str, str]
     ids = sorted(set(chunk_ids))
     if not ids:
         return {}
-    got = pipeline.store.collection.get(ids=ids, include=["documents"])
-    return {
-        cid: doc or "" for cid, doc in zip(got["ids"], got.get("documents") or [], strict=False)
-    }
+    found = chunk_records(pipeline.store, ids, pipeline.retriever.catalogue.ledger)
+    return {cid: record_text(record) for cid, record in found}
 
 
 def evaluate_question(

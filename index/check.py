@@ -46,7 +46,8 @@ from rag.store.ledger import (
     writers_lock,
 )
 from rag.store.migrations import paragraph_books
-from rag.store.records import every_chunk_record, store_fingerprint
+from rag.store.record import record_text
+from rag.store.records import every_chunk_record, store_fingerprint, stored_chunks
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,9 @@ class CheckReport:
             out += f"; the damaged ledger is kept as {self.ledger_set_aside}"
         if self.unrecoverable:
             out += (
-                f"; {len(self.unrecoverable)} article(s) need their files ingested again (the "
-                f"ledger predates keeping article text): {', '.join(self.unrecoverable[:5])}"
+                f"; {len(self.unrecoverable)} article(s) need their files ingested again (no "
+                f"text of theirs is kept: the ledger predates keeping it, or was lost and "
+                f"rebuilt): {', '.join(self.unrecoverable[:5])}"
             )
         return out
 
@@ -154,15 +156,9 @@ def check(settings: Settings, embed_model: Any, *, repair: bool = False) -> Chec
                 _inspect(store, ledger, settings, report)
             if repair:
                 _remove_debris(store, report, settings)
-            if repair and report.keywords_off:
-                # the keyword half made again from the chunks now in the store
-                ledger.fill_keywords(
-                    (cid, record)
-                    for cid, record in every_chunk_record(store)
-                    if ChunkMeta.from_metadata(record).article_id not in report.orphaned
-                )
-                report.repaired["keyword rows made again"] = len(report.keywords_off)
-            reindex = sorted({*report.missing, *report.stranded})
+            # an article whose keyword rows are off (on the server store, where they hold its
+            # chunks' texts) is written again whole from the text the ledger keeps of it
+            reindex = sorted({*report.missing, *report.stranded, *report.keywords_off})
             bodies = ledger.bodies(reindex)
             report.unrecoverable = [i for i in reindex if i not in bodies]
             if repair and bodies:
@@ -172,6 +168,9 @@ def check(settings: Settings, embed_model: Any, *, repair: bool = False) -> Chec
             articles = [article_from_body(b) for b in bodies.values()]
             done = ingest([], settings, embed_model, articles=articles, progress=False)
             report.repaired["articles indexed again"] = done.new + done.updated + done.restored
+            if report.keywords_off:
+                off = set(report.keywords_off) & set(bodies)
+                report.repaired["keyword rows made again"] = len(off)
     finally:
         ledger.close()
     return report
@@ -190,9 +189,15 @@ def _rebuilt_ledger(settings: Settings, report: CheckReport) -> Ledger:
 def _adopt(store: Store, ledger: Ledger, report: CheckReport) -> None:
     """Record every article the store holds in an empty ledger: the version it has most chunks
     of (others are then found outdated), and the paragraph books from the chunks' metadata."""
+    # the chunks' records the store holds whole (one from before the records file) added to
+    # the file first, where it lacks them: the paragraph books are then read from the records
+    ledger.fill_records(
+        ((cid, record) for cid, record in every_chunk_record(store) if record_text(record).strip()),
+        replace=False,
+    )
     versions: dict[str, Counter[str]] = {}
     metadata = []
-    for rec in store.records(documents=False):
+    for rec in stored_chunks(store, ledger):
         article = ChunkMeta.from_metadata(rec.metadata).article_id
         version = chunk_version(rec.id, article)
         versions.setdefault(article, Counter())[version] += 1
@@ -212,7 +217,7 @@ def _inspect(store: Store, ledger: Ledger, settings: Settings, report: CheckRepo
     derived = ledger.chunk_ids()
     named = set(derived) if derived is not None else None
     held: Counter[str] = Counter()
-    for rec in store.records():
+    for rec in stored_chunks(store, ledger):
         article = ChunkMeta.from_metadata(rec.metadata).article_id
         report.chunks += 1
         if not rec.text.strip():

@@ -196,7 +196,7 @@ def delete_collection(settings: Settings, name: str) -> CollectionInfo:
             drop_collection(url, name)
         layout = Layout.of(target)
         layout.own_settings.unlink(missing_ok=True)
-        for path in (layout.ledger, layout.entities, layout.entities_lock):
+        for path in (layout.ledger, layout.chunk_records, layout.entities, layout.entities_lock):
             for part in path.parent.glob(path.name + "*"):
                 if part != layout.writers_lock:
                     part.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ This module does not search or answer.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -43,8 +44,8 @@ from rag.store.chroma import Store, files_lock
 from rag.store.layout import Layout
 from rag.store.ledger import Ledger, Recorded, open_ledger
 from rag.store.migrations import paragraph_books
-from rag.store.record import TEXT, slim
-from rag.store.records import every_chunk_record
+from rag.store.record import TEXT, filter_fields, slim
+from rag.store.records import every_chunk_record, stored_chunks
 from rag.text.rules import normalize
 
 log = logging.getLogger(__name__)
@@ -325,9 +326,9 @@ def _ingest(
         ledger.invalidate()
     if not ledger.paragraphs_complete():
         _fill_paragraph_books(store, ledger)
-    if not ledger.keywords_complete():  # a server store from before it kept the keyword half
-        log.info("filling the keyword half of the server store from its chunks (once)")
-        ledger.fill_keywords(every_chunk_record(store))
+    if not ledger.records_complete():  # a store from before the ledger kept chunk records
+        log.info("keeping the chunks' records in the ledger, read from the store (once)")
+        ledger.fill_records(every_chunk_record(store))
     entries = ledger.entries()
     known = {doc_id: e.hash for doc_id, e in entries.items()}
 
@@ -515,6 +516,9 @@ class _Writer:
         report: IngestReport,
     ) -> None:
         self.store, self.ledger, self.report = store, ledger, report
+        # an older store's chunks are whole in Chroma until the ledger keeps their records
+        whole = not ledger.records_complete()
+        self._kept = functools.partial(_kept_in_store, whole=whole)
         self.tagger = ParagraphTagger()
         # the pipeline chunks and embeds; its nodes are written after, holding the files' lock
         self.pipeline = IngestionPipeline(
@@ -565,7 +569,7 @@ class _Writer:
                     if nodes:
                         self.store.add_chunks(
                             [
-                                (cid, n.get_embedding(), slim(rec), rec[TEXT])
+                                (cid, n.get_embedding(), *self._kept(rec))
                                 for n, (cid, rec) in zip(nodes, records, strict=True)
                             ]
                         )
@@ -584,7 +588,7 @@ class _Writer:
                         )
                         for d in batch
                     ),
-                    records if self.ledger.keeps_keywords else (),
+                    records,
                 )
             except (RagError, KeyboardInterrupt):
                 raise
@@ -609,6 +613,12 @@ class _Writer:
             bar.close()
 
 
+def _kept_in_store(record: dict[str, Any], whole: bool) -> tuple[dict[str, Any], str | None]:
+    """What the vector store keeps of a chunk's record: what filters need where the ledger keeps
+    the records, the whole record (and the text) where it does not yet."""
+    return (slim(record), record[TEXT]) if whole else (filter_fields(record), None)
+
+
 def chunk_records_of(nodes: Sequence[BaseNode]) -> list[tuple[str, dict[str, Any]]]:
     """(chunk id, record) of chunked nodes: the record as the store keeps it (the chunk's
     metadata, the text under `_text`; `rag.store.record`)."""
@@ -622,5 +632,5 @@ def chunk_records_of(nodes: Sequence[BaseNode]) -> list[tuple[str, dict[str, Any
 
 def _fill_paragraph_books(store: Store, ledger: Ledger) -> None:
     """A ledger from before paragraph owners were kept: take them from the store, once."""
-    books = paragraph_books(rec.metadata for rec in store.records(documents=False))
+    books = paragraph_books(rec.metadata for rec in stored_chunks(store, ledger))
     ledger.fill_paragraphs(*books)

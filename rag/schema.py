@@ -39,6 +39,11 @@ def chunk_version(chunk: str, article_id: str) -> str:
     return chunk[len(article_id) + 1 :].split(":")[0]
 
 
+def chunk_article(chunk: str) -> str:
+    """The article a chunk id names (`chunk_id`'s first part, which may hold colons itself)."""
+    return chunk.rsplit(":", 2)[0]
+
+
 def date_num(day: date | None) -> int:
     return int(day.strftime("%Y%m%d")) if day else 0
 

@@ -81,10 +81,10 @@ def _build(settings: Settings) -> None:
         ids = chunk_ids(store, ledger)
         base = BM25Index.saved(cache_dir)
         if base is not None:  # the new chunks are read from the store here, the rest from disk
-            records = base.patch(store, ids, name, None)[0].records()
+            records = base.patch(store, ids, name, ledger)[0].records()
             store.release()  # and the vector index Chroma loaded: 2.3 GB at 1.5M chunks
         else:
-            records = chunk_records(store, ids)  # read as they are indexed, released after
+            records = chunk_records(store, ids, ledger)  # read as indexed, released after
         started = time.perf_counter()
         BM25Index.build(records, name, cache_dir, done_reading=store.release)
         log.info("BM25 index of %d chunks saved in %.1f s", len(ids), time.perf_counter() - started)

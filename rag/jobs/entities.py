@@ -114,17 +114,20 @@ def _pages(settings: Settings, pages: list[list[str]], processes: int) -> Iterat
 
 def _start_worker(settings: Settings) -> None:
     from rag.store.chroma import Store
+    from rag.store.ledger import open_ledger
 
     global _worker
     _worker = (
         Store(settings.store, fresh=True),
         open_table(settings.store, write=True),
+        open_ledger(settings),
     )
 
 
 def _stop_worker() -> None:
     global _worker
     if _worker is not None:
+        _worker[2].close()
         _worker[1].close()
         _worker[0].release()
         _worker = None
@@ -132,11 +135,15 @@ def _stop_worker() -> None:
 
 def _do_page(ids: list[str]) -> tuple[int, int]:
     """Tag the sentences of these chunks the table lacks, and record the chunks as done."""
+    from rag.store.record import record_text
+    from rag.store.records import chunk_records
+
     assert _worker is not None
-    store, table = _worker
+    store, table, ledger = _worker
     seen: dict[str, None] = {}
-    for rec in store.records_of(ids):
-        seen.update(dict.fromkeys(s for s in split_sentences(rec.text) if quotable(s)))
+    for _, record in chunk_records(store, ids, ledger):
+        text = record_text(record)
+        seen.update(dict.fromkeys(s for s in split_sentences(text) if quotable(s)))
     new = table.missing(list(seen))
     table.add(dict(zip(new, tag(new), strict=True)), ids)
     return len(ids), len(new)
@@ -165,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-_worker: tuple[Any, EntityTable] | None = None  # this process's store reader and table writer
+_worker: tuple[Any, EntityTable, Any] | None = None  # this process: store, table writer, ledger
 
 
 if __name__ == "__main__":

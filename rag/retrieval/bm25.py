@@ -35,7 +35,8 @@ from rag.errors import RagError
 from rag.store.catalogue import Catalogue, Joined, JsonLines, Summary, SummaryBuilder
 from rag.store.chroma import Store
 from rag.store.ledger import Ledger
-from rag.store.record import TEXT, corpus_entry, record_node
+from rag.store.record import corpus_entry, record_node
+from rag.store.records import chunk_records
 from rag.text.terms import K1, TOKEN_PATTERN, B
 
 if TYPE_CHECKING:
@@ -131,10 +132,7 @@ class BM25Index:
         now = set(ids)
         keep = [i for i, cid in enumerate(self.summary.ids) if cid in now]
         known = set(self.summary.ids)
-        added = [
-            (r.id, r.metadata | {TEXT: r.text})
-            for r in store.records_of([cid for cid in ids if cid not in known])
-        ]
+        added = list(chunk_records(store, [cid for cid in ids if cid not in known], ledger))
         summary = self.summary.patched(keep, Summary.of(added))
         records = Joined(self.records, keep, [meta for _, meta in added])
         excluded = np.ones(self.size, dtype=bool)

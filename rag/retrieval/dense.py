@@ -14,7 +14,8 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 from rag.schema import Filters
 from rag.store.catalogue import Catalogue
 from rag.store.chroma import Store
-from rag.store.record import TEXT, record_node
+from rag.store.record import record_node
+from rag.store.records import chunk_records
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class FilteredDense(BaseRetriever):
         records = self._catalogue.records_of(ids)
         unknown = [cid for cid in ids if cid not in records]
         if unknown:  # written since the catalogue was loaded (if recorded: not half-written)
-            fresh = {r.id: r.metadata | {TEXT: r.text} for r in self._store.records_of(unknown)}
+            fresh = dict(chunk_records(self._store, unknown, self._catalogue.ledger))
             records |= self._catalogue.recorded(fresh)
         return [
             (cid, records[cid], d) for cid, d in zip(ids, distances, strict=True) if cid in records

@@ -178,7 +178,7 @@ class HybridRetriever:
                 return catalogue, bm25
             if len(ids) > self.settings.retrieval.rebuild_inline_max:
                 log.info("building the BM25 index of %d chunks (once: it is saved)", len(ids))
-            bm25 = BM25Index.build(chunk_records(store, ids), fingerprint, cache)
+            bm25 = BM25Index.build(chunk_records(store, ids, self._ledger), fingerprint, cache)
         # the saved index holds every chunk: the store is not read
         return Catalogue(fingerprint, bm25.summary, bm25.records, self._ledger), bm25
 

@@ -238,6 +238,11 @@ class Catalogue:
         self._listed = {e["article_id"]: e for e in self.chunkless} | summary.articles
         self._sorted: list[dict[str, Any]] | None = None  # sorted when first listed
 
+    @property
+    def ledger(self) -> Ledger | None:
+        """The ledger this catalogue was read with (None: none could be read)."""
+        return self._ledger
+
     def records(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """(chunk id, record) for every chunk, in order, each read when it is reached."""
         yield from zip(self.summary.ids, self._records, strict=True)

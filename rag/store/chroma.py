@@ -410,18 +410,21 @@ class Store:
 
     # --- writing (the caller holds `writing()`) ---------------------------------------------------
     def add_chunks(
-        self, chunks: Sequence[tuple[str, Sequence[float], dict[str, Any], str]]
+        self, chunks: Sequence[tuple[str, Sequence[float], dict[str, Any], str | None]]
     ) -> None:
-        """Write chunks: (id, vector, metadata, text) each, the metadata as `ChunkMeta` gives it
-        and nothing more (`rag.store.record`), in the batches the client takes."""
+        """Write chunks: (id, vector, metadata, text or None) each, in the batches the client
+        takes. The metadata is what searches filter on and deletes find by, and no text, where
+        the ledger keeps the chunks' records (`rag.store.record.filter_fields`); the whole
+        record where it does not yet (an older store, until its next ingest fills it)."""
         step = max(1, int(self.client.get_max_batch_size()))
         for at in range(0, len(chunks), step):
             part = chunks[at : at + step]
+            texts = [c[3] for c in part]
             self.collection.add(
                 ids=[c[0] for c in part],
                 embeddings=[list(c[1]) for c in part],
                 metadatas=[c[2] for c in part],
-                documents=[c[3] for c in part],
+                documents=None if all(t is None for t in texts) else [t or "" for t in texts],
             )
 
     def delete_articles(self, article_ids: Sequence[str]) -> None:

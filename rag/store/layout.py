@@ -18,6 +18,11 @@ from pathlib import Path
 from rag.settings import Settings, StoreSettings
 
 
+def records_beside(ledger: Path) -> Path:
+    """The chunks' records file of the ledger at `ledger` (`rag.store.ledger.ChunkRecords`)."""
+    return ledger.with_name("chunks-" + ledger.name.removeprefix("ledger-"))
+
+
 @dataclass(frozen=True)
 class Layout:
     root: Path  # the store folder
@@ -74,6 +79,11 @@ class Layout:
     def ledger(self) -> Path:
         """The ingestion ledger every writer keeps (`rag.store.ledger`)."""
         return self.root / f"ledger-{self.name}.sqlite3"
+
+    @property
+    def chunk_records(self) -> Path:
+        """Every chunk's record, its metadata and text, beside the ledger (`records_beside`)."""
+        return records_beside(self.ledger)
 
     @property
     def writers_lock(self) -> Path:

@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -31,12 +31,13 @@ from filelock import FileLock, Timeout
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from rag.errors import BusyError, StoreReadOnlyError, StoreUnavailableError
-from rag.schema import chunk_id
+from rag.schema import chunk_article, chunk_id
 from rag.settings import Settings, StoreSettings
 from rag.store import keywords, postgres
-from rag.store.layout import Layout
+from rag.store.layout import Layout, records_beside
 from rag.store.migrations import docstore_hashes, ledger_columns
 from rag.store.postgres import server_url
+from rag.store.record import TEXT, record_text, slim
 
 log = logging.getLogger(__name__)
 _CHUNK = 900  # parameters per IN (...) query, under SQLite's limit
@@ -71,6 +72,12 @@ CREATE TABLE IF NOT EXISTS failed_urls (url TEXT PRIMARY KEY, message TEXT NOT N
 
 # the books keep paragraph owners from here on (a ledger from before them is filled once)
 PARAGRAPHS_KEPT = "INSERT INTO state (key, value) VALUES ('paragraphs', '1') ON CONFLICT DO NOTHING"
+# the records file keeps every chunk's record (one beside an older store is filled from it once)
+RECORDS_KEPT = "INSERT INTO state (key, value) VALUES ('complete', '1') ON CONFLICT DO NOTHING"
+_RECORDS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (article TEXT PRIMARY KEY, chunks BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
 
 
 class Entry(NamedTuple):
@@ -102,6 +109,22 @@ def _pack(body: dict[str, Any] | None) -> bytes | None:
 
 def _unpack(blob: bytes) -> dict[str, Any]:
     return dict(json.loads(zlib.decompress(blob)))
+
+
+def _by_article(
+    chunks: Iterable[tuple[str, dict[str, Any]]],
+) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """Chunk records grouped by their article, each record slimmed (`rag.store.record`)."""
+    out: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for cid, record in chunks:
+        entry = slim(record) | {TEXT: record_text(record)}
+        out.setdefault(chunk_article(cid), []).append((cid, entry))
+    return out
+
+
+def _pack_records(chunks: list[tuple[str, dict[str, Any]]]) -> bytes:
+    """One article's chunk records, compressed together (their article's metadata repeats)."""
+    return zlib.compress(json.dumps(chunks, ensure_ascii=False).encode(), 6)
 
 
 def where_in(db: sqlite3.Connection, sql: str, keys: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
@@ -140,6 +163,27 @@ def _prepare(db: sqlite3.Connection) -> None:
             # a new (or empty) ledger keeps the paragraph books from its first article on
             db.execute(PARAGRAPHS_KEPT)
         db.commit()
+    except sqlite3.OperationalError:
+        db.rollback()
+        raise
+
+
+@retry(
+    retry=retry_if_exception(_locked),
+    stop=stop_after_delay(30),
+    wait=wait_random(0.02, 0.2),
+    reraise=True,
+)
+def _prepare_records(db: sqlite3.Connection, *, complete: bool) -> None:
+    """WAL mode and the tables of a records file; `complete`: a new one beside a ledger that
+    records nothing yet, which keeps every chunk's record from the first on."""
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_RECORDS_SCHEMA)
+        if complete:
+            with db:
+                db.execute(RECORDS_KEPT)
     except sqlite3.OperationalError:
         db.rollback()
         raise
@@ -229,6 +273,7 @@ class Ledger:
             uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, factory=_Connection)
             self._db.path = str(self.path)
+            self._open_records(read_only=True)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(
@@ -237,10 +282,13 @@ class Ledger:
         self._db.path = str(self.path)
         with self._mutex:
             _prepare(self._db)
+            self._open_records(read_only=False)
 
     def close(self) -> None:
         with self._mutex:
             self._db.close()
+            if getattr(self, "_rdb", None) is not None:
+                self._rdb.close()  # type: ignore[union-attr]
 
     @contextmanager
     def writing(self, timeout: float = -1) -> Iterator[Ledger]:
@@ -278,16 +326,24 @@ class Ledger:
             )
 
     def record(
-        self, rows: Iterable[Recorded], chunks: Iterable[tuple[str, dict[str, Any]]] = ()
+        self,
+        rows: Iterable[Recorded],
+        chunks: Iterable[tuple[str, dict[str, Any]]] | None = None,
     ) -> None:
         """Articles now fully in the vector store, with the paragraphs each indexes and those it
         leaves to other articles (replacing what was recorded for them before). `chunks`: their
-        chunks' (id, record), for a ledger that keeps the keyword half (`PgLedger`)."""
+        chunks' (id, record), which replace the records kept of them (and, on the server store,
+        their keyword rows); None: their records are left as they are (articles recorded
+        from what the store already holds)."""
         rows = list(rows)
         ids = [(r.id,) for r in rows]
         now = time.time()
+        given = None if chunks is None else list(chunks)
+        if given is not None:
+            with self._mutex:
+                self._records_written([r.id for r in rows], given)
         with self._mutex, self._db:
-            self._chunks_written([r.id for r in rows], chunks)
+            self._chunks_written([r.id for r in rows], given or [])
             self._db.executemany(
                 "INSERT INTO articles (id, hash, chunks, text_hash, input_hash, body, indexed_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) "
@@ -310,6 +366,86 @@ class Ledger:
                 [(r.id, h) for r in rows for h in r.copied],
             )
             self._bump()
+
+    # --- the chunks' records (metadata and text: `rag.store.record`) -------------------------
+    # kept in a file of their own beside the ledger (`Layout.chunk_records`): a ledger lost or
+    # damaged is rebuilt from the store and this file, and this file from the ledger's articles
+    def _open_records(self, *, read_only: bool) -> None:
+        """Open (or make) the records file; a new one beside a ledger that records articles
+        (an older store, or the file lost) is not complete until filled."""
+        path = records_beside(self.path)
+        self._rdb: sqlite3.Connection | None = None
+        if read_only:
+            if path.exists():
+                uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+                self._rdb = sqlite3.connect(
+                    uri, uri=True, check_same_thread=False, factory=_Connection
+                )
+                self._rdb.path = str(path)
+            return
+        new = not path.exists()
+        rdb = sqlite3.connect(path, timeout=30, check_same_thread=False, factory=_Connection)
+        rdb.path = str(path)
+        _prepare_records(
+            rdb, complete=new and not self._db.execute("SELECT 1 FROM articles LIMIT 1").fetchone()
+        )
+        self._rdb = rdb
+
+    def _records_written(
+        self, articles: list[str], chunks: list[tuple[str, dict[str, Any]]]
+    ) -> None:
+        """The records of `articles`' chunks are now `chunks` (committed before the ledger's
+        rows: a write cut between the two is written again by the next ingest)."""
+        if self._rdb is None:
+            return
+        grouped = _by_article(chunks)
+        with self._rdb:
+            self._rdb.executemany("DELETE FROM records WHERE article=?", [(a,) for a in articles])
+            self._rdb.executemany(
+                "INSERT INTO records (article, chunks) VALUES (?, ?)",
+                [(a, _pack_records(found)) for a, found in grouped.items()],
+            )
+
+    def records_complete(self) -> bool:
+        """True when the ledger keeps the record of every chunk in the store (one beside an
+        older store is filled from the store's chunks at the next ingest)."""
+        if self._rdb is None:
+            return False
+        with self._mutex:
+            row = self._rdb.execute("SELECT value FROM state WHERE key='complete'").fetchone()
+            return row is not None
+
+    def fill_records(
+        self, chunks: Iterable[tuple[str, dict[str, Any]]], *, replace: bool = True
+    ) -> None:
+        """The records of every chunk the store holds (read from it once); `replace=False`:
+        added only for articles the file has no records of."""
+        if self._rdb is None:
+            return
+        grouped = _by_article(chunks)
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        with self._mutex, self._rdb:
+            if replace:
+                self._rdb.execute("DELETE FROM records")
+            self._rdb.executemany(
+                f"{verb} INTO records (article, chunks) VALUES (?, ?)",
+                [(a, _pack_records(found)) for a, found in grouped.items()],
+            )
+            self._rdb.execute(RECORDS_KEPT)
+
+    def chunk_records(self, ids: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(chunk id, record) of those of these chunks the ledger keeps, in the order asked,
+        read a page of articles at a time."""
+        if self._rdb is None:
+            return
+        for at in range(0, len(ids), _CHUNK * 8):
+            part = ids[at : at + _CHUNK * 8]
+            found: dict[str, dict[str, Any]] = {}
+            with self._mutex:
+                sql = "SELECT chunks FROM records WHERE article IN ({marks})"
+                for (blob,) in where_in(self._rdb, sql, (chunk_article(c) for c in part)):
+                    found.update((cid, rec) for cid, rec in json.loads(zlib.decompress(blob)))
+            yield from ((cid, found[cid]) for cid in part if cid in found)
 
     # --- the paragraph books ----------------------------------------------------------------
     def paragraphs_complete(self) -> bool:
@@ -428,6 +564,8 @@ class Ledger:
 
     def remove(self, ids: Iterable[str]) -> None:
         rows = [(i,) for i in ids]
+        with self._mutex:
+            self._records_written([i for (i,) in rows], [])
         with self._mutex, self._db:
             self._chunks_written([i for (i,) in rows], ())
             self._db.executemany("DELETE FROM articles WHERE id=?", rows)
@@ -502,6 +640,9 @@ class Ledger:
 
     def _chunks_cleared(self) -> None:
         """Within the transaction: no chunk is left."""
+        if self._rdb is not None:
+            with self._rdb:
+                self._rdb.execute("DELETE FROM records")
 
     def keywords_complete(self) -> bool:
         """False where the keyword half has to be filled from the store first."""
@@ -580,6 +721,35 @@ class PgLedger(Ledger):
 
     def _chunks_cleared(self) -> None:
         keywords.clear(self._db.conn)  # type: ignore[attr-defined]
+
+    # the chunks' records are the keyword half's (`rag.store.keywords`), not the articles' rows
+    def _records_written(
+        self, articles: list[str], chunks: list[tuple[str, dict[str, Any]]]
+    ) -> None:
+        """Written with the keyword half (`_chunks_written`)."""
+
+    def records_complete(self) -> bool:
+        return self.keywords_complete()
+
+    def fill_records(
+        self, chunks: Iterable[tuple[str, dict[str, Any]]], *, replace: bool = True
+    ) -> None:
+        if replace or not self.keywords_complete():
+            self.fill_keywords(chunks)
+
+    def chunk_records(self, ids: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        for at in range(0, len(ids), 5000):
+            part = list(ids[at : at + 5000])
+            with self._mutex:
+                rows = self._db.execute(
+                    "SELECT id, meta, content FROM chunk_texts WHERE id = ANY(%s)", (part,)
+                ).fetchall()
+            found = {i: keywords.record_of(i, m, c) for i, m, c in rows}
+            yield from (
+                (cid, slim(found[cid]) | {TEXT: record_text(found[cid])})
+                for cid in part
+                if cid in found
+            )
 
     def keywords_complete(self) -> bool:
         with self._mutex:

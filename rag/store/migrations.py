@@ -12,6 +12,9 @@ Each runs where the thing it upgrades is opened, is safe to run again, and loses
      records: each collection now has its own, started as a copy of the old one (`entity_table`;
      its sentences' entities hold for any collection, and the copy forgets the other
      collections' chunks when it is next filled).
+7.   The chunks' records (metadata and text) kept in a file beside the ledger, no longer in
+     Chroma's documents and metadata: filled from the store's chunks at the next ingest
+     (`Ledger.fill_records`). Chroma keeps the old chunks' copies until they are written again.
 
 Nothing here decides when a store is written; it only knows what an old one looks like.
 """

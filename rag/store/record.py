@@ -16,12 +16,23 @@ from typing import Any
 
 from llama_index.core.schema import TextNode
 
+from rag.schema import ARTICLE_ID, DATE_NUM, SOURCE
+
 TEXT = "_text"  # where a record read from the store keeps its chunk's text
 NODE_ID = "node_id"  # a corpus record's chunk id
 # what llama-index's Chroma store wrote besides the chunk's metadata (never written now)
 LEGACY_KEYS = frozenset({"_node_content", "_node_type", "doc_id", "document_id", "ref_doc_id"})
 
-__all__ = ["LEGACY_KEYS", "NODE_ID", "TEXT", "corpus_entry", "record_node", "record_text", "slim"]
+__all__ = [
+    "LEGACY_KEYS",
+    "NODE_ID",
+    "TEXT",
+    "corpus_entry",
+    "filter_fields",
+    "record_node",
+    "record_text",
+    "slim",
+]
 
 
 def record_text(meta: dict[str, Any]) -> str:
@@ -35,6 +46,12 @@ def slim(meta: dict[str, Any]) -> dict[str, Any]:
     """The chunk's metadata alone, without its text, its id or the keys of `LEGACY_KEYS`, its
     keys in order (a node's hash reads them in order, and Chroma gives them back in its own)."""
     return {k: meta[k] for k in sorted(meta) if k not in LEGACY_KEYS and k not in (TEXT, NODE_ID)}
+
+
+def filter_fields(meta: dict[str, Any]) -> dict[str, Any]:
+    """What the vector store keeps of a chunk's record: what searches filter on (its date and
+    source: `Filters.to_where`) and what deletes find it by (its article)."""
+    return {k: meta[k] for k in (ARTICLE_ID, DATE_NUM, SOURCE) if k in meta}
 
 
 def corpus_entry(chunk_id: str, meta: dict[str, Any]) -> tuple[dict[str, Any], str]:

@@ -362,12 +362,9 @@ def test_an_upload_past_its_time_keeps_whole_batches_and_names_the_rest(
     )
     assert (report.new, report.updated) == (2, 0)
     assert check(settings, embed_model).problems == 0
-    from rag.store.chroma import Store
+    from tests.helpers.chunks import kept_chunks
 
-    texts = Store(settings.store).collection.get(include=["documents", "metadatas"])
-    by_article = {
-        m["article_id"]: d for m, d in zip(texts["metadatas"], texts["documents"], strict=True)
-    }
+    by_article = {c.metadata["article_id"]: c.text for c in kept_chunks(settings)}
     assert sorted(by_article) == ["a1", "a2", "a3"] and "agreed" in by_article["a3"]
     again = ingest([], settings, embed_model, articles=batch, progress=False)
     assert (again.new, again.updated, again.unchanged) == (3, 1, 2) and not again.not_added

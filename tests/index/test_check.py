@@ -22,6 +22,7 @@ from rag.settings import Settings
 from rag.store.chroma import Store
 from rag.store.ledger import Ledger, ledger_path
 from tests.conftest import SEEDS, make_settings
+from tests.helpers.chunks import kept_chunks
 
 
 def _seeded(tmp_path: Path, embed_model) -> Settings:  # type: ignore[no-untyped-def]
@@ -119,7 +120,7 @@ def test_a_stranded_copy_is_found_and_indexed_again(tmp_path: Path, embed_model)
     report = check(settings, embed_model)
     assert report.stranded == ["b"]
     check(settings, embed_model, repair=True)
-    texts = [r.text for r in Store(settings.store).records()]
+    texts = [r.text for r in kept_chunks(settings)]
     assert any("storm damage" in t for t in texts)
     assert check(settings, embed_model).problems == 0
 
@@ -365,17 +366,19 @@ def test_the_server_store_is_checked_and_repaired_as_the_embedded_one(
     assert repaired.repaired == {"empty chunks deleted": 1, "orphaned articles deleted": 1}
     assert Store(settings.store).count() == chunks and check(settings, embed_model).problems == 0
 
-    # keyword rows lost on the server (the keyword half of search): found, and made again from
-    # the chunks
+    # keyword rows lost on the server (the keyword half of search, which keeps the chunks'
+    # records): the article's chunks are found with no text and the article missing, and it is
+    # indexed again from the copy of it the ledger keeps
     import psycopg
 
     with psycopg.connect(str(postgres), autocommit=True) as conn:
         conn.execute(f'DELETE FROM "rag_{name}".chunks WHERE article = %s', (some_article,))
     report = check(settings, embed_model)
-    assert report.keywords_off == [some_article], report.summary()
-    assert "1 articles whose keyword rows differ from their chunks" in report.summary()
+    assert report.missing == [some_article], report.summary()
+    lost = report.empty_chunks
+    assert lost and all(c.startswith(some_article + ":") for c in lost), report.summary()
     repaired = check(settings, embed_model, repair=True)
-    assert repaired.repaired == {"keyword rows made again": 1}
+    assert repaired.repaired == {"empty chunks deleted": len(lost), "articles indexed again": 1}
     assert check(settings, embed_model).problems == 0
 
     # the collection lost on the Chroma server, the books kept on PostgreSQL; another machine's

@@ -21,6 +21,7 @@ from rag.store.chroma import Store
 from rag.store.ledger import Ledger, ledger_path
 from rag.text.rules import normalize
 from tests.conftest import ROOT, SEEDS, make_settings
+from tests.helpers.chunks import kept_chunks
 
 BOILERPLATE = (
     "Your support helps us to tell the story",
@@ -38,15 +39,15 @@ BOILERPLATE = (
 
 
 def test_no_boilerplate_reaches_the_index(seeded: Settings) -> None:
-    texts = [r.text for r in Store(seeded.store).records()]
-    assert len({r.split(":")[0] for r in (x.id for x in Store(seeded.store).records())}) == 5
+    texts = [r.text for r in kept_chunks(seeded)]
+    assert len({r.split(":")[0] for r in (x.id for x in kept_chunks(seeded))}) == 5
     for junk in BOILERPLATE:
         assert not [t for t in texts if junk in t], junk
 
 
 def test_repeated_paragraph_indexed_once_and_reported(seeded: Settings, pipeline) -> None:  # type: ignore[no-untyped-def]
     quote = normalize("Speaking at a press conference on Wednesday, Mr Rutte said:")
-    carriers = [r for r in Store(seeded.store).records() if quote in normalize(r.text)]
+    carriers = [r for r in kept_chunks(seeded) if quote in normalize(r.text)]
     assert len(carriers) == 1  # 001, 002 and 003 all print it
     passages = pipeline.retriever.retrieve(
         "Rutte press conference Wednesday sticking with the 2%, forget it", top_k=5
@@ -79,10 +80,9 @@ def test_changed_article_reindexed_alone_and_prune(
     )
     second = ingest([seeds_copy], settings, embed_model, progress=False)
     assert (second.new, second.updated, second.unchanged) == (0, 1, 4)
-    store = Store(settings.store)
-    ids = [r.id for r in store.records()]
+    ids = [r.id for r in kept_chunks(settings)]
     assert len(ids) == len(set(ids))
-    assert any("submarines in the North Sea" in r.text for r in store.records())
+    assert any("submarines in the North Sea" in r.text for r in kept_chunks(settings))
     # chunks of the old version are gone: only one version of article 000 is indexed
     assert len({i.split(":")[1] for i in ids if i.startswith("000_")}) == 1
 
@@ -91,9 +91,7 @@ def test_changed_article_reindexed_alone_and_prune(
     assert third.removed == 0  # without --prune nothing is removed
     fourth = ingest([seeds_copy], settings, embed_model, progress=False, prune=True)
     assert fourth.removed == 1
-    assert not [
-        r for r in Store(settings.store).records() if r.metadata["article_id"].startswith("004_")
-    ]
+    assert not [r for r in kept_chunks(settings) if r.metadata["article_id"].startswith("004_")]
 
 
 def test_pruning_the_first_copy_gives_its_paragraphs_back(
@@ -102,20 +100,12 @@ def test_pruning_the_first_copy_gives_its_paragraphs_back(
     settings = make_settings(tmp_path / "store")
     ingest([seeds_copy], settings, embed_model, progress=False)
     quote = normalize("The two leaders have spoken a number of times")
-    owner = [
-        r.metadata["article_id"]
-        for r in Store(settings.store).records()
-        if quote in normalize(r.text)
-    ]
+    owner = [r.metadata["article_id"] for r in kept_chunks(settings) if quote in normalize(r.text)]
     assert owner == ["001_529e3f3e4383d2b0"]
     next(seeds_copy.glob("001_*.txt")).unlink()
     report = ingest([seeds_copy], settings, embed_model, progress=False, prune=True)
     assert report.removed == 1 and report.updated >= 1
-    owner = [
-        r.metadata["article_id"]
-        for r in Store(settings.store).records()
-        if quote in normalize(r.text)
-    ]
+    owner = [r.metadata["article_id"] for r in kept_chunks(settings) if quote in normalize(r.text)]
     assert owner == ["002_8535347776e4cd11"]
 
 
@@ -169,12 +159,12 @@ def test_kill_minus_9_midway_then_resume(tmp_path: Path, embed_model) -> None:  
 
     report = ingest([corpus], settings, embed_model, progress=False)
     assert 0 < report.unchanged < 400, "the resumed run skipped what the killed run finished"
-    ids = [r.id for r in Store(settings.store).records()]
+    ids = [r.id for r in kept_chunks(settings)]
     assert len(ids) == len(set(ids))
 
     clean_settings = make_settings(tmp_path / "clean")
     ingest([corpus], clean_settings, embed_model, progress=False)
-    assert sorted(ids) == sorted(r.id for r in Store(clean_settings.store).records())
+    assert sorted(ids) == sorted(r.id for r in kept_chunks(clean_settings))
     assert partial < len(ids)
 
 
@@ -362,7 +352,7 @@ def _two_copies(folder: Path) -> tuple[Path, Path]:
 def _chunks_with(settings: Settings, words: str) -> list[str]:
     return [
         r.metadata["article_id"]
-        for r in Store(settings.store).records()
+        for r in kept_chunks(settings)
         if normalize(words) in normalize(r.text)
     ]
 
@@ -406,7 +396,7 @@ def test_an_article_with_nothing_new_gets_no_chunk_but_is_listed(
     settings = make_settings(tmp_path / "store")
     report = ingest([folder], settings, embed_model, progress=False)
     assert report.duplicate_articles == ["b_copy"]
-    records = list(Store(settings.store).records())
+    records = list(kept_chunks(settings))
     assert records and all(r.text.strip() for r in records)
     assert {r.metadata["article_id"] for r in records} == {"a_first"}
     pipe = build(settings, embed_model=embed_model)
@@ -430,7 +420,7 @@ def test_a_restart_takes_the_chunks_from_the_saved_bm25_index(
     assert reads == []
     assert second.catalogue.articles() == first.catalogue.articles()
     assert second.catalogue.size == first.catalogue.size
-    for record in Store(settings.store).records():
+    for record in kept_chunks(settings):
         assert second.catalogue.chunk_text(record.id) == record.text
     question = "What did Hegseth say about 5%?"
     assert second.qa.ask(question).answer == first.qa.ask(question).answer

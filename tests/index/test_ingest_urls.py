@@ -17,6 +17,7 @@ import tests.helpers.news_site
 from index.loaders import Article
 from rag.pipeline import build
 from tests.conftest import make_settings
+from tests.helpers.chunks import kept_chunks
 from tests.helpers.news_site import NewsSite
 from ui.cli import main
 
@@ -139,14 +140,16 @@ def _texts(store: Path, embed_model: Any) -> dict[str, str]:
     """Each article's indexed text, by id."""
     from rag.pipeline import build
 
-    pipe = build(make_settings(store), embed_model=embed_model)
+    settings = make_settings(store)
+    pipe = build(settings, embed_model=embed_model)
     try:
-        got = pipe.store.collection.get(include=["documents", "metadatas"])
+        chunks = kept_chunks(settings)
     finally:
         pipe.close()
     out: dict[str, str] = {}
-    for doc, meta in zip(got["documents"], got["metadatas"], strict=True):
-        out[str(meta["article_id"])] = out.get(str(meta["article_id"]), "") + doc
+    for chunk in chunks:
+        article = str(chunk.metadata["article_id"])
+        out[article] = out.get(article, "") + chunk.text
     return out
 
 

@@ -14,8 +14,8 @@ from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.generated import build_prompt
 from rag.errors import BadQuestionError
 from rag.schema import Passage
-from rag.store.chroma import Store
 from tests.conftest import make_settings
+from tests.helpers.chunks import kept_chunks
 
 
 def _every_marker_resolves(a: Answer) -> None:
@@ -36,7 +36,7 @@ def test_hegseth_quote_cited_from_002(pipeline) -> None:  # type: ignore[no-unty
 
 
 def test_quotes_are_verbatim_from_the_cited_chunk(pipeline) -> None:  # type: ignore[no-untyped-def]
-    chunks = {r.id: r.text for r in Store(pipeline.settings.store).records()}
+    chunks = {r.id: r.text for r in kept_chunks(pipeline.settings)}
     for q in (
         "What did Rutte say about sticking with 2%?",
         "How much will the UK put into drones?",

@@ -15,7 +15,7 @@ from llama_index.core.schema import NodeWithScore
 
 from rag.retrieval.dense import OVERFETCH, FilteredDense
 from rag.schema import DATE_NUM, SOURCE, Filters, date_num
-from rag.store.record import TEXT, record_node
+from rag.store.record import record_node
 
 DATES = [0, date_num(date(2025, 1, 1)), date_num(date(2025, 6, 5)), date_num(date(2025, 9, 30))]
 SOURCES = ["AA", "BBC", ""]
@@ -41,22 +41,22 @@ def test_the_bm25_mask_agrees_with_accepts(filters: Filters) -> None:
 def test_filtered_dense_returns_the_best_chunks_that_pass(pipeline) -> None:  # type: ignore[no-untyped-def]
     """The same chunks, in the same order, with the same nodes (text, metadata, hash: fusion
     tells nodes apart by hash) as a search of the whole Chroma collection, its hits' records
-    read from Chroma itself."""
+    read from the records file beside the ledger."""
     retriever = pipeline.retriever
     collection = retriever.store.collection
+    ledger = retriever.catalogue.ledger
 
     def search(query: str, n: int) -> list[NodeWithScore]:
         found = collection.query(
             query_embeddings=[retriever.embed_model.get_query_embedding(query)],
             n_results=n,
-            include=["distances", "metadatas", "documents"],
+            include=["distances"],
         )
-        rows = zip(
-            *(found[k][0] for k in ("ids", "metadatas", "documents", "distances")), strict=True
-        )
+        ids, distances = found["ids"][0], found["distances"][0]
+        records = dict(ledger.chunk_records(ids))
         return [
-            NodeWithScore(node=record_node(dict(m) | {TEXT: t}, cid), score=float(np.exp(-d)))
-            for cid, m, t, d in rows
+            NodeWithScore(node=record_node(records[cid], cid), score=float(np.exp(-d)))
+            for cid, d in zip(ids, distances, strict=True)
         ]
 
     everything = pipeline.store.count()
@@ -108,6 +108,8 @@ def test_a_chunk_the_catalogue_does_not_list_yet_is_read_from_the_store(pipeline
 
         def recorded(self, records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             return retriever.catalogue.recorded(records)
+
+        ledger = retriever.catalogue.ledger
 
     for filters in (Filters(), Filters(as_of=date(2025, 6, 5))):
         args = (retriever.store, retriever.embed_model)

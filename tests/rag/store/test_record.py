@@ -1,6 +1,6 @@
-"""A chunk is kept in one form, its metadata and its text (`rag.store.record`): an ingest writes
-nothing else to Chroma, and a store written in llama-index's old form (the whole node again under
-`_node_content`, the article's id four times) is read as the same chunks."""
+"""A chunk is kept in one form, its metadata and its text (`rag.store.record`), once: an ingest
+writes to Chroma only what filters need, and a store written in llama-index's old form (the whole
+node again under `_node_content`, the article's id four times) is read as the same chunks."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ from llama_index.core.vector_stores.utils import node_to_metadata_dict
 from rag.schema import ChunkMeta
 from rag.settings import Settings
 from rag.store.chroma import Store
+from rag.store.layout import Layout
+from rag.store.ledger import open_ledger
 from rag.store.record import (
     LEGACY_KEYS,
     NODE_ID,
     TEXT,
     corpus_entry,
+    filter_fields,
     record_node,
     record_text,
     slim,
@@ -66,12 +69,25 @@ def test_the_corpus_entry_is_the_slim_record_with_its_id() -> None:
     assert record_node(entry).node_id == "a1:h:0"
 
 
-def test_an_ingest_writes_only_the_chunks_metadata_and_text(seeded: Settings) -> None:
-    got = Store(seeded.store).collection.get(include=["metadatas", "documents"], limit=50)
-    assert got["ids"]
+def test_an_ingest_writes_each_chunk_once(seeded: Settings) -> None:
+    """Chroma keeps a chunk's vector and what filters and deletes need; its record (metadata
+    and text) is kept once, in the records file beside the ledger."""
+    got = Store(seeded.store).collection.get(include=["metadatas", "documents"])
+    assert got["ids"] and not any(got["documents"])
+    assert all(set(meta) == {"article_id", "date_num", "source"} for meta in got["metadatas"])
+    assert Layout.of(seeded).chunk_records.exists()
+    ledger = open_ledger(seeded)
+    try:
+        assert ledger.records_complete()
+        kept = dict(ledger.chunk_records(got["ids"]))
+    finally:
+        ledger.close()
+    assert sorted(kept) == sorted(got["ids"])
     fields = set(ChunkMeta(article_id="x", para_hashes=("p",)).to_metadata())
-    for meta, text in zip(got["metadatas"], got["documents"], strict=True):
-        assert set(meta) <= fields and "article_id" in meta and text
+    for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
+        record = kept[cid]
+        assert set(slim(record)) <= fields and record_text(record).strip()
+        assert filter_fields(record) == meta
 
 
 def test_articles_written_in_the_old_form_are_deleted_by_article(
