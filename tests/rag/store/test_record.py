@@ -109,3 +109,86 @@ def test_articles_written_in_the_old_form_are_deleted_by_article(
         ChromaVectorStore(chroma_collection=store.collection).add(nodes)
         store.delete_articles(["a1"])
     assert store.ids() == ["a2:h:0"]
+
+
+def test_a_store_from_before_the_records_file_is_read_then_filled_at_its_next_ingest(
+    tmp_path: Path, embed_model: Any
+) -> None:
+    """A store whose chunks Chroma holds whole and whose ledger has no records file beside it
+    (written before 2026-12-07) answers as before; its next ingest, with nothing new to index,
+    fills the records file from Chroma, and it answers the same from there."""
+    from index.check import check
+    from index.ingest import ingest
+    from rag.pipeline import build
+    from tests.conftest import SEEDS, make_settings
+    from tests.helpers.chunks import kept_chunks
+
+    settings = make_settings(tmp_path / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    chunks = kept_chunks(settings)
+    store = Store(settings.store)
+    by_id = {c.id: c for c in chunks}
+    vectors = store.collection.get(ids=list(by_id), include=["embeddings"])
+    with store.writing():  # what an older version wrote: the whole record in Chroma
+        store.collection.update(  # (vectors given: Chroma's own embedder would download one)
+            ids=vectors["ids"],
+            embeddings=vectors["embeddings"],
+            metadatas=[dict(by_id[i].metadata) for i in vectors["ids"]],
+            documents=[by_id[i].text for i in vectors["ids"]],
+        )
+    store.release()
+    Layout.of(settings).chunk_records.unlink()
+    question = "What did Hegseth say about 5%?"
+
+    def asked() -> tuple[str, list[str]]:
+        pipeline = build(settings, embed_model=embed_model)
+        try:
+            answer = pipeline.qa.ask(question)
+        finally:
+            pipeline.close()
+        return answer.answer, [c.quote for c in answer.citations]
+
+    before = asked()
+    assert "5%" in before[0] and before[1]
+    ledger = open_ledger(settings)
+    assert not ledger.records_complete()  # a new records file beside a ledger with articles
+    ledger.close()
+    again = ingest([SEEDS], settings, embed_model, progress=False)
+    assert again.unchanged == 5 and again.chunks_added == 0
+    assert [(c.id, c.text) for c in kept_chunks(settings)] == [(c.id, c.text) for c in chunks]
+    ledger = open_ledger(settings)
+    assert ledger.records_complete()
+    ledger.close()
+    assert asked() == before
+    assert check(settings, embed_model).problems == 0
+
+
+def test_a_lost_records_file_is_found_and_its_articles_indexed_again(
+    tmp_path: Path, embed_model: Any
+) -> None:
+    """The records file gone (the chunks' texts with it): `rag check` finds every chunk without
+    text and every article missing, and `--repair` indexes them again from the copy of each
+    article the ledger keeps."""
+    from index.check import check
+    from index.ingest import ingest
+    from rag.pipeline import build
+    from tests.conftest import SEEDS, make_settings
+
+    settings = make_settings(tmp_path / "store")
+    ingest([SEEDS], settings, embed_model, progress=False)
+    chunks = Store(settings.store).count()
+    path = Layout.of(settings).chunk_records
+    for part in path.parent.glob(path.name + "*"):
+        part.unlink()
+    report = check(settings, embed_model)
+    assert len(report.missing) == 5 and len(report.empty_chunks) == chunks, report.summary()
+    repaired = check(settings, embed_model, repair=True)
+    assert repaired.repaired == {"empty chunks deleted": chunks, "articles indexed again": 5}
+    assert check(settings, embed_model).problems == 0
+    assert Store(settings.store).count() == chunks
+    pipeline = build(settings, embed_model=embed_model)
+    try:
+        answer = pipeline.qa.ask("What did Hegseth say about 5%?")
+    finally:
+        pipeline.close()
+    assert "5%" in answer.answer and answer.citations
