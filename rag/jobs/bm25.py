@@ -41,7 +41,7 @@ def after_ingest(settings: Settings, chunks: int) -> str | None:
     builds its index in seconds)."""
     if chunks <= settings.retrieval.rebuild_inline_max:
         return None
-    if BM25Index.saved(Layout.of(settings).bm25) is None:
+    if not BM25Index.any_saved(Layout.of(settings).bm25):
         started = time.perf_counter()
         rebuild_in_background(settings, wait=True)
         took = time.perf_counter() - started
@@ -76,17 +76,17 @@ def _build(settings: Settings) -> None:
         ledger = None
     try:
         name = store_fingerprint(store, ledger)
-        if BM25Index.cached(cache_dir, name) is not None:
+        if BM25Index.cached(cache_dir, name, ledger) is not None:
             return
         ids = chunk_ids(store, ledger)
-        base = BM25Index.saved(cache_dir)
+        base = BM25Index.saved(cache_dir, ledger)
         if base is not None:  # the new chunks are read from the store here, the rest from disk
             records = base.patch(store, ids, name, ledger)[0].records()
             store.release()  # and the vector index Chroma loaded: 2.3 GB at 1.5M chunks
         else:
             records = chunk_records(store, ids, ledger)  # read as indexed, released after
         started = time.perf_counter()
-        BM25Index.build(records, name, cache_dir, done_reading=store.release)
+        BM25Index.build(records, name, cache_dir, done_reading=store.release, ledger=ledger)
         log.info("BM25 index of %d chunks saved in %.1f s", len(ids), time.perf_counter() - started)
     finally:
         if ledger is not None:

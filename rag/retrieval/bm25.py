@@ -32,10 +32,10 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from rag.errors import RagError
-from rag.store.catalogue import Catalogue, Joined, JsonLines, Summary, SummaryBuilder
+from rag.store.catalogue import Catalogue, Joined, JsonLines, Kept, Summary, SummaryBuilder
 from rag.store.chroma import Store
 from rag.store.ledger import Ledger
-from rag.store.record import corpus_entry, record_node
+from rag.store.record import NODE_ID, TEXT, corpus_entry, record_node
 from rag.store.records import chunk_records
 from rag.text.terms import K1, TOKEN_PATTERN, B
 
@@ -79,10 +79,14 @@ class BM25Index:
         return self._columns
 
     @classmethod
-    def cached(cls, cache_dir: Path | None, fingerprint: str) -> BM25Index | None:
+    def cached(
+        cls, cache_dir: Path | None, fingerprint: str, ledger: Ledger | None = None
+    ) -> BM25Index | None:
         """The index saved for exactly these chunks, if there is one: its arrays and its corpus
         memory-mapped (a chunk's record is parsed when a hit or a citation needs it), so it opens
-        in a second or two whatever the store's size, and processes share the pages."""
+        in a second or two whatever the store's size, and processes share the pages. A corpus
+        saved as chunk ids alone (`build` beside a ledger that keeps the records) reads its
+        records from `ledger`: without one that keeps them, it is not usable."""
         import bm25s
         from llama_index.retrievers.bm25 import BM25Retriever
 
@@ -106,6 +110,10 @@ class BM25Index:
             return None
         if summary is None or len(bm25.corpus) != len(summary.ids):
             return None
+        if len(bm25.corpus) and _lean(bm25.corpus[0]):
+            if ledger is None or not ledger.records_complete():
+                return None
+            bm25.corpus = retriever.corpus = Kept(summary.ids, ledger)
         return cls(retriever, summary)
 
     @staticmethod
@@ -113,12 +121,17 @@ class BM25Index:
         saved = cache_dir / fingerprint
         return (saved / SUMMARY).exists() and _outdated(saved) is None
 
+    @staticmethod
+    def any_saved(cache_dir: Path) -> bool:
+        """An index is saved there (for these chunks or others), readable or not."""
+        return any((d / SUMMARY).exists() and _outdated(d) is None for d in _saved_dirs(cache_dir))
+
     @classmethod
-    def saved(cls, cache_dir: Path) -> BM25Index | None:
+    def saved(cls, cache_dir: Path, ledger: Ledger | None = None) -> BM25Index | None:
         """The index saved for another set of chunks (before the latest ingest), if any."""
         found = [d for d in _saved_dirs(cache_dir) if (d / SUMMARY).exists()]
         for d in sorted(found, key=lambda d: d.stat().st_mtime, reverse=True):
-            index = cls.cached(cache_dir, d.name)
+            index = cls.cached(cache_dir, d.name, ledger)
             if index is not None:
                 return index
         return None
@@ -148,6 +161,7 @@ class BM25Index:
         cache_dir: Path | None,
         *,
         done_reading: Callable[[], None] | None = None,
+        ledger: Ledger | None = None,
     ) -> BM25Index:
         """Index chunk records (as read from the store, or from a saved index) as they stream
         past, save the index for the next start and open it from there, memory-mapped. Tokenised
@@ -162,6 +176,7 @@ class BM25Index:
         from llama_index.retrievers.bm25 import BM25Retriever
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)
+        lean = ledger is not None and ledger.records_complete()
         root, part = _workspace(cache_dir)
         try:
             stemmer = Stemmer.Stemmer("english")
@@ -176,6 +191,8 @@ class BM25Index:
                     for chunk_id, meta in batch:
                         collect.add(chunk_id, meta)
                         entry, text = corpus_entry(chunk_id, meta)
+                        if lean:  # the record is the ledger's: the corpus names it
+                            entry = {NODE_ID: chunk_id}
                         out.write(json.dumps(entry, ensure_ascii=False) + "\n")
                         texts.append(text)
                     ids = tokenizer.tokenize(texts, update_vocab=True, show_progress=False)
@@ -204,7 +221,7 @@ class BM25Index:
             _keep(part, root / fingerprint, root)
         finally:
             shutil.rmtree(part, ignore_errors=True)
-        built = cls.cached(root, fingerprint) if summary.ids else cls(None, summary)
+        built = cls.cached(root, fingerprint, ledger) if summary.ids else cls(None, summary)
         if root != cache_dir:
             shutil.rmtree(root, ignore_errors=True)  # what is mapped stays readable
         if built is None:
@@ -256,12 +273,19 @@ class FilteredBM25(BaseRetriever):
             return []
         scores = lib.bm25.get_scores_from_ids(ids, weight_mask=mask)
         corpus = lib.bm25.corpus if lib.bm25.corpus is not None else lib.corpus
+        best = [int(i) for i in top_hits(scores, k)]
+        # records the ledger keeps are read together (one query), the saved ones one at a time
+        found = corpus.picked(best) if isinstance(corpus, Kept) else (corpus[i] for i in best)
         hits = []
-        for i in top_hits(scores, k):
-            record = corpus[int(i)]
+        for i, record in zip(best, found, strict=True):
             if self._filters.accepts(record):
                 hits.append(NodeWithScore(node=record_node(record), score=float(scores[i])))
         return hits
+
+
+def _lean(entry: dict[str, Any]) -> bool:
+    """A corpus entry that only names its chunk (its record is the ledger's)."""
+    return TEXT not in entry and "_node_content" not in entry
 
 
 def top_hits(scores: np.ndarray, k: int) -> np.ndarray:

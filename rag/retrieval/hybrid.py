@@ -161,11 +161,11 @@ class HybridRetriever:
         cache = Layout.of(self.settings).bm25
         fingerprint = store_fingerprint(store, self._ledger)
         self._pending = None
-        bm25 = BM25Index.cached(cache, fingerprint)
+        bm25 = BM25Index.cached(cache, fingerprint, self._ledger)
         if bm25 is None:
             ids = chunk_ids(store, self._ledger)
             base = (
-                BM25Index.saved(cache)
+                BM25Index.saved(cache, self._ledger)
                 if len(ids) > self.settings.retrieval.rebuild_inline_max
                 else None
             )
@@ -178,7 +178,9 @@ class HybridRetriever:
                 return catalogue, bm25
             if len(ids) > self.settings.retrieval.rebuild_inline_max:
                 log.info("building the BM25 index of %d chunks (once: it is saved)", len(ids))
-            bm25 = BM25Index.build(chunk_records(store, ids, self._ledger), fingerprint, cache)
+            bm25 = BM25Index.build(
+                chunk_records(store, ids, self._ledger), fingerprint, cache, ledger=self._ledger
+            )
         # the saved index holds every chunk: the store is not read
         return Catalogue(fingerprint, bm25.summary, bm25.records, self._ledger), bm25
 

@@ -26,7 +26,7 @@ import orjson
 
 from rag.schema import ChunkMeta, chunk_version
 from rag.store.ledger import Ledger
-from rag.store.record import record_text
+from rag.store.record import NODE_ID, TEXT, record_text
 
 SUMMARY_VERSION = 2
 
@@ -168,6 +168,40 @@ class JsonLines(Sequence[dict[str, Any]]):
         return orjson.loads(line)
 
 
+class Kept(Sequence[dict[str, Any]]):
+    """The records of the chunks `ids`, in that order, read from the records file beside the
+    ledger (`Ledger.chunk_records`) when asked for: what a saved BM25 index made since the ledger
+    keeps them holds instead of their texts (a chunk's text is kept once). Each record carries
+    its chunk id (`node_id`); a chunk the file lacks reads as one with no text."""
+
+    def __init__(self, ids: Sequence[str], ledger: Ledger) -> None:
+        self._ids, self._ledger = ids, ledger
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def _of(self, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+        found = dict(self._ledger.chunk_records(ids))
+        for cid in ids:
+            yield found.get(cid, {TEXT: ""}) | {NODE_ID: cid}
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for at in range(0, len(self._ids), 5000):
+            yield from self._of(self._ids[at : at + 5000])
+
+    def picked(self, positions: Sequence[int]) -> Iterator[dict[str, Any]]:
+        for at in range(0, len(positions), 5000):
+            yield from self._of([self._ids[i] for i in positions[at : at + 5000]])
+
+    def by_id(self, ids: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        return ((r[NODE_ID], r) for r in self._of(ids))
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return list(self._of(self._ids[index]))
+        return next(self._of([self._ids[int(index)]]))
+
+
 class Joined(Sequence[dict[str, Any]]):
     """The records at positions `keep` of `base`, then `extra`: a catalogue's records after
     chunks were added and removed, without copying the base's."""
@@ -181,7 +215,7 @@ class Joined(Sequence[dict[str, Any]]):
         return len(self._keep) + len(self._extra)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        if isinstance(self._base, JsonLines):
+        if isinstance(self._base, JsonLines | Kept):
             yield from self._base.picked(self._keep)
         else:
             yield from (self._base[i] for i in self._keep)

@@ -41,6 +41,7 @@ from rag.store.record import TEXT, record_text, slim
 
 log = logging.getLogger(__name__)
 _CHUNK = 900  # parameters per IN (...) query, under SQLite's limit
+DECODED = 2048  # articles whose chunk records are kept decoded once read (a few MB)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -375,6 +376,7 @@ class Ledger:
         (an older store, or the file lost) is not complete until filled."""
         path = records_beside(self.path)
         self._rdb: sqlite3.Connection | None = None
+        self._decoded: dict[str, dict[str, dict[str, Any]]] = {}  # article -> its chunks' records
         if read_only:
             if path.exists():
                 uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
@@ -399,6 +401,8 @@ class Ledger:
         if self._rdb is None:
             return
         grouped = _by_article(chunks)
+        for a in articles:
+            self._decoded.pop(a, None)
         with self._rdb:
             self._rdb.executemany("DELETE FROM records WHERE article=?", [(a,) for a in articles])
             self._rdb.executemany(
@@ -424,6 +428,7 @@ class Ledger:
             return
         grouped = _by_article(chunks)
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        self._decoded.clear()
         with self._mutex, self._rdb:
             if replace:
                 self._rdb.execute("DELETE FROM records")
@@ -435,16 +440,29 @@ class Ledger:
 
     def chunk_records(self, ids: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
         """(chunk id, record) of those of these chunks the ledger keeps, in the order asked,
-        read a page of articles at a time."""
+        read a page of articles at a time. The articles last read are kept decoded
+        (`DECODED`): a chunk id names its content, so a record once read never changes; an id
+        not among an article's decoded ones is read again."""
         if self._rdb is None:
             return
         for at in range(0, len(ids), _CHUNK * 8):
             part = ids[at : at + _CHUNK * 8]
             found: dict[str, dict[str, Any]] = {}
             with self._mutex:
-                sql = "SELECT chunks FROM records WHERE article IN ({marks})"
-                for (blob,) in where_in(self._rdb, sql, (chunk_article(c) for c in part)):
-                    found.update((cid, rec) for cid, rec in json.loads(zlib.decompress(blob)))
+                wanted: list[str] = []
+                for cid in part:
+                    held = self._decoded.get(chunk_article(cid))
+                    if held is not None and cid in held:
+                        found[cid] = held[cid]
+                    else:
+                        wanted.append(chunk_article(cid))
+                sql = "SELECT article, chunks FROM records WHERE article IN ({marks})"
+                for article, blob in where_in(self._rdb, sql, wanted):
+                    held = dict(json.loads(zlib.decompress(blob)))
+                    self._decoded[article] = held
+                    found.update(held)
+                while len(self._decoded) > DECODED:
+                    self._decoded.pop(next(iter(self._decoded)))
             yield from ((cid, found[cid]) for cid in part if cid in found)
 
     # --- the paragraph books ----------------------------------------------------------------
@@ -641,6 +659,7 @@ class Ledger:
     def _chunks_cleared(self) -> None:
         """Within the transaction: no chunk is left."""
         if self._rdb is not None:
+            self._decoded.clear()
             with self._rdb:
                 self._rdb.execute("DELETE FROM records")
 

@@ -161,18 +161,19 @@ def test_a_start_names_its_chunks_from_the_ledger_and_never_lists_the_store(
     assert answer.citations and not answer.declined
 
 
-def _seeds_chunks(tmp_path: Path, embed_model: Any) -> tuple[Any, list[str], str]:
+def _seeds_chunks(tmp_path: Path, embed_model: Any) -> tuple[Any, list[str], str, Any]:
     """The seeds ingested into a store under `tmp_path`: the store, its chunk ids, their
-    fingerprint."""
+    fingerprint, its ledger (which keeps the chunks' records)."""
     from index.ingest import ingest
     from rag.store.chroma import Store, fingerprint_of
+    from rag.store.ledger import open_ledger
     from tests.conftest import SEEDS, make_settings
 
     settings = make_settings(tmp_path / "store")
     ingest([SEEDS], settings, embed_model, progress=False)
     store = Store(settings.store)
     ids = store.ids()
-    return store, ids, fingerprint_of(ids)
+    return store, ids, fingerprint_of(ids), open_ledger(settings)
 
 
 def test_bm25_built_in_batches_is_the_index_built_at_once(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
@@ -186,23 +187,30 @@ def test_bm25_built_in_batches_is_the_index_built_at_once(tmp_path: Path, embed_
     from rag.schema import Filters
     from rag.store.records import chunk_records
 
-    store, ids, fp = _seeds_chunks(tmp_path, embed_model)
-    whole = BM25Index.build(chunk_records(store, ids), fp, tmp_path / "whole")
+    store, ids, fp, ledger = _seeds_chunks(tmp_path, embed_model)
+    whole = BM25Index.build(
+        chunk_records(store, ids, ledger), fp, tmp_path / "whole", ledger=ledger
+    )
     bm25.BUILD_BATCH, before = 3, bm25.BUILD_BATCH
     try:
-        batched = BM25Index.build(chunk_records(store, ids), fp, tmp_path / "batched")
+        batched = BM25Index.build(
+            chunk_records(store, ids, ledger), fp, tmp_path / "batched", ledger=ledger
+        )
     finally:
         bm25.BUILD_BATCH = before
     assert whole.retriever.bm25.vocab_dict == batched.retriever.bm25.vocab_dict
     for key in ("data", "indices", "indptr"):
         assert np.array_equal(whole.retriever.bm25.scores[key], batched.retriever.bm25.scores[key])
     assert list(whole.records) == list(batched.records)
+    found = 0
     for q in ("Hegseth NATO spending 5%", "Starmer defence April 2027", "harbour storm"):
         hits = [
             [h.node.node_id for h in index.retriever_for(5, Filters()).retrieve(QueryBundle(q))]
             for index in (whole, batched)
         ]
         assert hits[0] == hits[1]
+        found += bool(hits[0])
+    assert found == 2  # the two questions on the seeds' news ("harbour storm" finds nothing)
     assert whole.size == len(ids) and sorted(whole.summary.ids) == sorted(ids)
 
 
@@ -215,14 +223,16 @@ def test_a_bm25_index_saved_with_other_parameters_is_built_again(
     from rag.store.records import chunk_records
     from rag.text.terms import K1, B
 
-    store, ids, fp = _seeds_chunks(tmp_path, embed_model)
-    built = BM25Index.build(chunk_records(store, ids), fp, tmp_path / "cache")
+    store, ids, fp, ledger = _seeds_chunks(tmp_path, embed_model)
+    built = BM25Index.build(
+        chunk_records(store, ids, ledger), fp, tmp_path / "cache", ledger=ledger
+    )
     assert (built.retriever.bm25.k1, built.retriever.bm25.b) == (K1, B)
-    assert BM25Index.cached(tmp_path / "cache", fp) is not None
+    assert BM25Index.cached(tmp_path / "cache", fp, ledger) is not None
     params = tmp_path / "cache" / fp / "params.index.json"
     saved = json.loads(params.read_text())
     params.write_text(json.dumps({**saved, "k1": 1.5, "b": 0.75}))
-    assert BM25Index.cached(tmp_path / "cache", fp) is None
+    assert BM25Index.cached(tmp_path / "cache", fp, ledger) is None
 
 
 def test_a_bm25_index_saved_otherwise_is_built_again_in_its_place(
@@ -236,24 +246,24 @@ def test_a_bm25_index_saved_otherwise_is_built_again_in_its_place(
     from rag.store.records import chunk_records
     from rag.text.terms import TOKEN_PATTERN
 
-    store, ids, fp = _seeds_chunks(tmp_path, embed_model)
+    store, ids, fp, ledger = _seeds_chunks(tmp_path, embed_model)
     cache = tmp_path / "cache"
-    BM25Index.build(chunk_records(store, ids), fp, cache)
+    BM25Index.build(chunk_records(store, ids, ledger), fp, cache, ledger=ledger)
     args, params = cache / fp / "retriever.json", cache / fp / "params.index.json"
     saved, saved_params = json.loads(args.read_text()), json.loads(params.read_text())
     assert saved["token_pattern"] == TOKEN_PATTERN
     args.write_text(json.dumps({k: v for k, v in saved.items() if k != "token_pattern"}))
-    assert BM25Index.cached(cache, fp) is not None
+    assert BM25Index.cached(cache, fp, ledger) is not None
     for other_args, other_params in (
         (saved | {"token_pattern": r"(?u)\b\w+\b"}, saved_params),
         (saved, saved_params | {"k1": 1.5, "b": 0.75}),
     ):
         args.write_text(json.dumps(other_args))
         params.write_text(json.dumps(other_params))
-        assert BM25Index.cached(cache, fp) is None
+        assert BM25Index.cached(cache, fp, ledger) is None
         assert not BM25Index.is_saved(cache, fp)
-        rebuilt = BM25Index.build(chunk_records(store, ids), fp, cache)
-        assert rebuilt.size == len(ids) and BM25Index.cached(cache, fp) is not None
+        rebuilt = BM25Index.build(chunk_records(store, ids, ledger), fp, cache, ledger=ledger)
+        assert rebuilt.size == len(ids) and BM25Index.cached(cache, fp, ledger) is not None
 
 
 @pytest.mark.slow
@@ -267,6 +277,7 @@ def test_rag_ingest_leaves_a_big_store_ready_to_serve(tmp_path: Path, seeds_copy
     import sys
 
     from rag.retrieval.bm25 import BM25Index
+    from rag.store.ledger import open_ledger
     from tests.conftest import ROOT, make_settings
 
     store_dir = tmp_path / "store"
@@ -277,7 +288,8 @@ def test_rag_ingest_leaves_a_big_store_ready_to_serve(tmp_path: Path, seeds_copy
     assert "built and saved" in done.stderr
     settings = make_settings(store_dir)
     cache = store_dir / "bm25" / settings.store.collection
-    assert BM25Index.cached(cache, _ledger_fingerprint(settings)) is not None
+    ledger = open_ledger(settings)
+    assert BM25Index.cached(cache, _ledger_fingerprint(settings), ledger) is not None
     (seeds_copy / "harbour.txt").write_text(
         "Elwin harbour reopens\n\nThe harbour of Elwin reopened its northern pier on Friday."
     )
@@ -286,7 +298,7 @@ def test_rag_ingest_leaves_a_big_store_ready_to_serve(tmp_path: Path, seeds_copy
     assert "being rebuilt aside" in done.stderr
     fp = _ledger_fingerprint(settings)
     deadline = time.monotonic() + 120
-    while BM25Index.cached(cache, fp) is None:
+    while BM25Index.cached(cache, fp, ledger) is None:
         assert time.monotonic() < deadline, "the BM25 index was not rebuilt"
         time.sleep(0.5)
 
@@ -301,3 +313,27 @@ def _ledger_fingerprint(settings) -> str:  # type: ignore[no-untyped-def]
         ledger.close()
     assert name is not None
     return name
+
+
+def test_a_bm25_index_saved_beside_the_records_file_keeps_no_text(
+    tmp_path: Path, embed_model: Any
+) -> None:
+    """Built where the ledger keeps the chunks' records, the saved index names each chunk and
+    holds none of its text (kept once, in the records file); its hits read their records from
+    there, and without that ledger the saved index is not used."""
+    from llama_index.core.schema import QueryBundle
+
+    from rag.retrieval.bm25 import BM25Index
+    from rag.schema import Filters
+    from rag.store.records import chunk_records
+
+    store, ids, fp, ledger = _seeds_chunks(tmp_path, embed_model)
+    cache = tmp_path / "cache"
+    BM25Index.build(chunk_records(store, ids, ledger), fp, cache, ledger=ledger)
+    lines = (cache / fp / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(ids) and all(set(json.loads(line)) == {"node_id"} for line in lines)
+    index = BM25Index.cached(cache, fp, ledger)
+    assert index is not None
+    hits = index.retriever_for(3, Filters()).retrieve(QueryBundle("Hegseth NATO spending 5%"))
+    assert hits and all("title" in h.node.metadata and h.node.get_content() for h in hits)
+    assert BM25Index.cached(cache, fp) is None
