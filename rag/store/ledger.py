@@ -27,11 +27,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import orjson
 from filelock import FileLock, Timeout
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from rag.errors import BusyError, StoreReadOnlyError, StoreUnavailableError
-from rag.schema import chunk_article, chunk_id
+from rag.schema import PARA_HASHES, chunk_article, chunk_id
 from rag.settings import Settings, StoreSettings
 from rag.store import keywords, postgres
 from rag.store.layout import Layout, records_beside
@@ -41,7 +42,7 @@ from rag.store.record import TEXT, record_text, slim
 
 log = logging.getLogger(__name__)
 _CHUNK = 900  # parameters per IN (...) query, under SQLite's limit
-DECODED = 2048  # articles whose chunk records are kept decoded once read (a few MB)
+DECODED = 4096  # articles whose chunks' shared metadata is kept decoded once read (about 2 MB)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -74,9 +75,13 @@ CREATE TABLE IF NOT EXISTS failed_urls (url TEXT PRIMARY KEY, message TEXT NOT N
 # the books keep paragraph owners from here on (a ledger from before them is filled once)
 PARAGRAPHS_KEPT = "INSERT INTO state (key, value) VALUES ('paragraphs', '1') ON CONFLICT DO NOTHING"
 # the records file keeps every chunk's record (one beside an older store is filled from it once)
-RECORDS_KEPT = "INSERT INTO state (key, value) VALUES ('complete', '1') ON CONFLICT DO NOTHING"
+RECORDS_KEPT = "INSERT INTO state (key, value) VALUES ('chunks', '1') ON CONFLICT DO NOTHING"
+# what every chunk of an article shares (its metadata) once, and each chunk's own part (its text,
+# the paragraphs it carries) compressed, found by its id; an article's chunks are the ids that
+# begin with "ARTICLE:" (`rag.schema.chunk_id`), so no index on the article is needed
 _RECORDS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (article TEXT PRIMARY KEY, chunks BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS shared (article TEXT PRIMARY KEY, meta BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chunks (id TEXT PRIMARY KEY, own BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -123,9 +128,30 @@ def _by_article(
     return out
 
 
-def _pack_records(chunks: list[tuple[str, dict[str, Any]]]) -> bytes:
-    """One article's chunk records, compressed together (their article's metadata repeats)."""
-    return zlib.compress(json.dumps(chunks, ensure_ascii=False).encode(), 6)
+def _split(
+    found: list[tuple[str, dict[str, Any]]],
+) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """An article's chunk records as what they share (the first one's metadata but its
+    paragraphs) and each one's own part (what differs from that, with its text), compressed."""
+    first = found[0][1]
+    shared = {k: v for k, v in first.items() if k not in (TEXT, PARA_HASHES)}
+    own = [
+        (
+            cid,
+            zlib.compress(orjson.dumps({k: v for k, v in r.items() if shared.get(k, _NONE) != v})),
+        )
+        for cid, r in found
+    ]
+    return orjson.dumps(shared), own
+
+
+_NONE = object()
+
+
+def _article_range(article: str) -> tuple[str, str]:
+    """The ids of an article's chunks lie in [ARTICLE + ":", ARTICLE + ";") (with those of an
+    article whose id begins with ARTICLE + ":", if any)."""
+    return f"{article}:", f"{article};"
 
 
 def where_in(db: sqlite3.Connection, sql: str, keys: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
@@ -376,7 +402,7 @@ class Ledger:
         (an older store, or the file lost) is not complete until filled."""
         path = records_beside(self.path)
         self._rdb: sqlite3.Connection | None = None
-        self._decoded: dict[str, dict[str, dict[str, Any]]] = {}  # article -> its chunks' records
+        self._shared: dict[str, dict[str, Any]] = {}  # article -> what its chunks' records share
         if read_only:
             if path.exists():
                 uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
@@ -400,14 +426,29 @@ class Ledger:
         rows: a write cut between the two is written again by the next ingest)."""
         if self._rdb is None:
             return
-        grouped = _by_article(chunks)
-        for a in articles:
-            self._decoded.pop(a, None)
         with self._rdb:
-            self._rdb.executemany("DELETE FROM records WHERE article=?", [(a,) for a in articles])
-            self._rdb.executemany(
-                "INSERT INTO records (article, chunks) VALUES (?, ?)",
-                [(a, _pack_records(found)) for a, found in grouped.items()],
+            gone = [
+                (cid,)
+                for a in articles
+                for (cid,) in self._rdb.execute(
+                    "SELECT id FROM chunks WHERE id >= ? AND id < ?", _article_range(a)
+                ).fetchall()
+                if chunk_article(cid) == a  # not another article's whose id begins with "a:"
+            ]
+            self._rdb.executemany("DELETE FROM chunks WHERE id=?", gone)
+            self._rdb.executemany("DELETE FROM shared WHERE article=?", [(a,) for a in articles])
+            self._write_records(_by_article(chunks), "INSERT OR REPLACE")
+
+    def _write_records(
+        self, grouped: dict[str, list[tuple[str, dict[str, Any]]]], verb: str
+    ) -> None:
+        for article, found in grouped.items():
+            shared, own = _split(found)
+            self._rdb.execute(  # type: ignore[union-attr]
+                f"{verb} INTO shared (article, meta) VALUES (?, ?)", (article, shared)
+            )
+            self._rdb.executemany(  # type: ignore[union-attr]
+                f"{verb} INTO chunks (id, own) VALUES (?, ?)", own
             )
 
     def records_complete(self) -> bool:
@@ -416,7 +457,7 @@ class Ledger:
         if self._rdb is None:
             return False
         with self._mutex:
-            row = self._rdb.execute("SELECT value FROM state WHERE key='complete'").fetchone()
+            row = self._rdb.execute("SELECT value FROM state WHERE key='chunks'").fetchone()
             return row is not None
 
     def fill_records(
@@ -427,42 +468,39 @@ class Ledger:
         if self._rdb is None:
             return
         grouped = _by_article(chunks)
-        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-        self._decoded.clear()
         with self._mutex, self._rdb:
             if replace:
-                self._rdb.execute("DELETE FROM records")
-            self._rdb.executemany(
-                f"{verb} INTO records (article, chunks) VALUES (?, ?)",
-                [(a, _pack_records(found)) for a, found in grouped.items()],
-            )
+                self._rdb.execute("DELETE FROM chunks")
+                self._rdb.execute("DELETE FROM shared")
+            else:
+                held = {a for (a,) in self._rdb.execute("SELECT article FROM shared")}
+                grouped = {a: f for a, f in grouped.items() if a not in held}
+            self._write_records(grouped, "INSERT OR REPLACE")
             self._rdb.execute(RECORDS_KEPT)
 
     def chunk_records(self, ids: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
         """(chunk id, record) of those of these chunks the ledger keeps, in the order asked,
-        read a page of articles at a time. The articles last read are kept decoded
-        (`DECODED`): a chunk id names its content, so a record once read never changes; an id
-        not among an article's decoded ones is read again."""
+        read a page at a time: each chunk's own part, and what its article's chunks share
+        (kept decoded for the `DECODED` articles last read)."""
         if self._rdb is None:
             return
-        for at in range(0, len(ids), _CHUNK * 8):
-            part = ids[at : at + _CHUNK * 8]
-            found: dict[str, dict[str, Any]] = {}
+        for at in range(0, len(ids), _CHUNK):
+            part = ids[at : at + _CHUNK]
             with self._mutex:
-                wanted: list[str] = []
-                for cid in part:
-                    held = self._decoded.get(chunk_article(cid))
-                    if held is not None and cid in held:
-                        found[cid] = held[cid]
-                    else:
-                        wanted.append(chunk_article(cid))
-                sql = "SELECT article, chunks FROM records WHERE article IN ({marks})"
-                for article, blob in where_in(self._rdb, sql, wanted):
-                    held = dict(json.loads(zlib.decompress(blob)))
-                    self._decoded[article] = held
-                    found.update(held)
-                while len(self._decoded) > DECODED:
-                    self._decoded.pop(next(iter(self._decoded)))
+                sql = "SELECT id, own FROM chunks WHERE id IN ({marks})"
+                own = dict(where_in(self._rdb, sql, part))
+                articles = {chunk_article(cid) for cid in own}
+                wanted = [a for a in articles if a not in self._shared]
+                sql = "SELECT article, meta FROM shared WHERE article IN ({marks})"
+                for article, meta in where_in(self._rdb, sql, wanted):
+                    self._shared[article] = orjson.loads(meta)
+                found = {
+                    cid: self._shared.get(chunk_article(cid), {})
+                    | orjson.loads(zlib.decompress(blob))
+                    for cid, blob in own.items()
+                }
+                while len(self._shared) > DECODED:
+                    self._shared.pop(next(iter(self._shared)))
             yield from ((cid, found[cid]) for cid in part if cid in found)
 
     # --- the paragraph books ----------------------------------------------------------------
@@ -659,9 +697,9 @@ class Ledger:
     def _chunks_cleared(self) -> None:
         """Within the transaction: no chunk is left."""
         if self._rdb is not None:
-            self._decoded.clear()
             with self._rdb:
-                self._rdb.execute("DELETE FROM records")
+                self._rdb.execute("DELETE FROM chunks")
+                self._rdb.execute("DELETE FROM shared")
 
     def keywords_complete(self) -> bool:
         """False where the keyword half has to be filled from the store first."""

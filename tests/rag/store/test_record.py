@@ -192,3 +192,31 @@ def test_a_lost_records_file_is_found_and_its_articles_indexed_again(
     finally:
         pipeline.close()
     assert "5%" in answer.answer and answer.citations
+
+
+def test_the_records_file_keeps_each_chunk_whole_and_each_article_apart(tmp_path: Path) -> None:
+    """What an article's chunks share is kept once and each chunk's own part beside it: every
+    record reads back as written (a field one chunk has otherwise too), and rewriting or
+    removing article "a" leaves article "a:b" (whose chunk ids also begin with "a:") alone."""
+    from rag.store.ledger import Ledger, Recorded
+
+    ledger = Ledger(tmp_path / "ledger-news.sqlite3")
+    assert ledger.records_complete()  # a new ledger keeps every chunk's record from the first
+
+    def chunks(article: str, n: int) -> list[tuple[str, dict[str, Any]]]:
+        meta = dict(META, article_id=article)
+        out = [(f"{article}:h:{i}", meta | {TEXT: f"{article} text {i}"}) for i in range(n)]
+        out[1][1]["title"] = "a title of its own"
+        return out
+
+    written = chunks("a", 3) + chunks("a:b", 2)
+    ledger.record([Recorded("a", "h", 3, "", ""), Recorded("a:b", "h", 2, "", "")], written)
+    ids = [cid for cid, _ in written]
+    assert list(ledger.chunk_records(ids)) == [
+        (cid, slim(r) | {TEXT: r[TEXT]}) for cid, r in written
+    ]
+    ledger.remove(["a"])
+    assert [cid for cid, _ in ledger.chunk_records(ids)] == ["a:b:h:0", "a:b:h:1"]
+    ledger.record([Recorded("a", "h", 2, "", "")], chunks("a", 2))
+    assert len(list(ledger.chunk_records(ids))) == 4
+    ledger.close()
