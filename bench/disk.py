@@ -16,9 +16,10 @@ breaks it down into:
   only what filters need, in a store written since 2026-12-07);
 - the entity table (with its write-ahead log); anything else.
 
-Prints a table (MB and bytes per chunk) and writes bench/results/disk-<name>.json.
+Prints a table (MB and bytes per chunk) per store, the first store's size over each other's,
+and with --name writes them all to bench/results/disk-NAME.json:
 
-    python bench/disk.py /work/stores/rtqa2023-clean --name rtqa2023
+    python bench/disk.py STORE-BEFORE STORE-AFTER --label before --label after --name 1000
 """
 
 from __future__ import annotations
@@ -184,16 +185,27 @@ def show(result: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("store", type=Path, help="a store folder (RAG_STORE__PATH)")
+    parser.add_argument("stores", type=Path, nargs="+", help="store folders (RAG_STORE__PATH)")
     parser.add_argument("--name", default="", help="results go to bench/results/disk-NAME.json")
-    parser.add_argument("--label", default="", help="what this store is, kept in the results")
+    parser.add_argument(
+        "--label", action="append", default=[], help="what each store is (once per store)"
+    )
     args = parser.parse_args()
-    if not args.store.is_dir():
-        raise SystemExit(f"{args.store} is not a folder: give a store folder (RAG_STORE__PATH)")
-    result = breakdown(args.store)
-    show(result)
+    results = []
+    for i, store in enumerate(args.stores):
+        if not store.is_dir():
+            raise SystemExit(f"{store} is not a folder: give store folders (RAG_STORE__PATH)")
+        result = breakdown(store)
+        result["label"] = args.label[i] if i < len(args.label) else ""
+        show(result)
+        results.append(result)
+    if len(results) > 1 and results[0]["total_mb"]:
+        first = results[0]
+        for other in results[1:]:
+            ratio = first["total_mb"] / other["total_mb"] if other["total_mb"] else float("nan")
+            print(f"{first['store']} / {other['store']}: {ratio:.2f}x the disk")
     if args.name:
-        out = write_result(f"disk-{args.name}", {"label": args.label, **result})
+        out = write_result(f"disk-{args.name}", {"stores": results})
         print(f"wrote {out}")
 
 
