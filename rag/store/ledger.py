@@ -9,6 +9,11 @@ transaction: a crash (even kill -9) between the two leaves articles unrecorded, 
 deletes their partial chunks and writes them again. Replaces llama-index's `SimpleDocumentStore`
 JSON file, which was rewritten whole after every batch (quadratic in the archive's size); an
 existing one is imported once.
+
+Each chunk's record (metadata and text) is kept once, in a second SQLite file beside the ledger
+(`Layout.chunk_records`), written just before the batch is recorded: a ledger lost or damaged is
+rebuilt from the store and that file, and that file from the ledger's copy of each article. On
+the server store (`PgLedger`) the records are the keyword half's rows.
 """
 
 from __future__ import annotations
@@ -146,6 +151,11 @@ def _split(
 
 
 _NONE = object()
+
+
+def _version(chunk: str) -> str:
+    """The "ARTICLE:HASH" part of a chunk id: its article as written in one version."""
+    return chunk.rsplit(":", 1)[0]
 
 
 def _article_range(article: str) -> tuple[str, str]:
@@ -402,7 +412,7 @@ class Ledger:
         (an older store, or the file lost) is not complete until filled."""
         path = records_beside(self.path)
         self._rdb: sqlite3.Connection | None = None
-        self._shared: dict[str, dict[str, Any]] = {}  # article -> what its chunks' records share
+        self._shared: dict[str, dict[str, Any]] = {}  # "ARTICLE:HASH" -> what its chunks share
         if read_only:
             if path.exists():
                 uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
@@ -489,14 +499,17 @@ class Ledger:
             with self._mutex:
                 sql = "SELECT id, own FROM chunks WHERE id IN ({marks})"
                 own = dict(where_in(self._rdb, sql, part))
-                articles = {chunk_article(cid) for cid in own}
-                wanted = [a for a in articles if a not in self._shared]
+                # kept by article and version (a chunk id's "ARTICLE:HASH" part): an article
+                # written again, here or by another process, is read afresh
+                wanted = {_version(cid): chunk_article(cid) for cid in own}
+                wanted = {v: a for v, a in wanted.items() if v not in self._shared}
                 sql = "SELECT article, meta FROM shared WHERE article IN ({marks})"
-                for article, meta in where_in(self._rdb, sql, wanted):
-                    self._shared[article] = orjson.loads(meta)
+                read = dict(where_in(self._rdb, sql, set(wanted.values())))
+                for version, article in wanted.items():
+                    if article in read:
+                        self._shared[version] = orjson.loads(read[article])
                 found = {
-                    cid: self._shared.get(chunk_article(cid), {})
-                    | orjson.loads(zlib.decompress(blob))
+                    cid: self._shared.get(_version(cid), {}) | orjson.loads(zlib.decompress(blob))
                     for cid, blob in own.items()
                 }
                 while len(self._shared) > DECODED:

@@ -1,6 +1,8 @@
 """A chunk's record: its flat metadata (`ChunkMeta.to_metadata`) with its text under `_text`, the
-one form every part of the store keeps it in (Chroma's metadata and document, the BM25 corpus,
-the server store's keyword table), and the llama-index node made from it.
+one form it is kept in, once: in the records file beside the ledger (`Ledger.chunk_records`), or
+on the server store in its keyword table. The vector store keeps only what filters and deletes
+need (`filter_fields`), a saved BM25 index only the chunk's id. Also the llama-index node made
+from a record.
 
 Stores written before 2026-12-07 kept llama-index's own form beside it: the whole node again as
 JSON under `_node_content` (the metadata twice more, and the text), and `_node_type`, `doc_id`,

@@ -219,4 +219,12 @@ def test_the_records_file_keeps_each_chunk_whole_and_each_article_apart(tmp_path
     assert [cid for cid, _ in ledger.chunk_records(ids)] == ["a:b:h:0", "a:b:h:1"]
     ledger.record([Recorded("a", "h", 2, "", "")], chunks("a", 2))
     assert len(list(ledger.chunk_records(ids))) == 4
+    # a new version of "a" with another title: read afresh, though the old one was read before
+    edited = [
+        (cid.replace(":h:", ":h2:"), r | {"title": "Allies agree, again"})
+        for cid, r in chunks("a", 2)
+    ]
+    ledger.record([Recorded("a", "h2", 2, "", "")], edited)
+    got = dict(ledger.chunk_records([cid for cid, _ in edited]))
+    assert [r["title"] for r in got.values()] == ["Allies agree, again"] * 2
     ledger.close()
