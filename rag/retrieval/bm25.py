@@ -35,7 +35,7 @@ from rag.errors import RagError
 from rag.store.catalogue import Catalogue, Joined, JsonLines, Kept, Summary, SummaryBuilder
 from rag.store.chroma import Store
 from rag.store.ledger import Ledger
-from rag.store.record import NODE_ID, TEXT, corpus_entry, record_node
+from rag.store.record import NODE_ID, TEXT, corpus_entry, indexed_text, record_node
 from rag.store.records import chunk_records
 from rag.text.terms import K1, TOKEN_PATTERN, B
 
@@ -190,11 +190,10 @@ class BM25Index:
                     texts = []
                     for chunk_id, meta in batch:
                         collect.add(chunk_id, meta)
-                        entry, text = corpus_entry(chunk_id, meta)
-                        if lean:  # the record is the ledger's: the corpus names it
-                            entry = {NODE_ID: chunk_id}
+                        # where the records file keeps the record, the corpus names it
+                        entry = {NODE_ID: chunk_id} if lean else corpus_entry(chunk_id, meta)
                         out.write(json.dumps(entry, ensure_ascii=False) + "\n")
-                        texts.append(text)
+                        texts.append(indexed_text(meta))
                     ids = tokenizer.tokenize(texts, update_vocab=True, show_progress=False)
                     tokens.extend(array("i", doc) for doc in ids)
             if done_reading is not None:  # what was read from may let go of its memory

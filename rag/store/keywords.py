@@ -23,7 +23,7 @@ from typing import Any
 
 from rag.schema import ChunkMeta
 from rag.store import postgres
-from rag.store.record import TEXT, corpus_entry, slim
+from rag.store.record import indexed_text, record_text, slim
 from rag.text.terms import Terms, frequency_part, idf, parse_sparse, sparse_text
 
 # the chunks and their terms, in a collection's schema (made with the ledger's tables)
@@ -70,9 +70,8 @@ def chunk_rows(chunks: Iterable[tuple[str, dict[str, Any]]]) -> list[tuple[Any, 
     from the store (flat metadata with the text under `_text`)."""
     rows = []
     for chunk_id, record in chunks:
-        entry, text = corpus_entry(chunk_id, record)
         chunk = ChunkMeta.from_metadata(record)
-        stems = _terms.stems(text)
+        stems = _terms.stems(indexed_text(record))
         counts = Counter(_terms.numbers(stems))
         rows.append(
             (
@@ -80,8 +79,8 @@ def chunk_rows(chunks: Iterable[tuple[str, dict[str, Any]]]) -> list[tuple[Any, 
                 chunk.article_id,
                 chunk.date_num,
                 chunk.source,
-                json.dumps(slim(entry), ensure_ascii=False),
-                json.dumps({"text": entry[TEXT]}, ensure_ascii=False),
+                json.dumps(slim(record), ensure_ascii=False),
+                json.dumps({"text": record_text(record)}, ensure_ascii=False),
                 len(stems),
                 counts,
             )

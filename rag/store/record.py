@@ -31,6 +31,7 @@ __all__ = [
     "TEXT",
     "corpus_entry",
     "filter_fields",
+    "indexed_text",
     "record_node",
     "record_text",
     "slim",
@@ -56,14 +57,18 @@ def filter_fields(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: meta[k] for k in (ARTICLE_ID, DATE_NUM, SOURCE) if k in meta}
 
 
-def corpus_entry(chunk_id: str, meta: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """What the BM25 corpus keeps for a chunk (its metadata, `_text`, `node_id`), made from a
-    record as read from the store or from a saved index (of any age), and the text BM25 indexes
-    (title and text, as the embedding sees them)."""
+def indexed_text(meta: dict[str, Any]) -> str:
+    """The text keyword search indexes for a chunk record: its title and text, as the embedding
+    sees them."""
     text = record_text(meta)
-    entry = slim(meta) | {TEXT: text, NODE_ID: chunk_id}
     title = str(meta.get("title") or "")
-    return entry, (f"title: {title}\n\n{text}" if title else text)
+    return f"title: {title}\n\n{text}" if title else text
+
+
+def corpus_entry(chunk_id: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """What the BM25 corpus keeps for a chunk where no records file does (its metadata, `_text`,
+    `node_id`), made from a record as read from the store or from a saved index (of any age)."""
+    return slim(meta) | {TEXT: record_text(meta), NODE_ID: chunk_id}
 
 
 def record_node(record: dict[str, Any], chunk_id: str | None = None) -> TextNode:

@@ -22,6 +22,7 @@ from rag.store.record import (
     TEXT,
     corpus_entry,
     filter_fields,
+    indexed_text,
     record_node,
     record_text,
     slim,
@@ -63,7 +64,7 @@ def test_a_legacy_record_gives_the_node_a_slim_one_gives() -> None:
 
 
 def test_the_corpus_entry_is_the_slim_record_with_its_id() -> None:
-    entry, indexed = corpus_entry("a1:h:0", legacy_record())
+    entry, indexed = corpus_entry("a1:h:0", legacy_record()), indexed_text(legacy_record())
     assert entry == dict(sorted(META.items())) | {TEXT: TEXT_OF_CHUNK, NODE_ID: "a1:h:0"}
     assert indexed == f"title: Allies agree\n\n{TEXT_OF_CHUNK}"
     assert record_node(entry).node_id == "a1:h:0"
