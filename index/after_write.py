@@ -2,8 +2,9 @@
 deletes through the API, the watched folder and the polled feeds.
 
 `after_write` brings the saved BM25 index up to date for the next start (built now for a large
-store that has none, else rebuilt aside: `rag.jobs.bm25`) and, unless RAG_INGEST__TAG_ENTITIES is
-off, starts the tagging of the new sentences' named entities aside (`rag.jobs.entities`). A
+store that has none, else rebuilt aside: `rag.jobs.bm25`) and, when RAG_INGEST__TAG_ENTITIES is
+`ingest` and the write did not tag them itself (as `rag ingest` does), starts the tagging of the
+new sentences' named entities aside (`rag.jobs.entities`). A
 running server's own view is refreshed by its pipeline; this only starts the work beside it.
 """
 
@@ -20,8 +21,9 @@ from rag.store.ledger import open_ledger
 log = logging.getLogger(__name__)
 
 
-def after_write(settings: Settings) -> list[str]:
-    """Start what follows a write to the store `settings` name; what was done, to show."""
+def after_write(settings: Settings, *, tagged: bool = False) -> list[str]:
+    """Start what follows a write to the store `settings` name; what was done, to show.
+    `tagged`: the write's named entities were tagged with it (`rag ingest`): none to start."""
     notes: list[str] = []
     try:
         ledger = open_ledger(settings)
@@ -37,7 +39,7 @@ def after_write(settings: Settings) -> list[str]:
     note = after_ingest(settings, chunks) if local_bm25 else None
     if note:
         notes.append(note)
-    if settings.ingest.tag_entities:
+    if settings.ingest.tag_entities == "ingest" and not tagged:
         log_file = tag_aside(settings)
         if log_file:
             notes.append(f"named entities of new sentences being tagged aside (log: {log_file})")

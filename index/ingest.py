@@ -38,6 +38,7 @@ from pydantic import PrivateAttr
 from index.intake import file_limits, intake
 from index.loaders import DEFAULT_LIMITS, Article, Limits, LoadProblem
 from rag.errors import ArticleConflictError, Deadline, RagError, StoreFullError
+from rag.jobs.entities import Tagging
 from rag.schema import EMBED_KEYS, LLM_KEYS, PARA_HASHES, ChunkMeta, chunk_id
 from rag.settings import Settings
 from rag.store.chroma import Store, files_lock
@@ -82,6 +83,9 @@ class IngestReport:
     refused: list[str] = field(default_factory=list)  # indexed with other text, replace not asked
     not_added: list[str] = field(default_factory=list)  # left unwritten when the deadline passed
     problems: list[LoadProblem] = field(default_factory=list)
+    # named entities tagged as part of this ingest (None: not asked, or another process was
+    # tagging the store and goes on): sentences tagged, of chunks, in seconds
+    tagged: dict[str, float] | None = None
 
     def summary(self) -> str:
         parts = [
@@ -100,6 +104,10 @@ class IngestReport:
             parts.append(f"{self.duplicate_paragraphs} repeated paragraphs indexed once")
         if self.chunks_added == 0 and not self.removed and not self.restored:
             parts.append("nothing to do: the index is up to date")
+        elif self.tagged is not None:
+            parts.append(
+                f"named entities of {int(self.tagged['sentences']):,} new sentences tagged"
+            )
         return "; ".join(parts)
 
 
@@ -225,13 +233,17 @@ def ingest(
     lock_timeout: float = -1,
     replace: bool = True,
     deadline: Deadline | None = None,
+    tag: bool = False,
 ) -> IngestReport:
     """Bring the index up to date with the articles under `paths` (or the given `articles`).
     Waits for another process's ingest into the same index to end (at most `lock_timeout`
     seconds if >= 0, then `LedgerBusyError`). With `replace=False` an article whose id is
     indexed with other text is refused (`ArticleConflictError`) and nothing is written. Past the
     `deadline` (checked before each batch) the articles not yet written are left as they were
-    and listed in `report.not_added`, each whole batch written before it stays."""
+    and listed in `report.not_added`, each whole batch written before it stays. `tag`: the named
+    entities of the new chunks' sentences are tagged as they are written (`Tagging`, in
+    RAG_INGEST__TAG_PROCESSES processes) and waited for, unless another process is tagging the
+    store."""
     report = IngestReport()
     if articles is None:
         articles = load_articles(paths, report, file_limits(settings))
@@ -247,6 +259,7 @@ def ingest(
 
     dim = len(embed_model.get_query_embedding("dimension probe"))
     ledger = open_ledger(settings)
+    tagging = Tagging.start(settings, settings.ingest.tag_processes) if tag else None
     try:
         with ledger.writing(timeout=lock_timeout):
             # opened under the lock: two processes creating one embedded Chroma at once collide
@@ -254,7 +267,7 @@ def ingest(
             # process may have written since this one last opened them)
             with files_lock(settings.store).exclusive():
                 store = Store(settings.store, create=True, verify=True, fresh=True)
-            target = _Target(store, ledger, settings, embed_model, dim)
+            target = _Target(store, ledger, settings, embed_model, dim, tagging)
             options = _Options(prune, rebuild, progress, batch_size, on_batch, replace, deadline)
             _ingest(articles, target, options, report)
             # its own client, opened for this write: let go now, not when a collection of cycles
@@ -263,8 +276,17 @@ def ingest(
             # `Store.discard_client`)
             with store.writing():
                 store.release()
+        if tagging is not None:
+            done = tagging.finish(progress=progress)
+            report.tagged = {
+                "sentences": done.sentences,
+                "chunks": done.chunks,
+                "seconds": round(done.seconds, 2),
+            }
     finally:
         ledger.close()
+        if tagging is not None:
+            tagging.close()  # stopped by a failure: what was not tagged is tagged aside
     return report
 
 
@@ -277,6 +299,7 @@ class _Target:
     settings: Settings
     embed_model: Any
     dim: int  # the embedding's, checked against the collection's
+    tagging: Tagging | None  # the named entities of what is written
 
 
 @dataclass(frozen=True)
@@ -406,7 +429,7 @@ def _ingest(
         for d in deduped
     } | dict.fromkeys(report.refused, "refused")
 
-    writer = _Writer(store, ledger, settings, embed_model, report)
+    writer = _Writer(store, ledger, settings, embed_model, report, target.tagging)
     writer.write(
         todo, progress=progress, batch_size=batch_size, on_batch=on_batch, deadline=deadline
     )
@@ -514,8 +537,10 @@ class _Writer:
         settings: Settings,
         embed_model: Any,
         report: IngestReport,
+        tagging: Tagging | None = None,
     ) -> None:
         self.store, self.ledger, self.report = store, ledger, report
+        self.tagging = tagging
         # an older store's chunks are whole in Chroma until the ledger keeps their records
         whole = not ledger.records_complete()
         self._kept = functools.partial(_kept_in_store, whole=whole)
@@ -590,6 +615,8 @@ class _Writer:
                     ),
                     records,
                 )
+                if self.tagging is not None:
+                    self.tagging.feed([(cid, rec[TEXT]) for cid, rec in records])
             except (RagError, KeyboardInterrupt):
                 raise
             except Exception as exc:

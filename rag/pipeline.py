@@ -78,7 +78,8 @@ def build(settings: Settings, *, embed_model: Any = None) -> Pipeline:
         rrf_dense_weight=rrf_dense_weight(settings, embed_model),
         rebuild_aside=rebuild_in_background,
     )
-    entities = open_table(settings.store)  # tagged at ingest; read when there
+    # tagged at ingest, read when there; what questions tag kept unless tagging is off
+    entities = open_table(settings.store, keep=settings.ingest.tag_entities != "off")
     extractive = ExtractiveAnswerer(embed_model, entities, ShortAnswerModel.load())
     answerers = Answerers(settings, extractive)
     qa = QAService(settings, retriever, answerers)

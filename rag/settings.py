@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -106,11 +106,35 @@ class IngestSettings(BaseModel):
     max_expanded_bytes: int = Field(
         4_000_000_000, ge=1000, description="what one file may expand to when decompressed"
     )
-    tag_entities: bool = Field(
-        True,
-        description="after `rag ingest` adds chunks, tag the named entities of their sentences "
-        "in a separate process (`rag entities`), so that answers need not tag them while a "
-        "question waits",
+    tag_entities: Literal["ingest", "asked", "off"] = Field(
+        "ingest",
+        description="when the named entities of new sentences (which short answers read) are "
+        "tagged into the entity table: `ingest`, as part of `rag ingest`, while it writes, so "
+        "that the store it leaves answers at full speed (after an upload or a fetch, by a "
+        "separate process: `rag entities`); `asked`, when a question first needs them (the "
+        "ingest ends sooner, the first answers over a passage wait for its tagging); both keep "
+        "what a question tagged. `off`: nothing kept, answers tag while asked (true and false "
+        "are read as ingest and off)",
+    )
+
+    @field_validator("tag_entities", mode="before")
+    @classmethod
+    def _tagging_said_as_yes_or_no(cls, value: Any) -> Any:
+        """The switch this setting was: true is `ingest`, false `off`."""
+        if isinstance(value, bool):
+            return "ingest" if value else "off"
+        if isinstance(value, str) and value.strip().lower() in {"true", "1", "yes", "on"}:
+            return "ingest"
+        if isinstance(value, str) and value.strip().lower() in {"false", "0", "no"}:
+            return "off"
+        return value
+
+    tag_processes: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="processes tagging named entities during `rag ingest` (each about 300 MB; "
+        "the machine's cores: the writing takes about a third of one)",
     )
 
 

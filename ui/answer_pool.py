@@ -64,7 +64,10 @@ def _answerer_of(collection: str) -> ExtractiveAnswerer:
     if collection in _answerers:
         _answerers.move_to_end(collection)
         return _answerers[collection][0]
-    entities = open_table(on_collection(_settings, collection).store)
+    entities = open_table(
+        on_collection(_settings, collection).store,
+        keep=_settings.ingest.tag_entities != "off",
+    )
     _answerers[collection] = (ExtractiveAnswerer(_parts[0], entities, _parts[1]), entities)
     while len(_answerers) > _settings.server.max_open_collections + 1:
         _, (_, table) = _answerers.popitem(last=False)

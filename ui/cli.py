@@ -400,6 +400,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             rebuild=args.rebuild,
             progress=progress,
             articles=found.articles[: args.limit] if found else None,
+            tag=settings.ingest.tag_entities == "ingest",
         )
         if found:  # ingest was handed the articles: the files and problems are intake's
             report.files = found.files
@@ -413,7 +414,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if any(r.new or r.updated or r.removed for r in reports):
         from index.after_write import after_write
 
-        for note in after_write(settings):
+        tagged = all(r.tagged is not None for r in reports if r.new or r.updated)
+        for note in after_write(settings, tagged=tagged):
             if progress:
                 print(note, file=sys.stderr)
     for report in reports:

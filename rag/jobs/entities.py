@@ -5,11 +5,13 @@ recorded, in pages, in one or more processes; one filler per store at a time."""
 from __future__ import annotations
 
 import argparse
+import fcntl
 import logging
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, as_completed, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 from rag.errors import RagError
 from rag.settings import Settings
 from rag.spans.entities import PAGE, EntityTable, open_table
-from rag.spans.tagging import tag
+from rag.spans.tagging import load_recogniser, tag
 from rag.store.aside import run_aside, run_locked
 from rag.store.layout import Layout
 from rag.store.ledger import Ledger, open_ledger
@@ -99,20 +101,30 @@ def _pages(settings: Settings, pages: list[list[str]], processes: int) -> Iterat
         finally:
             _stop_worker()
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    with ProcessPoolExecutor(
-        processes,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start_worker,
-        initargs=(settings,),
-    ) as pool:
+    with _pool(processes, _start_worker, settings) as pool:
         for future in as_completed([pool.submit(_do_page, page) for page in pages]):
             yield future.result()
 
 
+def _pool(processes: int, start: Callable[[Settings], None], settings: Settings) -> Any:
+    """`processes` worker processes, each started by `start(settings)` (spawned, not forked:
+    a forked copy of an open Chroma client or SQLite connection is not safe), each letting go
+    of what it opened when it ends."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=start,
+        initargs=(settings,),
+    )
+
+
 def _start_worker(settings: Settings) -> None:
+    """This process reads chunks from the store and writes the table."""
+    from multiprocessing.util import Finalize
+
     from rag.store.chroma import Store
     from rag.store.ledger import open_ledger
 
@@ -122,6 +134,7 @@ def _start_worker(settings: Settings) -> None:
         open_table(settings.store, write=True),
         open_ledger(settings),
     )
+    Finalize(None, _stop_worker, exitpriority=10)  # a pool's worker, when the pool shuts down
 
 
 def _stop_worker() -> None:
@@ -140,13 +153,138 @@ def _do_page(ids: list[str]) -> tuple[int, int]:
 
     assert _worker is not None
     store, table, ledger = _worker
+    texts = [(cid, record_text(record)) for cid, record in chunk_records(store, ids, ledger)]
+    return len(ids), _tag_into(table, texts, ids)
+
+
+def _tag_into(table: EntityTable, texts: Sequence[tuple[str, str]], ids: Sequence[str]) -> int:
+    """Tag the quotable sentences of these (chunk id, text) the table lacks, keep them and record
+    the chunks `ids` as done; the sentences tagged."""
     seen: dict[str, None] = {}
-    for _, record in chunk_records(store, ids, ledger):
-        text = record_text(record)
+    for _, text in texts:
         seen.update(dict.fromkeys(s for s in split_sentences(text) if quotable(s)))
     new = table.missing(list(seen))
     table.add(dict(zip(new, tag(new), strict=True)), ids)
-    return len(ids), len(new)
+    return len(new)
+
+
+class Tagging:
+    """The named entities of the chunks an ingest writes, tagged while it writes them, as part of
+    the ingest job: each batch's chunks are handed to worker processes (the cores the writing
+    leaves free, and all of them once it is done), at most a few pages ahead of them (the texts
+    waiting are held in memory: past that, `feed` waits), and `finish` waits for the last, so
+    that the store an ingest leaves answers at its full speed. Holds the store's tagging lock
+    from `start` to `finish`: one filler at a time."""
+
+    AHEAD = 2  # pages waiting for each worker
+
+    def __init__(self, settings: Settings, lock: Any, processes: int) -> None:
+        self.started = time.perf_counter()
+        self._settings = settings
+        self._lock = lock
+        self._processes = processes
+        self._pool = _pool(processes, _start_tagger, settings)
+        # the workers started now, loading spaCy while the first batch is chunked and embedded
+        self._waiting: set[Future[int]] = {
+            self._pool.submit(_tag_page, []) for _ in range(processes)
+        }
+        self.chunks = 0  # handed over
+        self.sentences = 0  # tagged (the others were in the table)
+
+    @classmethod
+    def start(cls, settings: Settings, processes: int) -> Tagging | None:
+        """Tagging for an ingest into the store `settings` name; None when another process is
+        tagging that store (it is asked to go on: `tag_aside`) or its folder cannot be locked."""
+        path = Layout.of(settings).entities_lock
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = path.open("a")
+        except OSError as exc:
+            log.warning("named entities not tagged with this ingest: %s", exc)
+            return None
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            return None
+        return cls(settings, lock, processes)
+
+    def feed(self, texts: Sequence[tuple[str, str]]) -> None:
+        """Tag these (chunk id, text) of chunks just written, in pages; wait while the workers
+        are `AHEAD` pages behind."""
+        for at in range(0, len(texts), PAGE):
+            page = list(texts[at : at + PAGE])
+            while len(self._waiting) >= self._processes * self.AHEAD:
+                self._collect(FIRST_COMPLETED)
+            self._waiting.add(self._pool.submit(_tag_page, page))
+            self.chunks += len(page)
+
+    def _collect(self, return_when: str, bar: Any = None) -> None:
+        done, self._waiting = wait(self._waiting, return_when=return_when)
+        for future in done:
+            self.sentences += future.result()
+            if bar is not None:
+                bar.update(1)
+
+    def finish(self, *, progress: bool = False) -> FillReport:
+        """Wait for every page fed, let go of the workers and the lock; what was tagged."""
+        bar = None
+        try:
+            if progress and self._waiting:
+                from tqdm import tqdm
+
+                bar = tqdm(
+                    total=len(self._waiting), unit="page", desc="tagging entities", file=sys.stderr
+                )
+            while self._waiting:
+                self._collect(FIRST_COMPLETED, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+            self.close()
+        table = open_table(self._settings.store)
+        try:
+            total_sentences, total_chunks = table.counts()
+        finally:
+            table.close()
+        return FillReport(
+            self.chunks,
+            self.sentences,
+            time.perf_counter() - self.started,
+            total_sentences,
+            total_chunks,
+        )
+
+    def close(self) -> None:
+        """Stop: the pages not yet tagged are left (the next `rag entities`, or the job a write
+        starts aside, tags them)."""
+        for future in self._waiting:
+            future.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._waiting = set()
+        self._lock.close()
+
+
+def _start_tagger(settings: Settings) -> None:
+    """This process writes the table (it is handed the texts)."""
+    from multiprocessing.util import Finalize
+
+    global _table
+    _table = open_table(settings.store, write=True)
+    Finalize(None, _stop_tagger, exitpriority=10)
+    load_recogniser()
+
+
+def _stop_tagger() -> None:
+    global _table
+    if _table is not None:
+        _table.close()
+        _table = None
+
+
+def _tag_page(texts: list[tuple[str, str]]) -> int:
+    assert _table is not None
+    return _tag_into(_table, texts, [cid for cid, _ in texts])
 
 
 def tag_aside(settings: Settings) -> Path | None:
@@ -173,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 _worker: tuple[Any, EntityTable, Any] | None = None  # this process: store, table writer, ledger
+_table: EntityTable | None = None  # this process: the table written by an ingest's tagging
 
 
 if __name__ == "__main__":

@@ -44,12 +44,13 @@ def table_path(cfg: StoreSettings, *, write: bool = False) -> Path:
     return entity_table(Layout.of(cfg), write=write)
 
 
-def open_table(cfg: StoreSettings, *, write: bool = False) -> EntityTable:
+def open_table(cfg: StoreSettings, *, write: bool = False, keep: bool = False) -> EntityTable:
     """The collection's entity table: on the PostgreSQL server where the books are
-    (`RAG_STORE__URL`, shared by every machine), else the file beside the store."""
+    (`RAG_STORE__URL`, shared by every machine), else the file beside the store. `keep`: a
+    reader that keeps what questions tag (`EntityTable.keep`)."""
     if cfg.url is not None:
-        return PgEntityTable(cfg.url.get_secret_value(), cfg.collection, write=write)
-    return EntityTable(table_path(cfg, write=write), write=write)
+        return PgEntityTable(cfg.url.get_secret_value(), cfg.collection, write=write, keep=keep)
+    return EntityTable(table_path(cfg, write=write), write=write, keep=keep)
 
 
 def tagger_name() -> str:
@@ -74,12 +75,17 @@ class EntityTable:
     ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,)
     META, SENTENCES, CHUNKS = "meta", "sentences", "chunks"  # its tables
 
-    def __init__(self, path: Path, *, write: bool = False) -> None:
+    def __init__(self, path: Path, *, write: bool = False, keep: bool = False) -> None:
         self.path = path
         self._write = write
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self._usable: bool | None = None
+        # `keep`: what questions tag is written here too (`keep`), by a thread of its own
+        self._keeping = keep and not write
+        self._to_keep: dict[str, Entities] = {}
+        self._keeper: threading.Thread | None = None
+        self._kept = threading.Condition(self._lock)
         if write:
             self._open_for_writing()
 
@@ -175,6 +181,54 @@ class EntityTable:
                 [(i,) for i in chunk_ids],
             )
 
+    def keep(self, tagged: dict[str, Entities]) -> None:
+        """Keep sentences a question had tagged, so that no later question, in this process or
+        another, tags them again (no chunk is recorded as done: a filler still tags the rest of
+        theirs). Written by a thread of the table's, the answer not kept waiting; nothing more is
+        kept once a write failed (a read-only store folder)."""
+        if not tagged or not self._keeping:
+            return
+        with self._lock:
+            self._to_keep.update(tagged)
+            if self._keeper is None:
+                self._keeper = threading.Thread(
+                    target=self._keep_waiting, name="entity-keeper", daemon=True
+                )
+                self._keeper.start()
+
+    def _keep_waiting(self) -> None:
+        writer: EntityTable | None = None
+        try:
+            while True:
+                with self._lock:
+                    batch, self._to_keep = self._to_keep, {}
+                    if not batch:
+                        self._keeper = None
+                        self._kept.notify_all()
+                        return
+                if writer is None:
+                    writer = self._writer()
+                writer.add(batch, [])
+        except Exception as exc:  # a cache's writer: the answers go on without it
+            log.warning("entities tagged while asked are not kept in %s: %s", self.path, exc)
+            with self._lock:
+                self._keeping = False
+                self._to_keep = {}
+                self._keeper = None
+                self._kept.notify_all()
+        finally:
+            if writer is not None:
+                writer.close()
+
+    def _writer(self) -> EntityTable:
+        """A connection of this table's that writes."""
+        return EntityTable(self.path, write=True)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until what `keep` was handed is written (or given up)."""
+        with self._lock:
+            self._kept.wait_for(lambda: self._keeper is None, timeout)
+
     def forget_chunks(self, ids: set[str]) -> None:
         assert self._conn is not None and self._write
         with self._lock, self._conn:
@@ -207,12 +261,17 @@ class PgEntityTable(EntityTable):
 
     AGAIN = 30.0
 
-    def __init__(self, url: str, collection: str, *, write: bool = False) -> None:
+    def __init__(
+        self, url: str, collection: str, *, write: bool = False, keep: bool = False
+    ) -> None:
         from rag.store import postgres
 
         self.url, self.collection = url, collection
         self._again_at = 0.0
-        super().__init__(Path(f"{postgres.shown(url)}#{collection}"), write=write)
+        super().__init__(Path(f"{postgres.shown(url)}#{collection}"), write=write, keep=keep)
+
+    def _writer(self) -> EntityTable:
+        return PgEntityTable(self.url, self.collection, write=True)
 
     def _connect(self) -> Any:
         from rag.store import postgres

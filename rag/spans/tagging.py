@@ -41,16 +41,18 @@ LABELS = {
 
 class EntityLookup(Protocol):
     """Entities tagged before (`rag.spans.entities.EntityTable`): spaCy's (text, label) pairs of those
-    of the sentences it has."""
+    of the sentences it has; and where to keep those tagged while asked (it may drop them)."""
 
     def lookup(self, sentences: Sequence[str]) -> dict[str, list[tuple[str, str]]]: ...
+
+    def keep(self, tagged: dict[str, list[tuple[str, str]]]) -> None: ...
 
 
 class EntityTagger:
     """spaCy's NER over sentences, each tagged once and remembered (the same passages come back
     for many questions). With a `table`, sentences tagged when they were ingested are read from
-    it and only the others are tagged while the question waits. Thread-safe; the model loads on
-    first use."""
+    it and only the others are tagged while the question waits, then handed to the table to
+    keep. Thread-safe; the model loads on first use."""
 
     CACHE_SIZE = 50_000
 
@@ -68,7 +70,10 @@ class EntityTagger:
         if todo:
             known = self.table.lookup(todo) if self.table is not None else {}
             rest = [s for s in todo if s not in known]
-            found = known | dict(zip(rest, tag(rest), strict=True))
+            new = dict(zip(rest, tag(rest), strict=True))
+            if new and self.table is not None:
+                self.table.keep(new)  # for the next question, here or in another process
+            found = known | new
             fresh = {s: kinds(found[s]) for s in todo}
             with self._lock:
                 self.looked_up += len(known)
@@ -89,6 +94,11 @@ def tag(sentences: Sequence[str]) -> list[list[tuple[str, str]]]:
     return [[(e.text, e.label_) for e in doc.ents] for doc in _nlp().pipe(sentences, batch_size=64)]
 
 
+def load_recogniser() -> None:
+    """Load spaCy's entity recogniser now (a process that will tag, before it is handed work)."""
+    _nlp()
+
+
 def kinds(entities: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     """spaCy's (text, label) pairs as (text, the kind of thing a question asks for); entities
     of no such kind left out."""
@@ -97,8 +107,11 @@ def kinds(entities: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
 
 @lru_cache(maxsize=1)
 def _nlp() -> Any:
+    """The entity recogniser alone. It embeds the words itself (its own tok2vec layer, not the
+    shared `tok2vec` component the tagger and parser read), so it gives the same entities
+    without that component, in about two thirds of the time (`bench/tagging.py`)."""
     return _nlp_module().load(
-        exclude=["parser", "lemmatizer", "attribute_ruler", "tagger", "senter"]
+        exclude=["tok2vec", "parser", "lemmatizer", "attribute_ruler", "tagger", "senter"]
     )
 
 

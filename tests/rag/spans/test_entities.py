@@ -160,32 +160,103 @@ def test_fill_forgets_the_chunks_of_removed_articles(tmp_path: Path, embed_model
 
 @pytest.mark.slow
 @pytest.mark.subprocess
-def test_rag_ingest_tags_new_sentences_aside(tmp_path: Path, seeds_copy: Path) -> None:
-    """`rag ingest` says it started the tagging and returns; the table fills behind it, and `rag
+def test_rag_ingest_tags_new_sentences_as_part_of_the_job(tmp_path: Path, seeds_copy: Path) -> None:
+    """`rag ingest` returns with every new chunk tagged (no job left running aside): `rag
     entities` then has nothing left to do."""
     store_dir = tmp_path / "store"
     env = os.environ | {"RAG_STORE__PATH": str(store_dir), "RAG_INGEST__TAG_ENTITIES": "true"}
     cli = [sys.executable, "-m", "ui.cli"]
     done = subprocess.run(
-        [*cli, "ingest", str(seeds_copy)], env=env, cwd=ROOT, capture_output=True, text=True
+        [*cli, "ingest", "--json", str(seeds_copy)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
-    assert "being tagged aside (log: " in done.stderr
+    report = json.loads(done.stdout)
+    assert report["tagged"]["chunks"] == report["chunks_added"] > 0
+    assert report["tagged"]["sentences"] > report["chunks_added"]
     settings = make_settings(store_dir)
-    table = EntityTable(table_path(settings.store))
-    deadline = time.monotonic() + 120
-    while table.counts()[1] == 0:
-        assert time.monotonic() < deadline, "nothing was tagged aside"
-        time.sleep(0.5)
-    lock = Layout.of(settings).entities_lock
-    while _locked(lock):  # until the tagging process has finished
-        assert time.monotonic() < deadline, "the tagging aside did not end"
-        time.sleep(0.5)
+    assert not Layout.of(settings).job_log("entities").exists()  # nothing started aside
+    assert not _locked(Layout.of(settings).entities_lock)
     done = subprocess.run(
         [*cli, "entities", "--quiet"], env=env, cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
     assert "0 sentences of 0 new chunks" in done.stdout
+    assert f"of {report['chunks_added']:,} chunks" in done.stdout
+
+
+def test_an_ingest_tags_what_it_writes_as_fill_would(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
+    """Tagged while written, in two processes, the table holds what `fill` makes afterwards:
+    the same sentences with the same entities, every chunk recorded; a second ingest of the
+    same articles tags nothing."""
+    from index.ingest import ingest
+
+    settings = make_settings(tmp_path / "store")
+    report = ingest([SEEDS], settings, embed_model, progress=False, tag=True, batch_size=4)
+    assert report.tagged is not None
+    assert report.tagged["chunks"] == report.chunks_added > 0
+    assert fill(settings).chunks == 0  # nothing left for the filler
+    after = make_settings(tmp_path / "after")
+    ingest([SEEDS], after, embed_model, progress=False)
+    assert fill(after).chunks == report.chunks_added
+    rows = []
+    for s in (settings, after):
+        with sqlite3.connect(table_path(s.store)) as conn:
+            rows.append(sorted(conn.execute("SELECT key, ents FROM sentences")))
+    assert rows[0] == rows[1] and len(rows[0]) == report.tagged["sentences"]
+    again = ingest([SEEDS], settings, embed_model, progress=False, tag=True)
+    assert again.chunks_added == 0 and again.tagged is not None
+    assert (again.tagged["sentences"], again.tagged["chunks"]) == (0, 0)
+    assert "tagged" not in again.summary()
+
+
+def test_an_ingest_leaves_the_tagging_to_the_process_already_at_it(
+    tmp_path: Path, embed_model
+) -> None:  # type: ignore[no-untyped-def]
+    """Another process holds the store's tagging lock (a filler started by an upload): the ingest
+    writes without tagging, says so (`tagged` is None), and the filler's next round tags it."""
+    import fcntl
+
+    from index.ingest import ingest
+
+    settings = make_settings(tmp_path / "store")
+    lock = Layout.of(settings).entities_lock
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        report = ingest([SEEDS], settings, embed_model, progress=False, tag=True)
+    assert report.tagged is None and report.chunks_added > 0
+    assert fill(settings).chunks == report.chunks_added
+
+
+def test_an_ingest_stopped_leaves_its_untagged_chunks_to_the_filler(
+    tmp_path: Path, embed_model, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A write that fails part way: the batches recorded before it stay, their tagging is stopped
+    (no worker left running, the lock let go) and `fill` tags what was not."""
+    from index import ingest as ingest_module
+
+    settings = make_settings(tmp_path / "store")
+    calls = 0
+    real = ingest_module.Ledger.record
+
+    def record_then_fail(self, rows, chunks=None):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise OSError("the disk went away")
+        return real(self, rows, chunks)
+
+    monkeypatch.setattr(ingest_module.Ledger, "record", record_then_fail)
+    with pytest.raises(OSError, match="went away"):
+        ingest_module.ingest([SEEDS], settings, embed_model, progress=False, tag=True, batch_size=2)
+    monkeypatch.undo()
+    assert not _locked(Layout.of(settings).entities_lock)
+    left = fill(settings)
+    assert left.total_chunks > 0 and fill(settings).chunks == 0
 
 
 def _locked(path: Path) -> bool:
@@ -302,3 +373,89 @@ def test_on_the_server_store_one_machine_tags_and_another_reads_the_tags(
     tagger = pipeline.qa.answerers.extractive.tagger
     assert answer.citations and tagger.looked_up > 0 and tagger.tagged == 0
     assert fill(other).sentences == 0  # tagged once for every machine
+
+
+def test_what_a_question_tags_is_kept_for_the_next_process(
+    tmp_path: Path, embed_model, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """RAG_INGEST__TAG_ENTITIES=asked: nothing is tagged at ingest; the sentences the first
+    questions tag are kept, and another process asking them again tags nothing, with the same
+    answers. The chunks are not recorded as done: `rag entities` still tags the rest."""
+    from index.ingest import ingest
+    from rag.pipeline import build
+
+    settings = make_settings(tmp_path / "store", ingest={"tag_entities": "asked"})
+    report = ingest([SEEDS], settings, embed_model, progress=False, tag=True)
+    assert report.tagged is not None  # asked for here; `rag ingest` does not under `asked`
+    settings = make_settings(tmp_path / "lazy", ingest={"tag_entities": "asked"})
+    ingest([SEEDS], settings, embed_model, progress=False)
+    assert not table_path(settings.store).exists()
+    questions = [
+        json.loads(line)["user_input"]
+        for line in (ROOT / "evals" / "gold" / "seeds.jsonl").read_text().splitlines()[:12]
+    ]
+    first = build(settings, embed_model=embed_model)
+    expected = [first.qa.ask(q, backend="extractive") for q in questions]
+    tagger = first.qa.answerers.extractive.tagger
+    assert tagger.tagged > 0 and tagger.looked_up == 0
+    tagger.table.flush()  # type: ignore[union-attr]
+    kept, chunks = EntityTable(table_path(settings.store)).counts()
+    assert kept == tagger.tagged and chunks == 0
+
+    second = build(settings, embed_model=embed_model)  # as another process would
+    _no_tagging(monkeypatch)
+    got = [second.qa.ask(q, backend="extractive") for q in questions]
+    assert [(a.answer, a.short_answer) for a in got] == [
+        (a.answer, a.short_answer) for a in expected
+    ]
+    assert second.qa.answerers.extractive.tagger.looked_up == kept
+    monkeypatch.undo()
+    rest = fill(settings)
+    assert rest.chunks > 0 and rest.total_sentences > kept
+
+
+def test_with_tagging_off_nothing_is_kept(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
+    from index.ingest import ingest
+    from rag.pipeline import build
+
+    settings = make_settings(tmp_path / "store", ingest={"tag_entities": "off"})
+    ingest([SEEDS], settings, embed_model, progress=False)
+    pipe = build(settings, embed_model=embed_model)
+    pipe.qa.ask("Who did Starmer meet in London?", backend="extractive")
+    assert pipe.qa.answerers.extractive.tagger.tagged > 0
+    pipe.qa.answerers.extractive.tagger.table.flush()  # type: ignore[union-attr]
+    assert not table_path(settings.store).exists()
+
+
+def test_a_table_that_cannot_be_written_stops_keeping_and_answers_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    table = EntityTable(tmp_path / "entities.sqlite", keep=True)
+
+    def refuse() -> EntityTable:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(table, "_writer", refuse)
+    tagger = EntityTagger(table)
+    assert ("London", "place") in tagger.entities([SENTENCE])[0]
+    table.flush()
+    assert "not kept" in caplog.text and "readonly" in caplog.text
+    tagger2 = EntityTagger(table)
+    assert ("Monday", "date") in tagger2.entities([SENTENCE])[0]  # tagged again, not kept
+    table.flush()
+    assert not (tmp_path / "entities.sqlite").exists()
+
+
+@pytest.mark.parametrize(
+    ("said", "means"),
+    [("true", "ingest"), ("false", "off"), ("asked", "asked"), ("ingest", "ingest"), ("0", "off")],
+)
+def test_the_tagging_setting_reads_the_switch_it_was(said: str, means: str) -> None:
+    assert Settings(ingest={"tag_entities": said}).ingest.tag_entities == means  # type: ignore[arg-type]
+
+
+def test_the_tagging_setting_refuses_what_it_does_not_know() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="ingest"):
+        Settings(ingest={"tag_entities": "sometimes"})  # type: ignore[arg-type]

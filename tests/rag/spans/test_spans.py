@@ -189,6 +189,24 @@ def test_spacy_model_loads_with_the_network_unavailable(monkeypatch: pytest.Monk
     assert ("London", PLACE) in found and ("Monday", DATE) in found
 
 
+def test_entity_recogniser_runs_alone_with_the_same_entities() -> None:
+    """The entity pipeline leaves out the shared `tok2vec` component (the recogniser embeds words
+    itself): what it finds is what the pipeline with that component finds."""
+    sentences = [
+        "Keir Starmer met Mark Rutte in London on Monday.",
+        "Shares of Nvidia rose 4.5% to $421.50 after the Fed held rates near 5 percent.",
+        "The 2023 Masters was won by Jon Rahm, the first Spaniard since Sergio Garcia in 2017.",
+        "About three hundred people marched through Paris last week against the pension reform.",
+    ]
+    alone = tagging._nlp()
+    assert "tok2vec" not in alone.pipe_names and alone.pipe_names == ["ner"]
+    full = tagging._nlp_module().load(exclude=["parser", "lemmatizer", "tagger", "senter"])
+    assert "tok2vec" in full.pipe_names
+    assert [[(e.text, e.label_) for e in d.ents] for d in full.pipe(sentences)] == tagging.tag(
+        sentences
+    )
+
+
 def test_tagger_remembers_sentences_and_keeps_their_order(tagger: EntityTagger) -> None:
     a = "Mark Rutte visited Sheffield on Tuesday."
     b = "The Bank of England held rates at 4.25 percent."
