@@ -20,7 +20,8 @@ from rag.store.records import chunk_records
 log = logging.getLogger(__name__)
 
 
-OVERFETCH = 4  # a filtered dense search first asks this many times k, unfiltered
+OVERFETCH = 4  # a filtered dense search first asks this many times k, unfiltered, then 4x more
+WIDEST = 2048  # the widest unfiltered search before Chroma's filtered one
 
 
 class FilteredDense(BaseRetriever):
@@ -28,13 +29,15 @@ class FilteredDense(BaseRetriever):
     (exp(-distance)) of llama-index's Chroma retriever, but read differently:
 
     - Chroma is asked for ids and distances only, and each hit's record comes from the
-      catalogue (the memory-mapped records BM25 returns hits from): reading the hits' metadata
-      and text from Chroma's SQLite took several times as long as the search itself. A chunk
-      written since the catalogue was loaded is read from Chroma.
-    - Chroma's filtered search (a `where` on the date) scans the metadata of every chunk: 0.5 s a
-      query over 120k chunks. So the plain search is asked for `OVERFETCH * k` hits and filtered
-      here; only when fewer than `k` of them pass does the filtered search run (never, with
-      `exhaustive=False`)."""
+      catalogue (the records BM25 returns hits from): reading the hits' metadata and text from
+      Chroma's SQLite took several times as long as the search itself. A chunk written since the
+      catalogue was loaded is read from the store.
+    - Chroma's filtered search (a `where` on the date) reads the metadata of every chunk that
+      passes: 0.5 s a query over 120k chunks, growing with the archive. So the plain search is
+      asked for `OVERFETCH * k` hits, which are filtered here on the catalogue's dates and
+      sources (no record read); while fewer than `k` pass, a plain search 4x as wide, up to
+      `WIDEST` hits; only past that does the filtered search run (never, with
+      `exhaustive=False`): a filter that passes so few chunks that Chroma reads few."""
 
     def __init__(
         self,
@@ -46,40 +49,64 @@ class FilteredDense(BaseRetriever):
         *,
         exhaustive: bool = True,
     ) -> None:
-        """`exhaustive=False`: what passes among the wide search's hits, never Chroma's filtered
-        search (for a ranking that only adds weight, where fewer than `k` hits will do)."""
+        """`exhaustive=False`: what passes among the first wide search's hits, never a wider or
+        a filtered search (for a ranking that only adds weight, where fewer than `k` hits will
+        do)."""
         super().__init__()
         self._store, self._embed, self._catalogue = store, embed_model, catalogue
         self._k, self._filters, self._exhaustive = k, filters, exhaustive
+        self.searches: list[int] = []  # the hits each search asked for (negative: filtered)
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         vector = query_bundle.embedding or self._embed.get_query_embedding(query_bundle.query_str)
         if self._filters.empty():
-            return self._nodes(self._search(vector, self._k, None))
+            return self._nodes(self._read(self._nearest(vector, self._k, None)))
         wide = self._k * OVERFETCH
-        hits = self._search(vector, wide, None)
-        kept = [h for h in hits if self._filters.accepts(h[1])]
-        if self._exhaustive and len(kept) < self._k and len(hits) == wide:  # the store has more
-            narrow = self._search(vector, self._k, self._filters.to_where())
-            kept = [h for h in narrow if self._filters.accepts(h[1])]
-        return self._nodes(kept[: self._k])
+        while True:
+            hits = self._nearest(vector, wide, None)
+            kept = self._passing(hits)
+            if len(kept) >= self._k or len(hits) < wide or not self._exhaustive:
+                return self._nodes(self._read(kept[: self._k]))  # (the store has no more)
+            if wide >= WIDEST:
+                break
+            wide = min(wide * OVERFETCH, WIDEST)
+        narrow = self._read(self._nearest(vector, self._k, self._filters.to_where()))
+        return self._nodes([h for h in narrow if self._filters.accepts(h[1])][: self._k])
 
-    def _search(
+    def _nearest(
         self, vector: list[float], n: int, where: dict[str, Any] | None
-    ) -> list[tuple[str, dict[str, Any], float]]:
-        """(chunk id, record, distance) of the `n` nearest chunks that pass `where`."""
+    ) -> list[tuple[str, float]]:
+        """(chunk id, distance) of the `n` nearest chunks that pass `where`."""
+        self.searches.append(n if where is None else -n)
         found = self._store.collection.query(
             query_embeddings=[vector], n_results=n, where=where, include=["distances"]
         )
-        ids, distances = found["ids"][0], found["distances"][0]
+        return list(zip(found["ids"][0], found["distances"][0], strict=True))
+
+    def _passing(self, hits: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """Those of the hits that pass the filters, by the catalogue's dates and sources (the
+        record of a chunk it does not list read from the store)."""
+        fields = self._catalogue.filter_fields([cid for cid, _ in hits])
+        unknown = [cid for cid, _ in hits if cid not in fields]
+        if unknown:
+            fields |= dict(self._fresh(unknown))
+        return [(cid, d) for cid, d in hits if cid in fields and self._filters.accepts(fields[cid])]
+
+    def _fresh(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Records of chunks written since the catalogue was loaded (if recorded: not
+        half-written)."""
+        return self._catalogue.recorded(
+            dict(chunk_records(self._store, ids, self._catalogue.ledger))
+        )
+
+    def _read(self, hits: list[tuple[str, float]]) -> list[tuple[str, dict[str, Any], float]]:
+        """(chunk id, record, distance) of these hits, their records from the catalogue."""
+        ids = [cid for cid, _ in hits]
         records = self._catalogue.records_of(ids)
         unknown = [cid for cid in ids if cid not in records]
-        if unknown:  # written since the catalogue was loaded (if recorded: not half-written)
-            fresh = dict(chunk_records(self._store, unknown, self._catalogue.ledger))
-            records |= self._catalogue.recorded(fresh)
-        return [
-            (cid, records[cid], d) for cid, d in zip(ids, distances, strict=True) if cid in records
-        ]
+        if unknown:
+            records |= self._fresh(unknown)
+        return [(cid, records[cid], d) for cid, d in hits if cid in records]
 
     @staticmethod
     def _nodes(hits: list[tuple[str, dict[str, Any], float]]) -> list[NodeWithScore]:

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from rag.schema import ChunkMeta, chunk_version
+from rag.schema import DATE_NUM, SOURCE, ChunkMeta, chunk_version
 from rag.store.ledger import Ledger
 from rag.store.record import NODE_ID, TEXT, record_text
 
@@ -330,6 +330,17 @@ class Catalogue:
         if by_id is not None:
             return dict(by_id(listed))
         return {cid: self._records[self._at(cid)] for cid in listed}  # type: ignore[index]
+
+    def filter_fields(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """What filters read of those of these chunks this catalogue lists (chunk id ->
+        `date_num` and `source`), from its summary: no record is read."""
+        out: dict[str, dict[str, Any]] = {}
+        summary = self.summary
+        for cid in ids:
+            at = self._at(cid)
+            if at is not None:
+                out[cid] = {DATE_NUM: summary.dates[at], SOURCE: summary.sources[at]}
+        return out
 
     def also_in(self, meta: ChunkMeta) -> list[str]:
         """Other articles that carry paragraphs of this chunk (indexed once, under its article)."""

@@ -61,6 +61,7 @@ def test_filtered_dense_returns_the_best_chunks_that_pass(pipeline) -> None:  # 
 
     everything = pipeline.store.count()
     fell_back = kept_wide = 0
+    paths: set[str] = set()
     for query, filters, k in itertools.product(
         ["Rutte Starmer talks", "defence spending 5%", "Hegseth"],
         [
@@ -77,6 +78,9 @@ def test_filtered_dense_returns_the_best_chunks_that_pass(pipeline) -> None:  # 
             retriever.store, retriever.embed_model, retriever.catalogue, k, filters
         )
         fast = dense.retrieve(query)
+        paths.add(
+            "filtered" if dense.searches[-1] < 0 else "wider" if len(dense.searches) > 1 else "wide"
+        )
         assert [h.node.node_id for h in fast] == [h.node.node_id for h in slow], (query, filters)
         assert [h.node.metadata for h in fast] == [h.node.metadata for h in slow]
         assert [h.node.hash for h in fast] == [h.node.hash for h in slow]
@@ -94,6 +98,28 @@ def test_filtered_dense_returns_the_best_chunks_that_pass(pipeline) -> None:  # 
         passing = [h.node.node_id for h in wide if filters.accepts(h.node.metadata)][:k]
         assert [h.node.node_id for h in only_wide] == passing
     assert fell_back and kept_wide  # both paths were taken
+    assert paths == {"wide", "wider"}  # a wider plain search, not Chroma's filtered one
+
+
+def test_a_filter_that_passes_almost_nothing_goes_to_chromas_filtered_search(
+    pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """When even the widest plain search has fewer than k chunks that pass, Chroma's filtered
+    search finds them (the same chunks as a search over every chunk, filtered afterwards)."""
+    import rag.retrieval.dense as dense_module
+
+    monkeypatch.setattr(dense_module, "WIDEST", 8)  # the seeds are too few to need 2048
+    retriever = pipeline.retriever
+    filters = Filters(sources=["AA"])
+    dense = FilteredDense(retriever.store, retriever.embed_model, retriever.catalogue, 3, filters)
+    fast = dense.retrieve("defence spending 5%")
+    assert dense.searches[-1] == -3 and len(fast) == 3
+    everything = FilteredDense(
+        retriever.store, retriever.embed_model, retriever.catalogue, 3, filters
+    )
+    monkeypatch.setattr(dense_module, "WIDEST", 4096)
+    slow = everything.retrieve("defence spending 5%")
+    assert [h.node.node_id for h in fast] == [h.node.node_id for h in slow]
 
 
 def test_a_chunk_the_catalogue_does_not_list_yet_is_read_from_the_store(pipeline) -> None:  # type: ignore[no-untyped-def]
@@ -104,6 +130,9 @@ def test_a_chunk_the_catalogue_does_not_list_yet_is_read_from_the_store(pipeline
 
     class Stale:  # a catalogue loaded before every chunk was written (and recorded)
         def records_of(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+            return {}
+
+        def filter_fields(self, ids: list[str]) -> dict[str, dict[str, Any]]:
             return {}
 
         def recorded(self, records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
