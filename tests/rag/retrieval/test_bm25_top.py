@@ -50,3 +50,18 @@ def test_top_hits_orders_positive_scores_and_breaks_ties_by_index() -> None:
     assert top_hits(scores, 3).tolist() == [3, 17, 5]
     assert top_hits(scores, 10).tolist() == [3, 17, 5, 400, 999]  # only the positive ones
     assert top_hits(np.zeros(10, dtype=np.float32), 3).tolist() == []
+
+
+def test_top_hits_keeps_only_the_chunks_that_pass() -> None:
+    scores = np.zeros(1000, dtype=np.float32)
+    scores[[3, 5, 17, 400, 999]] = [9.0, 4.0, 9.0, 1.0, 0.5]
+    even = top_hits(scores, 3, lambda at: at % 2 == 0)
+    assert even.tolist() == [400]
+    seen: list[list[int]] = []
+
+    def record(at: np.ndarray) -> np.ndarray:
+        seen.append(at.tolist())
+        return np.ones(len(at), dtype=bool)
+
+    assert top_hits(scores, 2, record).tolist() == [3, 17]
+    assert seen == [[3, 5, 17, 400, 999]]  # asked about the chunks that scored, not all 1,000
