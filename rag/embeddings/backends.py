@@ -52,8 +52,8 @@ def recorded_model(store: StoreSettings) -> str | None:
     """The embedding model an existing collection was built with (None: no collection yet)."""
     from rag.store.chroma import Store
 
-    try:
-        return Store(store).model_name()
+    try:  # the collection's metadata alone: its vector index is not loaded for it
+        return Store(store, verify=False).model_name()
     except RagError:
         return None
 

@@ -337,7 +337,7 @@ def _outdated(saved: Path) -> str | None:
     """Why the index saved in `saved` is not one this version builds (None when it is): a
     summary of another version, other words (TOKEN_PATTERN) or other K1 / B. An index of no
     chunks has its summary alone."""
-    if Summary.load(saved / SUMMARY) is None:
+    if not Summary.current(saved / SUMMARY):
         return "has a summary of another version"
     try:
         args = json.loads((saved / "retriever.json").read_text(encoding="utf-8"))

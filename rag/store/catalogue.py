@@ -15,6 +15,7 @@ module does not rank, does not read the store and never writes to it.
 from __future__ import annotations
 
 import mmap
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -76,6 +77,18 @@ class Summary:
 
     def save(self, path: Path) -> None:
         path.write_bytes(orjson.dumps({"version": SUMMARY_VERSION} | asdict(self)))
+
+    @staticmethod
+    def current(path: Path) -> bool:
+        """Whether the summary saved at `path` is of this version, read from its first bytes
+        (`save` writes the version first): parsing it whole takes a second at 1.5M chunks."""
+        try:
+            with path.open("rb") as f:
+                head = f.read(64)
+        except OSError:
+            return False
+        found = re.match(rb'\{"version":(\d+)[,}]', head)
+        return found is not None and int(found.group(1)) == SUMMARY_VERSION
 
     @classmethod
     def load(cls, path: Path) -> Summary | None:
@@ -249,28 +262,28 @@ class Catalogue:
         self._records = records
         self._ledger = ledger
         self.latest = summary.latest  # the newest article's date as YYYYMMDD (0: none is dated)
-        # who else carries each paragraph takes a second or two at a million chunks: found
-        # aside while the rest of a start goes on, waited for when first needed
+        # who else carries each paragraph, and the articles with no chunk of their own, take a
+        # few seconds at a million chunks: found aside while the rest of a start goes on, waited
+        # for when first needed
         self._position: dict[str, int] | None = None
         pool = ThreadPoolExecutor(1, thread_name_prefix="catalogue")
         self._lookups = pool.submit(_lookups, summary, ledger)
+        self._chunkless = pool.submit(_chunkless, ledger)
         pool.shutdown(wait=False)
-        # articles with nothing of their own to index have no chunk: the ledger names them
-        self.chunkless: list[dict[str, Any]] = []
-        if ledger is not None:
-            empty = [i for i, n in ledger.chunk_counts().items() if n == 0]
-            for body in ledger.bodies(empty).values():
-                entry = ChunkMeta(
-                    article_id=str(body["id"]),
-                    title=str(body.get("title") or ""),
-                    date=str(body.get("date") or ""),
-                    source=str(body.get("source") or ""),
-                    author=str(body.get("author") or ""),
-                    location=str(body.get("location") or ""),
-                ).catalogue_entry()
-                self.chunkless.append(entry | {"chunks": 0})
-        self._listed = {e["article_id"]: e for e in self.chunkless} | summary.articles
+        self._listed_once: dict[str, dict[str, Any]] | None = None
         self._sorted: list[dict[str, Any]] | None = None  # sorted when first listed
+
+    @property
+    def chunkless(self) -> list[dict[str, Any]]:
+        """The catalogue entries of the articles with nothing of their own to index (the
+        ledger names them)."""
+        return self._chunkless.result()
+
+    @property
+    def _listed(self) -> dict[str, dict[str, Any]]:
+        if self._listed_once is None:
+            self._listed_once = {e["article_id"]: e for e in self.chunkless} | self.summary.articles
+        return self._listed_once
 
     @property
     def ledger(self) -> Ledger | None:
@@ -363,6 +376,26 @@ class Catalogue:
     def sources(self) -> list[str]:
         """The sources of the articles, each once, sorted."""
         return sorted({str(e["source"]) for e in self._listed.values() if e["source"]})
+
+
+def _chunkless(ledger: Ledger | None) -> list[dict[str, Any]]:
+    """Catalogue entries of the articles the ledger records with no chunk (their paragraphs all
+    indexed under other articles)."""
+    if ledger is None:
+        return []
+    empty = [i for i, n in ledger.chunk_counts().items() if n == 0]
+    return [
+        ChunkMeta(
+            article_id=str(body["id"]),
+            title=str(body.get("title") or ""),
+            date=str(body.get("date") or ""),
+            source=str(body.get("source") or ""),
+            author=str(body.get("author") or ""),
+            location=str(body.get("location") or ""),
+        ).catalogue_entry()
+        | {"chunks": 0}
+        for body in ledger.bodies(empty).values()
+    ]
 
 
 def _lookups(summary: Summary, ledger: Ledger | None) -> dict[str, set[str]]:

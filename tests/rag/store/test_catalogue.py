@@ -53,11 +53,15 @@ def test_a_summary_round_trips_and_refuses_another_version(tmp_path: Path) -> No
     path = tmp_path / "catalogue.json"
     summary.save(path)
     assert Summary.load(path) == summary
+    assert Summary.current(path)  # told from its first bytes, as `load` tells it
     data = json.loads(path.read_text())
-    path.write_text(json.dumps(data | {"version": 0}))
-    assert Summary.load(path) is None
+    path.write_text(json.dumps({"version": 0} | data | {"version": 0}, separators=(",", ":")))
+    assert Summary.load(path) is None and not Summary.current(path)
+    path.write_text(json.dumps({"ids": []} | data, separators=(",", ":")))  # no version first
+    assert not Summary.current(path)
     path.write_text("{not json")
-    assert Summary.load(path) is None
+    assert Summary.load(path) is None and not Summary.current(path)
+    assert not Summary.current(tmp_path / "none.json")
 
 
 @pytest.mark.subprocess
