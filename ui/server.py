@@ -7,8 +7,10 @@ What is served is `ui.api.create_app`'s (the endpoints are described in `ui.api`
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,24 +75,34 @@ def run(
         sync = FolderSync(watch, settings, embed_model)
         _say(f"news-rag: ingesting {sync.folder}: {sync.sync().summary()}")
     seed_if_empty(settings, embed_model, say=_say)  # nothing in the folder or the index yet
-    try:
-        pipeline = build(settings, embed_model=embed_model)
-    except IndexMissingError:
-        refuse_if_lost(settings)  # the store was lost, not new: say how to get it back
-        raise
-    from rag.spans.tagging import warm
-
-    # the first question for a name or a kind of thing would load spaCy's pipelines (0.6 s)
-    threading.Thread(target=warm, name="spacy-load", daemon=True).start()
     from ui.answer_pool import AnswerPool, PooledQA, default_processes, worker_settings
 
     processes = settings.server.answer_processes
     if processes is None:
         processes = default_processes()
-    pool = None
+    starting = None
     if processes:
+        # the answer processes start (each loads its models: seconds) while this one builds
         _say(f"news-rag: starting {processes} answer process(es) …")
-        pool = AnswerPool(worker_settings(settings, embed_model), processes)
+        starting = ThreadPoolExecutor(1, thread_name_prefix="answer-pool").submit(
+            AnswerPool, worker_settings(settings, embed_model), processes
+        )
+    try:
+        pipeline = build(settings, embed_model=embed_model)
+    except BaseException as exc:
+        if starting is not None:  # (one that failed to start itself says nothing more)
+            with contextlib.suppress(Exception):
+                starting.result().close()
+        if isinstance(exc, IndexMissingError):
+            refuse_if_lost(settings)  # the store was lost, not new: say how to get it back
+        raise
+    from rag.spans.tagging import warm
+
+    # the first question for a name or a kind of thing would load spaCy's pipelines (0.6 s)
+    threading.Thread(target=warm, name="spacy-load", daemon=True).start()
+    pool = None
+    if starting is not None:
+        pool = starting.result()
         pipeline.qa = PooledQA(pipeline.qa, pool)
 
     def open_collection(collection: Settings) -> Pipeline:  # another collection, on first use
