@@ -276,8 +276,7 @@ def ingest(
             # `Store.discard_client`)
             with store.writing():
                 store.release()
-        if tagging is not None:
-            done = tagging.finish(progress=progress)
+        if tagging is not None and (done := tagging.finish(progress=progress)) is not None:
             report.tagged = {
                 "sentences": done.sentences,
                 "chunks": done.chunks,

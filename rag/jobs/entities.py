@@ -185,9 +185,9 @@ class Tagging:
         self._processes = processes
         self._pool = _pool(processes, _start_tagger, settings)
         # the workers started now, loading spaCy while the first batch is chunked and embedded
-        self._waiting: set[Future[int]] = {
-            self._pool.submit(_tag_page, []) for _ in range(processes)
-        }
+        self._warming = [self._pool.submit(_tag_page, []) for _ in range(processes)]
+        self._waiting: set[Future[int]] = set()  # pages handed over, not yet tagged
+        self.failed: Exception | None = None  # why the tagging stopped
         self.chunks = 0  # handed over
         self.sentences = 0  # tagged (the others were in the table)
 
@@ -212,12 +212,26 @@ class Tagging:
     def feed(self, texts: Sequence[tuple[str, str]]) -> None:
         """Tag these (chunk id, text) of chunks just written, in pages; wait while the workers
         are `AHEAD` pages behind."""
-        for at in range(0, len(texts), PAGE):
-            page = list(texts[at : at + PAGE])
-            while len(self._waiting) >= self._processes * self.AHEAD:
-                self._collect(FIRST_COMPLETED)
-            self._waiting.add(self._pool.submit(_tag_page, page))
-            self.chunks += len(page)
+        if self.failed is not None:
+            return
+        try:
+            for at in range(0, len(texts), PAGE):
+                page = list(texts[at : at + PAGE])
+                while len(self._waiting) >= self._processes * self.AHEAD:
+                    self._collect(FIRST_COMPLETED)
+                self._waiting.add(self._pool.submit(_tag_page, page))
+                self.chunks += len(page)
+        except Exception as exc:  # the tagging failed: the writing goes on without it
+            self._fail(exc)
+
+    def _fail(self, exc: Exception) -> None:
+        """Tagging stops (what the ingest writes is not lost: the filler started after it tags
+        the rest, and says in its log what went wrong)."""
+        log.warning("named entities not tagged with this ingest: %s", exc)
+        self.failed = exc
+        for future in [*self._waiting, *self._warming]:
+            future.cancel()
+        self._waiting = set()
 
     def _collect(self, return_when: str, bar: Any = None) -> None:
         done, self._waiting = wait(self._waiting, return_when=return_when)
@@ -226,8 +240,12 @@ class Tagging:
             if bar is not None:
                 bar.update(1)
 
-    def finish(self, *, progress: bool = False) -> FillReport:
-        """Wait for every page fed, let go of the workers and the lock; what was tagged."""
+    def finish(self, *, progress: bool = False) -> FillReport | None:
+        """Wait for every page fed, let go of the workers and the lock; what was tagged (None:
+        the tagging failed, and the rest is left to the filler)."""
+        if self.failed is not None:
+            self.close()
+            return None
         bar = None
         try:
             if progress and self._waiting:
@@ -238,6 +256,11 @@ class Tagging:
                 )
             while self._waiting:
                 self._collect(FIRST_COMPLETED, bar)
+            for started in self._warming:  # (a worker that failed to start says so here)
+                started.result()
+        except Exception as exc:
+            self._fail(exc)
+            return None
         finally:
             if bar is not None:
                 bar.close()
@@ -258,7 +281,7 @@ class Tagging:
     def close(self) -> None:
         """Stop: the pages not yet tagged are left (the next `rag entities`, or the job a write
         starts aside, tags them)."""
-        for future in self._waiting:
+        for future in [*self._waiting, *self._warming]:
             future.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._waiting = set()

@@ -188,6 +188,7 @@ def test_rag_ingest_tags_new_sentences_as_part_of_the_job(tmp_path: Path, seeds_
     assert f"of {report['chunks_added']:,} chunks" in done.stdout
 
 
+@pytest.mark.subprocess
 def test_an_ingest_tags_what_it_writes_as_fill_would(tmp_path: Path, embed_model) -> None:  # type: ignore[no-untyped-def]
     """Tagged while written, in two processes, the table holds what `fill` makes afterwards:
     the same sentences with the same entities, every chunk recorded; a second ingest of the
@@ -213,6 +214,7 @@ def test_an_ingest_tags_what_it_writes_as_fill_would(tmp_path: Path, embed_model
     assert "tagged" not in again.summary()
 
 
+@pytest.mark.subprocess
 def test_an_ingest_leaves_the_tagging_to_the_process_already_at_it(
     tmp_path: Path, embed_model
 ) -> None:  # type: ignore[no-untyped-def]
@@ -232,6 +234,7 @@ def test_an_ingest_leaves_the_tagging_to_the_process_already_at_it(
     assert fill(settings).chunks == report.chunks_added
 
 
+@pytest.mark.subprocess
 def test_an_ingest_stopped_leaves_its_untagged_chunks_to_the_filler(
     tmp_path: Path, embed_model, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
@@ -375,6 +378,7 @@ def test_on_the_server_store_one_machine_tags_and_another_reads_the_tags(
     assert fill(other).sentences == 0  # tagged once for every machine
 
 
+@pytest.mark.subprocess
 def test_what_a_question_tags_is_kept_for_the_next_process(
     tmp_path: Path, embed_model, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
@@ -459,3 +463,24 @@ def test_the_tagging_setting_refuses_what_it_does_not_know() -> None:
 
     with pytest.raises(ValidationError, match="ingest"):
         Settings(ingest={"tag_entities": "sometimes"})  # type: ignore[arg-type]
+
+
+@pytest.mark.subprocess
+def test_an_ingest_whose_tagging_fails_writes_everything_and_leaves_the_tagging_to_the_filler(
+    tmp_path: Path, embed_model, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The tagging workers cannot start (spaCy's model gone, say): the ingest records every
+    article, says nothing was tagged with it (`tagged` None: `rag ingest` then starts the filler,
+    whose log says why), and lets go of the lock."""
+    from index.ingest import ingest
+    from rag.jobs import entities
+    from tests.helpers import broken
+
+    monkeypatch.setattr(entities, "_start_tagger", broken.start_tagger)
+    settings = make_settings(tmp_path / "store")
+    report = ingest([SEEDS], settings, embed_model, progress=False, tag=True, batch_size=2)
+    assert report.tagged is None and report.new == len(list(SEEDS.glob("*.txt")))
+    assert report.chunks_added > 0
+    assert not _locked(Layout.of(settings).entities_lock)
+    monkeypatch.undo()
+    assert fill(settings).chunks == report.chunks_added
