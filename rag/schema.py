@@ -199,9 +199,10 @@ class Filters:
             params.append(list(self.sources))
         return " AND ".join(clauses) or "TRUE", params
 
-    def mask(self, dates: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    def mask(self, dates: np.ndarray, sources: np.ndarray | None) -> np.ndarray:
         """`accepts` over whole columns at once: chunk i passes when its article's date_num
-        `dates[i]` and source `sources[i]` do (a boolean array)."""
+        `dates[i]` and source `sources[i]` do (a boolean array). `sources` is read only by a
+        filter that names sources (None will do for the others)."""
         ok = np.ones(len(dates), dtype=bool)
         if self.date_from:
             ok &= dates >= date_num(self.date_from)
@@ -210,6 +211,8 @@ class Filters:
         if self.as_of:
             ok &= dates <= date_num(self.as_of)
         if self.sources:
+            if sources is None:
+                raise ValueError("a filter on sources needs the chunks' sources")
             ok &= np.isin(sources, list(self.sources))
         return ok
 

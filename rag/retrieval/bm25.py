@@ -269,8 +269,8 @@ class FilteredBM25(BaseRetriever):
 
             def passing(at: np.ndarray) -> np.ndarray:
                 # (the sources, Python strings, picked out only for a filter that reads them)
-                picked = sources[at] if self._filters.sources else np.broadcast_to(sources[:1], 1)
-                ok = self._filters.mask(dates[at], np.broadcast_to(picked, len(at)))
+                picked = sources[at] if self._filters.sources else None
+                ok = self._filters.mask(dates[at], picked)
                 return ok if excluded is None else ok & ~excluded[at]
 
             passes = passing
