@@ -293,6 +293,7 @@ def _start_tagger(settings: Settings) -> None:
     from multiprocessing.util import Finalize
 
     global _table
+    os.nice(5)  # behind a server answering questions on the same cores (as the job aside)
     _table = open_table(settings.store, write=True)
     Finalize(None, _stop_tagger, exitpriority=10)
     load_recogniser()
