@@ -169,11 +169,12 @@ class BM25Index:
         with the text) by bm25s's `Tokenizer`, a batch at a time: each record goes to the corpus
         file as it is read, so memory holds 4 bytes per token, never the texts (a million and a
         half chunks read back at once took 10 GB and crashed chromadb)."""
-        import bm25s
         import Stemmer
         from bm25s.tokenization import Tokenized, Tokenizer
         from bm25s.utils.corpus import find_newline_positions, save_mmindex
         from llama_index.retrievers.bm25 import BM25Retriever
+
+        from rag.retrieval.bm25_lean import LeanBM25
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         lean = ledger is not None and ledger.records_complete()
@@ -201,7 +202,7 @@ class BM25Index:
             summary = collect.summary()
             save_mmindex(find_newline_positions(corpus, show_progress=False), path=corpus)
             if tokens:
-                bm25 = bm25s.BM25(k1=K1, b=B)
+                bm25 = LeanBM25(k1=K1, b=B)  # bm25s's index, built in a third of the memory
                 bm25.index(
                     Tokenized(ids=tokens, vocab=tokenizer.get_vocab_dict()), show_progress=False
                 )
