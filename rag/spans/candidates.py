@@ -140,7 +140,7 @@ def mine(
     )
     phrasing = expected in PHRASE_KINDS
     if phrasing:  # in one batch, for the noun phrases
-        pos_tag_many([s.text for s in sentences[:PHRASE_SENTENCES]])
+        pos_tag_many([s.text for s in sentences[:PHRASE_SENTENCES]], tagger.table)
     for at, (sent, ents) in enumerate(zip(sentences, tagged, strict=True)):
         ents = with_home(sent.text, ents)  # "Cleveland Browns", not "Browns"
         # the people the question names, as this sentence's tags say ("Bills safety Damar

@@ -7,7 +7,9 @@ hash of the sentence's text, with spaCy's own labels and the name and version of
 tagged them (a table from another model is not read). It also records which chunks have all
 their sentences in. `rag.jobs.entities` fills it (`rag entities` with a progress bar, or aside
 after a write). `rag.spans.tagging.EntityTagger` reads the table first and tags only what it
-lacks, so an answer is the same with or without it; only its time differs.
+lacks, so an answer is the same with or without it; only its time differs. The part-of-speech
+tags a question makes (of the sentences it reads noun phrases in) are kept beside them
+(`keep_tags`, `lookup_tags`) and read back the same way.
 
 Nothing here tags, decides what answers a question (`rag.spans.candidates` does) or reads the
 articles' files.
@@ -28,7 +30,7 @@ from typing import Any
 import orjson
 
 from rag.settings import StoreSettings
-from rag.spans.tagging import SPACY_MODEL
+from rag.spans.tagging import SPACY_MODEL, Tags
 from rag.store.layout import Layout
 from rag.store.ledger import where_in
 from rag.store.migrations import entity_table
@@ -73,7 +75,7 @@ class EntityTable:
     for writing (`write=True`) it is `fill`'s."""
 
     ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,)
-    META, SENTENCES, CHUNKS = "meta", "sentences", "chunks"  # its tables
+    META, SENTENCES, CHUNKS, POS = "meta", "sentences", "chunks", "pos"  # its tables
 
     def __init__(self, path: Path, *, write: bool = False, keep: bool = False) -> None:
         self.path = path
@@ -84,6 +86,7 @@ class EntityTable:
         # `keep`: what questions tag is written here too (`keep`), by a thread of its own
         self._keeping = keep and not write
         self._to_keep: dict[str, Entities] = {}
+        self._tags_to_keep: dict[str, Tags] = {}
         self._keeper: threading.Thread | None = None
         self._kept = threading.Condition(self._lock)
         if write:
@@ -99,6 +102,8 @@ class EntityTable:
             CREATE TABLE IF NOT EXISTS sentences (key BLOB PRIMARY KEY, ents BLOB NOT NULL)
                 WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS chunks (id TEXT PRIMARY KEY) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS pos (key BLOB PRIMARY KEY, tags BLOB NOT NULL)
+                WITHOUT ROWID;
             """
         )
         self._start_again_unless_tagged_by_this_model(conn)
@@ -112,6 +117,7 @@ class EntityTable:
             with conn:
                 conn.execute(f"DELETE FROM {self.SENTENCES}")
                 conn.execute(f"DELETE FROM {self.CHUNKS}")
+                conn.execute(f"DELETE FROM {self.POS}")
                 conn.execute(
                     f"INSERT INTO {self.META} VALUES ('model', ?) "
                     "ON CONFLICT (k) DO UPDATE SET v = excluded.v",
@@ -158,6 +164,25 @@ class EntityTable:
                 return {}
         return found
 
+    def lookup_tags(self, sentences: Sequence[str]) -> dict[str, Tags]:
+        """The part-of-speech tags of those of the sentences the table has (kept when a question
+        first needed them: `keep_tags`); none from a table made before it kept any."""
+        keys = {_key(s): s for s in sentences}
+        found: dict[str, Tags] = {}
+        with self._lock:
+            conn = self._reader()
+            if conn is None or not keys:
+                return found
+            sql = f"SELECT key, tags FROM {self.POS} WHERE key IN ({{marks}})"
+            try:
+                for key, tags in where_in(conn, sql, keys):
+                    found[keys[key]] = tuple(
+                        (int(a), int(b), str(w), str(t)) for a, b, w, t in orjson.loads(tags)
+                    )
+            except self.ERRORS:  # (a table from before: no tags kept; they are made instead)
+                return {}
+        return found
+
     def missing(self, sentences: Sequence[str]) -> list[str]:
         """Those of the sentences the table lacks (looked up once for all of them)."""
         known = self.lookup(sentences)
@@ -167,10 +192,22 @@ class EntityTable:
         assert self._conn is not None
         return {row[0] for row in self._conn.execute(f"SELECT id FROM {self.CHUNKS}")}
 
-    def add(self, tagged: dict[str, Entities], chunk_ids: Sequence[str]) -> None:
-        """Keep these sentences' entities and record these chunks as done, in one transaction."""
+    def add(
+        self,
+        tagged: dict[str, Entities],
+        chunk_ids: Sequence[str],
+        tags: dict[str, Tags] | None = None,
+    ) -> None:
+        """Keep these sentences' entities (and `tags`, part-of-speech tags) and record these
+        chunks as done, in one transaction."""
         assert self._conn is not None and self._write
         with self._lock, self._conn:
+            if tags:
+                self._conn.executemany(
+                    f"INSERT INTO {self.POS} VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                    "tags = excluded.tags",
+                    [(_key(s), orjson.dumps(t)) for s, t in tags.items()],
+                )
             self._conn.executemany(
                 f"INSERT INTO {self.SENTENCES} VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
                 "ents = excluded.ents",
@@ -186,10 +223,19 @@ class EntityTable:
         another, tags them again (no chunk is recorded as done: a filler still tags the rest of
         theirs). Written by a thread of the table's, the answer not kept waiting; nothing more is
         kept once a write failed (a read-only store folder)."""
-        if not tagged or not self._keeping:
+        self._hand_over(tagged, {})
+
+    def keep_tags(self, tags: dict[str, Tags]) -> None:
+        """Keep the part-of-speech tags a question made (of the sentences it reads noun phrases
+        in), as `keep` keeps entities."""
+        self._hand_over({}, tags)
+
+    def _hand_over(self, tagged: dict[str, Entities], tags: dict[str, Tags]) -> None:
+        if not (tagged or tags) or not self._keeping:
             return
         with self._lock:
             self._to_keep.update(tagged)
+            self._tags_to_keep.update(tags)
             if self._keeper is None:
                 self._keeper = threading.Thread(
                     target=self._keep_waiting, name="entity-keeper", daemon=True
@@ -202,18 +248,19 @@ class EntityTable:
             while True:
                 with self._lock:
                     batch, self._to_keep = self._to_keep, {}
-                    if not batch:
+                    tags, self._tags_to_keep = self._tags_to_keep, {}
+                    if not (batch or tags):
                         self._keeper = None
                         self._kept.notify_all()
                         return
                 if writer is None:
                     writer = self._writer()
-                writer.add(batch, [])
+                writer.add(batch, [], tags)
         except Exception as exc:  # a cache's writer: the answers go on without it
             log.warning("entities tagged while asked are not kept in %s: %s", self.path, exc)
             with self._lock:
                 self._keeping = False
-                self._to_keep = {}
+                self._to_keep, self._tags_to_keep = {}, {}
                 self._keeper = None
                 self._kept.notify_all()
         finally:
@@ -258,6 +305,7 @@ class PgEntityTable(EntityTable):
 
     ERRORS = (Exception,)  # psycopg's errors, and the server gone: tag them instead
     META, SENTENCES, CHUNKS = "entity_meta", "entity_sentences", "entity_chunks"
+    POS = "entity_pos"
 
     AGAIN = 30.0
 
@@ -318,4 +366,5 @@ _PG_TABLES = """
 CREATE TABLE IF NOT EXISTS entity_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entity_sentences (key BYTEA PRIMARY KEY, ents BYTEA NOT NULL);
 CREATE TABLE IF NOT EXISTS entity_chunks (id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS entity_pos (key BYTEA PRIMARY KEY, tags BYTEA NOT NULL);
 """  # (beside the ledger's tables in the collection's schema: named apart from them)

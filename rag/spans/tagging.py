@@ -39,6 +39,9 @@ LABELS = {
 }
 
 
+Tags = tuple[tuple[int, int, str, str], ...]  # a sentence's words: (start, end, text, Penn tag)
+
+
 class EntityLookup(Protocol):
     """Entities tagged before (`rag.spans.entities.EntityTable`): spaCy's (text, label) pairs of those
     of the sentences it has; and where to keep those tagged while asked (it may drop them)."""
@@ -46,6 +49,10 @@ class EntityLookup(Protocol):
     def lookup(self, sentences: Sequence[str]) -> dict[str, list[tuple[str, str]]]: ...
 
     def keep(self, tagged: dict[str, list[tuple[str, str]]]) -> None: ...
+
+    def lookup_tags(self, sentences: Sequence[str]) -> dict[str, Tags]: ...
+
+    def keep_tags(self, tags: dict[str, Tags]) -> None: ...
 
 
 class EntityTagger:
@@ -172,7 +179,6 @@ NOUN_TAGS = frozenset({"NN", "NNS", "NNP", "NNPS"})
 MODIFIER_TAGS = NOUN_TAGS | {"JJ"}
 
 
-Tags = tuple[tuple[int, int, str, str], ...]
 _POS_CACHE: OrderedDict[str, Tags] = OrderedDict()
 _POS_CACHE_SIZE = 20_000
 _POS_LOCK = threading.Lock()
@@ -186,15 +192,25 @@ def pos_tags(sentence: str) -> Tags:
     return known if known is not None else pos_tag_many([sentence])[0]
 
 
-def pos_tag_many(sentences: Sequence[str]) -> list[Tags]:
+def pos_tag_many(sentences: Sequence[str], table: EntityLookup | None = None) -> list[Tags]:
     """`pos_tags` of many sentences, those not tagged before in one batch (about half the time
-    of one at a time)."""
+    of one at a time). With a `table`, those it kept are read from it and those tagged here
+    handed to it to keep: a later process does not tag them again."""
     with _POS_LOCK:
         todo = [s for s in dict.fromkeys(sentences) if s not in _POS_CACHE]
-    fresh = {
-        s: tuple((t.idx, t.idx + len(t.text), t.text, t.tag_) for t in doc)
-        for s, doc in zip(todo, _tagger().pipe(todo, batch_size=64), strict=True)
-    }
+    known = table.lookup_tags(todo) if table is not None and todo else {}
+    rest = [s for s in todo if s not in known]
+    fresh = (
+        {
+            s: tuple((t.idx, t.idx + len(t.text), t.text, t.tag_) for t in doc)
+            for s, doc in zip(rest, _tagger().pipe(rest, batch_size=64), strict=True)
+        }
+        if rest
+        else {}
+    )
+    if fresh and table is not None:
+        table.keep_tags(fresh)
+    fresh |= known
     with _POS_LOCK:
         _POS_CACHE.update(fresh)
         while len(_POS_CACHE) > _POS_CACHE_SIZE:

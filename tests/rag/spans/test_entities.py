@@ -376,6 +376,12 @@ def test_on_the_server_store_one_machine_tags_and_another_reads_the_tags(
     tagger = pipeline.qa.answerers.extractive.tagger
     assert answer.citations and tagger.looked_up > 0 and tagger.tagged == 0
     assert fill(other).sentences == 0  # tagged once for every machine
+    # part-of-speech tags a question made on one machine are read on another
+    keeper = open_table(pg_settings.store, keep=True)
+    monkeypatch.setattr(tagging, "_POS_CACHE", type(tagging._POS_CACHE)())  # none remembered
+    made = tagging.pos_tag_many([PHRASED], keeper)
+    keeper.flush()
+    assert open_table(other.store).lookup_tags([PHRASED]) == {PHRASED: made[0]}
 
 
 @pytest.mark.subprocess
@@ -484,3 +490,67 @@ def test_an_ingest_whose_tagging_fails_writes_everything_and_leaves_the_tagging_
     assert not _locked(Layout.of(settings).entities_lock)
     monkeypatch.undo()
     assert fill(settings).chunks == report.chunks_added
+
+
+PHRASED = "Customs officers seized giant African land snails at the airport on Monday."
+
+
+def test_part_of_speech_tags_a_question_made_are_kept_for_the_next_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tags the noun phrases are read from, made while a question waited, are kept in the
+    entity table beside the entities; another process reads them back instead of tagging."""
+    path = tmp_path / "entities.sqlite"
+    table = EntityTable(path, keep=True)
+    monkeypatch.setattr(tagging, "_POS_CACHE", type(tagging._POS_CACHE)())
+    made = tagging.pos_tag_many([SENTENCE, PHRASED], table)
+    assert any(tag == "NNS" for *_, tag in made[1])
+    table.flush()
+
+    def refuse() -> None:
+        raise AssertionError("tagged again")
+
+    monkeypatch.setattr(tagging, "_POS_CACHE", type(tagging._POS_CACHE)())
+    monkeypatch.setattr(tagging, "_tagger", refuse)
+    reader = EntityTable(path)  # as another process opens it
+    assert tagging.pos_tag_many([PHRASED, SENTENCE], reader) == [made[1], made[0]]
+    assert reader.counts() == (0, 0)  # no sentence's entities, no chunk recorded as done
+
+
+def test_a_table_from_before_tags_were_kept_gives_entities_and_no_tags(tmp_path: Path) -> None:
+    path = tmp_path / "entities.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        """
+        CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+        CREATE TABLE sentences (key BLOB PRIMARY KEY, ents BLOB NOT NULL) WITHOUT ROWID;
+        CREATE TABLE chunks (id TEXT PRIMARY KEY) WITHOUT ROWID;
+        """
+    )
+    conn.execute("INSERT INTO meta VALUES ('model', ?)", (tagger_name(),))
+    conn.commit()
+    conn.close()
+    writer = EntityTable(path, write=True)  # (a writer adds the tags' table)
+    writer.add({SENTENCE: [("London", "GPE")]}, ["c1"])
+    writer.close()
+    assert EntityTable(path).lookup([SENTENCE]) == {SENTENCE: [("London", "GPE")]}
+    assert EntityTable(path).lookup_tags([SENTENCE]) == {}
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE pos")  # a reader of a file no writer has opened since
+    conn.commit()
+    conn.close()
+    old = EntityTable(path)
+    assert old.lookup_tags([SENTENCE]) == {}
+    assert old.lookup([SENTENCE]) == {SENTENCE: [("London", "GPE")]}
+
+
+def test_tags_of_another_model_are_dropped_with_its_entities(tmp_path: Path) -> None:
+    path = tmp_path / "entities.sqlite"
+    writer = EntityTable(path, write=True)
+    writer.add({SENTENCE: [("London", "GPE")]}, [], {SENTENCE: ((0, 4, "Keir", "NNP"),)})
+    assert EntityTable(path).lookup_tags([SENTENCE]) == {SENTENCE: ((0, 4, "Keir", "NNP"),)}
+    with writer._conn:  # type: ignore[union-attr]
+        writer._conn.execute("UPDATE meta SET v = 'another model' WHERE k = 'model'")  # type: ignore[union-attr]
+    writer.close()
+    EntityTable(path, write=True).close()
+    assert EntityTable(path).lookup_tags([SENTENCE]) == {}
