@@ -68,9 +68,12 @@ def rrf_dense_weight(settings: Settings, embed_model: Any) -> float:
     return STATIC_RRF_DENSE_WEIGHT if name == STATIC_MODEL_NAME else 1.0
 
 
-def build(settings: Settings, *, embed_model: Any = None) -> Pipeline:
+def build(settings: Settings, *, embed_model: Any = None, load_vectors: bool = True) -> Pipeline:
+    """The pipeline of the collection `settings` name. `load_vectors=False`: the store's vector
+    index is not loaded here (a server loads it on a thread of its own meanwhile, `rag serve`);
+    the first search waits for it."""
     embed_model = embed_model or backends.build(settings.embed, settings.store)
-    store = Store(settings.store)
+    store = Store(settings.store, load=load_vectors)
     retriever = HybridRetriever(
         store,
         embed_model,

@@ -88,7 +88,8 @@ def run(
             AnswerPool, worker_settings(settings, embed_model), processes
         )
     try:
-        pipeline = build(settings, embed_model=embed_model)
+        # (the vector index: loading on the thread started above, while the rest is built)
+        pipeline = build(settings, embed_model=embed_model, load_vectors=False)
     except BaseException as exc:
         if starting is not None:  # (one that failed to start itself says nothing more)
             with contextlib.suppress(Exception):

@@ -267,8 +267,10 @@ class Catalogue:
         # for when first needed
         self._position: dict[str, int] | None = None
         pool = ThreadPoolExecutor(1, thread_name_prefix="catalogue")
-        self._lookups = pool.submit(_lookups, summary, ledger)
+        # the articles with no chunk first (0.2 s at 100,000 articles): what a count of the
+        # articles (a start's banner, /v1/health) waits for; the copy map after (1.8 s)
         self._chunkless = pool.submit(_chunkless, ledger)
+        self._lookups = pool.submit(_lookups, summary, ledger)
         pool.shutdown(wait=False)
         self._listed_once: dict[str, dict[str, Any]] | None = None
         self._sorted: list[dict[str, Any]] | None = None  # sorted when first listed

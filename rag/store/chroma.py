@@ -191,6 +191,7 @@ class Store:
         verify: bool | None = None,
         fresh: bool = False,
         collection: bool = True,
+        load: bool = True,
     ) -> None:
         """`verify`: check the vector index files before Chroma loads them (True: do, as a
         writer holding the lock; None: do unless a writer is busy with them; False: don't, and
@@ -198,12 +199,15 @@ class Store:
         `fresh`: a new embedded client that reads the index from disk, not the one this process
         already holds in memory (which misses what another process wrote since; writing through
         it would overwrite that process's vectors).
-        `collection=False`: the client alone, for the folder's (or server's) collections."""
+        `collection=False`: the client alone, for the folder's (or server's) collections.
+        `load=False`: checked as `verify` says, but its vector index left for the first search
+        to load (or for another `Store` of the same folder that loads it meanwhile, as a
+        starting server's does)."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
         self.cfg = cfg
-        load = verify is not False  # (a store `rag check` looks at may be damaged)
+        load = load and verify is not False  # (a store `rag check` looks at may be damaged)
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         if cfg.host:
             try:

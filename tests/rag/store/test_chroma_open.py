@@ -55,7 +55,24 @@ def test_a_vector_index_file_being_flushed_is_not_called_damaged(
     header.write_bytes(b"")  # and left so: damaged
     with pytest.raises(StoreDamagedError, match=r"header\.bin"):
         Store(settings.store)
+    with pytest.raises(StoreDamagedError, match=r"header\.bin"):  # checked, even unloaded
+        Store(settings.store, load=False)
     header.write_bytes(whole)
+
+
+def test_a_store_opened_without_loading_its_vectors_searches_as_one_that_did(
+    seeded: Settings,
+) -> None:
+    """`load=False` (a starting server's pipeline, while a thread of its own loads them): the
+    first search loads the vector index and finds what a loaded store finds."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    loaded = Store(seeded.store)
+    probe = loaded.collection.get(limit=1, include=["embeddings"])["embeddings"][0]
+    expected = loaded.collection.query(query_embeddings=[probe], n_results=5)["ids"]
+    SharedSystemClient.clear_system_cache()
+    lazy = Store(seeded.store, load=False)
+    assert lazy.collection.query(query_embeddings=[probe], n_results=5)["ids"] == expected
 
 
 _OPENER = """
