@@ -149,37 +149,36 @@ class EntityTable:
 
     def lookup(self, sentences: Sequence[str]) -> dict[str, Entities]:
         """The entities of those of the sentences the table has."""
-        keys = {_key(s): s for s in sentences}
-        found: dict[str, Entities] = {}
-        with self._lock:
-            conn = self._reader()
-            if conn is None or not keys:
-                return found
-            sql = f"SELECT key, ents FROM {self.SENTENCES} WHERE key IN ({{marks}})"
-            try:
-                for key, ents in where_in(conn, sql, keys):
-                    found[keys[key]] = [(t, label) for t, label in orjson.loads(ents)]
-            except self.ERRORS as exc:  # being replaced, or damaged: tag them instead
-                log.warning("entity table %s not read: %s", self.path, exc)
-                return {}
-        return found
+        rows = self._rows(self.SENTENCES, sentences, quiet=False)
+        return {s: [(t, label) for t, label in orjson.loads(ents)] for s, ents in rows.items()}
 
     def lookup_tags(self, sentences: Sequence[str]) -> dict[str, Tags]:
         """The part-of-speech tags of those of the sentences the table has (kept when a question
         first needed them: `keep_tags`); none from a table made before it kept any."""
+        rows = self._rows(self.POS, sentences, quiet=True)
+        return {
+            s: tuple((int(a), int(b), str(w), str(t)) for a, b, w, t in orjson.loads(tags))
+            for s, tags in rows.items()
+        }
+
+    def _rows(self, table: str, sentences: Sequence[str], *, quiet: bool) -> dict[str, Any]:
+        """Sentence -> the value `table` keeps of it, for those it has; none when it cannot be
+        read (being replaced, or damaged: they are tagged instead), with a warning unless
+        `quiet` (a table from before the tags were kept has no table of them)."""
         keys = {_key(s): s for s in sentences}
-        found: dict[str, Tags] = {}
+        found: dict[str, Any] = {}
         with self._lock:
             conn = self._reader()
             if conn is None or not keys:
                 return found
-            sql = f"SELECT key, tags FROM {self.POS} WHERE key IN ({{marks}})"
             try:
-                for key, tags in where_in(conn, sql, keys):
-                    found[keys[key]] = tuple(
-                        (int(a), int(b), str(w), str(t)) for a, b, w, t in orjson.loads(tags)
-                    )
-            except self.ERRORS:  # (a table from before: no tags kept; they are made instead)
+                for key, value in where_in(
+                    conn, f"SELECT * FROM {table} WHERE key IN ({{marks}})", keys
+                ):
+                    found[keys[key]] = value
+            except self.ERRORS as exc:
+                if not quiet:
+                    log.warning("entity table %s not read: %s", self.path, exc)
                 return {}
         return found
 
