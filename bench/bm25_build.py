@@ -36,18 +36,16 @@ def child(store: Path, kind: str) -> None:
     import bm25s
 
     import rag.retrieval.bm25_lean as lean
+    from index.collections import collection_names
     from rag.retrieval.bm25 import BM25Index
-    from rag.settings import load
+    from rag.settings import load, on_collection
     from rag.store.layout import Layout
     from rag.store.ledger import open_ledger
 
-    kept = (
-        [d.name for d in (store / "bm25").iterdir() if d.is_dir()]
-        if (store / "bm25").is_dir()
-        else []
-    )
-    collection = {"collection": kept[0]} if len(kept) == 1 else {}  # else the default one
-    settings = load(None, store={"path": str(store), **collection})
+    settings = load(None, store={"path": str(store)})
+    names = collection_names(settings)
+    if len(names) == 1:  # a store of one collection (a `rag eval` store's is "realtimeqa")
+        settings = on_collection(settings, names[0])
     ledger = open_ledger(settings)
     saved = BM25Index.saved(Layout.of(settings).bm25, ledger)
     if saved is None:
