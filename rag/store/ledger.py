@@ -298,6 +298,14 @@ class LedgerBusyError(BusyError):
     """Another process is writing to the same index."""
 
 
+def _read_only_uri(path: Path) -> str:
+    """How a reader opens a ledger file: through the write-ahead log, where the writers' latest
+    commits are until SQLite copies them into the file; as the file alone (immutable) only in a
+    folder it cannot write, where SQLite cannot make the log's index and nobody writes."""
+    frozen = not os.access(path.resolve().parent, os.W_OK)
+    return f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if frozen else "")
+
+
 class Ledger:
     """Article id -> content hash and chunk count, with a version that grows on every write."""
 
@@ -306,8 +314,8 @@ class Ledger:
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self._mutex = threading.Lock()
-        if read_only:  # a read-only folder: SQLite may not even make its lock files there
-            uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
+        if read_only:
+            uri = _read_only_uri(self.path)
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, factory=_Connection)
             self._db.path = str(self.path)
             self._open_records(read_only=True)
@@ -415,7 +423,7 @@ class Ledger:
         self._shared: dict[str, dict[str, Any]] = {}  # "ARTICLE:HASH" -> what its chunks share
         if read_only:
             if path.exists():
-                uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+                uri = _read_only_uri(path)
                 self._rdb = sqlite3.connect(
                     uri, uri=True, check_same_thread=False, factory=_Connection
                 )
