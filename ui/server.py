@@ -84,9 +84,9 @@ def run(
     if processes:
         # the answer processes start (each loads its models: seconds) while this one builds
         _say(f"news-rag: starting {processes} answer process(es) …")
-        starting = ThreadPoolExecutor(1, thread_name_prefix="answer-pool").submit(
-            AnswerPool, worker_settings(settings, embed_model), processes
-        )
+        starter = ThreadPoolExecutor(1, thread_name_prefix="answer-pool")
+        starting = starter.submit(AnswerPool, worker_settings(settings, embed_model), processes)
+        starter.shutdown(wait=False)  # (its thread ends once the pool has started)
     try:
         # (the vector index: loading on the thread started above, while the rest is built)
         pipeline = build(settings, embed_model=embed_model, load_vectors=False)
