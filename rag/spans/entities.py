@@ -134,11 +134,14 @@ class EntityTable:
             except self.ERRORS as exc:
                 log.warning("entity table %s not read: %s", self.path, exc)
                 return None
-            if model is None or model[0] != tagger_name():
+            if model is None:  # being made by a writer this moment: looked for again
+                conn.close()
+                return None
+            if model[0] != tagger_name():
                 log.warning(
                     "entity table %s was made by %s, not %s: not read (run `rag entities`)",
                     self.path,
-                    model[0] if model else "another version",
+                    model[0],
                     tagger_name(),
                 )
                 conn.close()

@@ -554,3 +554,19 @@ def test_tags_of_another_model_are_dropped_with_its_entities(tmp_path: Path) -> 
     writer.close()
     EntityTable(path, write=True).close()
     assert EntityTable(path).lookup_tags([SENTENCE]) == {}
+
+
+def test_a_table_read_while_it_is_being_made_is_read_once_made(tmp_path: Path) -> None:
+    """A server's reader opened the table between a writer making its tables and naming its
+    model, took it for another model's and never read it again (seen in bench/stress.py)."""
+    path = tmp_path / "entities.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
+    conn.commit()
+    conn.close()
+    reader = EntityTable(path)
+    assert reader.lookup([SENTENCE]) == {}  # no model named yet
+    writer = EntityTable(path, write=True)
+    writer.add({SENTENCE: [("London", "GPE")]}, [])
+    writer.close()
+    assert reader.lookup([SENTENCE]) == {SENTENCE: [("London", "GPE")]}
